@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandParser
+
+from ecrf.accounts.roles import Role
+from ecrf.accounts.services import user_create
+from ecrf.audit.commands import AuditedCommand
+
+
+class Command(AuditedCommand):
+    help = "Create a study user with a role and, for site staff and monitors, their sites."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--role", required=True, choices=Role.values)
+        parser.add_argument("--site", action="append", default=[], metavar="CODE")
+        parser.add_argument("--password", required=True)
+        parser.add_argument("--printed-name", default="")
+        parser.add_argument("--email", default="")
+        parser.add_argument("--language", default="ja", choices=["ja", "en"])
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user = user_create(
+            username=options["username"],
+            role=options["role"],
+            password=options["password"],
+            site_codes=options["site"],
+            printed_name=options["printed_name"],
+            email=options["email"],
+            language=options["language"],
+            performed_by=None,
+        )
+        sites = ", ".join(m.site.code for m in user.memberships.select_related("site")) or "all"
+        self.stdout.write(f"Created {user.username} ({user.role}; sites: {sites})")

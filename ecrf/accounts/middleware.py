@@ -1,0 +1,75 @@
+"""Per-user language, enforced two-factor authentication and the idle-session notice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from .mfa import confirmed_device, mfa_required
+
+SIGNED_IN_COOKIE = "ecrf_signed_in"
+
+MFA_EXEMPT_PREFIXES = (
+    "/accounts/login/",
+    "/accounts/logout/",
+    "/accounts/mfa/",
+    "/accounts/language/",
+    "/static/",
+    "/healthz",
+    "/i18n/",
+)
+
+
+class UserLanguageMiddleware:
+    """A signed-in user sees the app in the language of her profile."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.language:
+            translation.activate(user.language)
+            request.LANGUAGE_CODE = user.language
+        elif user is not None and not user.is_authenticated and request.COOKIES.get(SIGNED_IN_COOKIE):
+            if not request.path.startswith(("/api/", "/static/", "/healthz")):
+                messages.info(
+                    request,
+                    _("Your session ended after a period without activity. Please sign in again."),
+                )
+                response = self.get_response(request)
+                response.delete_cookie(SIGNED_IN_COOKIE)
+                return response
+        return self.get_response(request)
+
+
+class MFARequiredMiddleware:
+    """A signed-in user who has not passed her second factor reaches only the MFA pages."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and not user.is_verified()
+            and not request.path.startswith(MFA_EXEMPT_PREFIXES)
+            and mfa_required()
+        ):
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {"detail": _("Two-factor authentication is required for this session.")},
+                    status=403,
+                )
+            target = "accounts:mfa_verify" if confirmed_device(user) else "accounts:mfa_setup"
+            return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
+        return self.get_response(request)

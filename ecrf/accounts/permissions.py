@@ -1,0 +1,32 @@
+"""What a role may do, checked by services before they write."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
+
+from .roles import DATA_ENTRY_ROLES, HISTORY_ROLES
+from .selectors import user_sees_site
+
+if TYPE_CHECKING:
+    from ecrf.studies.models import Site
+
+    from .models import User
+
+
+def can_enter_data(user: User) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and user.role in DATA_ENTRY_ROLES
+
+
+def can_view_history(user: User) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and user.role in HISTORY_ROLES
+
+
+def ensure_can_enter_data(user: User, site: Site) -> None:
+    """Only site staff who enter data (coordinators) write participant data, at their sites."""
+    if not can_enter_data(user):
+        raise PermissionDenied(_("Your role may read this data but not enter or change it."))
+    if not user_sees_site(user, site):
+        raise PermissionDenied(_("You do not work at this site."))

@@ -1,0 +1,85 @@
+"""API views: parse, call one service, answer (API contract, Core flow)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ecrf.accounts.selectors import sites_visible_to
+from ecrf.participants import selectors, services
+from ecrf.participants.models import Participant, ParticipantStatus
+
+from .permissions import ReadAnyRoleWriteDataEntry
+from .serializers import (
+    ParticipantCreateSerializer,
+    ParticipantSerializer,
+    ParticipantUpdateSerializer,
+)
+
+
+class ParticipantViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Participants of the caller's sites; other sites' participants answer 404."""
+
+    serializer_class = ParticipantSerializer
+    permission_classes = [ReadAnyRoleWriteDataEntry]
+    queryset = Participant.objects.none()
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> Any:
+        params = self.request.query_params
+        status_filter = params.get("status") or None
+        if status_filter and status_filter not in ParticipantStatus.values:
+            raise ValidationError(
+                {"status": f"Unknown status {status_filter!r}; expected one of "
+                 f"{', '.join(ParticipantStatus.values)}."}
+            )
+        return selectors.participants_visible_to(
+            self.request.user, site_code=params.get("site") or None, status=status_filter
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("site", str, description="Site code, e.g. S01"),
+            OpenApiParameter("status", str, enum=ParticipantStatus.values),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=ParticipantCreateSerializer, responses={201: ParticipantSerializer})
+    def create(self, request: Request) -> Response:
+        data = ParticipantCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        site = sites_visible_to(request.user).filter(code=data.validated_data["site"]).first()
+        if site is None:
+            raise ValidationError({"site": f"Unknown site {data.validated_data['site']!r} for you."})
+        participant = services.participant_enroll(
+            site=site,
+            screening_date=data.validated_data["screening_date"],
+            birth_date=data.validated_data["birth_date"],
+            performed_by=request.user,
+        )
+        return Response(ParticipantSerializer(participant).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ParticipantUpdateSerializer, responses={200: ParticipantSerializer})
+    def partial_update(self, request: Request, pk: str) -> Response:
+        """Correct the screening entry; a changed saved value needs ``reason``."""
+        participant = selectors.participant_get(request.user, int(pk))
+        data = ParticipantUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        participant = services.participant_update_screening(
+            participant=participant,
+            screening_date=values.get("screening_date", participant.screening_date),
+            birth_date=values.get("birth_date", participant.birth_date),
+            reason=values.get("reason", ""),
+            performed_by=request.user,
+        )
+        return Response(ParticipantSerializer(participant).data)

@@ -1,0 +1,74 @@
+"""Admin integration of the reason-for-change rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from .context import change_context
+from .services import require_reason
+
+
+class ReasonForChangeForm(forms.ModelForm):
+    reason_for_change = forms.CharField(
+        label=_("Reason for change"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Required when a saved value changes."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.instance.pk:
+            changed = {name: (None, None) for name in self.changed_data if name != "reason_for_change"}
+            try:
+                require_reason(changed, cleaned.get("reason_for_change", ""))
+            except ValidationError as exc:
+                self.add_error("reason_for_change", exc.message_dict["reason"])
+        return cleaned
+
+
+class AuditedAdminMixin:
+    """Admin changes carry the admin's identity and reason into the audit trail; nothing is deleted."""
+
+    form = ReasonForChangeForm
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _is_admin_role(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_admin_role(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_admin_role(request)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return _is_admin_role(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: models.Model, form: Any, change: bool) -> None:
+        reason = form.cleaned_data.get("reason_for_change", "") if change else ""
+        with transaction.atomic(), change_context(performed_by=request.user, reason=reason):
+            super().save_model(request, obj, form, change)  # type: ignore[misc]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        reason = form.cleaned_data.get("reason_for_change", "") if change else ""
+        with transaction.atomic(), change_context(performed_by=request.user, reason=reason):
+            super().save_related(request, form, formsets, change)  # type: ignore[misc]
+
+
+def _is_admin_role(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_authenticated and user.is_active and user.role == "admin")
+
+
+admin.site.has_permission = lambda request: _is_admin_role(request)  # type: ignore[method-assign]

@@ -1,0 +1,92 @@
+"""Reads of the audit trail: the full history of a record or of a participant."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.db import models
+from django.utils.dateparse import parse_datetime
+from pghistory.models import Events
+
+#: Columns of event rows that are bookkeeping, not study data.
+_HIDDEN_FIELDS = {"id"}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    label: str
+    old_value: Any
+    new_value: Any
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    timestamp: dt.datetime
+    action: str
+    record: str
+    record_label: str
+    record_id: str
+    user: str | None
+    role: str | None
+    site: str | None
+    reason: str | None
+    source: str | None
+    origin: str | None
+    changes: list[FieldChange]
+
+
+def _field_label(model: type[models.Model] | None, name: str) -> str:
+    if model is None:
+        return name
+    for field in model._meta.concrete_fields:
+        if field.attname == name or field.name == name:
+            return str(field.verbose_name)
+    return name
+
+
+def _entry(event: Events) -> HistoryEntry:
+    model = apps.get_model(event.pgh_obj_model) if event.pgh_obj_model else None
+    context = event.pgh_context or {}
+    if event.pgh_label == "update":
+        pairs = sorted((event.pgh_diff or {}).items())
+        changes = [FieldChange(k, _field_label(model, k), v[0], v[1]) for k, v in pairs]
+    else:
+        data = event.pgh_data or {}
+        changes = [
+            FieldChange(
+                k,
+                _field_label(model, k),
+                v if event.pgh_label == "delete" else None,
+                None if event.pgh_label == "delete" else v,
+            )
+            for k, v in sorted(data.items())
+            if k not in _HIDDEN_FIELDS
+        ]
+    origin = context.get("url") or context.get("task") or context.get("command")
+    created = event.pgh_created_at
+    if isinstance(created, str):
+        created = parse_datetime(created)
+    return HistoryEntry(
+        timestamp=created,
+        action=event.pgh_label,
+        record=model._meta.model_name if model else event.pgh_obj_model,
+        record_label=str(model._meta.verbose_name) if model else event.pgh_obj_model,
+        record_id=event.pgh_obj_id,
+        user=context.get("username"),
+        role=context.get("role"),
+        site=context.get("site"),
+        reason=context.get("reason"),
+        source=context.get("source"),
+        origin=origin,
+        changes=changes,
+    )
+
+
+def history_of(*objects: models.Model) -> list[HistoryEntry]:
+    """Every event of the given records and of the records that point at them, oldest first."""
+    events = Events.objects.references(*objects).order_by("pgh_created_at", "pgh_id")
+    return [_entry(event) for event in events]

@@ -1,0 +1,70 @@
+"""The one rule every change to saved study data obeys: a changed value needs a reason.
+
+The first entry of a record needs none. Any later change of a saved value must say
+why; the reason goes into the audit context, so the trigger stores it in the same
+event row as the new value, next to the old value of the previous event.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils.translation import gettext as _
+
+from .context import change_context
+
+if TYPE_CHECKING:
+    from ecrf.accounts.models import User
+
+
+def changed_values(instance: models.Model, values: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The fields whose new value differs from the saved one, as ``{field: (old, new)}``."""
+    changes = {}
+    for name, new in values.items():
+        field = instance._meta.get_field(name)
+        old = getattr(instance, field.attname)
+        new_value = new.pk if isinstance(new, models.Model) else new
+        if old != new_value:
+            changes[name] = (old, new_value)
+    return changes
+
+
+def require_reason(changes: dict[str, tuple[Any, Any]], reason: str) -> None:
+    """Refuse a change to saved values that comes without a reason."""
+    if changes and not (reason or "").strip():
+        raise ValidationError(
+            {
+                "reason": _(
+                    "A reason for change is required when a saved value changes "
+                    "(changed: %(fields)s)."
+                )
+                % {"fields": ", ".join(sorted(changes))}
+            }
+        )
+
+
+@transaction.atomic
+def record_update(
+    *,
+    instance: models.Model,
+    values: dict[str, Any],
+    reason: str,
+    performed_by: User,
+    site: str | None,
+) -> dict[str, tuple[Any, Any]]:
+    """Apply ``values`` to a saved record, audited, after checking the reason rule.
+
+    Returns the changes made (nothing is written when nothing changed).
+    """
+    changes = changed_values(instance, values)
+    require_reason(changes, reason)
+    if not changes:
+        return changes
+    for name in changes:
+        setattr(instance, name, values[name])
+    instance.full_clean()
+    with change_context(performed_by=performed_by, reason=reason.strip(), site=site):
+        instance.save(update_fields=list(changes))
+    return changes

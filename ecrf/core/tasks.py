@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from celery import shared_task
+from django.core.management import call_command
+
+
+@shared_task(name="ecrf.core.tasks.sessions_clear_expired")
+def sessions_clear_expired() -> None:
+    """Delete expired sessions, so a stolen old session id is worth nothing."""
+    call_command("clearsessions")
+
+
+@shared_task(name="ecrf.core.tasks.ping")
+def ping() -> str:
+    """A task that does nothing but answer: proves a worker consumes the broker."""
+    return "pong"

@@ -1,0 +1,43 @@
+"""The home page of each role, and the health check."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from ecrf.accounts.roles import Role
+from ecrf.participants.selectors import participants_visible_to
+
+from . import health, selectors
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    context = {
+        "overview": selectors.site_overview(user),
+        "recent": list(participants_visible_to(user).order_by("-registered_at")[:10]),
+    }
+    if user.role == Role.COORDINATOR:
+        context["worklist"] = selectors.coordinator_worklist(user)
+        template = "core/home_coordinator.html"
+    elif user.role == Role.MONITOR:
+        template = "core/home_monitor.html"
+    else:
+        template = "core/home_sponsor.html"
+    return render(request, template, context)
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the database and the broker answer; 503 naming the one that does not."""
+    checks = {
+        "database": "ok" if health.database_reachable() else "unreachable",
+        "broker": "ok" if health.broker_reachable() else "unreachable",
+    }
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)

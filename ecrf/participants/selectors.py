@@ -1,0 +1,38 @@
+"""Reads of participants, always scoped to the user's sites."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.shortcuts import get_object_or_404
+
+from ecrf.accounts.selectors import scope_to_user_sites
+
+from .models import Participant
+
+if TYPE_CHECKING:
+    from ecrf.accounts.models import User
+
+
+def participants_visible_to(
+    user: User,
+    *,
+    site_code: str | None = None,
+    status: str | None = None,
+    search: str | None = None,
+) -> models.QuerySet[Participant]:
+    """The participants of the user's sites, optionally filtered by site, status and subject id."""
+    queryset = scope_to_user_sites(Participant.objects.select_related("site"), user)
+    if site_code:
+        queryset = queryset.filter(site__code=site_code)
+    if status:
+        queryset = queryset.filter(status=status)
+    if search:
+        queryset = queryset.filter(subject_id__icontains=search.strip())
+    return queryset.order_by("site__code", "subject_number")
+
+
+def participant_get(user: User, pk: int) -> Participant:
+    """One participant of the user's sites; any other answers 404, as if it did not exist."""
+    return get_object_or_404(participants_visible_to(user), pk=pk)

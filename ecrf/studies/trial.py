@@ -1,0 +1,21 @@
+"""The tacrolimus trial as the platform first hosts it (../shared/protocol.md)."""
+
+from __future__ import annotations
+
+STUDY_CODE = "TAC-RI"
+TITLE_EN = (
+    "Oral tacrolimus for refractory infertility with a Th1-dominant immune state: "
+    "a multicenter, two-dose, single-group controlled trial"
+)
+TITLE_JA = "Th1優位の細胞性免疫を示す重症不妊症に対するタクロリムス経口投与の多施設共同2用量単群比較試験"
+REGISTRY_ID = "jRCTs031220235"
+TARGET_ENROLLMENT = 26
+
+#: The five participating hospitals (code, English name, Japanese name).
+SITES = [
+    ("S01", "National Center for Child Health and Development", "国立成育医療研究センター"),
+    ("S02", "Tokyo Medical University Hospital", "東京医科大学病院"),
+    ("S03", "University of Yamanashi Hospital", "山梨大学医学部附属病院"),
+    ("S04", "The University of Tokyo Hospital", "東京大学医学部附属病院"),
+    ("S05", "Sugiyama Clinic", "杉山産婦人科"),
+]

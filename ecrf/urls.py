@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from ecrf.core.views import healthz
+
+admin.site.site_header = "Tacrolimus eCRF"
+admin.site.site_title = "Tacrolimus eCRF"
+
+urlpatterns = [
+    path("", include("ecrf.core.urls")),
+    path("accounts/", include("ecrf.accounts.urls")),
+    path("participants/", include("ecrf.participants.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("ecrf.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("healthz", healthz, name="healthz"),
+]
+
+handler400 = "ecrf.core.errors.bad_request"
+handler403 = "ecrf.core.errors.permission_denied"
+handler404 = "ecrf.core.errors.page_not_found"
+handler500 = "ecrf.core.errors.server_error"

@@ -1,0 +1,1 @@
+"""Randomization lists and allocations (filled by the randomization work)."""
