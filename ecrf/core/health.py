@@ -21,7 +21,7 @@ def broker_reachable(timeout: float = 3.0) -> bool:
         with Connection(
             settings.CELERY_BROKER_URL,
             connect_timeout=timeout,
-            transport_options=getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}),
+            transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
         ) as conn:
             conn.ensure_connection(max_retries=1, timeout=timeout)
             return True

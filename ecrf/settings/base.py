@@ -215,7 +215,6 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {
         "task": "ecrf.core.tasks.sessions_clear_expired",
@@ -232,6 +231,13 @@ def sqlalchemy_broker_url(database_url: str) -> str:
     """
     parts = urlsplit(database_url)
     return "sqla+" + parts._replace(scheme="postgresql+psycopg").geturl()
+
+
+def broker_transport_options(broker_url: str) -> dict:
+    """Redis redelivers a message unacknowledged for an hour (a worker that died mid-task)."""
+    if broker_url.startswith(("redis://", "rediss://")):
+        return {"visibility_timeout": 3600}
+    return {}
 
 
 ECRF_STUDY_CODE = "TAC-RI"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from .base import *  # noqa: F403
-from .base import database_from_url, sqlalchemy_broker_url
+from .base import broker_transport_options, database_from_url, sqlalchemy_broker_url
 from .embedded import embedded_postgres_url
 
 SECRET_KEY = "test-only-not-a-secret-91c4e7a2b5d8"  # noqa: S105
@@ -15,9 +15,15 @@ DATABASE_URL = os.environ.get("DATABASE_URL") or embedded_postgres_url("ecrf")
 DATABASES = {"default": database_from_url(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or sqlalchemy_broker_url(DATABASE_URL)
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ECRF_ALLOW_MFA_RELAXATION = True
 ECRF_ALLOW_DEMO_USERS = True
 LANGUAGE_CODE = "en"
+
+# Static files straight from the source folders; collectstatic is for production.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,53 @@
+# The two commands of the Quick start are `make run` and `make test`; the rest serve them.
+SHELL := /bin/bash
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV ?= uv
+PYTHON := .venv/bin/python
+
+.PHONY: run test install uv system-deps browser gettext lint typecheck messages run-prod clean
+
+run: install ## the app, a Celery worker and beat on the embedded PostgreSQL
+	$(PYTHON) scripts/run_local.py
+
+test: install system-deps ## the whole suite
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+install: uv
+	$(UV) sync --frozen
+
+uv:
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet uv || pip install --quiet uv
+
+# Debian's chromium for the browser tests and gettext for the message catalogues,
+# installed where they are missing and this user may install them.
+system-deps:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v msgfmt >/dev/null 2>&1 || missing="$$missing gettext"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "Missing$$missing (install with apt-get as root); their tests will be skipped."; \
+	  fi; \
+	fi
+
+lint: install
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+typecheck: install
+	$(PYTHON) -m mypy ecrf randomization
+
+messages: install ## refresh the Japanese catalogue from the code and compile it
+	$(PYTHON) manage.py makemessages -l ja --no-obsolete --add-location file -i ".venv/*" -i "var/*"
+	$(PYTHON) manage.py compilemessages -l ja -i ".venv" -i "var"
+
+run-prod: install ## gunicorn, worker and beat with production settings (see README)
+	DJANGO_SETTINGS_MODULE=ecrf.settings.production $(PYTHON) manage.py migrate --no-input
+	DJANGO_SETTINGS_MODULE=ecrf.settings.production $(PYTHON) manage.py collectstatic --no-input
+	DJANGO_SETTINGS_MODULE=ecrf.settings.production .venv/bin/gunicorn ecrf.wsgi -w $${WEB_CONCURRENCY:-4} -b $${BIND:-127.0.0.1:8000}
+
+clean:
+	rm -rf .venv var/staticfiles test-artifacts
