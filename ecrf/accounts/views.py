@@ -14,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import mfa
 from .forms import LoginForm, StyledPasswordChangeForm, TokenForm
@@ -52,6 +53,18 @@ class LogoutView(auth_views.LogoutView):
         return response
 
 
+def _check_token(form: TokenForm, device: TOTPDevice) -> bool:
+    """Verify the code against the device, which slows down repeated wrong codes."""
+    allowed, _details = device.verify_is_allowed()
+    if not allowed:
+        form.add_error("token", _("Too many wrong codes. Wait a moment before trying again."))
+        return False
+    if not device.verify_token(form.cleaned_data["token"]):
+        form.add_error("token", _("This code is not correct or has expired; try the next one."))
+        return False
+    return True
+
+
 @login_required
 def mfa_setup(request: HttpRequest) -> HttpResponse:
     """Enrol an authenticator app: scan the QR code, confirm with one code."""
@@ -60,13 +73,12 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
     device = mfa.pending_device(request.user)
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"]):
+        if _check_token(form, device):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             otp_login(request, device)
             messages.success(request, _("Two-factor authentication is set up."))
             return redirect(_safe_next(request, reverse("core:home")))
-        form.add_error("token", _("This code is not correct or has expired; try the next one."))
     context = {
         "form": form,
         "qr_code": mfa.qr_code_data_uri(device),
@@ -82,15 +94,9 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
     if device is None:
         return redirect("accounts:mfa_setup")
     form = TokenForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        allowed, _details = device.verify_is_allowed()
-        if allowed and device.verify_token(form.cleaned_data["token"]):
-            otp_login(request, device)
-            return redirect(_safe_next(request, reverse("core:home")))
-        if allowed:
-            form.add_error("token", _("This code is not correct or has expired; try the next one."))
-        else:
-            form.add_error("token", _("Too many wrong codes. Wait a moment before trying again."))
+    if request.method == "POST" and form.is_valid() and _check_token(form, device):
+        otp_login(request, device)
+        return redirect(_safe_next(request, reverse("core:home")))
     return render(request, "accounts/mfa_verify.html", {"form": form}, status=400 if form.errors else 200)
 
 

@@ -9,7 +9,11 @@ from ecrf.accounts.permissions import can_enter_data
 
 
 class ReadAnyRoleWriteDataEntry(BasePermission):
-    """Every role reads (its own sites); only data-entry roles write (others: 403)."""
+    """Every role reads (its own sites); only data-entry roles write (others: 403).
+
+    On routes naming one object the write check waits until the object was found
+    among the caller's sites, so an object of another site answers 404, never 403.
+    """
 
     message = "Your role may read this data but not enter or change it."
 
@@ -17,4 +21,9 @@ class ReadAnyRoleWriteDataEntry(BasePermission):
         user = request.user
         if not (user and user.is_authenticated and getattr(user, "role", "")):
             return False
+        if view.kwargs.get(getattr(view, "lookup_url_kwarg", None) or "pk") is not None:
+            return True
         return request.method in SAFE_METHODS or can_enter_data(user)
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        return request.method in SAFE_METHODS or can_enter_data(request.user)

@@ -6,6 +6,7 @@ from . import views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
+router.include_format_suffixes = False
 router.register("participants", views.ParticipantViewSet, basename="participant")
 
 urlpatterns = router.urls

@@ -72,6 +72,7 @@ class ParticipantViewSet(
     def partial_update(self, request: Request, pk: str) -> Response:
         """Correct the screening entry; a changed saved value needs ``reason``."""
         participant = selectors.participant_get(request.user, int(pk))
+        self.check_object_permissions(request, participant)
         data = ParticipantUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data

@@ -1,0 +1,179 @@
+"""Sign-in, lockout, two-factor authentication, idle timeout and password change."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.utils import timezone
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from ecrf.accounts.middleware import SIGNED_IN_COOKIE
+
+from ..factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def _login(client: Client, username: str, password: str):
+    return client.post("/accounts/login/", {"username": username, "password": password})
+
+
+def _current_code(device: TOTPDevice) -> str:
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+
+
+def test_anonymous_visitor_is_sent_to_sign_in():
+    response = Client().get("/participants/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_wrong_password_is_refused_with_a_clear_message(coordinator_a):
+    response = _login(Client(), coordinator_a.username, "wrong-password")
+    assert response.status_code == 200
+    assert b"The username or password is not correct" in response.content
+    assert "_auth_user_id" not in Client().session
+
+
+def test_five_wrong_passwords_lock_the_account(coordinator_a):
+    client = Client()
+    for _ in range(5):
+        _login(client, coordinator_a.username, "wrong-password")
+    response = _login(client, coordinator_a.username, PASSWORD)
+    assert response.status_code == 403
+    assert b'id="locked"' in response.content
+    assert client.get("/").status_code == 302
+
+
+def test_four_wrong_passwords_do_not_lock(coordinator_a):
+    client = Client()
+    for _ in range(4):
+        _login(client, coordinator_a.username, "wrong-password")
+    assert _login(client, coordinator_a.username, PASSWORD).status_code == 302
+
+
+def test_mfa_is_required_before_any_page(coordinator_a, study):
+    assert study.mfa_required
+    client = Client()
+    assert _login(client, coordinator_a.username, PASSWORD)["Location"] == "/"
+    response = client.get("/participants/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/mfa/setup/")
+    api = client.get("/api/v1/participants/")
+    assert api.status_code == 403
+
+
+def test_mfa_enrolment_then_verification_on_next_sign_in(coordinator_a):
+    client = Client()
+    _login(client, coordinator_a.username, PASSWORD)
+    page = client.get("/accounts/mfa/setup/")
+    assert page.status_code == 200 and b'id="totp-secret"' in page.content
+    device = TOTPDevice.objects.get(user=coordinator_a, confirmed=False)
+
+    wrong = "000000" if _current_code(device) != "000000" else "111111"
+    refused = client.post("/accounts/mfa/setup/", {"token": wrong})
+    assert refused.status_code == 400
+    assert b"This code is not correct" in refused.content
+    throttled = client.post("/accounts/mfa/setup/", {"token": _current_code(device)})
+    assert b"Too many wrong codes" in throttled.content
+    TOTPDevice.objects.filter(pk=device.pk).update(
+        throttling_failure_timestamp=timezone.now() - dt.timedelta(seconds=10)
+    )
+    accepted = client.post("/accounts/mfa/setup/", {"token": _current_code(device)})
+    assert accepted.status_code == 302
+    assert client.get("/participants/").status_code == 200
+
+    client.post("/accounts/logout/")
+    second = Client()
+    _login(second, coordinator_a.username, PASSWORD)
+    assert second.get("/").headers["Location"].startswith("/accounts/mfa/verify/")
+    device.refresh_from_db()
+    device.last_t = -1
+    device.save()
+    assert second.post("/accounts/mfa/verify/", {"token": _current_code(device)}).status_code == 302
+    assert second.get("/").status_code == 200
+
+
+def test_study_setting_may_relax_mfa_outside_production(coordinator_a, study):
+    study.mfa_required = False
+    study.save()
+    client = Client()
+    _login(client, coordinator_a.username, PASSWORD)
+    assert client.get("/participants/").status_code == 200
+
+
+def test_production_ignores_a_relaxed_mfa_setting(coordinator_a, study, settings):
+    settings.ECRF_ALLOW_MFA_RELAXATION = False
+    study.mfa_required = False
+    study.save()
+    client = Client()
+    _login(client, coordinator_a.username, PASSWORD)
+    assert client.get("/participants/").status_code == 302
+
+
+def test_idle_session_expires_after_thirty_minutes(coordinator_a, client_for, settings):
+    assert settings.SESSION_COOKIE_AGE == 30 * 60
+    assert settings.SESSION_SAVE_EVERY_REQUEST
+    client = client_for(coordinator_a)
+    client.cookies[SIGNED_IN_COOKIE] = "1"
+    assert client.get("/").status_code == 200
+    Session.objects.filter(session_key=client.session.session_key).update(
+        expire_date=timezone.now() - dt.timedelta(seconds=1)
+    )
+    response = client.get("/", follow=True)
+    assert response.redirect_chain[0][0].startswith("/accounts/login/")
+    assert b"Your session ended after a period without activity" in response.content
+
+
+def test_each_request_renews_the_idle_timeout(coordinator_a, client_for):
+    client = client_for(coordinator_a)
+    session = Session.objects.get(session_key=client.session.session_key)
+    Session.objects.filter(pk=session.pk).update(expire_date=timezone.now() + dt.timedelta(minutes=1))
+    client.get("/")
+    renewed = Session.objects.get(pk=session.pk).expire_date
+    assert renewed > timezone.now() + dt.timedelta(minutes=29)
+
+
+def test_password_change_applies_the_password_validators(coordinator_a, client_for):
+    client = client_for(coordinator_a)
+    weak = client.post(
+        "/accounts/password/",
+        {"old_password": PASSWORD, "new_password1": "12345678", "new_password2": "12345678"},
+    )
+    assert weak.status_code == 200
+    assert b"too short" in weak.content or b"too common" in weak.content
+    strong = client.post(
+        "/accounts/password/",
+        {"old_password": PASSWORD, "new_password1": "Quiet-Lantern-Orbit-77", "new_password2": "Quiet-Lantern-Orbit-77"},
+    )
+    assert strong.status_code == 302
+    coordinator_a.refresh_from_db()
+    assert coordinator_a.check_password("Quiet-Lantern-Orbit-77")
+
+
+def test_logout_needs_post_and_ends_the_session(coordinator_a, client_for):
+    client = client_for(coordinator_a)
+    assert client.get("/accounts/logout/").status_code == 405
+    client.post("/accounts/logout/")
+    assert client.get("/").status_code == 302
+
+
+def test_user_language_is_remembered(coordinator_a, client_for):
+    client = client_for(coordinator_a)
+    client.post("/accounts/language/", {"language": "ja", "next": "/"})
+    coordinator_a.refresh_from_db()
+    assert coordinator_a.language == "ja"
+    assert client.get("/").headers["Content-Language"] == "ja"
+    client.post("/accounts/language/", {"language": "en", "next": "/"})
+    assert client.get("/").headers["Content-Language"] == "en"
+
+
+def test_language_switch_refuses_an_offsite_redirect(coordinator_a, client_for):
+    response = client_for(coordinator_a).post(
+        "/accounts/language/", {"language": "en", "next": "https://evil.example/"}
+    )
+    assert response["Location"] == "/"

@@ -1,0 +1,82 @@
+"""Health check, production settings and security headers."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from ..conftest import run_manage
+
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "ecrf.settings.production",
+    "SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
+    "ALLOWED_HOSTS": "ecrf.example.org",
+}
+
+
+@pytest.mark.django_db
+def test_healthz_answers_200_when_database_and_broker_answer():
+    response = Client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+@pytest.mark.django_db
+def test_healthz_answers_503_naming_the_broker_when_it_is_down(settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    response = Client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["broker"] == "unreachable"
+    assert response.json()["database"] == "ok"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_answers_503_naming_the_database_when_it_is_down():
+    result = run_manage(
+        "shell", "-c",
+        "from django.test import Client; r = Client().get('/healthz'); print(r.status_code, r.content.decode())",
+        DATABASE_URL="postgresql://postgres@127.0.0.1:1/nowhere",
+    )
+    assert result.stdout.strip().splitlines()[-1].startswith("503")
+    assert '"database": "unreachable"' in result.stdout
+
+
+def test_production_refuses_to_start_without_its_environment():
+    result = run_manage(
+        "check", check=False, DJANGO_SETTINGS_MODULE="ecrf.settings.production",
+        SECRET_KEY="", DATABASE_URL="", ALLOWED_HOSTS="",
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY, DATABASE_URL, ALLOWED_HOSTS" in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_check_deploy_reports_nothing_with_production_settings():
+    result = run_manage("check", "--deploy", "--fail-level", "DEBUG", **PRODUCTION_ENV)
+    assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_users_are_refused_in_production():
+    result = run_manage("seed_demo", check=False, **PRODUCTION_ENV)
+    assert result.returncode != 0
+    assert "refused" in result.stderr
+
+
+def test_sqlite_is_refused_as_a_database():
+    from ecrf.settings.base import database_from_url
+
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        database_from_url("sqlite:///db.sqlite3")
+
+
+@pytest.mark.django_db
+def test_pages_carry_a_content_security_policy_and_no_framing():
+    response = Client().get("/accounts/login/")
+    csp = response["Content-Security-Policy"]
+    assert "default-src 'self'" in csp
+    assert "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"

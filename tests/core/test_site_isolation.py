@@ -1,0 +1,125 @@
+"""Nobody sees another site's data: every route that takes an object answers 404 for it.
+
+The table below lists every URL pattern of the app. A pattern missing from it fails
+the test, so a new page or endpoint cannot be added without saying what it exposes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from ecrf.accounts.roles import SITE_BOUND_ROLES
+
+pytestmark = pytest.mark.django_db
+
+#: route name -> the kind of object its ``pk`` names (None: the route takes no object)
+ROUTES: dict[str, str | None] = {
+    "core:home": None,
+    "accounts:login": None,
+    "accounts:logout": None,
+    "accounts:mfa_setup": None,
+    "accounts:mfa_verify": None,
+    "accounts:password_change": None,
+    "accounts:set_language": None,
+    "accounts:api_token": None,
+    "participants:list": None,
+    "participants:create": None,
+    "participants:detail": "participant",
+    "participants:edit": "participant",
+    "participants:history": "participant",
+    "participant-list": None,
+    "participant-detail": "participant",
+    "api-schema": None,
+    "api-docs": None,
+    "healthz": None,
+}
+
+#: Django's admin is for the admin role only, who sees every site (API contract).
+ADMIN_NAMESPACE = "admin"
+
+
+def _patterns(resolver: URLResolver, namespace: str = "") -> Iterator[tuple[str, URLPattern]]:
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _patterns(entry, ns)
+        elif entry.name:
+            yield f"{namespace}{entry.name}", entry
+
+
+def app_routes() -> dict[str, URLPattern]:
+    return {
+        name: pattern
+        for name, pattern in _patterns(get_resolver())
+        if not name.startswith(f"{ADMIN_NAMESPACE}:")
+    }
+
+
+def test_every_route_is_in_the_table():
+    routes = app_routes()
+    missing = sorted(set(routes) - set(ROUTES))
+    stale = sorted(set(ROUTES) - set(routes))
+    assert missing == [], f"Routes missing from the isolation table: {missing}"
+    assert stale == [], f"Routes in the table that no longer exist: {stale}"
+
+
+def test_routes_taking_an_object_are_in_the_table_with_its_kind():
+    for name, pattern in app_routes().items():
+        if set(pattern.pattern.regex.groupindex):
+            assert ROUTES[name] is not None, f"{name} takes an object; say which"
+        else:
+            assert ROUTES[name] is None, f"{name} takes no object"
+
+
+@pytest.mark.parametrize("role", sorted(SITE_BOUND_ROLES))
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
+def test_user_of_site_a_gets_404_for_every_route_of_a_site_b_object(
+    role, method, make_user, client_for, api_for, participant_b
+):
+    user = make_user(role, ["S01"])
+    web, api = client_for(user), api_for(user)
+    objects = {"participant": participant_b}
+    checked = 0
+    for name, kind in ROUTES.items():
+        if kind is None:
+            continue
+        url = reverse(name, kwargs={"pk": objects[kind].pk})
+        client = api if url.startswith("/api/") else web
+        response = getattr(client, method)(url, {}, format="json") if client is api else getattr(
+            client, method
+        )(url)
+        if response.status_code == 405:
+            continue
+        assert response.status_code == 404, f"{role} {method.upper()} {url}: {response.status_code}"
+        assert participant_b.subject_id.encode() not in response.content
+        checked += 1
+    assert checked > 0
+
+
+@pytest.mark.parametrize("role", sorted(SITE_BOUND_ROLES))
+def test_lists_of_site_a_users_hold_nothing_of_site_b(role, make_user, client_for, api_for, participant_a, participant_b):
+    user = make_user(role, ["S01"])
+    for path in ["/", "/participants/", "/participants/?site=S02", "/participants/?q=S02"]:
+        response = client_for(user).get(path)
+        assert response.status_code == 200
+        assert participant_b.subject_id.encode() not in response.content, path
+    for path in ["/api/v1/participants/", "/api/v1/participants/?site=S02"]:
+        data = api_for(user).get(path).json()
+        assert participant_b.subject_id not in {p["subject_id"] for p in data["results"]}, path
+
+
+@pytest.mark.parametrize("role", ["data_manager", "statistician", "admin"])
+def test_sponsor_roles_see_every_site(role, make_user, client_for, participant_a, participant_b):
+    response = client_for(make_user(role)).get(f"/participants/{participant_b.pk}/")
+    assert response.status_code == 200
+
+
+def test_admin_pages_are_closed_to_every_role_but_admin(make_user, client_for, participant_b):
+    url = reverse("admin:participants_participant_change", args=[participant_b.pk])
+    for role in ["coordinator", "investigator", "monitor", "data_manager", "statistician"]:
+        response = client_for(make_user(role)).get(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"], role
+    assert client_for(make_user("admin")).get(url).status_code == 200
