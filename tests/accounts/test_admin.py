@@ -1,0 +1,82 @@
+"""Account and study administration: admins only, every change with a reason, nothing deleted."""
+
+from __future__ import annotations
+
+import pytest
+from pghistory.models import Events
+
+pytestmark = pytest.mark.django_db
+
+
+def _study_form(study, **changes):
+    data = {
+        "code": study.code,
+        "title_en": study.title_en,
+        "title_ja": study.title_ja,
+        "registry_id": study.registry_id,
+        "target_enrollment": study.target_enrollment,
+        "mfa_required": "on" if study.mfa_required else "",
+    }
+    data.update(changes)
+    return data
+
+
+def test_admin_change_of_a_study_setting_needs_a_reason(make_user, client_for, study):
+    client = client_for(make_user("admin"))
+    url = f"/admin/studies/study/{study.pk}/change/"
+    refused = client.post(url, _study_form(study, target_enrollment=30, reason_for_change=""))
+    assert refused.status_code == 200
+    assert b"A reason for change is required" in refused.content
+    study.refresh_from_db()
+    assert study.target_enrollment == 26
+
+    accepted = client.post(url, _study_form(study, target_enrollment=30, reason_for_change="Amendment 2"))
+    assert accepted.status_code == 302
+    event = Events.objects.tracks(study).filter(pgh_label="update").get()
+    assert event.pgh_diff == {"target_enrollment": [26, 30]}
+    assert event.pgh_context["reason"] == "Amendment 2"
+    assert event.pgh_context["role"] == "admin"
+
+
+def test_admin_cannot_delete_study_data(make_user, client_for, participant_a, study):
+    client = client_for(make_user("admin"))
+    assert client.get(f"/admin/participants/participant/{participant_a.pk}/delete/").status_code == 403
+    assert client.get(f"/admin/studies/study/{study.pk}/delete/").status_code == 403
+
+
+def test_admin_sees_participants_read_only(make_user, client_for, participant_a):
+    client = client_for(make_user("admin"))
+    url = f"/admin/participants/participant/{participant_a.pk}/change/"
+    page = client.get(url)
+    assert page.status_code == 200
+    client.post(url, {"birth_date": "1980-01-01"})
+    participant_a.refresh_from_db()
+    assert str(participant_a.birth_date) == "1990-05-17"
+
+
+def test_admin_deactivates_an_account_with_a_reason(make_user, client_for, coordinator_b):
+    client = client_for(make_user("admin"))
+    url = f"/admin/accounts/user/{coordinator_b.pk}/change/"
+    data = {
+        "username": coordinator_b.username,
+        "printed_name": coordinator_b.printed_name,
+        "email": "",
+        "language": "en",
+        "role": "coordinator",
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-id": coordinator_b.memberships.get().pk,
+        "memberships-0-user": coordinator_b.pk,
+        "memberships-0-site": coordinator_b.memberships.get().site_id,
+        "reason_for_change": "Left the hospital",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    coordinator_b.refresh_from_db()
+    assert not coordinator_b.is_active
+    event = Events.objects.tracks(coordinator_b).filter(pgh_label="update").get()
+    assert event.pgh_diff["is_active"] == [True, False]
+    assert event.pgh_context["reason"] == "Left the hospital"
+    assert "password" not in event.pgh_data
