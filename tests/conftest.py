@@ -34,7 +34,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
     """In CI (ECRF_FORBID_SKIPS=1) a skipped test is a failed test."""
     outcome = yield
     report = outcome.get_result()
-    if report.skipped and os.environ.get("ECRF_FORBID_SKIPS") == "1" and not hasattr(report, "wasxfail"):
+    if (
+        report.skipped
+        and os.environ.get("ECRF_FORBID_SKIPS") == "1"
+        and not hasattr(report, "wasxfail")
+    ):
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"Skipped tests are not allowed in CI: {reason}"
@@ -62,8 +66,10 @@ def site_b(study: Study) -> Site:
 @pytest.fixture
 def make_user(study: Study) -> Callable[..., User]:
     def make(role: str, sites: list[str] | None = None, **kwargs: Any) -> User:
-        site_codes = sites if sites is not None else (
-            ["S01"] if role in {"coordinator", "investigator", "monitor"} else []
+        site_codes = (
+            sites
+            if sites is not None
+            else (["S01"] if role in {"coordinator", "investigator", "monitor"} else [])
         )
         return UserFactory(role=role, site_codes=site_codes, **kwargs)
 
@@ -96,7 +102,9 @@ def participant_b(site_b: Site, coordinator_b: User) -> Any:
 def sign_in(client: Client, user: User) -> Client:
     """Sign in with a confirmed second factor, as a real session would be."""
     client.force_login(user)
-    device, _ = TOTPDevice.objects.get_or_create(user=user, name="test", defaults={"confirmed": True})
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=user, name="test", defaults={"confirmed": True}
+    )
     session = client.session
     session["otp_device_id"] = device.persistent_id
     session.save()
@@ -112,7 +120,9 @@ def client_for(db: None) -> Callable[[User], Client]:
 def api_for(db: None) -> Callable[[User], APIClient]:
     def make(user: User) -> APIClient:
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=user, performed_by=user).key}")
+        client.credentials(
+            HTTP_AUTHORIZATION=f"Token {api_token_issue(user=user, performed_by=user).key}"
+        )
         return client
 
     return make
@@ -152,10 +162,16 @@ def run_manage(*args: str, check: bool = True, **env: str) -> subprocess.Complet
     """Run ``manage.py`` in a separate process on the test database."""
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR, env=subprocess_env(**env), capture_output=True, text=True, timeout=300,
+        cwd=BASE_DIR,
+        env=subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if check and result.returncode != 0:
-        pytest.fail(f"manage.py {args[0]} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        pytest.fail(
+            f"manage.py {args[0]} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
@@ -165,9 +181,22 @@ def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[subprocess
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "ecrf", "worker", "--pool=solo",
-             "--loglevel=INFO", "--without-gossip", "--without-mingle"],
-            cwd=BASE_DIR, env=subprocess_env(), stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "ecrf",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=BASE_DIR,
+            env=subprocess_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 60
     while b" ready." not in log.read_bytes():
@@ -198,8 +227,13 @@ def browser() -> Iterator[Any]:
             executable_path=str(CHROMIUM),
             headless=True,
             args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
             ],
         )
         yield browser

@@ -8,8 +8,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.http import urlencode
 from django.utils import translation
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from .mfa import confirmed_device, mfa_required
@@ -38,15 +38,19 @@ class UserLanguageMiddleware:
         if user is not None and user.is_authenticated and user.language:
             translation.activate(user.language)
             request.LANGUAGE_CODE = user.language
-        elif user is not None and not user.is_authenticated and request.COOKIES.get(SIGNED_IN_COOKIE):
-            if not request.path.startswith(("/api/", "/static/", "/healthz")):
-                messages.info(
-                    request,
-                    _("Your session ended after a period without activity. Please sign in again."),
-                )
-                response = self.get_response(request)
-                response.delete_cookie(SIGNED_IN_COOKIE)
-                return response
+        elif (
+            user is not None
+            and not user.is_authenticated
+            and request.COOKIES.get(SIGNED_IN_COOKIE)
+            and not request.path.startswith(("/api/", "/static/", "/healthz"))
+        ):
+            messages.info(
+                request,
+                _("Your session ended after a period without activity. Please sign in again."),
+            )
+            response = self.get_response(request)
+            response.delete_cookie(SIGNED_IN_COOKIE)
+            return response
         return self.get_response(request)
 
 

@@ -11,17 +11,19 @@ from .roles import DATA_ENTRY_ROLES, HISTORY_ROLES
 from .selectors import user_sees_site
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
     from ecrf.studies.models import Site
 
     from .models import User
 
 
-def can_enter_data(user: User) -> bool:
-    return bool(getattr(user, "is_authenticated", False)) and user.role in DATA_ENTRY_ROLES
+def can_enter_data(user: User | AnonymousUser) -> bool:
+    return getattr(user, "role", None) in DATA_ENTRY_ROLES and user.is_authenticated
 
 
-def can_view_history(user: User) -> bool:
-    return bool(getattr(user, "is_authenticated", False)) and user.role in HISTORY_ROLES
+def can_view_history(user: User | AnonymousUser) -> bool:
+    return getattr(user, "role", None) in HISTORY_ROLES and user.is_authenticated
 
 
 def ensure_can_enter_data(user: User, site: Site) -> None:

@@ -16,10 +16,10 @@ class Role(models.TextChoices):
 
 
 #: Roles that work at, or see, only the sites they are members of.
-SITE_BOUND_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.MONITOR})
+SITE_BOUND_ROLES: frozenset[str] = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.MONITOR})
 #: Roles that see every site of the study.
-ALL_SITES_ROLES = frozenset({Role.DATA_MANAGER, Role.STATISTICIAN, Role.ADMIN})
+ALL_SITES_ROLES: frozenset[str] = frozenset({Role.DATA_MANAGER, Role.STATISTICIAN, Role.ADMIN})
 #: Roles that enter participant data at their sites.
-DATA_ENTRY_ROLES = frozenset({Role.COORDINATOR})
+DATA_ENTRY_ROLES: frozenset[str] = frozenset({Role.COORDINATOR})
 #: Roles that may read the full history of a record.
-HISTORY_ROLES = frozenset(Role)
+HISTORY_ROLES: frozenset[str] = frozenset(Role)

@@ -35,16 +35,22 @@ def user_create(
     """
     errors: dict[str, list[str]] = {}
     if role not in Role.values:
-        errors["role"] = [_("Unknown role %(role)s; expected one of %(roles)s.") % {
-            "role": role, "roles": ", ".join(Role.values)}]
+        errors["role"] = [
+            _("Unknown role %(role)s; expected one of %(roles)s.")
+            % {"role": role, "roles": ", ".join(Role.values)}
+        ]
     if User.objects.filter(username=username).exists():
-        errors["username"] = [_("A user named %(username)s already exists.") % {"username": username}]
+        errors["username"] = [
+            _("A user named %(username)s already exists.") % {"username": username}
+        ]
     sites = list(Site.objects.filter(code__in=site_codes))
     unknown = sorted(set(site_codes) - {s.code for s in sites})
     if unknown:
         errors["site"] = [_("Unknown site code(s): %(codes)s.") % {"codes": ", ".join(unknown)}]
     if role in SITE_BOUND_ROLES and not site_codes:
-        errors.setdefault("site", []).append(_("A %(role)s must be given at least one site.") % {"role": role})
+        errors.setdefault("site", []).append(
+            _("A %(role)s must be given at least one site.") % {"role": role}
+        )
     candidate = User(username=username, role=role, email=email, printed_name=printed_name)
     if validate and "role" not in errors:
         try:

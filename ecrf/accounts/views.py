@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -16,13 +17,17 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from ecrf.core.http import AuthenticatedRequest
+
 from . import mfa
 from .forms import LoginForm, StyledPasswordChangeForm, TokenForm
 from .middleware import SIGNED_IN_COOKIE
 from .services import api_token_issue, user_set_language
 
 
-def lockout_response(request: HttpRequest, credentials: dict | None = None, *args: Any, **kwargs: Any) -> HttpResponse:
+def lockout_response(
+    request: HttpRequest, credentials: dict | None = None, *args: Any, **kwargs: Any
+) -> HttpResponse:
     """What django-axes answers once an account is locked after repeated failures."""
     return render(request, "accounts/locked.html", status=403)
 
@@ -39,7 +44,7 @@ class LoginView(auth_views.LoginView):
     form_class = LoginForm
     redirect_authenticated_user = True
 
-    def form_valid(self, form: LoginForm) -> HttpResponse:
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
         response.set_cookie(SIGNED_IN_COOKIE, "1", httponly=True, samesite="Lax")
         return response
@@ -66,19 +71,18 @@ def _check_token(form: TokenForm, device: TOTPDevice) -> bool:
 
 
 @login_required
-def mfa_setup(request: HttpRequest) -> HttpResponse:
+def mfa_setup(request: AuthenticatedRequest) -> HttpResponse:
     """Enrol an authenticator app: scan the QR code, confirm with one code."""
     if mfa.confirmed_device(request.user):
         return redirect("accounts:mfa_verify")
     device = mfa.pending_device(request.user)
     form = TokenForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        if _check_token(form, device):
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
-            otp_login(request, device)
-            messages.success(request, _("Two-factor authentication is set up."))
-            return redirect(_safe_next(request, reverse("core:home")))
+    if request.method == "POST" and form.is_valid() and _check_token(form, device):
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        otp_login(request, device)
+        messages.success(request, _("Two-factor authentication is set up."))
+        return redirect(_safe_next(request, reverse("core:home")))
     context = {
         "form": form,
         "qr_code": mfa.qr_code_data_uri(device),
@@ -88,7 +92,7 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def mfa_verify(request: HttpRequest) -> HttpResponse:
+def mfa_verify(request: AuthenticatedRequest) -> HttpResponse:
     """The second step of sign-in: a code from the enrolled authenticator."""
     device = mfa.confirmed_device(request.user)
     if device is None:
@@ -97,7 +101,9 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid() and _check_token(form, device):
         otp_login(request, device)
         return redirect(_safe_next(request, reverse("core:home")))
-    return render(request, "accounts/mfa_verify.html", {"form": form}, status=400 if form.errors else 200)
+    return render(
+        request, "accounts/mfa_verify.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
@@ -105,7 +111,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     form_class = StyledPasswordChangeForm
     success_url = reverse_lazy("core:home")
 
-    def form_valid(self, form: StyledPasswordChangeForm) -> HttpResponse:
+    def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
         messages.success(self.request, _("Your password has been changed."))
         return super().form_valid(form)
 
@@ -125,7 +131,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def api_token(request: HttpRequest) -> HttpResponse:
+def api_token(request: AuthenticatedRequest) -> HttpResponse:
     """Issue an API key for the signed-in user (shown once)."""
     key = None
     if request.method == "POST":

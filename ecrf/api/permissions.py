@@ -19,9 +19,10 @@ class ReadAnyRoleWriteDataEntry(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
-        if not (user and user.is_authenticated and getattr(user, "role", "")):
+        if not (user and user.is_authenticated and getattr(user, "role", None)):
             return False
-        if view.kwargs.get(getattr(view, "lookup_url_kwarg", None) or "pk") is not None:
+        lookup = getattr(view, "lookup_url_kwarg", None) or "pk"
+        if view.kwargs.get(lookup) is not None:
             return True
         return request.method in SAFE_METHODS or can_enter_data(user)
 

@@ -24,5 +24,13 @@ class ParticipantSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Participant
-        fields = ["id", "subject_id", "site", "status", "screening_date", "birth_date", "registered_at"]
+        fields = [
+            "id",
+            "subject_id",
+            "site",
+            "status",
+            "screening_date",
+            "birth_date",
+            "registered_at",
+        ]
         read_only_fields = fields

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ecrf.accounts.selectors import sites_visible_to
+from ecrf.core.http import request_user
 from ecrf.participants import selectors, services
 from ecrf.participants.models import Participant, ParticipantStatus
 
@@ -22,9 +23,7 @@ from .serializers import (
 )
 
 
-class ParticipantViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Participants of the caller's sites; other sites' participants answer 404."""
 
     serializer_class = ParticipantSerializer
@@ -37,8 +36,10 @@ class ParticipantViewSet(
         status_filter = params.get("status") or None
         if status_filter and status_filter not in ParticipantStatus.values:
             raise ValidationError(
-                {"status": f"Unknown status {status_filter!r}; expected one of "
-                 f"{', '.join(ParticipantStatus.values)}."}
+                {
+                    "status": f"Unknown status {status_filter!r}; expected one of "
+                    f"{', '.join(ParticipantStatus.values)}."
+                }
             )
         return selectors.participants_visible_to(
             self.request.user, site_code=params.get("site") or None, status=status_filter
@@ -59,12 +60,14 @@ class ParticipantViewSet(
         data.is_valid(raise_exception=True)
         site = sites_visible_to(request.user).filter(code=data.validated_data["site"]).first()
         if site is None:
-            raise ValidationError({"site": f"Unknown site {data.validated_data['site']!r} for you."})
+            raise ValidationError(
+                {"site": f"Unknown site {data.validated_data['site']!r} for you."}
+            )
         participant = services.participant_enroll(
             site=site,
             screening_date=data.validated_data["screening_date"],
             birth_date=data.validated_data["birth_date"],
-            performed_by=request.user,
+            performed_by=request_user(request),
         )
         return Response(ParticipantSerializer(participant).data, status=status.HTTP_201_CREATED)
 
@@ -81,6 +84,6 @@ class ParticipantViewSet(
             screening_date=values.get("screening_date", participant.screening_date),
             birth_date=values.get("birth_date", participant.birth_date),
             reason=values.get("reason", ""),
-            performed_by=request.user,
+            performed_by=request_user(request),
         )
         return Response(ParticipantSerializer(participant).data)

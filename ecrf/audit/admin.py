@@ -11,6 +11,8 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from ecrf.core.http import request_user
+
 from .context import change_context
 from .services import require_reason
 
@@ -25,9 +27,11 @@ class ReasonForChangeForm(forms.ModelForm):
     )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if self.instance.pk:
-            changed = {name: (None, None) for name in self.changed_data if name != "reason_for_change"}
+            changed = {
+                name: (None, None) for name in self.changed_data if name != "reason_for_change"
+            }
             try:
                 require_reason(changed, cleaned.get("reason_for_change", ""))
             except ValidationError as exc:
@@ -36,9 +40,12 @@ class ReasonForChangeForm(forms.ModelForm):
 
 
 class AuditedAdminMixin:
-    """Admin changes carry the admin's identity and reason into the audit trail; nothing is deleted."""
+    """Admin changes carry the admin's identity and reason into the audit trail.
 
-    form = ReasonForChangeForm
+    Nothing is deleted through the admin: study data and accounts are kept for good.
+    """
+
+    form: Any = ReasonForChangeForm
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return _is_admin_role(request)
@@ -57,12 +64,18 @@ class AuditedAdminMixin:
 
     def save_model(self, request: HttpRequest, obj: models.Model, form: Any, change: bool) -> None:
         reason = form.cleaned_data.get("reason_for_change", "") if change else ""
-        with transaction.atomic(), change_context(performed_by=request.user, reason=reason):
+        with (
+            transaction.atomic(),
+            change_context(performed_by=request_user(request), reason=reason),
+        ):
             super().save_model(request, obj, form, change)  # type: ignore[misc]
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         reason = form.cleaned_data.get("reason_for_change", "") if change else ""
-        with transaction.atomic(), change_context(performed_by=request.user, reason=reason):
+        with (
+            transaction.atomic(),
+            change_context(performed_by=request_user(request), reason=reason),
+        ):
             super().save_related(request, form, formsets, change)  # type: ignore[misc]
 
 

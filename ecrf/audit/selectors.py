@@ -75,7 +75,7 @@ def _entry(event: Events) -> HistoryEntry:
         action=event.pgh_label,
         record=model._meta.model_name if model else event.pgh_obj_model,
         record_label=str(model._meta.verbose_name) if model else event.pgh_obj_model,
-        record_id=event.pgh_obj_id,
+        record_id=event.pgh_obj_id or "",
         user=context.get("username"),
         role=context.get("role"),
         site=context.get("site"),

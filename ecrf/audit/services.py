@@ -24,7 +24,7 @@ def changed_values(instance: models.Model, values: dict[str, Any]) -> dict[str, 
     changes = {}
     for name, new in values.items():
         field = instance._meta.get_field(name)
-        old = getattr(instance, field.attname)
+        old = getattr(instance, getattr(field, "attname", name))
         new_value = new.pk if isinstance(new, models.Model) else new
         if old != new_value:
             changes[name] = (old, new_value)
@@ -51,7 +51,7 @@ def record_update(
     instance: models.Model,
     values: dict[str, Any],
     reason: str,
-    performed_by: User,
+    performed_by: User | None,
     site: str | None,
 ) -> dict[str, tuple[Any, Any]]:
     """Apply ``values`` to a saved record, audited, after checking the reason rule.

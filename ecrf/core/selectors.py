@@ -20,7 +20,9 @@ def site_overview(user: User) -> list[dict[str, Any]]:
         status.value: Count("participants", filter=Q(participants__status=status.value))
         for status in ParticipantStatus
     }
-    sites = sites_visible_to(user).annotate(total=Count("participants"), **annotations).order_by("code")
+    sites = (
+        sites_visible_to(user).annotate(total=Count("participants"), **annotations).order_by("code")
+    )
     return [
         {
             "site": site,

@@ -9,13 +9,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from ecrf.accounts.roles import Role
+from ecrf.core.http import AuthenticatedRequest
 from ecrf.participants.selectors import participants_visible_to
 
 from . import health, selectors
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
     context = {
         "overview": selectors.site_overview(user),
@@ -40,4 +41,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "broker": "ok" if health.broker_reachable() else "unreachable",
     }
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+    )

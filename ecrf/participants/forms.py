@@ -23,7 +23,9 @@ class ScreeningForm(forms.Form):
 
     def __init__(self, *args: Any, sites: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["site"].queryset = sites
+        site_field = self.fields["site"]
+        assert isinstance(site_field, forms.ModelChoiceField)
+        site_field.queryset = sites
         self.helper = FormHelper()
         self.helper.form_id = "screening-form"
         self.helper.add_input(Submit("submit", _("Register")))
@@ -52,10 +54,14 @@ class ScreeningCorrectionForm(forms.Form):
 class ParticipantFilterForm(forms.Form):
     site = forms.ChoiceField(label=_("Site"), required=False)
     status = forms.ChoiceField(
-        label=_("Status"), required=False, choices=[("", _("All"))] + list(ParticipantStatus.choices)
+        label=_("Status"),
+        required=False,
+        choices=[("", _("All"))] + list(ParticipantStatus.choices),
     )
     q = forms.CharField(label=_("Subject ID"), required=False, max_length=16)
 
     def __init__(self, *args: Any, sites: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["site"].choices = [("", _("All"))] + [(s.code, str(s)) for s in sites]
+        site_field = self.fields["site"]
+        assert isinstance(site_field, forms.ChoiceField)
+        site_field.choices = [("", _("All"))] + [(s.code, str(s)) for s in sites]

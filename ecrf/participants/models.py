@@ -23,14 +23,20 @@ class Participant(models.Model):
     """A person screened at a site, known by a site-prefixed subject id (``S01-001``)."""
 
     site = models.ForeignKey(
-        "studies.Site", on_delete=models.PROTECT, related_name="participants", verbose_name=_("site")
+        "studies.Site",
+        on_delete=models.PROTECT,
+        related_name="participants",
+        verbose_name=_("site"),
     )
     subject_number = models.PositiveIntegerField(_("subject number"))
     subject_id = models.CharField(_("subject ID"), max_length=16, unique=True)
     screening_date = models.DateField(_("screening date"))
     birth_date = models.DateField(_("date of birth"))
     status = models.CharField(
-        _("status"), max_length=20, choices=ParticipantStatus.choices, default=ParticipantStatus.SCREENING
+        _("status"),
+        max_length=20,
+        choices=ParticipantStatus.choices,
+        default=ParticipantStatus.SCREENING,
     )
     registered_at = models.DateTimeField(_("registered at"), auto_now_add=True)
     registered_by = models.ForeignKey(

@@ -12,11 +12,13 @@ from ecrf.accounts.selectors import scope_to_user_sites
 from .models import Participant
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
     from ecrf.accounts.models import User
 
 
 def participants_visible_to(
-    user: User,
+    user: User | AnonymousUser,
     *,
     site_code: str | None = None,
     status: str | None = None,
@@ -33,6 +35,6 @@ def participants_visible_to(
     return queryset.order_by("site__code", "subject_number")
 
 
-def participant_get(user: User, pk: int) -> Participant:
+def participant_get(user: User | AnonymousUser, pk: int) -> Participant:
     """One participant of the user's sites; any other answers 404, as if it did not exist."""
     return get_object_or_404(participants_visible_to(user), pk=pk)

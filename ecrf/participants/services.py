@@ -96,8 +96,8 @@ def participant_update_screening(
 ) -> Participant:
     """Correct the screening log entry; a changed value needs a reason for change."""
     ensure_can_enter_data(performed_by, participant.site)
-    participant = Participant.objects.select_for_update().select_related("site").get(
-        pk=participant.pk
+    participant = (
+        Participant.objects.select_for_update().select_related("site").get(pk=participant.pk)
     )
     _validate_screening_dates(participant.site, screening_date, birth_date)
     record_update(

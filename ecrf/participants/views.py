@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
@@ -14,13 +14,14 @@ from ecrf.accounts.permissions import can_enter_data, can_view_history
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.audit.selectors import history_of
 from ecrf.core.forms import add_service_errors
+from ecrf.core.http import AuthenticatedRequest
 
 from . import selectors, services
 from .forms import ParticipantFilterForm, ScreeningCorrectionForm, ScreeningForm
 
 
 @login_required
-def participant_list(request: HttpRequest) -> HttpResponse:
+def participant_list(request: AuthenticatedRequest) -> HttpResponse:
     sites = sites_visible_to(request.user)
     form = ParticipantFilterForm(request.GET or None, sites=sites)
     filters = form.cleaned_data if form.is_valid() else {}
@@ -39,7 +40,7 @@ def participant_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def participant_create(request: HttpRequest) -> HttpResponse:
+def participant_create(request: AuthenticatedRequest) -> HttpResponse:
     if not can_enter_data(request.user):
         raise PermissionDenied(_("Only coordinators register screened participants."))
     form = ScreeningForm(request.POST or None, sites=sites_visible_to(request.user))
@@ -58,11 +59,13 @@ def participant_create(request: HttpRequest) -> HttpResponse:
                 request, _("Registered %(subject)s.") % {"subject": participant.subject_id}
             )
             return redirect("participants:detail", pk=participant.pk)
-    return render(request, "participants/create.html", {"form": form}, status=400 if form.errors else 200)
+    return render(
+        request, "participants/create.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 @login_required
-def participant_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
     return render(
         request,
@@ -76,7 +79,7 @@ def participant_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def participant_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def participant_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
     if not can_enter_data(request.user):
         raise PermissionDenied(_("Your role may read this data but not enter or change it."))
@@ -105,7 +108,7 @@ def participant_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def participant_history(request: HttpRequest, pk: int) -> HttpResponse:
+def participant_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
     if not can_view_history(request.user):
         raise PermissionDenied

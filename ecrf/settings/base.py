@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -81,12 +82,14 @@ TEMPLATES = [
 ]
 
 
-def database_from_url(url: str) -> dict:
+def database_from_url(url: str) -> dict[str, Any]:
     """A Django DATABASES entry for a PostgreSQL URL; anything else is refused."""
     scheme = urlsplit(url).scheme
     if not scheme.startswith("postgres"):
         raise ValueError(f"DATABASE_URL must point at PostgreSQL, got scheme {scheme!r}")
-    config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    config: dict[str, Any] = dict(
+        dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    )
     config["ENGINE"] = "django.db.backends.postgresql"
     config.setdefault("OPTIONS", {})["connect_timeout"] = 5
     return config
@@ -233,7 +236,7 @@ def sqlalchemy_broker_url(database_url: str) -> str:
     return "sqla+" + parts._replace(scheme="postgresql+psycopg").geturl()
 
 
-def broker_transport_options(broker_url: str) -> dict:
+def broker_transport_options(broker_url: str) -> dict[str, Any]:
     """Redis redelivers a message unacknowledged for an hour (a worker that died mid-task)."""
     if broker_url.startswith(("redis://", "rediss://")):
         return {"visibility_timeout": 3600}

@@ -24,7 +24,9 @@ def embedded_postgres_url(database: str, data_dir: Path | None = None) -> str:
     data_dir = data_dir or BASE_DIR / "var" / "pgdata"
     data_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if not database.isidentifier():
+        raise ValueError(f"Not a plain database name: {database!r}")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
     url = server.get_uri(database)

@@ -23,6 +23,6 @@ ECRF_ALLOW_MFA_RELAXATION = True
 ECRF_ALLOW_DEMO_USERS = True
 
 # Static files straight from the source folders; collectstatic is for production.
-STATIC_ROOT = None
+STATIC_ROOT = None  # type: ignore[assignment]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

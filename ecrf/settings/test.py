@@ -25,6 +25,6 @@ ECRF_ALLOW_DEMO_USERS = True
 LANGUAGE_CODE = "en"
 
 # Static files straight from the source folders; collectstatic is for production.
-STATIC_ROOT = None
+STATIC_ROOT = None  # type: ignore[assignment]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True

@@ -55,7 +55,11 @@ class Site(models.Model):
     code = models.CharField(
         _("site code"),
         max_length=8,
-        validators=[RegexValidator(r"^[A-Z][0-9]{2}$", _("A site code is a letter and two digits, e.g. S01."))],
+        validators=[
+            RegexValidator(
+                r"^[A-Z][0-9]{2}$", _("A site code is a letter and two digits, e.g. S01.")
+            )
+        ],
     )
     name_en = models.CharField(_("name (English)"), max_length=200)
     name_ja = models.CharField(_("name (Japanese)"), max_length=200, blank=True)

@@ -7,7 +7,9 @@ TITLE_EN = (
     "Oral tacrolimus for refractory infertility with a Th1-dominant immune state: "
     "a multicenter, two-dose, single-group controlled trial"
 )
-TITLE_JA = "Th1優位の細胞性免疫を示す重症不妊症に対するタクロリムス経口投与の多施設共同2用量単群比較試験"
+TITLE_JA = (
+    "Th1優位の細胞性免疫を示す重症不妊症に対するタクロリムス経口投与の多施設共同2用量単群比較試験"
+)
 REGISTRY_ID = "jRCTs031220235"
 TARGET_ENROLLMENT = 26
 

@@ -30,7 +30,9 @@ def test_admin_change_of_a_study_setting_needs_a_reason(make_user, client_for, s
     study.refresh_from_db()
     assert study.target_enrollment == 26
 
-    accepted = client.post(url, _study_form(study, target_enrollment=30, reason_for_change="Amendment 2"))
+    accepted = client.post(
+        url, _study_form(study, target_enrollment=30, reason_for_change="Amendment 2")
+    )
     assert accepted.status_code == 302
     event = Events.objects.tracks(study).filter(pgh_label="update").get()
     assert event.pgh_diff == {"target_enrollment": [26, 30]}
@@ -40,7 +42,9 @@ def test_admin_change_of_a_study_setting_needs_a_reason(make_user, client_for, s
 
 def test_admin_cannot_delete_study_data(make_user, client_for, participant_a, study):
     client = client_for(make_user("admin"))
-    assert client.get(f"/admin/participants/participant/{participant_a.pk}/delete/").status_code == 403
+    assert (
+        client.get(f"/admin/participants/participant/{participant_a.pk}/delete/").status_code == 403
+    )
     assert client.get(f"/admin/studies/study/{study.pk}/delete/").status_code == 403
 
 

@@ -132,7 +132,9 @@ def test_idle_session_expires_after_thirty_minutes(coordinator_a, client_for, se
 def test_each_request_renews_the_idle_timeout(coordinator_a, client_for):
     client = client_for(coordinator_a)
     session = Session.objects.get(session_key=client.session.session_key)
-    Session.objects.filter(pk=session.pk).update(expire_date=timezone.now() + dt.timedelta(minutes=1))
+    Session.objects.filter(pk=session.pk).update(
+        expire_date=timezone.now() + dt.timedelta(minutes=1)
+    )
     client.get("/")
     renewed = Session.objects.get(pk=session.pk).expire_date
     assert renewed > timezone.now() + dt.timedelta(minutes=29)
@@ -148,7 +150,11 @@ def test_password_change_applies_the_password_validators(coordinator_a, client_f
     assert b"too short" in weak.content or b"too common" in weak.content
     strong = client.post(
         "/accounts/password/",
-        {"old_password": PASSWORD, "new_password1": "Quiet-Lantern-Orbit-77", "new_password2": "Quiet-Lantern-Orbit-77"},
+        {
+            "old_password": PASSWORD,
+            "new_password1": "Quiet-Lantern-Orbit-77",
+            "new_password2": "Quiet-Lantern-Orbit-77",
+        },
     )
     assert strong.status_code == 302
     coordinator_a.refresh_from_db()

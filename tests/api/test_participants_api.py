@@ -90,20 +90,28 @@ def test_a_body_that_is_not_json_is_400(api_for, coordinator_a):
     assert "detail" in response.json()
 
 
-@pytest.mark.parametrize("role", ["investigator", "monitor", "data_manager", "statistician", "admin"])
+@pytest.mark.parametrize(
+    "role", ["investigator", "monitor", "data_manager", "statistician", "admin"]
+)
 def test_read_only_roles_get_403_on_writes(role, make_user, api_for, participant_a):
     client = api_for(make_user(role))
     assert client.get(f"/api/v1/participants/{participant_a.pk}/").status_code == 200
-    assert client.post(
-        "/api/v1/participants/",
-        {"site": "S01", "screening_date": "2026-11-01", "birth_date": "1990-02-03"},
-        format="json",
-    ).status_code == 403
-    assert client.patch(
-        f"/api/v1/participants/{participant_a.pk}/",
-        {"birth_date": "1990-02-04", "reason": "x"},
-        format="json",
-    ).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/participants/",
+            {"site": "S01", "screening_date": "2026-11-01", "birth_date": "1990-02-03"},
+            format="json",
+        ).status_code
+        == 403
+    )
+    assert (
+        client.patch(
+            f"/api/v1/participants/{participant_a.pk}/",
+            {"birth_date": "1990-02-04", "reason": "x"},
+            format="json",
+        ).status_code
+        == 403
+    )
 
 
 def test_changing_a_saved_value_needs_a_reason(api_for, coordinator_a, participant_a):
@@ -115,7 +123,9 @@ def test_changing_a_saved_value_needs_a_reason(api_for, coordinator_a, participa
     participant_a.refresh_from_db()
     assert str(participant_a.birth_date) == "1990-05-17"
 
-    accepted = client.patch(url, {"birth_date": "1991-05-17", "reason": "Source document"}, format="json")
+    accepted = client.patch(
+        url, {"birth_date": "1991-05-17", "reason": "Source document"}, format="json"
+    )
     assert accepted.status_code == 200
     assert accepted.json()["birth_date"] == "1991-05-17"
 

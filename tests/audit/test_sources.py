@@ -48,8 +48,14 @@ def test_celery_task_names_task_and_id(study):
 @pytest.mark.django_db(transaction=True)
 def test_management_command_names_itself(study):
     run_manage(
-        "create_study_user", "newmonitor", "--role", "monitor", "--site", "S01",
-        "--password", "Another-Long-Passphrase-9",
+        "create_study_user",
+        "newmonitor",
+        "--role",
+        "monitor",
+        "--site",
+        "S01",
+        "--password",
+        "Another-Long-Passphrase-9",
     )
     user = User.objects.get(username="newmonitor")
     event = Events.objects.tracks(user).get()
@@ -61,7 +67,9 @@ def test_management_command_names_itself(study):
 def test_a_real_worker_consumes_the_broker(celery_worker):
     """A task sent through the configured broker is run by a separate worker process."""
     expired = Session.objects.create(
-        session_key="x" * 32, session_data="", expire_date=timezone.now() - timezone.timedelta(days=1)
+        session_key="x" * 32,
+        session_data="",
+        expire_date=timezone.now() - timezone.timedelta(days=1),
     )
     sessions_clear_expired.delay()
     for _ in range(150):

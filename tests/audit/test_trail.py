@@ -34,15 +34,21 @@ def test_registration_is_recorded_with_user_role_site_and_source(participant_a, 
 
 
 def test_update_event_table_rejects_sql_update(participant_a):
-    with pytest.raises((InternalError, ProgrammingError)), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {EVENT_TABLE} SET birth_date = '1980-01-01'")
+    with (
+        pytest.raises((InternalError, ProgrammingError)),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(f"UPDATE {EVENT_TABLE} SET birth_date = '1980-01-01'")
 
 
 def test_update_event_table_rejects_sql_delete(participant_a):
-    with pytest.raises((InternalError, ProgrammingError)), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {EVENT_TABLE}")
+    with (
+        pytest.raises((InternalError, ProgrammingError)),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(f"DELETE FROM {EVENT_TABLE}")
     assert len(_events(participant_a)) == 1
 
 
@@ -61,7 +67,9 @@ def test_every_event_table_is_append_only():
             """
         )
         unprotected = [row[0] for row in cursor.fetchall()]
-        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE '%%event' AND relkind = 'r'")
+        cursor.execute(
+            "SELECT count(*) FROM pg_class WHERE relname LIKE '%%event' AND relkind = 'r'"
+        )
         (total,) = cursor.fetchone()
     assert total >= 5
     assert unprotected == []
@@ -71,7 +79,8 @@ def test_raw_sql_and_bulk_updates_are_captured(participant_a):
     Participant.objects.filter(pk=participant_a.pk).update(status="screen_failed")
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE participants_participant SET status = 'eligible' WHERE id = %s", [participant_a.pk]
+            "UPDATE participants_participant SET status = 'eligible' WHERE id = %s",
+            [participant_a.pk],
         )
     updates = [e for e in _events(participant_a) if e.pgh_label == "update"]
     assert [e.pgh_diff["status"] for e in updates] == [

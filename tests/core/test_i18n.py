@@ -27,7 +27,9 @@ def test_every_message_has_a_japanese_translation():
 
 def test_translations_keep_their_placeholders():
     for entry in polib.pofile(str(PO)).translated_entries():
-        assert sorted(PLACEHOLDER.findall(entry.msgid)) == sorted(PLACEHOLDER.findall(entry.msgstr)), entry.msgid
+        assert sorted(PLACEHOLDER.findall(entry.msgid)) == sorted(
+            PLACEHOLDER.findall(entry.msgstr)
+        ), entry.msgid
 
 
 def test_compiled_catalogue_matches_the_source():
@@ -36,7 +38,9 @@ def test_compiled_catalogue_matches_the_source():
     assert mo == po
 
 
-@pytest.mark.skipif(shutil.which("xgettext") is None, reason="gettext is not installed (make test installs it)")
+@pytest.mark.skipif(
+    shutil.which("xgettext") is None, reason="gettext is not installed (make test installs it)"
+)
 def test_catalogue_holds_every_translatable_string_of_the_code(tmp_path: Path):
     for name in ["ecrf", "templates", "randomization", "locale", "manage.py"]:
         source = BASE_DIR / name
@@ -46,7 +50,10 @@ def test_catalogue_holds_every_translatable_string_of_the_code(tmp_path: Path):
             shutil.copy(source, tmp_path / name)
     subprocess.run(
         [sys.executable, "manage.py", "makemessages", "-l", "ja", "--no-obsolete"],
-        cwd=tmp_path, env=subprocess_env(PYTHONPATH=str(tmp_path)), check=True, capture_output=True,
+        cwd=tmp_path,
+        env=subprocess_env(PYTHONPATH=str(tmp_path)),
+        check=True,
+        capture_output=True,
     )
     fresh = {e.msgid for e in polib.pofile(str(tmp_path / "locale/ja/LC_MESSAGES/django.po"))}
     committed = {e.msgid for e in polib.pofile(str(PO))}

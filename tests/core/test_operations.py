@@ -34,8 +34,10 @@ def test_healthz_answers_503_naming_the_broker_when_it_is_down(settings):
 @pytest.mark.django_db(transaction=True)
 def test_healthz_answers_503_naming_the_database_when_it_is_down():
     result = run_manage(
-        "shell", "-c",
-        "from django.test import Client; r = Client().get('/healthz'); print(r.status_code, r.content.decode())",
+        "shell",
+        "-c",
+        "from django.test import Client; r = Client().get('/healthz'); "
+        "print(r.status_code, r.content.decode())",
         DATABASE_URL="postgresql://postgres@127.0.0.1:1/nowhere",
     )
     assert result.stdout.strip().splitlines()[-1].startswith("503")
@@ -44,8 +46,12 @@ def test_healthz_answers_503_naming_the_database_when_it_is_down():
 
 def test_production_refuses_to_start_without_its_environment():
     result = run_manage(
-        "check", check=False, DJANGO_SETTINGS_MODULE="ecrf.settings.production",
-        SECRET_KEY="", DATABASE_URL="", ALLOWED_HOSTS="",
+        "check",
+        check=False,
+        DJANGO_SETTINGS_MODULE="ecrf.settings.production",
+        SECRET_KEY="",
+        DATABASE_URL="",
+        ALLOWED_HOSTS="",
     )
     assert result.returncode != 0
     assert "SECRET_KEY, DATABASE_URL, ALLOWED_HOSTS" in result.stderr

@@ -88,9 +88,11 @@ def test_user_of_site_a_gets_404_for_every_route_of_a_site_b_object(
             continue
         url = reverse(name, kwargs={"pk": objects[kind].pk})
         client = api if url.startswith("/api/") else web
-        response = getattr(client, method)(url, {}, format="json") if client is api else getattr(
-            client, method
-        )(url)
+        response = (
+            getattr(client, method)(url, {}, format="json")
+            if client is api
+            else getattr(client, method)(url)
+        )
         if response.status_code == 405:
             continue
         assert response.status_code == 404, f"{role} {method.upper()} {url}: {response.status_code}"
@@ -100,7 +102,9 @@ def test_user_of_site_a_gets_404_for_every_route_of_a_site_b_object(
 
 
 @pytest.mark.parametrize("role", sorted(SITE_BOUND_ROLES))
-def test_lists_of_site_a_users_hold_nothing_of_site_b(role, make_user, client_for, api_for, participant_a, participant_b):
+def test_lists_of_site_a_users_hold_nothing_of_site_b(
+    role, make_user, client_for, api_for, participant_a, participant_b
+):
     user = make_user(role, ["S01"])
     for path in ["/", "/participants/", "/participants/?site=S02", "/participants/?q=S02"]:
         response = client_for(user).get(path)

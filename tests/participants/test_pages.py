@@ -37,15 +37,23 @@ def test_screening_form_refuses_a_future_screening_date(client_for, coordinator_
 def test_subject_numbers_are_never_reused(client_for, coordinator_a, site_a):
     client = client_for(coordinator_a)
     for _ in range(2):
-        client.post("/participants/new/", {"site": site_a.pk, "screening_date": "2026-11-01", "birth_date": "1990-01-01"})
+        client.post(
+            "/participants/new/",
+            {"site": site_a.pk, "screening_date": "2026-11-01", "birth_date": "1990-01-01"},
+        )
     Participant.objects.filter(subject_id="S01-002").update(status="screen_failed")
-    client.post("/participants/new/", {"site": site_a.pk, "screening_date": "2026-11-01", "birth_date": "1990-01-01"})
-    assert list(Participant.objects.values_list("subject_id", flat=True).order_by("subject_number")) == [
-        "S01-001", "S01-002", "S01-003"
-    ]
+    client.post(
+        "/participants/new/",
+        {"site": site_a.pk, "screening_date": "2026-11-01", "birth_date": "1990-01-01"},
+    )
+    assert list(
+        Participant.objects.values_list("subject_id", flat=True).order_by("subject_number")
+    ) == ["S01-001", "S01-002", "S01-003"]
 
 
-@pytest.mark.parametrize("role", ["investigator", "monitor", "data_manager", "statistician", "admin"])
+@pytest.mark.parametrize(
+    "role", ["investigator", "monitor", "data_manager", "statistician", "admin"]
+)
 def test_only_coordinators_register_participants(role, make_user, client_for):
     assert client_for(make_user(role)).get("/participants/new/").status_code == 403
 
@@ -86,11 +94,15 @@ def test_home_page_of_each_role(role, make_user, client_for, participant_a):
 
 garbage = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["", "0000-00-00", "2026-02-30", "31/12/1990", "'; DROP TABLE x;--", "<script>", "1e309"]),
+    st.sampled_from(
+        ["", "0000-00-00", "2026-02-30", "31/12/1990", "'; DROP TABLE x;--", "<script>", "1e309"]
+    ),
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(site=garbage, screening_date=garbage, birth_date=garbage)
 def test_garbage_in_every_field_gives_a_form_error_never_a_500(
     client_for, coordinator_a, site, screening_date, birth_date
@@ -104,11 +116,21 @@ def test_garbage_in_every_field_gives_a_form_error_never_a_500(
     assert Participant.objects.count() == before
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(payload=st.dictionaries(
-    st.sampled_from(["site", "screening_date", "birth_date", "extra"]),
-    st.one_of(st.none(), st.integers(), st.text(max_size=30), st.lists(st.integers(), max_size=3), st.booleans()),
-))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    payload=st.dictionaries(
+        st.sampled_from(["site", "screening_date", "birth_date", "extra"]),
+        st.one_of(
+            st.none(),
+            st.integers(),
+            st.text(max_size=30),
+            st.lists(st.integers(), max_size=3),
+            st.booleans(),
+        ),
+    )
+)
 def test_garbage_json_gives_a_400_never_a_500(api_for, coordinator_a, payload):
     before = Participant.objects.count()
     response = api_for(coordinator_a).post("/api/v1/participants/", payload, format="json")

@@ -47,8 +47,18 @@ def test_setup_trial_refuses_a_malformed_site():
 
 
 def test_create_study_user_gives_role_and_sites(study):
-    call_command("create_study_user", "kato", "--role", "monitor", "--site", "S01", "--site", "S02",
-                 "--password", "Maple-Sunrise-Kettle-3")
+    call_command(
+        "create_study_user",
+        "kato",
+        "--role",
+        "monitor",
+        "--site",
+        "S01",
+        "--site",
+        "S02",
+        "--password",
+        "Maple-Sunrise-Kettle-3",
+    )
     user = User.objects.get(username="kato")
     assert user.role == "monitor"
     assert sorted(user.memberships.values_list("site__code", flat=True)) == ["S01", "S02"]
@@ -57,19 +67,51 @@ def test_create_study_user_gives_role_and_sites(study):
 
 def test_create_study_user_refuses_bad_input_with_the_field_named(study):
     with pytest.raises(CommandError, match="password"):
-        call_command("create_study_user", "weak", "--role", "coordinator", "--site", "S01", "--password", "123")
+        call_command(
+            "create_study_user",
+            "weak",
+            "--role",
+            "coordinator",
+            "--site",
+            "S01",
+            "--password",
+            "123",
+        )
     with pytest.raises(CommandError, match="site"):
-        call_command("create_study_user", "nosite", "--role", "coordinator", "--password", "Maple-Sunrise-Kettle-3")
+        call_command(
+            "create_study_user",
+            "nosite",
+            "--role",
+            "coordinator",
+            "--password",
+            "Maple-Sunrise-Kettle-3",
+        )
     with pytest.raises(CommandError, match="S09"):
-        call_command("create_study_user", "badsite", "--role", "monitor", "--site", "S09",
-                     "--password", "Maple-Sunrise-Kettle-3")
+        call_command(
+            "create_study_user",
+            "badsite",
+            "--role",
+            "monitor",
+            "--site",
+            "S09",
+            "--password",
+            "Maple-Sunrise-Kettle-3",
+        )
     assert not User.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_api_token_prints_a_working_key_as_the_last_line(study):
-    call_command("create_study_user", "sato", "--role", "coordinator", "--site", "S01",
-                 "--password", "Maple-Sunrise-Kettle-3")
+    call_command(
+        "create_study_user",
+        "sato",
+        "--role",
+        "coordinator",
+        "--site",
+        "S01",
+        "--password",
+        "Maple-Sunrise-Kettle-3",
+    )
     result = run_manage("api_token", "sato")
     key = result.stdout.strip().splitlines()[-1]
     client = APIClient()

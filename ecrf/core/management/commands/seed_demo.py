@@ -53,13 +53,13 @@ class Command(AuditedCommand):
         if created:
             for code, days_ago, birth in demo.DEMO_PARTICIPANTS:
                 site = Site.objects.get(study=study, code=code)
-                coordinator = User.objects.filter(role="coordinator", memberships__site=site).first()
+                coordinator = User.objects.filter(role="coordinator", memberships__site=site).get()
                 participant_enroll(
                     site=site,
                     screening_date=site_today(site) - dt.timedelta(days=days_ago),
                     birth_date=dt.date.fromisoformat(birth),
                     performed_by=coordinator,
                 )
-        self.stdout.write("Demo logins (password for all: %s):" % demo.DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password for all: {demo.DEMO_PASSWORD}):")
         for username, role, sites, _name, _lang in demo.DEMO_USERS:
             self.stdout.write(f"  {username:<15} {role:<13} {', '.join(sites) or 'all sites'}")

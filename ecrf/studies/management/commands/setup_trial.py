@@ -21,7 +21,7 @@ class Command(AuditedCommand):
             action="append",
             default=[],
             metavar="CODE=NAME",
-            help="A site to set up, e.g. --site S01='National Center for Child Health and Development'",
+            help="A site to set up, e.g. --site S01='National Center for Child Health'",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
