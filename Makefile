@@ -9,7 +9,10 @@ PYTHON := .venv/bin/python
 run: install ## the app, a Celery worker and beat on the embedded PostgreSQL
 	$(PYTHON) scripts/run_local.py
 
-test: install system-deps ## the whole suite
+test: install system-deps ## lint, types and the whole suite
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy ecrf randomization
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 install: uv

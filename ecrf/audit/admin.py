@@ -8,12 +8,14 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.core.http import request_user
 
 from .context import change_context
+from .selectors import history_of
 from .services import require_reason
 
 
@@ -61,6 +63,22 @@ class AuditedAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The record's audit trail (every field change, who, when, why), not Django's log."""
+        obj = self.get_object(request, object_id)  # type: ignore[attr-defined]
+        if obj is None or not self.has_view_permission(request, obj):
+            raise Http404
+        context = {
+            **admin.site.each_context(request),
+            "object": obj,
+            "opts": obj._meta,
+            "title": _("Audit trail of %(record)s") % {"record": obj},
+            "entries": history_of(obj),
+        }
+        return render(request, "admin/audit_history.html", context)
 
     def save_model(self, request: HttpRequest, obj: models.Model, form: Any, change: bool) -> None:
         reason = form.cleaned_data.get("reason_for_change", "") if change else ""

@@ -84,3 +84,14 @@ def test_admin_deactivates_an_account_with_a_reason(make_user, client_for, coord
     assert event.pgh_diff["is_active"] == [True, False]
     assert event.pgh_context["reason"] == "Left the hospital"
     assert "password" not in event.pgh_data
+
+
+def test_admin_history_shows_the_audit_trail_of_a_record(make_user, client_for, study):
+    client = client_for(make_user("admin"))
+    url = f"/admin/studies/study/{study.pk}/change/"
+    client.post(url, _study_form(study, target_enrollment=28, reason_for_change="Amendment 3"))
+    page = client.get(f"/admin/studies/study/{study.pk}/history/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Amendment 3" in html
+    assert ">26<" in html and ">28<" in html
