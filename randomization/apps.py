@@ -6,4 +6,5 @@ from django.utils.translation import gettext_lazy as _
 
 class RandomizationConfig(AppConfig):
     name = "randomization"
+    label = "randomization"
     verbose_name = _("Randomization")

@@ -128,6 +128,17 @@ def api_for(db: None) -> Callable[[User], APIClient]:
     return make
 
 
+@pytest.fixture
+def celery_eager() -> Iterator[None]:
+    """Run queued tasks inline, for tests about what a task does rather than how it travels."""
+    from ecrf.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
 # -- real processes --------------------------------------------------------------------
 
 

@@ -1,10 +1,20 @@
-"""API shapes of participants (API contract, Core flow)."""
+"""API shapes (API contract, Core flow). Serializers parse; services decide."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
 from rest_framework import serializers
 
-from ecrf.participants.models import Participant
+from ecrf.participants.blinding import arm_visible_to
+from ecrf.participants.models import Consent, Eligibility, Participant
+
+
+def dose_number(dose: Decimal) -> int | float:
+    """A dose as JSON shows it: 2, not "2.00"."""
+    return int(dose) if dose == dose.to_integral_value() else float(dose)
 
 
 class ParticipantCreateSerializer(serializers.Serializer):
@@ -19,8 +29,67 @@ class ParticipantUpdateSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
+class EligibilityInputSerializer(serializers.Serializer):
+    prior_good_quality_transfers = serializers.IntegerField(min_value=0, max_value=100)
+    prior_embryos_transferred = serializers.IntegerField(min_value=0, max_value=200)
+    prior_biochemical_pregnancy = serializers.BooleanField()
+    other_infertility_factor = serializers.BooleanField()
+    th1_th2_ratio = serializers.DecimalField(
+        max_digits=6, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("9999.99")
+    )
+    frozen_embryos_available = serializers.BooleanField()
+    able_to_attend_visits = serializers.BooleanField()
+    antiphospholipid_syndrome = serializers.BooleanField()
+    coagulation_abnormality = serializers.BooleanField()
+    thyroid_dysfunction = serializers.BooleanField()
+    other_pregnancy_loss_factor = serializers.BooleanField()
+    tacrolimus_contraindication = serializers.BooleanField()
+    pregnant = serializers.BooleanField()
+    investigator_judges_unsuitable = serializers.BooleanField()
+    th1_th2_sample_date = serializers.DateField(required=False, allow_null=True)
+    th1_th2_laboratory = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class EligibilitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Eligibility
+        exclude = ["id", "participant", "assessed_by"]
+
+
+class ConsentInputSerializer(serializers.Serializer):
+    consent_date = serializers.DateField()
+    consent_version = serializers.CharField(max_length=20)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class ConsentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Consent
+        fields = ["consent_date", "consent_version", "updated_at"]
+
+
+class AllocationSerializer(serializers.Serializer):
+    arm = serializers.CharField()
+    dose_mg_per_day = serializers.IntegerField()
+    randomization_number = serializers.CharField()
+    randomized_at = serializers.DateTimeField()
+
+
+class UnblindInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
 class ParticipantSerializer(serializers.ModelSerializer):
+    """A participant with her records; the arm only where the caller may see it."""
+
     site = serializers.CharField(source="site.code", read_only=True)
+    arm = serializers.SerializerMethodField()
+    dose_mg_per_day = serializers.SerializerMethodField()
+    randomization_number = serializers.SerializerMethodField()
+    randomized_at = serializers.SerializerMethodField()
+    eligibility = serializers.SerializerMethodField()
+    consent = serializers.SerializerMethodField()
 
     class Meta:
         model = Participant
@@ -32,5 +101,40 @@ class ParticipantSerializer(serializers.ModelSerializer):
             "screening_date",
             "birth_date",
             "registered_at",
+            "arm",
+            "dose_mg_per_day",
+            "randomization_number",
+            "randomized_at",
+            "eligibility",
+            "consent",
         ]
         read_only_fields = fields
+
+    def _slot(self, obj: Participant) -> Any:
+        return getattr(obj, "allocation", None)
+
+    def _arm_shown(self, obj: Participant) -> bool:
+        request = self.context.get("request")
+        return self._slot(obj) is not None and arm_visible_to(getattr(request, "user", None), obj)
+
+    def get_arm(self, obj: Participant) -> str | None:
+        return self._slot(obj).arm.code if self._arm_shown(obj) else None
+
+    def get_dose_mg_per_day(self, obj: Participant) -> int | float | None:
+        return dose_number(self._slot(obj).arm.daily_dose_mg) if self._arm_shown(obj) else None
+
+    def get_randomization_number(self, obj: Participant) -> str | None:
+        slot = self._slot(obj)
+        return slot.randomization_number if slot else None
+
+    def get_randomized_at(self, obj: Participant) -> str | None:
+        slot = self._slot(obj)
+        return slot.allocated_at.isoformat() if slot else None
+
+    def get_eligibility(self, obj: Participant) -> dict[str, Any] | None:
+        record = getattr(obj, "eligibility", None)
+        return EligibilitySerializer(record).data if record else None
+
+    def get_consent(self, obj: Participant) -> dict[str, Any] | None:
+        record = getattr(obj, "consent", None)
+        return ConsentSerializer(record).data if record else None

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -14,13 +15,31 @@ from ecrf.accounts.selectors import sites_visible_to
 from ecrf.core.http import request_user
 from ecrf.participants import selectors, services
 from ecrf.participants.models import Participant, ParticipantStatus
+from randomization.services import Allocation, participant_randomize
 
 from .permissions import ReadAnyRoleWriteDataEntry
 from .serializers import (
+    AllocationSerializer,
+    ConsentInputSerializer,
+    ConsentSerializer,
+    EligibilityInputSerializer,
+    EligibilitySerializer,
     ParticipantCreateSerializer,
     ParticipantSerializer,
     ParticipantUpdateSerializer,
+    dose_number,
 )
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def allocation_body(allocation: Allocation) -> dict[str, Any]:
+    return {
+        "arm": allocation.arm,
+        "dose_mg_per_day": dose_number(allocation.dose_mg_per_day),
+        "randomization_number": allocation.randomization_number,
+        "randomized_at": allocation.randomized_at.isoformat(),
+    }
 
 
 class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -44,6 +63,11 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return selectors.participants_visible_to(
             self.request.user, site_code=params.get("site") or None, status=status_filter
         )
+
+    def _participant(self, request: Request, pk: str) -> Participant:
+        participant = selectors.participant_get(request.user, int(pk))
+        self.check_object_permissions(request, participant)
+        return participant
 
     @extend_schema(
         parameters=[
@@ -69,13 +93,15 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             birth_date=data.validated_data["birth_date"],
             performed_by=request_user(request),
         )
-        return Response(ParticipantSerializer(participant).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ParticipantSerializer(participant, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(request=ParticipantUpdateSerializer, responses={200: ParticipantSerializer})
     def partial_update(self, request: Request, pk: str) -> Response:
         """Correct the screening entry; a changed saved value needs ``reason``."""
-        participant = selectors.participant_get(request.user, int(pk))
-        self.check_object_permissions(request, participant)
+        participant = self._participant(request, pk)
         data = ParticipantUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -86,4 +112,72 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             reason=values.get("reason", ""),
             performed_by=request_user(request),
         )
-        return Response(ParticipantSerializer(participant).data)
+        return Response(ParticipantSerializer(participant, context={"request": request}).data)
+
+    @extend_schema(
+        request=EligibilityInputSerializer,
+        responses={200: EligibilitySerializer},
+        description="Every criterion of the protocol; answers `eligible` and `failed_criteria`.",
+    )
+    @action(detail=True, methods=["put"], url_path="eligibility")
+    def eligibility(self, request: Request, pk: str) -> Response:
+        participant = self._participant(request, pk)
+        data = EligibilityInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        answers = dict(data.validated_data)
+        reason = answers.pop("reason", "")
+        record = services.eligibility_record(
+            participant=participant,
+            answers=answers,
+            reason=reason,
+            performed_by=request_user(request),
+        )
+        return Response(EligibilitySerializer(record).data)
+
+    @extend_schema(request=ConsentInputSerializer, responses={201: ConsentSerializer})
+    @action(detail=True, methods=["post"], url_path="consent")
+    def consent(self, request: Request, pk: str) -> Response:
+        participant = self._participant(request, pk)
+        data = ConsentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        record = services.consent_record(
+            participant=participant,
+            consent_date=data.validated_data["consent_date"],
+            consent_version=data.validated_data["consent_version"],
+            reason=data.validated_data.get("reason", ""),
+            performed_by=request_user(request),
+        )
+        return Response(ConsentSerializer(record).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                location=OpenApiParameter.HEADER,
+                required=True,
+                description="Any unique string; the same key again returns the first answer.",
+            )
+        ],
+        responses={
+            201: AllocationSerializer,
+            200: OpenApiResponse(AllocationSerializer, description="The same key again."),
+            409: OpenApiResponse(description="Not eligible, not consented or already randomized."),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="randomize")
+    def randomize(self, request: Request, pk: str) -> Response:
+        participant = self._participant(request, pk)
+        key = request.headers.get(IDEMPOTENCY_HEADER, "")
+        if not key.strip():
+            raise ValidationError(
+                {IDEMPOTENCY_HEADER: "This header is required: a unique string per request."}
+            )
+        allocation = participant_randomize(
+            participant=participant, idempotency_key=key, performed_by=request_user(request)
+        )
+        return Response(
+            allocation_body(allocation),
+            status=status.HTTP_201_CREATED if allocation.created else status.HTTP_200_OK,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -63,3 +64,127 @@ class Participant(models.Model):
 
     def __str__(self) -> str:
         return self.subject_id
+
+
+@audited()
+class StatusChange(models.Model):
+    """One change of a participant's status: from, to, who, when and why."""
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="status_changes"
+    )
+    from_status = models.CharField(_("from"), max_length=20, choices=ParticipantStatus.choices)
+    to_status = models.CharField(_("to"), max_length=20, choices=ParticipantStatus.choices)
+    reason = models.CharField(_("reason"), max_length=500)
+    changed_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", null=True
+    )
+    changed_at = models.DateTimeField(_("changed at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+        ordering = ["changed_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.participant}: {self.from_status} -> {self.to_status}"
+
+
+@audited()
+class Eligibility(models.Model):
+    """The eligibility form: every criterion with the numbers behind it, and the result."""
+
+    participant = models.OneToOneField(
+        Participant, on_delete=models.PROTECT, related_name="eligibility"
+    )
+    prior_good_quality_transfers = models.PositiveSmallIntegerField(
+        _("prior embryo transfers with good-quality embryos")
+    )
+    prior_embryos_transferred = models.PositiveSmallIntegerField(
+        _("good-quality embryos transferred in total")
+    )
+    prior_biochemical_pregnancy = models.BooleanField(_("biochemical pregnancy ever"))
+    other_infertility_factor = models.BooleanField(_("identified cause of infertility"))
+    th1_th2_ratio = models.DecimalField(_("Th1/Th2 ratio"), max_digits=6, decimal_places=2)
+    th1_th2_sample_date = models.DateField(_("Th1/Th2 sample date"), null=True, blank=True)
+    th1_th2_laboratory = models.CharField(_("Th1/Th2 laboratory"), max_length=200, blank=True)
+    frozen_embryos_available = models.BooleanField(_("frozen embryos available"))
+    able_to_attend_visits = models.BooleanField(_("able to attend all visits"))
+    antiphospholipid_syndrome = models.BooleanField(_("antiphospholipid syndrome"))
+    coagulation_abnormality = models.BooleanField(_("coagulation abnormality"))
+    thyroid_dysfunction = models.BooleanField(_("thyroid dysfunction"))
+    other_pregnancy_loss_factor = models.BooleanField(_("other recurrent pregnancy loss factor"))
+    tacrolimus_contraindication = models.BooleanField(_("contraindication to tacrolimus"))
+    pregnant = models.BooleanField(_("pregnant"))
+    investigator_judges_unsuitable = models.BooleanField(
+        _("investigator judges participation inappropriate")
+    )
+    age_at_assessment = models.PositiveSmallIntegerField(_("age (at consent, or at screening)"))
+    eligible = models.BooleanField(_("eligible"))
+    failed_criteria = ArrayField(
+        models.CharField(max_length=40), verbose_name=_("failed criteria"), default=list, blank=True
+    )
+    assessed_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("assessed by")
+    )
+    updated_at = models.DateTimeField(_("last saved"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("eligibility")
+        verbose_name_plural = _("eligibility assessments")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(th1_th2_ratio__gte=0), name="eligibility_ratio_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(eligible=True, failed_criteria=[])
+                | models.Q(eligible=False) & ~models.Q(failed_criteria=[]),
+                name="eligibility_result_matches_failures",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant}: {'eligible' if self.eligible else 'not eligible'}"
+
+
+@audited()
+class Consent(models.Model):
+    """Informed consent: its date and the version of the consent form signed."""
+
+    participant = models.OneToOneField(
+        Participant, on_delete=models.PROTECT, related_name="consent"
+    )
+    consent_date = models.DateField(_("consent date"))
+    consent_version = models.CharField(_("consent form version"), max_length=20)
+    recorded_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
+    updated_at = models.DateTimeField(_("last saved"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+
+    def __str__(self) -> str:
+        return f"{self.participant}: {self.consent_date} v{self.consent_version}"
+
+
+@audited()
+class Unblinding(models.Model):
+    """An investigator's unblinding of one participant in a blinded study, with the reason."""
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="unblindings"
+    )
+    reason = models.CharField(_("reason"), max_length=500)
+    unblinded_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("unblinded by")
+    )
+    unblinded_at = models.DateTimeField(_("unblinded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("unblinding")
+        verbose_name_plural = _("unblindings")
+
+    def __str__(self) -> str:
+        return f"{self.participant} unblinded"

@@ -25,7 +25,12 @@ def participants_visible_to(
     search: str | None = None,
 ) -> models.QuerySet[Participant]:
     """The participants of the user's sites, optionally filtered by site, status and subject id."""
-    queryset = scope_to_user_sites(Participant.objects.select_related("site"), user)
+    queryset = scope_to_user_sites(
+        Participant.objects.select_related(
+            "site__study", "eligibility", "consent", "allocation__arm"
+        ),
+        user,
+    )
     if site_code:
         queryset = queryset.filter(site__code=site_code)
     if status:

@@ -1,9 +1,11 @@
-"""Every write to participant data: registration at screening and its corrections."""
+"""Every write to participant data: screening, eligibility, consent and status."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+import zoneinfo
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,9 +15,12 @@ from django.utils.translation import gettext as _
 from ecrf.accounts.permissions import ensure_can_enter_data
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
-from ecrf.studies.models import Site
+from ecrf.core.exceptions import StateConflict
+from ecrf.studies.models import Site, Study
 
-from .models import Participant
+from .eligibility import EligibilityAnswers, EligibilityRules, age_on, evaluate
+from .models import Consent, Eligibility, Participant, ParticipantStatus, StatusChange
+from .status import derive_status
 
 if TYPE_CHECKING:
     from ecrf.accounts.models import User
@@ -23,21 +28,24 @@ if TYPE_CHECKING:
 #: Ages at screening outside these bounds are typing errors, not candidates.
 PLAUSIBLE_AGE_AT_SCREENING = (15, 60)
 
+#: The answers of the eligibility form (API contract), in protocol order.
+ELIGIBILITY_ANSWER_FIELDS = tuple(EligibilityAnswers.__dataclass_fields__)
+
 
 def site_today(site: Site) -> dt.date:
     """Today's date where the site is: the date a coordinator there would write down."""
-    return timezone.localdate(timezone=_zone(site))
+    return timezone.localdate(timezone=zoneinfo.ZoneInfo(site.time_zone))
 
 
-def _zone(site: Site) -> dt.tzinfo:
-    import zoneinfo
-
-    return zoneinfo.ZoneInfo(site.time_zone)
-
-
-def age_on(birth_date: dt.date, day: dt.date) -> int:
-    """Completed years of age on ``day``."""
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+def eligibility_rules(study: Study) -> EligibilityRules:
+    """The eligibility thresholds of the study's settings."""
+    return EligibilityRules(
+        age_min=study.eligibility_age_min,
+        age_max_exclusive=study.eligibility_age_max,
+        min_prior_transfers=study.min_prior_transfers,
+        min_prior_embryos=study.min_prior_embryos,
+        th1_th2_min=Decimal(study.th1_th2_threshold),
+    )
 
 
 def _validate_screening_dates(site: Site, screening_date: dt.date, birth_date: dt.date) -> None:
@@ -56,6 +64,22 @@ def _validate_screening_dates(site: Site, screening_date: dt.date, birth_date: d
             ) % {"age": age, "low": low, "high": high}
     if errors:
         raise ValidationError(errors)
+
+
+def _locked(participant: Participant) -> Participant:
+    return (
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("site__study")
+        .get(pk=participant.pk)
+    )
+
+
+def _ensure_open(participant: Participant) -> None:
+    if participant.status == ParticipantStatus.WITHDRAWN:
+        raise StateConflict(
+            _("%(subject)s has withdrawn; no new data can be entered.")
+            % {"subject": participant.subject_id}
+        )
 
 
 @transaction.atomic
@@ -94,17 +118,211 @@ def participant_update_screening(
     reason: str,
     performed_by: User,
 ) -> Participant:
-    """Correct the screening log entry; a changed value needs a reason for change."""
+    """Correct the screening log entry; a changed value needs a reason for change.
+
+    Age depends on the date of birth, so the eligibility assessment is re-run.
+    """
     ensure_can_enter_data(performed_by, participant.site)
-    participant = (
-        Participant.objects.select_for_update().select_related("site").get(pk=participant.pk)
-    )
+    participant = _locked(participant)
+    _ensure_open(participant)
     _validate_screening_dates(participant.site, screening_date, birth_date)
-    record_update(
+    changes = record_update(
         instance=participant,
         values={"screening_date": screening_date, "birth_date": birth_date},
         reason=reason,
         performed_by=performed_by,
         site=participant.site.code,
     )
+    if changes:
+        _reassess(participant, performed_by=performed_by, reason=reason)
     return participant
+
+
+def assessment_age(participant: Participant, consent_date: dt.date | None = None) -> int:
+    """Age at consent, or at screening before consent (API contract, eligibility)."""
+    if consent_date is None:
+        consent = Consent.objects.filter(participant=participant).first()
+        consent_date = consent.consent_date if consent else None
+    return age_on(participant.birth_date, consent_date or participant.screening_date)
+
+
+def _validate_eligibility(participant: Participant, values: dict[str, Any]) -> None:
+    errors: dict[str, str] = {}
+    missing = [f for f in ELIGIBILITY_ANSWER_FIELDS if values.get(f) is None]
+    for field in missing:
+        errors[field] = _("This answer is required.")
+    ratio = values.get("th1_th2_ratio")
+    if ratio is not None and Decimal(ratio) < 0:
+        errors["th1_th2_ratio"] = _("The Th1/Th2 ratio cannot be negative.")
+    sample_date = values.get("th1_th2_sample_date")
+    today = site_today(participant.site)
+    if sample_date is not None and sample_date > today:
+        errors["th1_th2_sample_date"] = _("The sample date cannot be in the future.")
+    if sample_date is not None and sample_date < participant.birth_date:
+        errors["th1_th2_sample_date"] = _("The sample date cannot be before her date of birth.")
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def eligibility_record(
+    *,
+    participant: Participant,
+    answers: dict[str, Any],
+    reason: str = "",
+    performed_by: User,
+) -> Eligibility:
+    """Record (or correct, with a reason) the eligibility form and its result.
+
+    Every inclusion and exclusion criterion is evaluated with the study's thresholds;
+    the result and the codes of the failed criteria are stored with the answers.
+    """
+    ensure_can_enter_data(performed_by, participant.site)
+    participant = _locked(participant)
+    _ensure_open(participant)
+    known = (*ELIGIBILITY_ANSWER_FIELDS, "th1_th2_sample_date", "th1_th2_laboratory")
+    values: dict[str, Any] = {k: answers.get(k) for k in known}
+    values["th1_th2_laboratory"] = values["th1_th2_laboratory"] or ""
+    _validate_eligibility(participant, values)
+    age = assessment_age(participant)
+    failures = evaluate(
+        EligibilityAnswers(**{k: values[k] for k in ELIGIBILITY_ANSWER_FIELDS}),
+        age,
+        eligibility_rules(participant.site.study),
+    )
+    values.update(
+        age_at_assessment=age,
+        eligible=not failures,
+        failed_criteria=[f.code for f in failures],
+    )
+    existing = Eligibility.objects.filter(participant=participant).first()
+    if existing is None:
+        with change_context(performed_by=performed_by, site=participant.site.code):
+            eligibility = Eligibility.objects.create(
+                participant=participant, assessed_by=performed_by, **values
+            )
+    else:
+        eligibility = existing
+        record_update(
+            instance=eligibility,
+            values={**values, "assessed_by": performed_by},
+            reason=reason,
+            performed_by=performed_by,
+            site=participant.site.code,
+        )
+    _refresh_status(participant, performed_by=performed_by, reason=_("Eligibility assessed"))
+    return eligibility
+
+
+def _reassess(participant: Participant, *, performed_by: User, reason: str) -> None:
+    """Re-run the eligibility criteria after a change of the age behind them."""
+    eligibility = Eligibility.objects.filter(participant=participant).first()
+    if eligibility is None:
+        return
+    age = assessment_age(participant)
+    answers = EligibilityAnswers(**{k: getattr(eligibility, k) for k in ELIGIBILITY_ANSWER_FIELDS})
+    failures = evaluate(answers, age, eligibility_rules(participant.site.study))
+    record_update(
+        instance=eligibility,
+        values={
+            "age_at_assessment": age,
+            "eligible": not failures,
+            "failed_criteria": [f.code for f in failures],
+        },
+        reason=reason or _("Age re-computed"),
+        performed_by=performed_by,
+        site=participant.site.code,
+    )
+    _refresh_status(participant, performed_by=performed_by, reason=reason)
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    participant: Participant,
+    consent_date: dt.date,
+    consent_version: str,
+    reason: str = "",
+    performed_by: User,
+) -> Consent:
+    """Record informed consent: not before screening, not in the future, a known form version.
+
+    Age is counted at consent, so the eligibility assessment is re-run.
+    """
+    ensure_can_enter_data(performed_by, participant.site)
+    participant = _locked(participant)
+    _ensure_open(participant)
+    study = participant.site.study
+    errors: dict[str, str] = {}
+    if consent_date < participant.screening_date:
+        errors["consent_date"] = _("Consent cannot be dated before screening (%(screening)s).") % {
+            "screening": participant.screening_date.isoformat()
+        }
+    elif consent_date > site_today(participant.site):
+        errors["consent_date"] = _("The consent date cannot be in the future.")
+    if consent_version not in study.consent_versions:
+        errors["consent_version"] = _(
+            "Unknown consent form version %(version)s; expected one of %(versions)s."
+        ) % {"version": consent_version, "versions": ", ".join(study.consent_versions) or "-"}
+    if errors:
+        raise ValidationError(errors)
+    existing = Consent.objects.filter(participant=participant).first()
+    if existing is None:
+        if participant.status == ParticipantStatus.RANDOMIZED:
+            raise StateConflict(_("Consent must be recorded before randomization."))
+        with change_context(performed_by=performed_by, site=participant.site.code):
+            consent = Consent.objects.create(
+                participant=participant,
+                consent_date=consent_date,
+                consent_version=consent_version,
+                recorded_by=performed_by,
+            )
+    else:
+        consent = existing
+        record_update(
+            instance=consent,
+            values={"consent_date": consent_date, "consent_version": consent_version},
+            reason=reason,
+            performed_by=performed_by,
+            site=participant.site.code,
+        )
+    _reassess(participant, performed_by=performed_by, reason=_("Age counted at consent"))
+    _refresh_status(participant, performed_by=performed_by, reason=_("Consent recorded"))
+    return consent
+
+
+def _refresh_status(participant: Participant, *, performed_by: User | None, reason: str) -> None:
+    eligibility = Eligibility.objects.filter(participant=participant).first()
+    status = derive_status(
+        current=participant.status,
+        eligible=eligibility.eligible if eligibility else None,
+        consented=Consent.objects.filter(participant=participant).exists(),
+        randomized=_is_allocated(participant),
+    )
+    participant_set_status(
+        participant=participant, status=status, reason=reason, performed_by=performed_by
+    )
+
+
+def _is_allocated(participant: Participant) -> bool:
+    from randomization.models import Slot
+
+    return Slot.objects.filter(participant=participant).exists()
+
+
+def participant_set_status(
+    *, participant: Participant, status: str, reason: str, performed_by: User | None
+) -> None:
+    """Move a participant to ``status``, recording who, when and why (inside a service)."""
+    if participant.status == status:
+        return
+    with change_context(performed_by=performed_by, reason=reason, site=participant.site.code):
+        StatusChange.objects.create(
+            participant=participant,
+            from_status=participant.status,
+            to_status=status,
+            reason=reason,
+            changed_by=performed_by,
+        )
+        participant.status = status
+        participant.save(update_fields=["status"])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import zoneinfo
+from decimal import Decimal
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -34,10 +36,53 @@ class Study(models.Model):
         default=True,
         help_text=_("May be switched off for a demonstration installation only."),
     )
+    eligibility_age_min = models.PositiveSmallIntegerField(_("minimum age at consent"), default=18)
+    eligibility_age_max = models.PositiveSmallIntegerField(
+        _("age limit at consent (exclusive)"), default=40
+    )
+    min_prior_transfers = models.PositiveSmallIntegerField(
+        _("minimum prior embryo transfers"), default=3
+    )
+    min_prior_embryos = models.PositiveSmallIntegerField(
+        _("minimum good-quality embryos transferred"), default=4
+    )
+    th1_th2_threshold = models.DecimalField(
+        _("minimum Th1/Th2 ratio"), max_digits=6, decimal_places=2, default=Decimal("10.30")
+    )
+    consent_versions = ArrayField(
+        models.CharField(max_length=20),
+        verbose_name=_("consent form versions in use"),
+        default=list,
+        blank=True,
+    )
+    stratify_by_site = models.BooleanField(_("randomization stratified by site"), default=True)
+    randomization_block_sizes = ArrayField(
+        models.PositiveSmallIntegerField(),
+        verbose_name=_("randomization block sizes"),
+        default=list,
+        blank=True,
+    )
+    blinded = models.BooleanField(_("blinded study"), default=False)
+    blinded_roles = ArrayField(
+        models.CharField(max_length=20),
+        verbose_name=_("roles that must not see the arm"),
+        default=list,
+        blank=True,
+    )
 
     class Meta:
         verbose_name = _("study")
         verbose_name_plural = _("studies")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(eligibility_age_min__lt=models.F("eligibility_age_max")),
+                name="study_age_bounds_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(th1_th2_threshold__gte=0),
+                name="study_th1_th2_threshold_positive",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.code
@@ -45,6 +90,37 @@ class Study(models.Model):
     @property
     def title(self) -> str:
         return self.title_ja if (get_language() or "").startswith("ja") else self.title_en
+
+
+@audited()
+class Arm(models.Model):
+    """A treatment arm: its dose and its weight in the allocation ratio (2:1 low:high)."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="arms")
+    code = models.SlugField(_("arm code"), max_length=16)
+    name_en = models.CharField(_("name (English)"), max_length=100)
+    name_ja = models.CharField(_("name (Japanese)"), max_length=100)
+    daily_dose_mg = models.DecimalField(_("daily dose (mg)"), max_digits=6, decimal_places=2)
+    allocation_weight = models.PositiveSmallIntegerField(_("weight in the allocation ratio"))
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        verbose_name = _("arm")
+        verbose_name_plural = _("arms")
+        ordering = ["study", "order", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "code"], name="arm_code_unique_per_study"),
+            models.CheckConstraint(
+                condition=models.Q(allocation_weight__gte=1), name="arm_weight_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.name_ja if (get_language() or "").startswith("ja") else self.name_en
 
 
 @audited()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -10,10 +11,13 @@ from django.db import transaction
 from ecrf.audit.context import change_context
 
 from . import trial
-from .models import Site, Study
+from .models import Arm, Site, Study
 
 if TYPE_CHECKING:
     from ecrf.accounts.models import User
+
+#: Slots generated for each site when the trial is set up (extendable later).
+INITIAL_LIST_LENGTH = 60
 
 
 @dataclass
@@ -21,16 +25,22 @@ class SetupReport:
     study_created: bool = False
     sites_created: list[str] = field(default_factory=list)
     sites_unchanged: list[str] = field(default_factory=list)
+    lists_created: list[str] = field(default_factory=list)
 
 
 @transaction.atomic
 def study_setup_trial(
     *, sites: list[tuple[str, str, str]], performed_by: User | None
 ) -> tuple[Study, SetupReport]:
-    """Create the tacrolimus study and any of ``sites`` it lacks; change nothing that exists.
+    """Create the tacrolimus study, its arms, the missing ``sites`` and their lists.
 
-    Running it twice gives the same database as running it once (idempotent).
+    Changes nothing that exists: running it twice gives the same database as running
+    it once (idempotent). Each site without a randomization list gets one, generated
+    from a recorded secure seed and activated.
     """
+    from randomization.models import RandomizationList
+    from randomization.services import list_activate, list_generate
+
     report = SetupReport()
     with change_context(performed_by=performed_by, reason="setup_trial"):
         study, report.study_created = Study.objects.get_or_create(
@@ -40,16 +50,41 @@ def study_setup_trial(
                 "title_ja": trial.TITLE_JA,
                 "registry_id": trial.REGISTRY_ID,
                 "target_enrollment": trial.TARGET_ENROLLMENT,
+                "consent_versions": list(trial.CONSENT_VERSIONS),
+                "randomization_block_sizes": list(trial.BLOCK_SIZES),
             },
         )
+        for order, (code, name_en, name_ja, dose, weight) in enumerate(trial.ARMS):
+            Arm.objects.get_or_create(
+                study=study,
+                code=code,
+                defaults={
+                    "name_en": name_en,
+                    "name_ja": name_ja,
+                    "daily_dose_mg": Decimal(dose),
+                    "allocation_weight": weight,
+                    "order": order,
+                },
+            )
         for code, name_en, name_ja in sites:
-            site = Site(study=study, code=code, name_en=name_en, name_ja=name_ja)
             if Site.objects.filter(study=study, code=code).exists():
                 report.sites_unchanged.append(code)
                 continue
+            site = Site(study=study, code=code, name_en=name_en, name_ja=name_ja)
             site.full_clean()
             site.save()
             report.sites_created.append(code)
+    strata: list[Site | None] = (
+        list(study.sites.order_by("code")) if study.stratify_by_site else [None]
+    )
+    for stratum in strata:
+        if RandomizationList.objects.filter(study=study, site=stratum).exists():
+            continue
+        randomization_list = list_generate(
+            study=study, site=stratum, length=INITIAL_LIST_LENGTH, performed_by=None
+        )
+        list_activate(randomization_list=randomization_list, performed_by=None)
+        report.lists_created.append(stratum.code if stratum else study.code)
     return study, report
 
 

@@ -21,3 +21,12 @@ SITES = [
     ("S04", "The University of Tokyo Hospital", "東京大学医学部附属病院"),
     ("S05", "Sugiyama Clinic", "杉山産婦人科"),
 ]
+
+#: Allocation 2:1 to low dose (2 mg/day) and high dose (4 mg/day).
+ARMS = [
+    # code, English, Japanese, mg/day, weight
+    ("low", "Low dose, 2 mg/day", "低用量 2 mg/日", "2", 2),
+    ("high", "High dose, 4 mg/day", "高用量 4 mg/日", "4", 1),
+]
+BLOCK_SIZES = [3, 6]
+CONSENT_VERSIONS = ["1.0"]

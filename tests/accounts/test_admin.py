@@ -16,6 +16,16 @@ def _study_form(study, **changes):
         "registry_id": study.registry_id,
         "target_enrollment": study.target_enrollment,
         "mfa_required": "on" if study.mfa_required else "",
+        "eligibility_age_min": study.eligibility_age_min,
+        "eligibility_age_max": study.eligibility_age_max,
+        "min_prior_transfers": study.min_prior_transfers,
+        "min_prior_embryos": study.min_prior_embryos,
+        "th1_th2_threshold": study.th1_th2_threshold,
+        "consent_versions": ",".join(study.consent_versions),
+        "stratify_by_site": "on" if study.stratify_by_site else "",
+        "randomization_block_sizes": ",".join(map(str, study.randomization_block_sizes)),
+        "blinded": "on" if study.blinded else "",
+        "blinded_roles": ",".join(study.blinded_roles),
     }
     data.update(changes)
     return data

@@ -1,0 +1,364 @@
+"""Every write to randomization lists, and the allocation itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ecrf.accounts.permissions import ensure_can_enter_data
+from ecrf.audit.context import change_context
+from ecrf.core.exceptions import StateConflict
+from ecrf.participants.models import Participant, ParticipantStatus
+from ecrf.participants.services import participant_set_status
+from ecrf.studies.models import Arm, Site, Study
+
+from . import blocks
+from .models import AllocationRequest, ListSource, ListStatus, RandomizationList, Slot
+from .selectors import active_list_for, can_see_lists
+
+if TYPE_CHECKING:
+    from ecrf.accounts.models import User
+
+MAX_LIST_LENGTH = 10_000
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """What a coordinator sees after randomization (and a replayed request sees again)."""
+
+    participant_id: int
+    arm: str
+    arm_name: str
+    dose_mg_per_day: Decimal
+    randomization_number: str
+    randomized_at: datetime
+    created: bool
+
+
+def study_arms(study: Study) -> list[Arm]:
+    """The study's arms in ratio order (low, high for the tacrolimus trial)."""
+    return list(study.arms.order_by("order", "code"))
+
+
+def _ensure_statistician(user: User | None) -> None:
+    if user is not None and not can_see_lists(user):
+        raise PermissionDenied(
+            _("Only statisticians and administrators manage randomization lists.")
+        )
+
+
+def _stratum(study: Study, site: Site | None) -> Site | None:
+    if study.stratify_by_site and site is None:
+        raise ValidationError({"site": _("This study is stratified by site: choose a site.")})
+    return site if study.stratify_by_site else None
+
+
+def _next_version(study: Study, site: Site | None) -> int:
+    latest = RandomizationList.objects.filter(study=study, site=site).aggregate(v=Max("version"))
+    return (latest["v"] or 0) + 1
+
+
+def _store_slots(
+    randomization_list: RandomizationList, slots: list[blocks.Slot], arms: dict[str, Arm]
+) -> None:
+    Slot.objects.bulk_create(
+        Slot(
+            randomization_list=randomization_list,
+            sequence=s.sequence,
+            block=s.block,
+            block_size=s.block_size,
+            arm=arms[s.arm],
+        )
+        for s in slots
+    )
+
+
+def _validate_length(length: int) -> None:
+    if not 1 <= length <= MAX_LIST_LENGTH:
+        raise ValidationError(
+            {"length": _("The length must be from 1 to %(max)s.") % {"max": MAX_LIST_LENGTH}}
+        )
+
+
+@transaction.atomic
+def list_generate(
+    *,
+    study: Study,
+    site: Site | None,
+    length: int,
+    block_sizes: tuple[int, ...] | None = None,
+    performed_by: User | None,
+) -> RandomizationList:
+    """Generate a draft list of permuted blocks from a fresh secure seed (recorded)."""
+    _ensure_statistician(performed_by)
+    _validate_length(length)
+    site = _stratum(study, site)
+    arms = study_arms(study)
+    ratio = tuple(a.allocation_weight for a in arms)
+    sizes = tuple(block_sizes or study.randomization_block_sizes or (sum(ratio),))
+    try:
+        blocks.check_block_sizes(sizes, ratio)
+    except ValueError as exc:
+        raise ValidationError({"block_sizes": str(exc)}) from exc
+    seed = blocks.new_seed()
+    slots = blocks.generate_list(
+        seed=seed, length=length, ratio=ratio, block_sizes=sizes, arms=tuple(a.code for a in arms)
+    )
+    with change_context(performed_by=performed_by, site=site.code if site else None):
+        randomization_list = RandomizationList.objects.create(
+            study=study,
+            site=site,
+            version=_next_version(study, site),
+            source=ListSource.GENERATED,
+            ratio=list(ratio),
+            arm_codes=[a.code for a in arms],
+            block_sizes=list(sizes),
+            seeds=[seed],
+            created_by=performed_by,
+        )
+        _store_slots(randomization_list, slots, {a.code: a for a in arms})
+    return randomization_list
+
+
+@transaction.atomic
+def list_import(
+    *, study: Study, site: Site | None, csv_text: str, performed_by: User | None
+) -> RandomizationList:
+    """Import the statistician's allocation table as a draft list, after full validation.
+
+    A wrong table is refused whole, with a line-numbered message for every error.
+    """
+    _ensure_statistician(performed_by)
+    site = _stratum(study, site)
+    arms = study_arms(study)
+    ratio = tuple(a.allocation_weight for a in arms)
+    try:
+        slots = blocks.parse_allocation_csv(csv_text, ratio=ratio, arms=tuple(a.code for a in arms))
+    except blocks.AllocationTableError as exc:
+        raise ValidationError({"file": exc.errors}) from exc
+    if len(slots) > MAX_LIST_LENGTH:
+        raise ValidationError(
+            {"file": _("The table is longer than %(max)s slots.") % {"max": MAX_LIST_LENGTH}}
+        )
+    with change_context(performed_by=performed_by, site=site.code if site else None):
+        randomization_list = RandomizationList.objects.create(
+            study=study,
+            site=site,
+            version=_next_version(study, site),
+            source=ListSource.IMPORTED,
+            ratio=list(ratio),
+            arm_codes=[a.code for a in arms],
+            block_sizes=sorted({s.block_size for s in slots}),
+            created_by=performed_by,
+        )
+        _store_slots(randomization_list, slots, {a.code: a for a in arms})
+    return randomization_list
+
+
+@transaction.atomic
+def list_activate(*, randomization_list: RandomizationList, performed_by: User | None) -> None:
+    """Make a draft list the one allocations come from; a stratum has one active list."""
+    _ensure_statistician(performed_by)
+    locked = RandomizationList.objects.select_for_update().get(pk=randomization_list.pk)
+    if locked.status != ListStatus.DRAFT:
+        raise StateConflict(_("Only a draft list can be activated."))
+    active = RandomizationList.objects.filter(
+        study=locked.study_id, site=locked.site_id, status=ListStatus.ACTIVE
+    ).exists()
+    if active:
+        raise StateConflict(
+            _("This stratum already has an active list; extend it instead of replacing it.")
+        )
+    with change_context(performed_by=performed_by, site=locked.site.code if locked.site else None):
+        locked.status = ListStatus.ACTIVE
+        locked.activated_at = timezone.now()
+        locked.save(update_fields=["status", "activated_at"])
+
+
+@transaction.atomic
+def list_extend(
+    *, randomization_list: RandomizationList, length: int, performed_by: User | None
+) -> int:
+    """Append whole blocks, generated from a new recorded seed; existing slots never change.
+
+    Returns the number of slots added.
+    """
+    _ensure_statistician(performed_by)
+    _validate_length(length)
+    locked = RandomizationList.objects.select_for_update().get(pk=randomization_list.pk)
+    if locked.status == ListStatus.RETIRED:
+        raise StateConflict(_("A retired list cannot be extended."))
+    last = locked.slots.aggregate(sequence=Max("sequence"), block=Max("block"))
+    arms = {a.code: a for a in study_arms(locked.study)}
+    sizes = tuple(locked.block_sizes) or (sum(locked.ratio),)
+    seed = blocks.new_seed()
+    slots = blocks.generate_list(
+        seed=seed,
+        length=length,
+        ratio=tuple(locked.ratio),
+        block_sizes=sizes,
+        arms=tuple(locked.arm_codes),
+        start_sequence=(last["sequence"] or 0) + 1,
+        start_block=(last["block"] or 0) + 1,
+    )
+    with change_context(performed_by=performed_by, site=locked.site.code if locked.site else None):
+        locked.seeds = [*locked.seeds, seed]
+        locked.exhausted_notified_at = None
+        locked.save(update_fields=["seeds", "exhausted_notified_at"])
+        _store_slots(locked, slots, arms)
+    return len(slots)
+
+
+def _allocation(slot: Slot, *, created: bool) -> Allocation:
+    assert slot.participant_id is not None
+    assert slot.randomization_number is not None and slot.allocated_at is not None
+    return Allocation(
+        participant_id=slot.participant_id,
+        arm=slot.arm.code,
+        arm_name=slot.arm.name,
+        dose_mg_per_day=slot.arm.daily_dose_mg,
+        randomization_number=slot.randomization_number,
+        randomized_at=slot.allocated_at,
+        created=created,
+    )
+
+
+def _refuse_unless_ready(participant: Participant) -> None:
+    if Slot.objects.filter(participant=participant).exists():
+        raise StateConflict(
+            _("%(subject)s is already randomized.") % {"subject": participant.subject_id}
+        )
+    if participant.status == ParticipantStatus.WITHDRAWN:
+        raise StateConflict(
+            _("%(subject)s has withdrawn and cannot be randomized.")
+            % {"subject": participant.subject_id}
+        )
+    eligibility = getattr(participant, "eligibility", None)
+    if eligibility is None:
+        raise StateConflict(
+            _("Eligibility of %(subject)s has not been assessed; randomization needs it.")
+            % {"subject": participant.subject_id}
+        )
+    if not eligibility.eligible:
+        raise StateConflict(
+            _("%(subject)s is not eligible (failed: %(criteria)s) and cannot be randomized.")
+            % {
+                "subject": participant.subject_id,
+                "criteria": ", ".join(eligibility.failed_criteria),
+            }
+        )
+    if not hasattr(participant, "consent"):
+        raise StateConflict(
+            _("%(subject)s has not consented; consent comes before randomization.")
+            % {"subject": participant.subject_id}
+        )
+
+
+def participant_randomize(
+    *, participant: Participant, idempotency_key: str, performed_by: User
+) -> Allocation:
+    """Allocate the next free slot of the site's active list to an eligible, consented woman.
+
+    One transaction: the participant and the list are locked (``select_for_update``),
+    so two coordinators pressing Randomize at the same moment get consecutive slots,
+    never the same one and never a gap. The database constraints (one slot per
+    participant, one participant per slot) are the backstop. A request replayed with
+    the same idempotency key returns the first answer. When the list has run out,
+    randomization stops with a message and the statisticians are told, once.
+    """
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 200:
+        raise ValidationError(
+            {"idempotency_key": _("An Idempotency-Key of 1 to 200 characters is required.")}
+        )
+    ensure_can_enter_data(performed_by, participant.site)
+    exhausted: RandomizationList | None = None
+    with transaction.atomic():
+        # The replay check comes after the lock: a retry racing its original waits for
+        # it and then finds its answer, instead of being refused as a second request.
+        locked = (
+            Participant.objects.select_for_update(of=("self",))
+            .select_related("site__study", "eligibility", "consent")
+            .get(pk=participant.pk)
+        )
+        replay = (
+            AllocationRequest.objects.filter(requested_by=performed_by, key=key)
+            .select_related("slot__arm")
+            .first()
+        )
+        if replay is not None:
+            if replay.participant_id != participant.pk:
+                raise StateConflict(
+                    _("This Idempotency-Key was already used for another participant.")
+                )
+            return _allocation(replay.slot, created=False)
+        _refuse_unless_ready(locked)
+        study = locked.site.study
+        active = active_list_for(study, locked.site)
+        if active is None:
+            raise StateConflict(
+                _("There is no active randomization list for site %(site)s; ask the statistician.")
+                % {"site": locked.site.code}
+            )
+        randomization_list = RandomizationList.objects.select_for_update().get(pk=active.pk)
+        slot = (
+            randomization_list.slots.filter(participant__isnull=True)
+            .select_related("arm")
+            .order_by("sequence")
+            .first()
+        )
+        if slot is None:
+            exhausted = randomization_list
+        else:
+            prefix = locked.site.code if randomization_list.site_id else study.code
+            with change_context(performed_by=performed_by, site=locked.site.code):
+                slot.participant = locked
+                slot.allocated_at = timezone.now()
+                slot.allocated_by = performed_by
+                slot.randomization_number = f"{prefix}-R{slot.sequence:03d}"
+                slot.save(
+                    update_fields=[
+                        "participant",
+                        "allocated_at",
+                        "allocated_by",
+                        "randomization_number",
+                    ]
+                )
+                AllocationRequest.objects.create(
+                    key=key, requested_by=performed_by, participant=locked, slot=slot
+                )
+            participant_set_status(
+                participant=locked,
+                status=ParticipantStatus.RANDOMIZED,
+                reason=_("Randomized: %(number)s") % {"number": slot.randomization_number},
+                performed_by=performed_by,
+            )
+            return _allocation(slot, created=True)
+    _notify_exhausted(exhausted)
+    raise StateConflict(
+        _(
+            "The randomization list of site %(site)s has run out. Nobody was randomized; "
+            "the statisticians have been told and will extend it."
+        )
+        % {"site": participant.site.code}
+    )
+
+
+def _notify_exhausted(randomization_list: RandomizationList) -> None:
+    """Tell the statisticians once per exhaustion (a retry of the same request sends nothing)."""
+    from .tasks import notify_list_exhausted
+
+    with transaction.atomic():
+        marked = RandomizationList.objects.filter(
+            pk=randomization_list.pk, exhausted_notified_at__isnull=True
+        ).update(exhausted_notified_at=timezone.now())
+        if marked:
+            transaction.on_commit(lambda: notify_list_exhausted.delay(randomization_list.pk))
