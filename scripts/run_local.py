@@ -50,7 +50,13 @@ def main() -> int:
             [*celery, "worker", "--loglevel=INFO", "--concurrency=2"], cwd=BASE_DIR
         ),
         "beat": subprocess.Popen(
-            [*celery, "beat", "--loglevel=INFO", "-s", str(BASE_DIR / "var" / "celerybeat-schedule")],
+            [
+                *celery,
+                "beat",
+                "--loglevel=INFO",
+                "-s",
+                str(BASE_DIR / "var" / "celerybeat-schedule"),
+            ],
             cwd=BASE_DIR,
         ),
     }

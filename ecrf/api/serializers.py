@@ -115,7 +115,8 @@ class ParticipantSerializer(serializers.ModelSerializer):
 
     def _arm_shown(self, obj: Participant) -> bool:
         request = self.context.get("request")
-        return self._slot(obj) is not None and arm_visible_to(getattr(request, "user", None), obj)
+        user = getattr(request, "user", None) or AnonymousUser()
+        return self._slot(obj) is not None and arm_visible_to(user, obj)
 
     def get_arm(self, obj: Participant) -> str | None:
         return self._slot(obj).arm.code if self._arm_shown(obj) else None
