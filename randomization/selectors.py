@@ -33,7 +33,9 @@ def ensure_can_see_lists(user: User | AnonymousUser) -> None:
 
 
 def lists_visible_to(user: User | AnonymousUser) -> models.QuerySet[RandomizationList]:
-    ensure_can_see_lists(user)
+    """Every list for statisticians and admins; for anyone else the lists do not exist."""
+    if not can_see_lists(user):
+        return RandomizationList.objects.none()
     return RandomizationList.objects.select_related("site").annotate(
         size=models.Count("slots"),
         allocated=models.Count("slots", filter=models.Q(slots__participant__isnull=False)),

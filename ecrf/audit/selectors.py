@@ -86,7 +86,13 @@ def _entry(event: Events) -> HistoryEntry:
     )
 
 
-def history_of(*objects: models.Model) -> list[HistoryEntry]:
-    """Every event of the given records and of the records that point at them, oldest first."""
+def history_of(*objects: models.Model, concealed: tuple[str, ...] = ()) -> list[HistoryEntry]:
+    """Every event of the given records and of the records that point at them, oldest first.
+
+    ``concealed`` names models (``app_label.Model``) whose events the reader may not see,
+    such as randomization slots, whose block and sequence would hint at the next arm.
+    """
     events = Events.objects.references(*objects).order_by("pgh_created_at", "pgh_id")
+    if concealed:
+        events = events.exclude(pgh_obj_model__in=concealed)
     return [_entry(event) for event in events]

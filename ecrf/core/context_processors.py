@@ -18,6 +18,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items.append((_("Participants"), reverse("participants:list")))
     if user.role == Role.COORDINATOR:
         items.append((_("Register screening"), reverse("participants:create")))
+    if user.role in (Role.STATISTICIAN, Role.ADMIN):
+        items.append((_("Randomization lists"), reverse("randomization:index")))
     if user.role == Role.ADMIN:
         items.append((_("Accounts and sites"), reverse("admin:index")))
     items.append((_("API documentation"), reverse("api-docs")))

@@ -8,9 +8,11 @@ are study settings, passed in as :class:`EligibilityRules`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -168,4 +170,14 @@ def evaluate(answers: EligibilityAnswers, age: int, rules: EligibilityRules) -> 
         Failure(c.code, c.kind, c.explain(answers, age, rules))
         for c in CRITERIA
         if not c.holds(answers, age, rules)
+    ]
+
+
+def evaluate_partial(values: Mapping[str, Any], age: int, rules: EligibilityRules) -> list[Failure]:
+    """The failing criteria among those already answered (the form, as she types)."""
+    answers = SimpleNamespace(**values)
+    return [
+        Failure(c.code, c.kind, c.explain(answers, age, rules))  # type: ignore[arg-type]
+        for c in CRITERIA
+        if (c.code == "age" or values.get(c.code) is not None) and not c.holds(answers, age, rules)  # type: ignore[arg-type]
     ]

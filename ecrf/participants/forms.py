@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from crispy_forms.helper import FormHelper
@@ -65,3 +66,94 @@ class ParticipantFilterForm(forms.Form):
         site_field = self.fields["site"]
         assert isinstance(site_field, forms.ChoiceField)
         site_field.choices = [("", _("All"))] + [(s.code, str(s)) for s in sites]
+
+
+YES_NO = [(True, _("Yes")), (False, _("No"))]
+
+
+def yes_no(label: str | Any) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label=label,
+        choices=YES_NO,
+        coerce=lambda value: value in (True, "True", "true", "1"),
+        widget=forms.RadioSelect,
+    )
+
+
+class EligibilityForm(forms.Form):
+    """Every criterion as its own field, with the numbers behind it."""
+
+    prior_good_quality_transfers = forms.IntegerField(
+        label=_("Prior embryo transfers with good-quality embryos"), min_value=0, max_value=100
+    )
+    prior_embryos_transferred = forms.IntegerField(
+        label=_("Good-quality embryos transferred in total"), min_value=0, max_value=200
+    )
+    prior_biochemical_pregnancy = yes_no(_("Biochemical pregnancy after any prior transfer"))
+    other_infertility_factor = yes_no(_("Identified cause of infertility after work-up"))
+    th1_th2_ratio = forms.DecimalField(
+        label=_("Th1/Th2 ratio"), min_value=0, max_value=Decimal("9999.99"), decimal_places=2
+    )
+    th1_th2_sample_date = forms.DateField(
+        label=_("Th1/Th2 sample date"), required=False, widget=DATE_WIDGET
+    )
+    th1_th2_laboratory = forms.CharField(label=_("Laboratory"), required=False, max_length=200)
+    frozen_embryos_available = yes_no(_("Frozen embryos available for transfer"))
+    able_to_attend_visits = yes_no(_("Able to attend all study visits"))
+    antiphospholipid_syndrome = yes_no(_("Antiphospholipid syndrome"))
+    coagulation_abnormality = yes_no(_("Coagulation abnormality"))
+    thyroid_dysfunction = yes_no(_("Thyroid dysfunction"))
+    other_pregnancy_loss_factor = yes_no(_("Other recurrent pregnancy loss factor"))
+    tacrolimus_contraindication = yes_no(
+        _("Contraindication to tacrolimus (hypersensitivity, contraindicated drugs)")
+    )
+    pregnant = yes_no(_("Pregnant"))
+    investigator_judges_unsuitable = yes_no(
+        _("The investigator judges participation inappropriate")
+    )
+    reason = forms.CharField(
+        label=_("Reason for change"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Required when a saved value changes."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_id = "eligibility-form"
+        self.helper.add_input(Submit("submit", _("Save eligibility")))
+
+
+class ConsentForm(forms.Form):
+    consent_date = forms.DateField(label=_("Consent date"), widget=DATE_WIDGET)
+    consent_version = forms.ChoiceField(label=_("Consent form version"))
+    reason = forms.CharField(
+        label=_("Reason for change"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Required when a saved value changes."),
+    )
+
+    def __init__(self, *args: Any, versions: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        version_field = self.fields["consent_version"]
+        assert isinstance(version_field, forms.ChoiceField)
+        version_field.choices = [(v, v) for v in versions]
+        self.helper = FormHelper()
+        self.helper.form_id = "consent-form"
+        self.helper.add_input(Submit("submit", _("Save consent")))
+
+
+class RandomizeForm(forms.Form):
+    """The confirmation step; its one-time token makes a double click allocate once."""
+
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+
+class UnblindForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason for unblinding"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+    )

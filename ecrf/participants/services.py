@@ -7,7 +7,7 @@ import zoneinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,7 +19,14 @@ from ecrf.core.exceptions import StateConflict
 from ecrf.studies.models import Site, Study
 
 from .eligibility import EligibilityAnswers, EligibilityRules, age_on, evaluate
-from .models import Consent, Eligibility, Participant, ParticipantStatus, StatusChange
+from .models import (
+    Consent,
+    Eligibility,
+    Participant,
+    ParticipantStatus,
+    StatusChange,
+    Unblinding,
+)
 from .status import derive_status
 
 if TYPE_CHECKING:
@@ -326,3 +333,31 @@ def participant_set_status(
         )
         participant.status = status
         participant.save(update_fields=["status"])
+
+
+@transaction.atomic
+def participant_unblind(*, participant: Participant, reason: str, performed_by: User) -> Unblinding:
+    """An investigator reveals one participant's arm in a blinded study, saying why.
+
+    The data managers are told at once (e-mail through Celery) and the unblinding
+    stays in the audit trail.
+    """
+    from ecrf.accounts.roles import Role
+    from ecrf.accounts.selectors import user_sees_site
+
+    from .tasks import notify_unblinding
+
+    if performed_by.role != Role.INVESTIGATOR or not user_sees_site(performed_by, participant.site):
+        raise PermissionDenied(_("Only an investigator of her site may unblind a participant."))
+    if not participant.site.study.blinded:
+        raise StateConflict(_("This study is open-label; there is nothing to unblind."))
+    if not _is_allocated(participant):
+        raise StateConflict(_("She has not been randomized; there is no arm to reveal."))
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason for unblinding.")})
+    with change_context(performed_by=performed_by, reason=reason, site=participant.site.code):
+        unblinding = Unblinding.objects.create(
+            participant=participant, reason=reason.strip(), unblinded_by=performed_by
+        )
+    transaction.on_commit(lambda: notify_unblinding.delay(unblinding.pk))
+    return unblinding

@@ -12,4 +12,13 @@ urlpatterns = [
     path("<int:pk>/", views.participant_detail, name="detail"),
     path("<int:pk>/edit/", views.participant_edit, name="edit"),
     path("<int:pk>/history/", views.participant_history, name="history"),
+    path("<int:pk>/eligibility/", views.participant_eligibility, name="eligibility"),
+    path(
+        "<int:pk>/eligibility/check/",
+        views.participant_eligibility_check,
+        name="eligibility_check",
+    ),
+    path("<int:pk>/consent/", views.participant_consent, name="consent"),
+    path("<int:pk>/randomize/", views.participant_randomize_view, name="randomize"),
+    path("<int:pk>/unblind/", views.participant_unblind_view, name="unblind"),
 ]

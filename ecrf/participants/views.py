@@ -2,22 +2,44 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from ecrf.accounts.permissions import can_enter_data, can_view_history
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.audit.selectors import history_of
+from ecrf.core.exceptions import StateConflict
 from ecrf.core.forms import add_service_errors
 from ecrf.core.http import AuthenticatedRequest
+from randomization.selectors import can_see_lists
+from randomization.services import participant_randomize
 
 from . import selectors, services
-from .forms import ParticipantFilterForm, ScreeningCorrectionForm, ScreeningForm
+from .blinding import arm_visible_to
+from .eligibility import evaluate_partial
+from .forms import (
+    ConsentForm,
+    EligibilityForm,
+    ParticipantFilterForm,
+    RandomizeForm,
+    ScreeningCorrectionForm,
+    ScreeningForm,
+    UnblindForm,
+)
+from .models import Participant
+from .services import ELIGIBILITY_ANSWER_FIELDS
+
+#: The allocation list's own rows stay with the statisticians (concealment).
+CONCEALED_MODELS = ("randomization.Slot",)
 
 
 @login_required
@@ -67,13 +89,24 @@ def participant_create(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
+    allocation = getattr(participant, "allocation", None)
+    study = participant.site.study
     return render(
         request,
         "participants/detail.html",
         {
             "participant": participant,
+            "eligibility": getattr(participant, "eligibility", None),
+            "consent": getattr(participant, "consent", None),
+            "allocation": allocation,
+            "arm_visible": allocation is not None and arm_visible_to(request.user, participant),
+            "status_changes": participant.status_changes.select_related("changed_by"),
             "can_enter_data": can_enter_data(request.user),
             "can_view_history": can_view_history(request.user),
+            "can_unblind": study.blinded
+            and allocation is not None
+            and request.user.role == "investigator"
+            and not participant.unblindings.exists(),
         },
     )
 
@@ -115,5 +148,174 @@ def participant_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "participants/history.html",
-        {"participant": participant, "entries": history_of(participant)},
+        {
+            "participant": participant,
+            "entries": history_of(
+                participant, concealed=() if can_see_lists(request.user) else CONCEALED_MODELS
+            ),
+        },
+    )
+
+
+def _eligibility_initial(participant: Participant) -> dict[str, Any]:
+    record = getattr(participant, "eligibility", None)
+    if record is None:
+        return {}
+    return {name: getattr(record, name) for name in EligibilityForm.base_fields if name != "reason"}
+
+
+@login_required
+def participant_eligibility(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The eligibility form; the page shows, as she types, which criterion fails and why."""
+    participant = selectors.participant_get(request.user, pk)
+    if not can_enter_data(request.user):
+        raise PermissionDenied(_("Your role may read this data but not enter or change it."))
+    form = EligibilityForm(request.POST or None, initial=_eligibility_initial(participant))
+    if request.method == "POST" and form.is_valid():
+        answers = dict(form.cleaned_data)
+        reason = answers.pop("reason", "")
+        try:
+            record = services.eligibility_record(
+                participant=participant, answers=answers, reason=reason, performed_by=request.user
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except StateConflict as exc:
+            messages.error(request, exc.detail)
+            return redirect("participants:detail", pk=participant.pk)
+        else:
+            if record.eligible:
+                messages.success(request, _("Eligible: every criterion is met."))
+            else:
+                messages.warning(
+                    request,
+                    _("Not eligible: %(criteria)s")
+                    % {"criteria": ", ".join(record.failed_criteria)},
+                )
+            return redirect("participants:detail", pk=participant.pk)
+    return render(
+        request,
+        "participants/eligibility.html",
+        {"form": form, "participant": participant, "age": services.assessment_age(participant)},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def participant_eligibility_check(request: AuthenticatedRequest, pk: int) -> JsonResponse:
+    """Evaluate the answers typed so far, without saving: which criteria fail and why."""
+    participant = selectors.participant_get(request.user, pk)
+    form = EligibilityForm(request.POST)
+    form.is_valid()
+    answers = {k: v for k, v in form.cleaned_data.items() if k in ELIGIBILITY_ANSWER_FIELDS}
+    missing = [k for k in ELIGIBILITY_ANSWER_FIELDS if answers.get(k) is None]
+    failures = evaluate_partial(
+        answers,
+        services.assessment_age(participant),
+        services.eligibility_rules(participant.site.study),
+    )
+    return JsonResponse(
+        {
+            "complete": not missing,
+            "eligible": not missing and not failures,
+            "failures": [{"code": f.code, "message": f.message} for f in failures],
+            "field_errors": {k: [str(m) for m in v] for k, v in form.errors.items()},
+        }
+    )
+
+
+@login_required
+def participant_consent(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    participant = selectors.participant_get(request.user, pk)
+    if not can_enter_data(request.user):
+        raise PermissionDenied(_("Your role may read this data but not enter or change it."))
+    record = getattr(participant, "consent", None)
+    initial = (
+        {"consent_date": record.consent_date, "consent_version": record.consent_version}
+        if record
+        else {}
+    )
+    form = ConsentForm(
+        request.POST or None, initial=initial, versions=participant.site.study.consent_versions
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.consent_record(
+                participant=participant,
+                consent_date=form.cleaned_data["consent_date"],
+                consent_version=form.cleaned_data["consent_version"],
+                reason=form.cleaned_data["reason"],
+                performed_by=request.user,
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except StateConflict as exc:
+            messages.error(request, exc.detail)
+            return redirect("participants:detail", pk=participant.pk)
+        else:
+            messages.success(request, _("Consent recorded."))
+            return redirect("participants:detail", pk=participant.pk)
+    return render(
+        request,
+        "participants/consent.html",
+        {"form": form, "participant": participant},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+def participant_randomize_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """A confirmation step that restates what will happen, then the allocation itself."""
+    participant = selectors.participant_get(request.user, pk)
+    if not can_enter_data(request.user):
+        raise PermissionDenied(_("Only coordinators randomize participants."))
+    if request.method == "POST":
+        form = RandomizeForm(request.POST)
+        if form.is_valid():
+            try:
+                allocation = participant_randomize(
+                    participant=participant,
+                    idempotency_key=f"web-{form.cleaned_data['token']}",
+                    performed_by=request.user,
+                )
+            except StateConflict as exc:
+                messages.error(request, exc.detail)
+            else:
+                messages.success(
+                    request,
+                    _("Randomized: %(number)s, %(arm)s.")
+                    % {"number": allocation.randomization_number, "arm": allocation.arm_name},
+                )
+            return redirect("participants:detail", pk=participant.pk)
+    form = RandomizeForm(initial={"token": uuid.uuid4().hex})
+    return render(
+        request, "participants/randomize.html", {"form": form, "participant": participant}
+    )
+
+
+@login_required
+def participant_unblind_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    participant = selectors.participant_get(request.user, pk)
+    form = UnblindForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.participant_unblind(
+                participant=participant,
+                reason=form.cleaned_data["reason"],
+                performed_by=request.user,
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except StateConflict as exc:
+            messages.error(request, exc.detail)
+            return redirect("participants:detail", pk=participant.pk)
+        else:
+            messages.warning(request, _("Unblinded. The data managers have been told."))
+            return redirect("participants:detail", pk=participant.pk)
+    return render(
+        request,
+        "participants/unblind.html",
+        {"form": form, "participant": participant},
+        status=400 if form.errors else 200,
     )

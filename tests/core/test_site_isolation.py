@@ -12,6 +12,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from ecrf.accounts.roles import SITE_BOUND_ROLES
+from randomization.models import RandomizationList
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +31,18 @@ ROUTES: dict[str, str | None] = {
     "participants:detail": "participant",
     "participants:edit": "participant",
     "participants:history": "participant",
+    "participants:eligibility": "participant",
+    "participants:eligibility_check": "participant",
+    "participants:consent": "participant",
+    "participants:randomize": "participant",
+    "participants:unblind": "participant",
+    "randomization:index": None,
+    "randomization:generate": None,
+    "randomization:import": None,
+    "randomization:detail": "randomization_list",
+    "randomization:activate": "randomization_list",
+    "randomization:extend": "randomization_list",
+    "randomization:export": "randomization_list",
     "participant-list": None,
     "participant-detail": "participant",
     "participant-eligibility": "participant",
@@ -84,7 +97,10 @@ def test_user_of_site_a_gets_404_for_every_route_of_a_site_b_object(
 ):
     user = make_user(role, ["S01"])
     web, api = client_for(user), api_for(user)
-    objects = {"participant": participant_b}
+    objects = {
+        "participant": participant_b,
+        "randomization_list": RandomizationList.objects.get(site__code="S02"),
+    }
     checked = 0
     for name, kind in ROUTES.items():
         if kind is None:
@@ -100,6 +116,7 @@ def test_user_of_site_a_gets_404_for_every_route_of_a_site_b_object(
             continue
         assert response.status_code == 404, f"{role} {method.upper()} {url}: {response.status_code}"
         assert participant_b.subject_id.encode() not in response.content
+        assert b"sequence,block" not in response.content
         checked += 1
     assert checked > 0
 

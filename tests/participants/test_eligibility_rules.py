@@ -117,3 +117,11 @@ def test_eligible_exactly_when_every_threshold_is_met(transfers, embryos, ratio,
     )
     expected = transfers >= 3 and embryos >= 4 and ratio >= Decimal("10.3") and 18 <= age < 40
     assert (codes(answers, age) == []) is expected
+
+
+def test_partial_answers_report_only_the_criteria_already_answered():
+    from ecrf.participants.eligibility import evaluate_partial
+
+    failures = evaluate_partial({"th1_th2_ratio": Decimal("9"), "pregnant": None}, 41, RULES)
+    assert [f.code for f in failures] == ["age", "th1_th2_ratio"]
+    assert evaluate_partial({}, 30, RULES) == []
