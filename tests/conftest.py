@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -18,11 +19,13 @@ from rest_framework.test import APIClient
 
 from ecrf.accounts.models import User
 from ecrf.accounts.services import api_token_issue
+from ecrf.participants.models import Participant
+from ecrf.participants.services import consent_record, eligibility_record
 from ecrf.studies import trial
 from ecrf.studies.models import Site, Study
 from ecrf.studies.services import study_setup_trial
 
-from .factories import ParticipantFactory, UserFactory
+from .factories import ELIGIBLE_ANSWERS, ParticipantFactory, UserFactory
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS = BASE_DIR / "test-artifacts"
@@ -94,6 +97,31 @@ def participant_a(site_a: Site, coordinator_a: User) -> Any:
 @pytest.fixture
 def participant_b(site_b: Site, coordinator_b: User) -> Any:
     return ParticipantFactory(site=site_b, performed_by=coordinator_b)
+
+
+@pytest.fixture
+def ready_participant(site_a: Any, coordinator_a: Any) -> Callable[..., Participant]:
+    """A participant of site A who is eligible and has consented."""
+
+    def make(site: Any = None, coordinator: Any = None, **answers: Any) -> Participant:
+        site = site or site_a
+        coordinator = coordinator or coordinator_a
+        participant = ParticipantFactory(site=site, performed_by=coordinator)
+        eligibility_record(
+            participant=participant,
+            answers={**ELIGIBLE_ANSWERS, **answers},
+            performed_by=coordinator,
+        )
+        consent_record(
+            participant=participant,
+            consent_date=participant.screening_date + dt.timedelta(days=1),
+            consent_version="1.0",
+            performed_by=coordinator,
+        )
+        participant.refresh_from_db()
+        return participant
+
+    return make
 
 
 # -- signed-in clients -----------------------------------------------------------------

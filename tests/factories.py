@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import Any
 
 import factory
 
@@ -12,6 +14,25 @@ from ecrf.participants.models import Participant
 from ecrf.participants.services import participant_enroll
 
 PASSWORD = "Correct-Horse-Battery-42"
+
+ELIGIBLE_ANSWERS: dict[str, Any] = {
+    "prior_good_quality_transfers": 3,
+    "prior_embryos_transferred": 5,
+    "prior_biochemical_pregnancy": False,
+    "other_infertility_factor": False,
+    "th1_th2_ratio": Decimal("12.4"),
+    "th1_th2_sample_date": None,
+    "th1_th2_laboratory": "Central lab",
+    "frozen_embryos_available": True,
+    "able_to_attend_visits": True,
+    "antiphospholipid_syndrome": False,
+    "coagulation_abnormality": False,
+    "thyroid_dysfunction": False,
+    "other_pregnancy_loss_factor": False,
+    "tacrolimus_contraindication": False,
+    "pregnant": False,
+    "investigator_judges_unsuitable": False,
+}
 
 
 class UserFactory(factory.Factory):

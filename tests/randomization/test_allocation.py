@@ -18,8 +18,7 @@ from ecrf.participants.services import eligibility_record, participant_set_statu
 from randomization.models import ListStatus, RandomizationList, Slot
 from randomization.services import list_extend, participant_randomize
 
-from ..factories import ParticipantFactory
-from .conftest import ELIGIBLE_ANSWERS
+from ..factories import ELIGIBLE_ANSWERS, ParticipantFactory
 
 pytestmark = pytest.mark.django_db
 
