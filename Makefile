@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV ?= uv
 PYTHON := .venv/bin/python
 
-.PHONY: run test install uv system-deps browser gettext lint typecheck messages run-prod clean
+.PHONY: run test bench install uv system-deps lint typecheck messages run-prod clean
 
 run: install ## the app, a Celery worker and beat on the embedded PostgreSQL
 	$(PYTHON) scripts/run_local.py
@@ -14,6 +14,9 @@ test: install system-deps ## lint, types and the whole suite
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy ecrf randomization
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+bench: install ## benchmarks (not part of the tests), one JSON line each
+	PYTHONPATH=. $(PYTHON) bench/run.py
 
 install: uv
 	$(UV) sync --frozen

@@ -308,12 +308,15 @@ def participant_randomize(
                 _("There is no active randomization list for site %(site)s; ask the statistician.")
                 % {"site": locked.site.code}
             )
-        randomization_list = RandomizationList.objects.select_for_update().get(pk=active.pk)
+        randomization_list = active
+        free = randomization_list.slots.filter(participant__isnull=True).order_by("sequence")
+        # Each request locks the first free slot no one else holds, so concurrent
+        # requests proceed side by side; a slot whose request fails is free again for
+        # the next one, so the list ends with no gap. Only when every free slot seems
+        # taken does the request wait, to tell "all held by others" from "run out".
         slot = (
-            randomization_list.slots.filter(participant__isnull=True)
-            .select_related("arm")
-            .order_by("sequence")
-            .first()
+            free.select_for_update(skip_locked=True, of=("self",)).select_related("arm").first()
+            or free.select_for_update(of=("self",)).select_related("arm").first()
         )
         if slot is None:
             exhausted = randomization_list
