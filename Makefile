@@ -24,12 +24,13 @@ install: uv
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet uv || pip install --quiet uv
 
-# Debian's chromium for the browser tests and gettext for the message catalogues,
-# installed where they are missing and this user may install them.
+# Debian's chromium for the browser tests, a Japanese font for their screenshots and
+# gettext for the message catalogues, installed where missing and this user may.
 system-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v msgfmt >/dev/null 2>&1 || missing="$$missing gettext"; \
+	[ -n "$$(fc-list :lang=ja 2>/dev/null)" ] || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "Installing$$missing"; \

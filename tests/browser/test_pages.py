@@ -101,7 +101,9 @@ def record_requests(page: Page) -> list[Request]:
 
 def record_console_errors(page: Page) -> list[str]:
     errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
     page.on("pageerror", lambda error: errors.append(str(error)))
     return errors
 
