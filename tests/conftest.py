@@ -186,7 +186,7 @@ def database_url() -> str:
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update(
         DJANGO_SETTINGS_MODULE="ecrf.settings.test",
         DATABASE_URL=database_url(),
