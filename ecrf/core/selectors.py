@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Q
+from django.utils.translation import gettext_lazy as _
 
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.participants.models import ParticipantStatus
@@ -33,6 +34,15 @@ def site_overview(user: User) -> list[dict[str, Any]]:
     ]
 
 
-def coordinator_worklist(user: User) -> list[Any]:
-    """Participants at her sites still in screening: their eligibility is due."""
-    return list(participants_visible_to(user, status=ParticipantStatus.SCREENING)[:50])
+#: What a coordinator does next for a participant in each status.
+NEXT_STEPS = {
+    ParticipantStatus.SCREENING.value: _("Assess eligibility"),
+    ParticipantStatus.ELIGIBLE.value: _("Record consent"),
+    ParticipantStatus.CONSENTED.value: _("Randomize"),
+}
+
+
+def coordinator_worklist(user: User) -> list[tuple[Any, str]]:
+    """Participants at her sites waiting for her next step, with that step."""
+    waiting = participants_visible_to(user).filter(status__in=list(NEXT_STEPS))[:50]
+    return [(participant, NEXT_STEPS[participant.status]) for participant in waiting]

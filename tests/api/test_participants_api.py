@@ -164,3 +164,26 @@ def test_api_docs_page_is_served_without_any_cdn():
     assert "swagger-ui" in html
     assert "cdn" not in html.lower()
     assert "https://" not in html
+
+
+def test_openapi_document_is_valid_and_generates_without_warnings():
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
+
+
+def test_openapi_document_has_every_contract_route_of_the_core_flow():
+    paths = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    for path, method in [
+        ("/api/v1/participants/", "post"),
+        ("/api/v1/participants/", "get"),
+        ("/api/v1/participants/{id}/", "get"),
+        ("/api/v1/participants/{id}/eligibility/", "put"),
+        ("/api/v1/participants/{id}/consent/", "post"),
+        ("/api/v1/participants/{id}/randomize/", "post"),
+    ]:
+        assert method in paths[path], (path, method)
+    randomize = paths["/api/v1/participants/{id}/randomize/"]["post"]
+    assert any(
+        p["name"] == "Idempotency-Key" and p["in"] == "header" for p in randomize["parameters"]
+    )

@@ -331,3 +331,28 @@ def test_five_wrong_passwords_lock_the_account(
 
         page.goto(f"{live_server.url}/")
         expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/$"))
+
+
+JAPANESE_HOME_TITLES = {
+    "coordinator": "CRCホーム",
+    "monitor": "モニターホーム",
+    "data_manager": "研究の概況",
+}
+
+
+@pytest.mark.parametrize("role", list(JAPANESE_HOME_TITLES))
+def test_home_page_speaks_japanese_to_a_japanese_user(
+    role: str,
+    browser: Browser,
+    live_server: Any,
+    make_user: Callable[..., User],
+    screenshot_dir: Path,
+) -> None:
+    user = make_user(role, username=f"ja_{role}", language="ja")
+    with signed_in_context(browser, live_server.url, user, locale="ja-JP") as context:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/")
+        expect(page.locator("html")).to_have_attribute("lang", "ja")
+        expect(page.locator("#home-title")).to_have_text(JAPANESE_HOME_TITLES[role])
+        expect(page.locator("#nav").get_by_role("link", name="ホーム", exact=True)).to_be_visible()
+        screenshot(page, screenshot_dir, f"01-home-{role}-ja")

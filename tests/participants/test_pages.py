@@ -138,3 +138,13 @@ def test_garbage_json_gives_a_400_never_a_500(api_for, coordinator_a, payload):
     if response.status_code == 400:
         assert Participant.objects.count() == before
         assert isinstance(response.json(), dict)
+
+
+def test_coordinator_home_lists_each_participants_next_step(
+    client_for, coordinator_a, ready_participant, participant_a
+):
+    ready = ready_participant()
+    html = client_for(coordinator_a).get("/").content.decode()
+    worklist = html.split('id="worklist"')[1].split("</table>")[0]
+    assert participant_a.subject_id in worklist and "Assess eligibility" in worklist
+    assert ready.subject_id in worklist and "Randomize" in worklist
