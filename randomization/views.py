@@ -27,20 +27,30 @@ def _study_or_404() -> Study:
     return study
 
 
-@login_required
-def list_index(request: AuthenticatedRequest) -> HttpResponse:
-    selectors.ensure_can_see_lists(request.user)
-    lists = selectors.lists_visible_to(request.user)
+def _index(
+    request: AuthenticatedRequest,
+    *,
+    generate_form: GenerateListForm | None = None,
+    import_form: ImportListForm | None = None,
+) -> HttpResponse:
+    """The lists page, with a refused form (400) when one came back with errors."""
     sites = Site.objects.order_by("code")
     return render(
         request,
         "randomization/index.html",
         {
-            "lists": lists,
-            "generate_form": GenerateListForm(sites=sites),
-            "import_form": ImportListForm(sites=sites),
+            "lists": selectors.lists_visible_to(request.user),
+            "generate_form": generate_form or GenerateListForm(sites=sites),
+            "import_form": import_form or ImportListForm(sites=sites),
         },
+        status=400 if (generate_form or import_form) else 200,
     )
+
+
+@login_required
+def list_index(request: AuthenticatedRequest) -> HttpResponse:
+    selectors.ensure_can_see_lists(request.user)
+    return _index(request)
 
 
 @login_required
@@ -63,16 +73,7 @@ def list_generate_view(request: AuthenticatedRequest) -> HttpResponse:
         else:
             messages.success(request, _("Draft list %(list)s generated.") % {"list": created})
             return redirect("randomization:detail", pk=created.pk)
-    return render(
-        request,
-        "randomization/index.html",
-        {
-            "lists": selectors.lists_visible_to(request.user),
-            "generate_form": form,
-            "import_form": ImportListForm(sites=Site.objects.filter(study=study)),
-        },
-        status=400,
-    )
+    return _index(request, generate_form=form)
 
 
 @login_required
@@ -94,16 +95,7 @@ def list_import_view(request: AuthenticatedRequest) -> HttpResponse:
         else:
             messages.success(request, _("Draft list %(list)s imported.") % {"list": created})
             return redirect("randomization:detail", pk=created.pk)
-    return render(
-        request,
-        "randomization/index.html",
-        {
-            "lists": selectors.lists_visible_to(request.user),
-            "generate_form": GenerateListForm(sites=Site.objects.filter(study=study)),
-            "import_form": form,
-        },
-        status=400,
-    )
+    return _index(request, import_form=form)
 
 
 @login_required

@@ -45,4 +45,4 @@ NEXT_STEPS = {
 def coordinator_worklist(user: User) -> list[tuple[Any, str]]:
     """Participants at her sites waiting for her next step, with that step."""
     waiting = participants_visible_to(user).filter(status__in=list(NEXT_STEPS))[:50]
-    return [(participant, NEXT_STEPS[participant.status]) for participant in waiting]
+    return [(participant, str(NEXT_STEPS[participant.status])) for participant in waiting]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -40,6 +41,41 @@ from .services import ELIGIBILITY_ANSWER_FIELDS
 
 #: The allocation list's own rows stay with the statisticians (concealment).
 CONCEALED_MODELS = ("randomization.Slot",)
+
+
+def _form_page(
+    request: AuthenticatedRequest,
+    *,
+    form: Any,
+    participant: Participant,
+    template: str,
+    save: Callable[[dict[str, Any]], Any],
+    saved_message: Callable[[Any], tuple[int, str]],
+    context: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """A participant's form page: a valid form goes to one service call.
+
+    Field errors come back on the form (400); a state conflict (a withdrawn
+    participant, say) and success are told on the participant's page.
+    """
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = save(dict(form.cleaned_data))
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except StateConflict as exc:
+            messages.error(request, exc.detail)
+            return redirect("participants:detail", pk=participant.pk)
+        else:
+            level, text = saved_message(result)
+            messages.add_message(request, level, text)
+            return redirect("participants:detail", pk=participant.pk)
+    return render(
+        request,
+        template,
+        {"form": form, "participant": participant, **(context or {})},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
@@ -117,26 +153,15 @@ def participant_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if not can_enter_data(request.user):
         raise PermissionDenied(_("Your role may read this data but not enter or change it."))
     initial = {"screening_date": participant.screening_date, "birth_date": participant.birth_date}
-    form = ScreeningCorrectionForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.participant_update_screening(
-                participant=participant,
-                screening_date=form.cleaned_data["screening_date"],
-                birth_date=form.cleaned_data["birth_date"],
-                reason=form.cleaned_data["reason"],
-                performed_by=request.user,
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, _("Saved."))
-            return redirect("participants:detail", pk=participant.pk)
-    return render(
+    return _form_page(
         request,
-        "participants/edit.html",
-        {"form": form, "participant": participant},
-        status=400 if form.errors else 200,
+        form=ScreeningCorrectionForm(request.POST or None, initial=initial),
+        participant=participant,
+        template="participants/edit.html",
+        save=lambda data: services.participant_update_screening(
+            participant=participant, performed_by=request.user, **data
+        ),
+        saved_message=lambda _result: (messages.SUCCESS, _("Saved.")),
     )
 
 
@@ -164,40 +189,35 @@ def _eligibility_initial(participant: Participant) -> dict[str, Any]:
     return {name: getattr(record, name) for name in EligibilityForm.base_fields if name != "reason"}
 
 
+def _eligibility_saved(record: Any) -> tuple[int, str]:
+    if record.eligible:
+        return messages.SUCCESS, _("Eligible: every criterion is met.")
+    return messages.WARNING, _("Not eligible: %(criteria)s") % {
+        "criteria": ", ".join(record.failed_criteria)
+    }
+
+
 @login_required
 def participant_eligibility(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The eligibility form; the page shows, as she types, which criterion fails and why."""
     participant = selectors.participant_get(request.user, pk)
     if not can_enter_data(request.user):
         raise PermissionDenied(_("Your role may read this data but not enter or change it."))
-    form = EligibilityForm(request.POST or None, initial=_eligibility_initial(participant))
-    if request.method == "POST" and form.is_valid():
-        answers = dict(form.cleaned_data)
-        reason = answers.pop("reason", "")
-        try:
-            record = services.eligibility_record(
-                participant=participant, answers=answers, reason=reason, performed_by=request.user
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        except StateConflict as exc:
-            messages.error(request, exc.detail)
-            return redirect("participants:detail", pk=participant.pk)
-        else:
-            if record.eligible:
-                messages.success(request, _("Eligible: every criterion is met."))
-            else:
-                messages.warning(
-                    request,
-                    _("Not eligible: %(criteria)s")
-                    % {"criteria": ", ".join(record.failed_criteria)},
-                )
-            return redirect("participants:detail", pk=participant.pk)
-    return render(
+
+    def save(data: dict[str, Any]) -> Any:
+        reason = data.pop("reason", "")
+        return services.eligibility_record(
+            participant=participant, answers=data, reason=reason, performed_by=request.user
+        )
+
+    return _form_page(
         request,
-        "participants/eligibility.html",
-        {"form": form, "participant": participant, "age": services.assessment_age(participant)},
-        status=400 if form.errors else 200,
+        form=EligibilityForm(request.POST or None, initial=_eligibility_initial(participant)),
+        participant=participant,
+        template="participants/eligibility.html",
+        save=save,
+        saved_message=_eligibility_saved,
+        context={"age": services.assessment_age(participant)},
     )
 
 
@@ -236,31 +256,17 @@ def participant_consent(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         if record
         else {}
     )
-    form = ConsentForm(
-        request.POST or None, initial=initial, versions=participant.site.study.consent_versions
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.consent_record(
-                participant=participant,
-                consent_date=form.cleaned_data["consent_date"],
-                consent_version=form.cleaned_data["consent_version"],
-                reason=form.cleaned_data["reason"],
-                performed_by=request.user,
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        except StateConflict as exc:
-            messages.error(request, exc.detail)
-            return redirect("participants:detail", pk=participant.pk)
-        else:
-            messages.success(request, _("Consent recorded."))
-            return redirect("participants:detail", pk=participant.pk)
-    return render(
+    return _form_page(
         request,
-        "participants/consent.html",
-        {"form": form, "participant": participant},
-        status=400 if form.errors else 200,
+        form=ConsentForm(
+            request.POST or None, initial=initial, versions=participant.site.study.consent_versions
+        ),
+        participant=participant,
+        template="participants/consent.html",
+        save=lambda data: services.consent_record(
+            participant=participant, performed_by=request.user, **data
+        ),
+        saved_message=lambda _result: (messages.SUCCESS, _("Consent recorded.")),
     )
 
 
@@ -297,25 +303,16 @@ def participant_randomize_view(request: AuthenticatedRequest, pk: int) -> HttpRe
 @login_required
 def participant_unblind_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
-    form = UnblindForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.participant_unblind(
-                participant=participant,
-                reason=form.cleaned_data["reason"],
-                performed_by=request.user,
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        except StateConflict as exc:
-            messages.error(request, exc.detail)
-            return redirect("participants:detail", pk=participant.pk)
-        else:
-            messages.warning(request, _("Unblinded. The data managers have been told."))
-            return redirect("participants:detail", pk=participant.pk)
-    return render(
+    return _form_page(
         request,
-        "participants/unblind.html",
-        {"form": form, "participant": participant},
-        status=400 if form.errors else 200,
+        form=UnblindForm(request.POST or None),
+        participant=participant,
+        template="participants/unblind.html",
+        save=lambda data: services.participant_unblind(
+            participant=participant, performed_by=request.user, **data
+        ),
+        saved_message=lambda _result: (
+            messages.WARNING,
+            _("Unblinded. The data managers have been told."),
+        ),
     )
