@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ecrf.participants.blinding import arm_visible_to
@@ -76,6 +77,73 @@ class AllocationSerializer(serializers.Serializer):
     randomized_at = serializers.DateTimeField()
 
 
+class EmbryoTransferInputSerializer(serializers.Serializer):
+    et_date = serializers.DateField()
+    performed = serializers.BooleanField()
+    embryos_transferred = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=5
+    )
+    embryo_stage = serializers.ChoiceField(
+        choices=["cleavage", "blastocyst"], required=False, allow_blank=True
+    )
+    embryo_grade = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class VisitWindowSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    target_date = serializers.DateField()
+    window_start = serializers.DateField()
+    window_end = serializers.DateField()
+
+
+class ScheduleSerializer(serializers.Serializer):
+    dosing_start = serializers.DateField()
+    dosing_end = serializers.DateField()
+    daily_dose_mg = serializers.IntegerField(allow_null=True)
+    visits = VisitWindowSerializer(many=True)
+
+
+class DoseInputSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    dose_mg = serializers.DecimalField(
+        max_digits=6, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("100")
+    )
+    taken = serializers.BooleanField()
+    capsules = serializers.IntegerField(required=False, min_value=0, max_value=100)
+    time_taken = serializers.TimeField(required=False, allow_null=True)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    deviation_reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class DoseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    date = serializers.DateField()
+    taken = serializers.BooleanField()
+    dose_mg = serializers.DecimalField(max_digits=6, decimal_places=2, coerce_to_string=False)
+    capsules = serializers.IntegerField()
+    deviation = serializers.BooleanField()
+    deviation_reason = serializers.CharField()
+
+
+def schedule_body(schedule: Any, daily_dose_mg: int | float | None) -> dict[str, Any]:
+    """The schedule as the API contract spells it."""
+    return {
+        "dosing_start": schedule.dosing_start.isoformat(),
+        "dosing_end": schedule.dosing_end.isoformat(),
+        "daily_dose_mg": daily_dose_mg,
+        "visits": [
+            {
+                "code": v.code,
+                "target_date": v.target_date.isoformat(),
+                "window_start": v.window_start.isoformat(),
+                "window_end": v.window_end.isoformat(),
+            }
+            for v in schedule.visits
+        ],
+    }
+
+
 class UnblindInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
@@ -90,6 +158,8 @@ class ParticipantSerializer(serializers.ModelSerializer):
     randomized_at = serializers.SerializerMethodField()
     eligibility = serializers.SerializerMethodField()
     consent = serializers.SerializerMethodField()
+    embryo_transfer = serializers.SerializerMethodField()
+    schedule = serializers.SerializerMethodField()
 
     class Meta:
         model = Participant
@@ -107,6 +177,8 @@ class ParticipantSerializer(serializers.ModelSerializer):
             "randomized_at",
             "eligibility",
             "consent",
+            "embryo_transfer",
+            "schedule",
         ]
         read_only_fields = fields
 
@@ -139,3 +211,24 @@ class ParticipantSerializer(serializers.ModelSerializer):
     def get_consent(self, obj: Participant) -> dict[str, Any] | None:
         record = getattr(obj, "consent", None)
         return ConsentSerializer(record).data if record else None
+
+    def get_embryo_transfer(self, obj: Participant) -> dict[str, Any] | None:
+        transfer = getattr(obj, "embryo_transfer", None)
+        if transfer is None:
+            return None
+        return {
+            "et_date": transfer.et_date.isoformat(),
+            "performed": transfer.performed,
+            "embryos_transferred": transfer.embryos_transferred,
+            "embryo_stage": transfer.embryo_stage,
+            "embryo_grade": transfer.embryo_grade,
+        }
+
+    @extend_schema_field(ScheduleSerializer(allow_null=True))
+    def get_schedule(self, obj: Participant) -> dict[str, Any] | None:
+        from ecrf.schedule.services import participant_schedule
+
+        schedule = participant_schedule(obj)
+        if schedule is None:
+            return None
+        return schedule_body(schedule, self.get_dose_mg_per_day(obj))

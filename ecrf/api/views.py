@@ -14,7 +14,9 @@ from rest_framework.response import Response
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.core.http import request_user
 from ecrf.participants import selectors, services
+from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Participant, ParticipantStatus
+from ecrf.schedule import services as schedule_services
 from randomization.services import Allocation, participant_randomize
 
 from .permissions import ReadAnyRoleWriteDataEntry
@@ -22,12 +24,17 @@ from .serializers import (
     AllocationSerializer,
     ConsentInputSerializer,
     ConsentSerializer,
+    DoseInputSerializer,
+    DoseSerializer,
     EligibilityInputSerializer,
     EligibilitySerializer,
+    EmbryoTransferInputSerializer,
     ParticipantCreateSerializer,
     ParticipantSerializer,
     ParticipantUpdateSerializer,
+    ScheduleSerializer,
     dose_number,
+    schedule_body,
 )
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -181,3 +188,39 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             allocation_body(allocation),
             status=status.HTTP_201_CREATED if allocation.created else status.HTTP_200_OK,
         )
+
+    @extend_schema(
+        request=EmbryoTransferInputSerializer,
+        responses={200: ScheduleSerializer},
+        description="Set or move the ET date (a move needs `reason`); answers the schedule.",
+    )
+    @action(detail=True, methods=["put"], url_path="embryo-transfer")
+    def embryo_transfer(self, request: Request, pk: str) -> Response:
+        participant = self._participant(request, pk)
+        data = EmbryoTransferInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        _transfer, schedule = schedule_services.embryo_transfer_set(
+            participant=participant,
+            performed_by=request_user(request),
+            reason=values.pop("reason", ""),
+            **values,
+        )
+        slot = participant.allocation
+        dose = (
+            dose_number(slot.arm.daily_dose_mg)
+            if arm_visible_to(request.user, participant)
+            else None
+        )
+        return Response(schedule_body(schedule, dose))
+
+    @extend_schema(request=DoseInputSerializer, responses={201: DoseSerializer})
+    @action(detail=True, methods=["post"], url_path="doses")
+    def doses(self, request: Request, pk: str) -> Response:
+        participant = self._participant(request, pk)
+        data = DoseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = schedule_services.dose_record(
+            participant=participant, performed_by=request_user(request), **data.validated_data
+        )
+        return Response(DoseSerializer(entry).data, status=status.HTTP_201_CREATED)

@@ -27,7 +27,7 @@ def participants_visible_to(
     """The participants of the user's sites, optionally filtered by site, status and subject id."""
     queryset = scope_to_user_sites(
         Participant.objects.select_related(
-            "site__study", "eligibility", "consent", "allocation__arm"
+            "site__study", "eligibility", "consent", "allocation__arm", "embryo_transfer"
         ),
         user,
     )

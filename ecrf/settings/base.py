@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "ecrf.accounts",
     "ecrf.studies",
     "ecrf.participants",
+    "ecrf.schedule",
     "ecrf.core",
     "randomization",
 ]

@@ -62,6 +62,13 @@ class Study(models.Model):
         default=list,
         blank=True,
     )
+    dosing_start_offset = models.SmallIntegerField(
+        _("first dosing day, counted from the embryo transfer"), default=-2
+    )
+    dosing_days = models.PositiveSmallIntegerField(_("dosing days"), default=16)
+    max_days_randomization_to_et = models.PositiveSmallIntegerField(
+        _("latest embryo transfer, in days after randomization"), default=180
+    )
     blinded = models.BooleanField(_("blinded study"), default=False)
     blinded_roles = ArrayField(
         models.CharField(max_length=20),
@@ -101,6 +108,10 @@ class Arm(models.Model):
     name_en = models.CharField(_("name (English)"), max_length=100)
     name_ja = models.CharField(_("name (Japanese)"), max_length=100)
     daily_dose_mg = models.DecimalField(_("daily dose (mg)"), max_digits=6, decimal_places=2)
+    capsule_mg = models.DecimalField(
+        _("capsule strength (mg)"), max_digits=6, decimal_places=2, default=Decimal("1")
+    )
+    intakes_per_day = models.PositiveSmallIntegerField(_("intakes a day"), default=2)
     allocation_weight = models.PositiveSmallIntegerField(_("weight in the allocation ratio"))
     order = models.PositiveSmallIntegerField(_("order"), default=0)
 
@@ -112,6 +123,40 @@ class Arm(models.Model):
             models.UniqueConstraint(fields=["study", "code"], name="arm_code_unique_per_study"),
             models.CheckConstraint(
                 condition=models.Q(allocation_weight__gte=1), name="arm_weight_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.name_ja if (get_language() or "").startswith("ja") else self.name_en
+
+
+@audited()
+class VisitDefinition(models.Model):
+    """A scheduled visit: target day and window, counted from the embryo transfer (day 0)."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="visit_definitions")
+    code = models.SlugField(_("visit code"), max_length=40)
+    name_en = models.CharField(_("name (English)"), max_length=100)
+    name_ja = models.CharField(_("name (Japanese)"), max_length=100)
+    target_offset = models.SmallIntegerField(_("target day"))
+    window_start_offset = models.SmallIntegerField(_("window opens on day"))
+    window_end_offset = models.SmallIntegerField(_("window closes on day"))
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
+        ordering = ["study", "order", "target_offset"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "code"], name="visit_code_unique_per_study"),
+            models.CheckConstraint(
+                condition=models.Q(window_start_offset__lte=models.F("target_offset"))
+                & models.Q(target_offset__lte=models.F("window_end_offset")),
+                name="visit_target_inside_window",
             ),
         ]
 

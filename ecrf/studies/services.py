@@ -11,7 +11,7 @@ from django.db import transaction
 from ecrf.audit.context import change_context
 
 from . import trial
-from .models import Arm, Site, Study
+from .models import Arm, Site, Study, VisitDefinition
 
 if TYPE_CHECKING:
     from ecrf.accounts.models import User
@@ -52,6 +52,8 @@ def study_setup_trial(
                 "target_enrollment": trial.TARGET_ENROLLMENT,
                 "consent_versions": list(trial.CONSENT_VERSIONS),
                 "randomization_block_sizes": list(trial.BLOCK_SIZES),
+                "dosing_start_offset": trial.DOSING_START_OFFSET,
+                "dosing_days": trial.DOSING_DAYS,
             },
         )
         for order, (code, name_en, name_ja, dose, weight) in enumerate(trial.ARMS):
@@ -63,6 +65,21 @@ def study_setup_trial(
                     "name_ja": name_ja,
                     "daily_dose_mg": Decimal(dose),
                     "allocation_weight": weight,
+                    "capsule_mg": Decimal(trial.CAPSULE_MG),
+                    "intakes_per_day": trial.INTAKES_PER_DAY,
+                    "order": order,
+                },
+            )
+        for order, (code, name_en, name_ja, target, start, end) in enumerate(trial.VISITS):
+            VisitDefinition.objects.get_or_create(
+                study=study,
+                code=code,
+                defaults={
+                    "name_en": name_en,
+                    "name_ja": name_ja,
+                    "target_offset": target,
+                    "window_start_offset": start,
+                    "window_end_offset": end,
                     "order": order,
                 },
             )

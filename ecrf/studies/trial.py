@@ -30,3 +30,31 @@ ARMS = [
 ]
 BLOCK_SIZES = [3, 6]
 CONSENT_VERSIONS = ["1.0"]
+
+#: The visits of the protocol, counted from the embryo transfer (day 0):
+#: code, English, Japanese, target day, window opens, window closes.
+VISITS = [
+    (
+        "biochemical_pregnancy",
+        "Biochemical pregnancy (serum hCG)",
+        "生化学的妊娠（血中hCG）",
+        14,
+        14,
+        16,
+    ),
+    (
+        "clinical_pregnancy",
+        "Clinical pregnancy (ultrasound)",
+        "臨床的妊娠（経腟超音波）",
+        21,
+        21,
+        28,
+    ),
+]
+
+#: Dosing from two days before the embryo transfer (ET-2), 16 days, through ET+13.
+DOSING_START_OFFSET = -2
+DOSING_DAYS = 16
+#: Prograf 1 mg capsules after breakfast and after dinner.
+CAPSULE_MG = "1"
+INTAKES_PER_DAY = 2

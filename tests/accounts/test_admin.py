@@ -24,6 +24,9 @@ def _study_form(study, **changes):
         "consent_versions": ",".join(study.consent_versions),
         "stratify_by_site": "on" if study.stratify_by_site else "",
         "randomization_block_sizes": ",".join(map(str, study.randomization_block_sizes)),
+        "dosing_start_offset": study.dosing_start_offset,
+        "dosing_days": study.dosing_days,
+        "max_days_randomization_to_et": study.max_days_randomization_to_et,
         "blinded": "on" if study.blinded else "",
         "blinded_roles": ",".join(study.blinded_roles),
     }

@@ -48,6 +48,8 @@ ROUTES: dict[str, str | None] = {
     "participant-eligibility": "participant",
     "participant-consent": "participant",
     "participant-randomize": "participant",
+    "participant-embryo-transfer": "participant",
+    "participant-doses": "participant",
     "api-schema": None,
     "api-docs": None,
     "healthz": None,

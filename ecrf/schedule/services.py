@@ -1,0 +1,330 @@
+"""Every write of the treatment period: ET date, dose diary, drug accountability, visits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from ecrf.accounts.permissions import ensure_can_enter_data
+from ecrf.audit.context import change_context
+from ecrf.audit.services import record_update
+from ecrf.core.exceptions import StateConflict
+from ecrf.participants.models import Participant, ParticipantStatus
+from ecrf.participants.services import site_today
+
+from .arithmetic import Schedule, compute_schedule
+from .definitions import regimen, schedule_definition
+from .models import (
+    Dispensing,
+    DoseEntry,
+    DrugReturn,
+    EmbryoStage,
+    EmbryoTransfer,
+    VisitOutcome,
+    VisitRecord,
+)
+
+if TYPE_CHECKING:
+    from ecrf.accounts.models import User
+    from randomization.models import Slot
+
+
+def _treated(participant: Participant, performed_by: User) -> tuple[Participant, Slot]:
+    """Lock a randomized, not withdrawn participant for a treatment-period write."""
+    ensure_can_enter_data(performed_by, participant.site)
+    locked = (
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("site__study", "allocation__arm")
+        .get(pk=participant.pk)
+    )
+    if locked.status == ParticipantStatus.WITHDRAWN:
+        raise StateConflict(
+            _("%(subject)s has withdrawn; no new data can be entered.")
+            % {"subject": locked.subject_id}
+        )
+    slot = getattr(locked, "allocation", None)
+    if slot is None:
+        raise StateConflict(
+            _("%(subject)s is not randomized yet; the treatment schedule starts after it.")
+            % {"subject": locked.subject_id}
+        )
+    return locked, slot
+
+
+def randomization_date(participant: Participant, slot: Slot) -> dt.date:
+    """The site's local date of randomization."""
+    import zoneinfo
+
+    assert slot.allocated_at is not None
+    return slot.allocated_at.astimezone(zoneinfo.ZoneInfo(participant.site.time_zone)).date()
+
+
+def participant_schedule(participant: Participant) -> Schedule | None:
+    """Her schedule from the current ET date; ``None`` before the ET date is set."""
+    transfer = EmbryoTransfer.objects.filter(participant=participant).first()
+    if transfer is None:
+        return None
+    return compute_schedule(transfer.et_date, schedule_definition(participant.site.study))
+
+
+@transaction.atomic
+def embryo_transfer_set(
+    *,
+    participant: Participant,
+    et_date: dt.date,
+    performed: bool,
+    embryos_transferred: int | None = None,
+    embryo_stage: str = "",
+    embryo_grade: str = "",
+    reason: str = "",
+    performed_by: User,
+) -> tuple[EmbryoTransfer, Schedule]:
+    """Set the planned ET date, then record the transfer as performed.
+
+    Moving the date needs a reason and recomputes the dosing window and the visits;
+    doses already recorded keep their dates (they are what happened).
+    """
+    participant, slot = _treated(participant, performed_by)
+    study = participant.site.study
+    errors: dict[str, str] = {}
+    randomized_on = randomization_date(participant, slot)
+    latest = randomized_on + dt.timedelta(days=study.max_days_randomization_to_et)
+    if et_date < randomized_on:
+        errors["et_date"] = _("The embryo transfer cannot be before randomization (%(date)s).") % {
+            "date": randomized_on.isoformat()
+        }
+    elif et_date > latest:
+        errors["et_date"] = _(
+            "The embryo transfer must be within %(days)s days of randomization (by %(date)s)."
+        ) % {"days": study.max_days_randomization_to_et, "date": latest.isoformat()}
+    elif performed and et_date > site_today(participant.site):
+        errors["performed"] = _("A transfer dated in the future cannot be recorded as performed.")
+    if not performed and embryos_transferred is not None:
+        errors["embryos_transferred"] = _("Embryos are counted once the transfer is performed.")
+    if embryos_transferred is not None and not 1 <= embryos_transferred <= 5:
+        errors["embryos_transferred"] = _("Expected 1 to 5 embryos.")
+    if embryo_stage and embryo_stage not in EmbryoStage.values:
+        errors["embryo_stage"] = _("Expected one of: %(stages)s.") % {
+            "stages": ", ".join(EmbryoStage.values)
+        }
+    if errors:
+        raise ValidationError(errors)
+    values: dict[str, Any] = {
+        "et_date": et_date,
+        "performed": performed,
+        "embryos_transferred": embryos_transferred,
+        "embryo_stage": embryo_stage,
+        "embryo_grade": embryo_grade,
+    }
+    transfer = EmbryoTransfer.objects.filter(participant=participant).first()
+    if transfer is None:
+        with change_context(performed_by=performed_by, site=participant.site.code):
+            transfer = EmbryoTransfer.objects.create(
+                participant=participant, recorded_by=performed_by, **values
+            )
+    else:
+        record_update(
+            instance=transfer,
+            values=values,
+            reason=reason,
+            performed_by=performed_by,
+            site=participant.site.code,
+        )
+    return transfer, compute_schedule(transfer.et_date, schedule_definition(study))
+
+
+@transaction.atomic
+def dose_record(
+    *,
+    participant: Participant,
+    date: dt.date,
+    taken: bool,
+    dose_mg: Decimal | None = None,
+    capsules: int | None = None,
+    time_taken: dt.time | None = None,
+    comment: str = "",
+    deviation_reason: str = "",
+    performed_by: User,
+) -> DoseEntry:
+    """Record one day of the dose diary.
+
+    Refused: a day outside the dosing window, a day in the future, a second entry for
+    one day. A dose other than the arm's is refused unless it comes with the reason
+    for the deviation, and is then flagged as a protocol deviation.
+    """
+    participant, slot = _treated(participant, performed_by)
+    schedule = participant_schedule(participant)
+    if schedule is None:
+        raise StateConflict(
+            _("Set the embryo transfer date first: the dosing days follow from it.")
+        )
+    arm_regimen = regimen(slot.arm)
+    errors: dict[str, str] = {}
+    if not schedule.in_dosing_window(date):
+        errors["date"] = _("%(date)s is outside the dosing window (%(start)s to %(end)s).") % {
+            "date": date.isoformat(),
+            "start": schedule.dosing_start.isoformat(),
+            "end": schedule.dosing_end.isoformat(),
+        }
+    elif date > site_today(participant.site):
+        errors["date"] = _("A dose cannot be recorded for a day in the future.")
+    elif DoseEntry.objects.filter(participant=participant, date=date).exists():
+        errors["date"] = _(
+            "The diary already has an entry for %(date)s; correct that entry instead."
+        ) % {"date": date.isoformat()}
+    if dose_mg is None:
+        dose_mg = arm_regimen.daily_dose_mg if taken else Decimal(0)
+    deviation = False
+    if not taken:
+        if dose_mg != 0:
+            errors["dose_mg"] = _("A missed day has a dose of 0 mg.")
+    elif dose_mg <= 0:
+        errors["dose_mg"] = _("A dose taken is more than 0 mg; record a missed day instead.")
+    elif dose_mg % arm_regimen.capsule_mg:
+        errors["dose_mg"] = _("%(dose)s mg is not a whole number of %(capsule)s mg capsules.") % {
+            "dose": dose_mg,
+            "capsule": arm_regimen.capsule_mg,
+        }
+    elif dose_mg != arm_regimen.daily_dose_mg:
+        if not deviation_reason.strip():
+            errors["dose_mg"] = _(
+                "The arm's dose is %(expected)s mg a day; another dose is a protocol "
+                "deviation and needs its reason."
+            ) % {"expected": arm_regimen.daily_dose_mg.normalize()}
+        deviation = True
+    expected_capsules = int(dose_mg / arm_regimen.capsule_mg) if "dose_mg" not in errors else 0
+    if capsules is not None and "dose_mg" not in errors and capsules != expected_capsules:
+        errors["capsules"] = _("%(dose)s mg is %(n)s capsules of %(capsule)s mg.") % {
+            "dose": dose_mg.normalize(),
+            "n": expected_capsules,
+            "capsule": arm_regimen.capsule_mg.normalize(),
+        }
+    if errors:
+        raise ValidationError(errors)
+    with change_context(performed_by=performed_by, site=participant.site.code):
+        return DoseEntry.objects.create(
+            participant=participant,
+            date=date,
+            taken=taken,
+            dose_mg=dose_mg,
+            capsules=expected_capsules,
+            time_taken=time_taken,
+            comment=comment,
+            deviation=deviation,
+            deviation_reason=deviation_reason.strip() if deviation else "",
+            recorded_by=performed_by,
+        )
+
+
+def _not_future(participant: Participant, field: str, day: dt.date) -> None:
+    if day > site_today(participant.site):
+        raise ValidationError({field: _("This date is in the future.")})
+
+
+@transaction.atomic
+def dispensing_record(
+    *,
+    participant: Participant,
+    dispensed_on: dt.date,
+    lot_number: str,
+    capsules: int,
+    performed_by: User,
+) -> Dispensing:
+    """Capsules dispensed to her, with the lot number (drug accountability)."""
+    participant, _slot = _treated(participant, performed_by)
+    _not_future(participant, "dispensed_on", dispensed_on)
+    if not lot_number.strip():
+        raise ValidationError({"lot_number": _("The lot number is required.")})
+    if capsules < 1:
+        raise ValidationError({"capsules": _("At least one capsule is dispensed.")})
+    with change_context(performed_by=performed_by, site=participant.site.code):
+        return Dispensing.objects.create(
+            participant=participant,
+            dispensed_on=dispensed_on,
+            lot_number=lot_number.strip(),
+            capsules=capsules,
+            recorded_by=performed_by,
+        )
+
+
+@transaction.atomic
+def drug_return_record(
+    *, participant: Participant, returned_on: dt.date, capsules: int, performed_by: User
+) -> DrugReturn:
+    """Capsules she brought back unused (drug accountability)."""
+    participant, _slot = _treated(participant, performed_by)
+    _not_future(participant, "returned_on", returned_on)
+    if capsules < 0:
+        raise ValidationError({"capsules": _("The count cannot be negative.")})
+    with change_context(performed_by=performed_by, site=participant.site.code):
+        return DrugReturn.objects.create(
+            participant=participant,
+            returned_on=returned_on,
+            capsules=capsules,
+            recorded_by=performed_by,
+        )
+
+
+@transaction.atomic
+def visit_record(
+    *,
+    participant: Participant,
+    visit_code: str,
+    outcome: str,
+    done_on: dt.date | None = None,
+    reason: str = "",
+    performed_by: User,
+) -> VisitRecord:
+    """A visit done (outside its window only with a reason: a deviation) or missed (with why)."""
+    participant, _slot = _treated(participant, performed_by)
+    schedule = participant_schedule(participant)
+    if schedule is None:
+        raise StateConflict(_("Set the embryo transfer date first: the visits follow from it."))
+    codes = [v.code for v in schedule.visits]
+    if visit_code not in codes:
+        raise ValidationError(
+            {
+                "visit_code": _("Unknown visit; expected one of %(codes)s.")
+                % {"codes": ", ".join(codes)}
+            }
+        )
+    window = schedule.visit(visit_code)
+    errors: dict[str, str] = {}
+    if outcome == VisitOutcome.DONE:
+        if done_on is None:
+            errors["done_on"] = _("The date of the visit is required.")
+        elif done_on > site_today(participant.site):
+            errors["done_on"] = _("This date is in the future.")
+        elif not window.contains(done_on) and not reason.strip():
+            errors["reason"] = _(
+                "%(date)s is outside the window (%(start)s to %(end)s): give the reason "
+                "for this deviation."
+            ) % {
+                "date": done_on.isoformat(),
+                "start": window.window_start.isoformat(),
+                "end": window.window_end.isoformat(),
+            }
+    elif outcome == VisitOutcome.MISSED:
+        done_on = None
+        if not reason.strip():
+            errors["reason"] = _("Say why the visit was missed.")
+    else:
+        errors["outcome"] = _("Expected done or missed.")
+    if errors:
+        raise ValidationError(errors)
+    if VisitRecord.objects.filter(participant=participant, visit_code=visit_code).exists():
+        raise StateConflict(_("This visit is already recorded."))
+    with change_context(performed_by=performed_by, reason=reason, site=participant.site.code):
+        return VisitRecord.objects.create(
+            participant=participant,
+            visit_code=visit_code,
+            outcome=outcome,
+            done_on=done_on,
+            reason=reason.strip(),
+            recorded_by=performed_by,
+        )
