@@ -1,0 +1,345 @@
+"""The treatment period through the API and the services, with a frozen clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from ecrf.participants.services import participant_set_status
+from ecrf.schedule.models import DoseEntry, EmbryoTransfer
+from ecrf.schedule.selectors import coordinator_agenda, treatment_of
+from ecrf.schedule.services import (
+    dispensing_record,
+    dose_record,
+    drug_return_record,
+    visit_record,
+)
+from randomization.services import participant_randomize
+
+pytestmark = pytest.mark.django_db
+
+TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
+
+
+def at(day: str, hour: int = 10) -> time_machine.travel:
+    return time_machine.travel(
+        dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=TOKYO), tick=False
+    )
+
+
+@pytest.fixture
+def randomized(ready_participant, coordinator_a):
+    """A participant randomized on 2026-02-20, Tokyo time."""
+    with at("2026-02-20"):
+        participant = ready_participant()
+        participant_randomize(
+            participant=participant, idempotency_key="r", performed_by=coordinator_a
+        )
+    participant.refresh_from_db()
+    return participant
+
+
+def _put_et(api, participant, **body):
+    return api.put(f"/api/v1/participants/{participant.pk}/embryo-transfer/", body, format="json")
+
+
+def _post_dose(api, participant, **body):
+    return api.post(f"/api/v1/participants/{participant.pk}/doses/", body, format="json")
+
+
+def test_et_of_1_march_gives_the_protocol_schedule(api_for, coordinator_a, randomized):
+    with at("2026-02-21"):
+        response = _put_et(
+            api_for(coordinator_a), randomized, et_date="2026-03-01", performed=False
+        )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["dosing_start"] == "2026-02-27"
+    assert body["dosing_end"] == "2026-03-14"
+    assert body["daily_dose_mg"] == randomized.allocation.arm.daily_dose_mg
+    assert body["visits"] == [
+        {
+            "code": "biochemical_pregnancy",
+            "target_date": "2026-03-15",
+            "window_start": "2026-03-15",
+            "window_end": "2026-03-17",
+        },
+        {
+            "code": "clinical_pregnancy",
+            "target_date": "2026-03-22",
+            "window_start": "2026-03-22",
+            "window_end": "2026-03-29",
+        },
+    ]
+    with at("2026-02-21"):
+        detail = api_for(coordinator_a).get(f"/api/v1/participants/{randomized.pk}/").json()
+    assert detail["schedule"] == body
+    assert detail["embryo_transfer"]["et_date"] == "2026-03-01"
+
+
+def test_moving_the_et_needs_a_reason_and_keeps_recorded_doses(api_for, coordinator_a, randomized):
+    api = api_for(coordinator_a)
+    dose = int(randomized.allocation.arm.daily_dose_mg)
+    with at("2026-02-21"):
+        _put_et(api, randomized, et_date="2026-03-01", performed=False)
+    with at("2026-02-28", hour=20):
+        assert (
+            _post_dose(api, randomized, date="2026-02-27", dose_mg=dose, taken=True).status_code
+            == 201
+        )
+        assert (
+            _post_dose(api, randomized, date="2026-02-28", dose_mg=dose, taken=True).status_code
+            == 201
+        )
+        refused = _put_et(api, randomized, et_date="2026-03-03", performed=False)
+        assert refused.status_code == 400 and list(refused.json()) == ["reason"]
+        moved = _put_et(
+            api, randomized, et_date="2026-03-03", performed=False, reason="Thin endometrium"
+        )
+    assert moved.status_code == 200
+    assert moved.json()["dosing_start"] == "2026-03-01"
+    assert moved.json()["dosing_end"] == "2026-03-16"
+    assert list(DoseEntry.objects.order_by("date").values_list("date", flat=True)) == [
+        dt.date(2026, 2, 27),
+        dt.date(2026, 2, 28),
+    ]
+    with at("2026-02-28", hour=20):
+        treatment = treatment_of(randomized)
+    assert [e.date for e in treatment.stray_entries] == [dt.date(2026, 2, 27), dt.date(2026, 2, 28)]
+    assert EmbryoTransfer.objects.get().et_date == dt.date(2026, 3, 3)
+
+
+@pytest.mark.parametrize(
+    ("et_date", "field"),
+    [("2026-02-19", "et_date"), ("2027-06-01", "et_date"), ("not-a-date", "et_date")],
+)
+def test_impossible_et_dates_are_refused(api_for, coordinator_a, randomized, et_date, field):
+    with at("2026-02-21"):
+        response = _put_et(api_for(coordinator_a), randomized, et_date=et_date, performed=False)
+    assert response.status_code == 400 and list(response.json()) == [field]
+    assert not EmbryoTransfer.objects.exists()
+
+
+def test_et_before_randomization_is_refused_with_the_date(api_for, coordinator_a, randomized):
+    with at("2026-02-21"):
+        response = _put_et(
+            api_for(coordinator_a), randomized, et_date="2026-02-19", performed=False
+        )
+    assert "2026-02-20" in response.json()["et_date"][0]
+
+
+def test_et_for_an_unrandomized_participant_is_a_conflict(
+    api_for, coordinator_a, ready_participant
+):
+    participant = ready_participant()
+    response = _put_et(api_for(coordinator_a), participant, et_date="2026-12-01", performed=False)
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"date": "2026-02-26", "dose_mg": 2, "taken": True}, "date"),
+        ({"date": "2026-03-15", "dose_mg": 2, "taken": True}, "date"),
+        ({"date": "2026-03-02", "dose_mg": 2, "taken": True}, "date"),
+        ({"date": "2026-02-27", "dose_mg": 3, "taken": True}, "dose_mg"),
+        ({"date": "2026-02-27", "dose_mg": "abc", "taken": True}, "dose_mg"),
+        ({"date": "2026-02-27", "dose_mg": 2, "taken": False}, "dose_mg"),
+    ],
+)
+def test_bad_doses_are_refused_naming_the_field(api_for, coordinator_a, randomized, body, field):
+    api = api_for(coordinator_a)
+    with at("2026-02-21"):
+        _put_et(api, randomized, et_date="2026-03-01", performed=False)
+    with at("2026-03-01", hour=21):
+        response = _post_dose(api, randomized, **body)
+    assert response.status_code == 400, response.json()
+    assert field in response.json()
+    assert not DoseEntry.objects.exists()
+
+
+def test_two_entries_for_one_day_are_refused(api_for, coordinator_a, randomized):
+    api = api_for(coordinator_a)
+    dose = int(randomized.allocation.arm.daily_dose_mg)
+    with at("2026-02-21"):
+        _put_et(api, randomized, et_date="2026-03-01", performed=False)
+    with at("2026-02-28"):
+        assert (
+            _post_dose(api, randomized, date="2026-02-27", dose_mg=dose, taken=True).status_code
+            == 201
+        )
+        again = _post_dose(api, randomized, date="2026-02-27", dose_mg=dose, taken=True)
+    assert again.status_code == 400 and "already has an entry" in again.json()["date"][0]
+
+
+def test_a_different_dose_with_a_reason_is_a_flagged_deviation(api_for, coordinator_a, randomized):
+    api = api_for(coordinator_a)
+    with at("2026-02-21"):
+        _put_et(api, randomized, et_date="2026-03-01", performed=False)
+    with at("2026-02-28"):
+        response = _post_dose(
+            api,
+            randomized,
+            date="2026-02-27",
+            dose_mg=1,
+            taken=True,
+            deviation_reason="Vomited one capsule",
+        )
+    assert response.status_code == 201
+    assert response.json()["deviation"] is True
+    assert DoseEntry.objects.get().capsules == 1
+
+
+def test_compliance_and_accountability(coordinator_a, randomized):
+    from ecrf.schedule.services import embryo_transfer_set
+
+    daily = randomized.allocation.arm.daily_dose_mg
+    with at("2026-02-21"):
+        embryo_transfer_set(
+            participant=randomized,
+            et_date=dt.date(2026, 3, 1),
+            performed=False,
+            performed_by=coordinator_a,
+        )
+        dispensing_record(
+            participant=randomized,
+            dispensed_on=dt.date(2026, 2, 21),
+            lot_number="L123",
+            capsules=70,
+            performed_by=coordinator_a,
+        )
+    with at("2026-03-01", hour=21):
+        for day in ("2026-02-27", "2026-02-28"):
+            dose_record(
+                participant=randomized,
+                date=dt.date.fromisoformat(day),
+                taken=True,
+                performed_by=coordinator_a,
+            )
+        dose_record(
+            participant=randomized,
+            date=dt.date(2026, 3, 1),
+            taken=False,
+            performed_by=coordinator_a,
+        )
+        drug_return_record(
+            participant=randomized,
+            returned_on=dt.date(2026, 3, 1),
+            capsules=10,
+            performed_by=coordinator_a,
+        )
+        treatment = treatment_of(randomized)
+    assert treatment.compliance == Decimal("66.7")
+    consumed = int(2 * daily)
+    assert treatment.accountability.consumed_per_diary == consumed
+    assert treatment.accountability.discrepancy == 70 - 10 - consumed
+
+
+def test_visit_record_out_of_window_needs_a_reason(coordinator_a, randomized):
+    from django.core.exceptions import ValidationError
+
+    from ecrf.schedule.services import embryo_transfer_set
+
+    with at("2026-02-21"):
+        embryo_transfer_set(
+            participant=randomized,
+            et_date=dt.date(2026, 3, 1),
+            performed=False,
+            performed_by=coordinator_a,
+        )
+    with at("2026-03-20"):
+        with pytest.raises(ValidationError) as excinfo:
+            visit_record(
+                participant=randomized,
+                visit_code="biochemical_pregnancy",
+                outcome="done",
+                done_on=dt.date(2026, 3, 18),
+                performed_by=coordinator_a,
+            )
+        assert "reason" in excinfo.value.message_dict
+        visit_record(
+            participant=randomized,
+            visit_code="biochemical_pregnancy",
+            outcome="done",
+            done_on=dt.date(2026, 3, 18),
+            reason="Clinic closed on the 17th",
+            performed_by=coordinator_a,
+        )
+        statuses = {v.window.code: v.status for v in treatment_of(randomized).visits}
+    assert statuses == {
+        "biochemical_pregnancy": "done_out_of_window",
+        "clinical_pregnancy": "upcoming",
+    }
+
+
+def test_visit_status_flips_at_the_window_edges_with_a_frozen_clock(coordinator_a, randomized):
+    from ecrf.schedule.services import embryo_transfer_set
+
+    with at("2026-02-21"):
+        embryo_transfer_set(
+            participant=randomized,
+            et_date=dt.date(2026, 3, 1),
+            performed=False,
+            performed_by=coordinator_a,
+        )
+    expected = {
+        "2026-03-14": "upcoming",
+        "2026-03-15": "due",
+        "2026-03-17": "due",
+        "2026-03-18": "overdue",
+    }
+    for day, status in expected.items():
+        with at(day, hour=0):
+            visits = {v.window.code: v.status for v in treatment_of(randomized).visits}
+        assert visits["biochemical_pregnancy"] == status, day
+
+
+def test_dates_are_the_sites_local_dates(api_for, coordinator_a, randomized):
+    """23:30 in Tokyo on 27 February is 14:30 UTC: the dose is for the 27th, not the 28th."""
+    api = api_for(coordinator_a)
+    dose = int(randomized.allocation.arm.daily_dose_mg)
+    with at("2026-02-21"):
+        _put_et(api, randomized, et_date="2026-03-01", performed=False)
+    with time_machine.travel(dt.datetime(2026, 2, 27, 14, 30, tzinfo=dt.UTC), tick=False):
+        assert (
+            _post_dose(api, randomized, date="2026-02-27", dose_mg=dose, taken=True).status_code
+            == 201
+        )
+        assert (
+            _post_dose(api, randomized, date="2026-02-28", dose_mg=dose, taken=True).status_code
+            == 400
+        )
+
+
+def test_coordinator_agenda_lists_dosing_start_visits_and_missing_doses(coordinator_a, randomized):
+    from ecrf.schedule.services import embryo_transfer_set
+
+    with at("2026-02-21"):
+        embryo_transfer_set(
+            participant=randomized,
+            et_date=dt.date(2026, 3, 1),
+            performed=False,
+            performed_by=coordinator_a,
+        )
+        kinds = [item.kind for item in coordinator_agenda(coordinator_a)]
+    assert kinds == ["dosing_start"]
+    with at("2026-03-16"):
+        items = coordinator_agenda(coordinator_a)
+    assert [i.kind for i in items] == ["overdue", "visit_due", "visit_due"]
+    assert "16 day(s)" in items[0].detail
+
+
+def test_withdrawn_participant_takes_no_new_doses(api_for, coordinator_a, randomized):
+    api = api_for(coordinator_a)
+    with at("2026-02-21"):
+        _put_et(api, randomized, et_date="2026-03-01", performed=False)
+    participant_set_status(
+        participant=randomized, status="withdrawn", reason="Withdrew", performed_by=coordinator_a
+    )
+    with at("2026-02-28"):
+        response = _post_dose(api, randomized, date="2026-02-27", dose_mg=2, taken=True)
+    assert response.status_code == 409
