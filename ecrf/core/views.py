@@ -5,12 +5,14 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from ecrf.accounts.roles import Role
 from ecrf.core.http import AuthenticatedRequest
 from ecrf.participants.selectors import participants_visible_to
+from ecrf.schedule.selectors import coordinator_agenda
 
 from . import health, selectors
 
@@ -24,6 +26,8 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
     }
     if user.role == Role.COORDINATOR:
         context["worklist"] = selectors.coordinator_worklist(user)
+        context["agenda"] = coordinator_agenda(user)
+        context["today"] = timezone.localdate()
         template = "core/home_coordinator.html"
     elif user.role == Role.MONITOR:
         template = "core/home_monitor.html"

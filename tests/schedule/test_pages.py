@@ -1,0 +1,127 @@
+"""Treatment pages: ET and dose forms, printable schedule, iCalendar feed, worklist."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+import time_machine
+from icalendar import Calendar
+
+from ecrf.schedule.models import DoseEntry, EmbryoTransfer
+from randomization.services import participant_randomize
+
+pytestmark = pytest.mark.django_db
+
+TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
+
+
+def at(day: str, hour: int = 10) -> time_machine.travel:
+    return time_machine.travel(
+        dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=TOKYO), tick=False
+    )
+
+
+@pytest.fixture
+def randomized(ready_participant, coordinator_a):
+    with at("2026-02-20"):
+        participant = ready_participant()
+        participant_randomize(
+            participant=participant, idempotency_key="r", performed_by=coordinator_a
+        )
+    return participant
+
+
+def test_coordinator_sets_the_et_and_records_doses_in_the_pages(
+    client_for, coordinator_a, randomized
+):
+    client = client_for(coordinator_a)
+    base = f"/participants/{randomized.pk}/treatment/"
+    dose = str(randomized.allocation.arm.daily_dose_mg.normalize())
+    with at("2026-02-21"):
+        assert client.get(base).status_code == 200
+        response = client.post(base + "embryo-transfer/", {"et_date": "2026-03-01"})
+        assert response.status_code == 302
+        page = client.get(base).content.decode()
+    assert 'id="dosing-window">2026-02-27 – 2026-03-14<' in page
+    with at("2026-02-27", hour=21):
+        client = client_for(coordinator_a)
+        refused = client.post(
+            base + "dose/", {"date": "2026-02-27", "taken": "True", "dose_mg": "3"}
+        )
+        assert refused.status_code == 400
+        assert b"protocol deviation" in refused.content
+        assert (
+            client.post(
+                base + "dose/", {"date": "2026-02-27", "taken": "True", "dose_mg": dose}
+            ).status_code
+            == 302
+        )
+        page = client.get(base).content.decode()
+    assert DoseEntry.objects.get().date == dt.date(2026, 2, 27)
+    assert 'id="compliance">100.0%<' in page
+
+
+def test_moving_the_et_in_the_page_needs_a_reason(client_for, coordinator_a, randomized):
+    client = client_for(coordinator_a)
+    base = f"/participants/{randomized.pk}/treatment/"
+    with at("2026-02-21"):
+        client.post(base + "embryo-transfer/", {"et_date": "2026-03-01"})
+        refused = client.post(base + "embryo-transfer/", {"et_date": "2026-03-04"})
+        assert refused.status_code == 400 and b"A reason for change is required" in refused.content
+        client.post(
+            base + "embryo-transfer/", {"et_date": "2026-03-04", "reason": "Cycle postponed"}
+        )
+    assert EmbryoTransfer.objects.get().et_date == dt.date(2026, 3, 4)
+
+
+def test_printable_schedule_lists_every_day_and_dose(client_for, coordinator_a, randomized):
+    client = client_for(coordinator_a)
+    with at("2026-02-21"):
+        client.post(
+            f"/participants/{randomized.pk}/treatment/embryo-transfer/", {"et_date": "2026-03-01"}
+        )
+        html = client.get(f"/participants/{randomized.pk}/schedule/").content.decode()
+    table = html.split('id="print-schedule"')[1].split("</table>")[0]
+    assert table.count("<tr>") == 17
+    assert "2026-02-27" in table and "2026-03-14" in table and "2026-03-15" not in table
+    per_intake = randomized.allocation.arm.daily_dose_mg / 2
+    assert f"{int(per_intake)} capsules" in table
+
+
+def test_ics_feed_reads_back_with_a_real_parser(client_for, coordinator_a, randomized):
+    client = client_for(coordinator_a)
+    with at("2026-02-21"):
+        client.post(
+            f"/participants/{randomized.pk}/treatment/embryo-transfer/", {"et_date": "2026-03-01"}
+        )
+        response = client.get(f"/participants/{randomized.pk}/schedule.ics")
+    assert response["Content-Type"].startswith("text/calendar")
+    calendar = Calendar.from_ical(response.content)
+    events = {str(e["uid"]): e for e in calendar.walk("VEVENT")}
+    assert events["S01-001-biochemical_pregnancy@ecrf"].decoded("dtstart") == dt.date(2026, 3, 15)
+    assert events["S01-001-clinical_pregnancy@ecrf"].decoded("dtstart") == dt.date(2026, 3, 22)
+    assert events["S01-001-dosing@ecrf"].decoded("dtstart") == dt.date(2026, 2, 27)
+    assert events["S01-001-dosing@ecrf"].decoded("dtend") == dt.date(2026, 3, 15)
+
+
+def test_coordinator_home_shows_what_is_due_this_week(client_for, coordinator_a, randomized):
+    client = client_for(coordinator_a)
+    with at("2026-02-21"):
+        client.post(
+            f"/participants/{randomized.pk}/treatment/embryo-transfer/", {"et_date": "2026-03-01"}
+        )
+    with at("2026-02-24"):
+        html = client_for(coordinator_a).get("/").content.decode()
+    agenda = html.split('id="agenda"')[1].split("</table>")[0]
+    assert "2026-02-27" in agenda and "Dosing starts" in agenda
+
+
+def test_read_only_roles_cannot_post_treatment_forms(client_for, make_user, randomized):
+    client = client_for(make_user("monitor", ["S01"]))
+    response = client.post(
+        f"/participants/{randomized.pk}/treatment/embryo-transfer/", {"et_date": "2026-12-01"}
+    )
+    assert response.status_code == 403
+    assert not EmbryoTransfer.objects.exists()
