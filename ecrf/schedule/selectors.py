@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db.models import Sum
+from django.utils.translation import gettext_lazy as _
 
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.selectors import participants_visible_to
@@ -55,12 +56,26 @@ class Accountability:
         return self.dispensed - self.returned - self.consumed_per_diary
 
 
+VISIT_STATUS_LABELS = {
+    VisitStatus.UPCOMING: _("Upcoming"),
+    VisitStatus.DUE: _("Due (window open)"),
+    VisitStatus.OVERDUE: _("Overdue"),
+    VisitStatus.DONE: _("Done"),
+    VisitStatus.DONE_OUT_OF_WINDOW: _("Done out of window (deviation)"),
+    VisitStatus.MISSED: _("Missed"),
+}
+
+
 @dataclass(frozen=True)
 class VisitState:
     window: VisitWindow
     name: str
     status: VisitStatus
     record: VisitRecord | None
+
+    @property
+    def status_label(self) -> str:
+        return str(VISIT_STATUS_LABELS[self.status])
 
 
 @dataclass(frozen=True)
@@ -150,8 +165,6 @@ def coordinator_agenda(user: User | AnonymousUser, *, days: int = 7) -> list[Wor
     Starts of dosing, visits whose window is open or opens this week, overdue visits,
     and past dosing days with no diary entry.
     """
-    from django.utils.translation import gettext as _
-
     items: list[WorkItem] = []
     randomized = participants_visible_to(user, status=ParticipantStatus.RANDOMIZED).filter(
         embryo_transfer__isnull=False
@@ -165,7 +178,9 @@ def coordinator_agenda(user: User | AnonymousUser, *, days: int = 7) -> list[Wor
         schedule = treatment.schedule
         if today <= schedule.dosing_start <= horizon:
             items.append(
-                WorkItem(participant, "dosing_start", schedule.dosing_start, _("Dosing starts"))
+                WorkItem(
+                    participant, "dosing_start", schedule.dosing_start, str(_("Dosing starts"))
+                )
             )
         for visit in treatment.visits:
             if visit.status == VisitStatus.DUE or (
@@ -183,7 +198,7 @@ def coordinator_agenda(user: User | AnonymousUser, *, days: int = 7) -> list[Wor
                     participant,
                     "overdue",
                     missing[0],
-                    _("Dose diary: %(n)s day(s) not recorded") % {"n": len(missing)},
+                    str(_("Dose diary: %(n)s day(s) not recorded") % {"n": len(missing)}),
                 )
             )
     return sorted(items, key=lambda item: (item.day, item.participant.subject_id))

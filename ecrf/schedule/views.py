@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from icalendar import Calendar, Event
@@ -60,19 +61,31 @@ def _forms(participant: Participant, treatment: Treatment | None) -> dict[str, A
     }
 
 
+#: Where each form of the treatment page posts to.
+FORM_ACTIONS = {
+    "et_form": "schedule:embryo_transfer",
+    "dose_form": "schedule:dose",
+    "dispensing_form": "schedule:dispensing",
+    "return_form": "schedule:drug_return",
+    "visit_form": "schedule:visit",
+}
+
+
 def _page(
     request: AuthenticatedRequest,
     participant: Participant,
     bound: dict[str, Any] | None = None,
 ) -> HttpResponse:
     treatment = treatment_of(participant)
+    forms = {**_forms(participant, treatment), **(bound or {})}
+    for name, url_name in FORM_ACTIONS.items():
+        forms[name].helper.form_action = reverse(url_name, args=[participant.pk])
     context = {
         "participant": participant,
         "treatment": treatment,
         "can_enter_data": can_enter_data(request.user),
         "arm_visible": arm_visible_to(request.user, participant),
-        **_forms(participant, treatment),
-        **(bound or {}),
+        **forms,
     }
     return render(request, "schedule/treatment.html", context, status=400 if bound else 200)
 

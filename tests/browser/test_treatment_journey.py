@@ -1,0 +1,74 @@
+"""A coordinator sets the embryo transfer and records the dose diary, in a real browser."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from ecrf.accounts.models import User
+from ecrf.participants.services import site_today
+from ecrf.schedule.models import DoseEntry
+from ecrf.studies.models import Site
+from randomization.services import participant_randomize
+
+from .test_pages import record_console_errors, screenshot, signed_in_context
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_coordinator_sets_the_et_and_records_doses(
+    browser: Browser,
+    live_server: Any,
+    coordinator_a: User,
+    site_a: Site,
+    ready_participant: Any,
+    screenshot_dir: Path,
+) -> None:
+    participant = ready_participant()
+    allocation = participant_randomize(
+        participant=participant, idempotency_key="browser", performed_by=coordinator_a
+    )
+    today = site_today(site_a)
+    et = today + dt.timedelta(days=2)
+    dose = f"{allocation.dose_mg_per_day.normalize()}"
+    with signed_in_context(browser, live_server.url, coordinator_a) as context:
+        page = context.new_page()
+        errors = record_console_errors(page)
+        page.goto(f"{live_server.url}/participants/{participant.pk}/")
+        page.locator("#treatment-link").click()
+        screenshot(page, screenshot_dir, "01-treatment-empty")
+
+        page.locator("#id_et_date").fill(et.isoformat())
+        page.locator("form#et-form [type=submit]").click()
+        start, end = today, today + dt.timedelta(days=15)
+        expect(page.locator("#dosing-window")).to_have_text(f"{start} – {end}")
+        expect(page.locator("tr[data-visit=biochemical_pregnancy]")).to_contain_text(
+            (et + dt.timedelta(days=14)).isoformat()
+        )
+        screenshot(page, screenshot_dir, "02-schedule")
+
+        page.locator("#id_date").select_option(today.isoformat())
+        page.locator("#id_dose_mg").fill("3")
+        page.locator("form#dose-form [type=submit]").click()
+        expect(page.locator("form#dose-form")).to_contain_text("protocol deviation")
+        screenshot(page, screenshot_dir, "03-wrong-dose-refused")
+        assert not DoseEntry.objects.exists()
+
+        page.locator("#id_date").select_option(today.isoformat())
+        page.locator("input[name=taken][value=True]").check()
+        page.locator("#id_dose_mg").fill(dose)
+        page.locator("form#dose-form [type=submit]").click()
+        expect(page.locator(f"tr[data-date='{today}'] .dose-entry")).to_contain_text(f"{dose} mg")
+        expect(page.locator("#compliance")).to_have_text("100.0%")
+        screenshot(page, screenshot_dir, "04-dose-recorded")
+
+        page.locator("#print-link").click()
+        expect(page.locator("#print-schedule tbody tr")).to_have_count(16)
+        screenshot(page, screenshot_dir, "05-printable-schedule")
+        refused_form = "the server responded with a status of 400"
+        assert [e for e in errors if refused_form not in e] == []
+    assert DoseEntry.objects.get().date == today
