@@ -84,6 +84,7 @@ class Study(models.Model):
             models.CheckConstraint(
                 condition=models.Q(eligibility_age_min__lt=models.F("eligibility_age_max")),
                 name="study_age_bounds_ordered",
+                violation_error_message=_("The minimum age must be below the age limit."),
             ),
             models.CheckConstraint(
                 condition=models.Q(th1_th2_threshold__gte=0),
@@ -157,6 +158,10 @@ class VisitDefinition(models.Model):
                 condition=models.Q(window_start_offset__lte=models.F("target_offset"))
                 & models.Q(target_offset__lte=models.F("window_end_offset")),
                 name="visit_target_inside_window",
+                violation_error_message=_(
+                    "The window must open on or before the target day and close on or after it "
+                    "(a window cannot end before it starts)."
+                ),
             ),
         ]
 

@@ -120,3 +120,9 @@ def test_compliance_counts_only_days_due_so_far():
     assert compliance_percent(schedule, taken_dates=taken, until=D("2026-02-26")) is None
     assert compliance_percent(schedule, taken_dates=taken, until=D("2026-03-02")) == Decimal("75.0")
     assert compliance_percent(schedule, taken_dates=taken, until=D("2026-04-01")) == Decimal("18.8")
+
+
+def test_the_builtin_trial_passes_the_system_check():
+    from ecrf.schedule.checks import check_trial_schedule
+
+    assert check_trial_schedule() == []
