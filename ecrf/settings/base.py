@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -224,6 +225,11 @@ CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {
         "task": "ecrf.core.tasks.sessions_clear_expired",
         "schedule": timedelta(hours=6),
+    },
+    # Before the sites' working day: "dosing starts tomorrow" and each coordinator's digest.
+    "send-daily-reminders": {
+        "task": "ecrf.schedule.tasks.send_daily_reminders",
+        "schedule": crontab(hour=7, minute=0),
     },
 }
 

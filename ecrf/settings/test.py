@@ -19,7 +19,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
 
 # Fast hashing keeps the suite quick; production uses Django's default PBKDF2.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Mail stays in memory, unless a test's worker process is given a backend (and a folder)
+# that another process can watch.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or "django.core.mail.backends.locmem.EmailBackend"
+if os.environ.get("EMAIL_FILE_PATH"):
+    EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
 ECRF_ALLOW_MFA_RELAXATION = True
 ECRF_ALLOW_DEMO_USERS = True
 LANGUAGE_CODE = "en"
