@@ -144,6 +144,41 @@ def schedule_body(schedule: Any, daily_dose_mg: int | float | None) -> dict[str,
     }
 
 
+class BiochemicalPregnancyInputSerializer(serializers.Serializer):
+    assessed_on = serializers.DateField()
+    serum_hcg_miu_ml = serializers.DecimalField(max_digits=14, decimal_places=2)
+    result = serializers.ChoiceField(choices=["positive", "negative"])
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class ClinicalPregnancyInputSerializer(serializers.Serializer):
+    assessed_on = serializers.DateField()
+    gestational_sac_seen = serializers.BooleanField()
+    result = serializers.ChoiceField(choices=["positive", "negative"])
+    transvaginal_ultrasound = serializers.BooleanField(required=False, default=True)
+    number_of_sacs = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=5
+    )
+    fetal_heartbeat = serializers.BooleanField(required=False, allow_null=True, default=None)
+    ectopic_pregnancy = serializers.BooleanField(required=False, default=False)
+    followup_study_consent = serializers.BooleanField(required=False, allow_null=True, default=None)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class EndpointAnswerSerializer(serializers.Serializer):
+    record = serializers.CharField()
+    values = serializers.DictField()
+    warnings = serializers.ListField(child=serializers.DictField())
+
+
+class WithdrawInputSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    reason = serializers.CharField(max_length=500)
+    decided_by = serializers.ChoiceField(
+        choices=["participant", "investigator", "sponsor"], required=False, default="participant"
+    )
+
+
 class UnblindInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
@@ -160,6 +195,8 @@ class ParticipantSerializer(serializers.ModelSerializer):
     consent = serializers.SerializerMethodField()
     embryo_transfer = serializers.SerializerMethodField()
     schedule = serializers.SerializerMethodField()
+    biochemical_pregnancy = serializers.SerializerMethodField()
+    clinical_pregnancy = serializers.SerializerMethodField()
 
     class Meta:
         model = Participant
@@ -179,6 +216,8 @@ class ParticipantSerializer(serializers.ModelSerializer):
             "consent",
             "embryo_transfer",
             "schedule",
+            "biochemical_pregnancy",
+            "clinical_pregnancy",
         ]
         read_only_fields = fields
 
@@ -232,3 +271,25 @@ class ParticipantSerializer(serializers.ModelSerializer):
         if schedule is None:
             return None
         return schedule_body(schedule, self.get_dose_mg_per_day(obj))
+
+    def _endpoint(self, obj: Participant, record: str) -> dict[str, Any] | None:
+        from ecrf.endpoints.services import ENDPOINT_FIELDS
+
+        instance = getattr(obj, record, None)
+        if instance is None:
+            return None
+        return {
+            name: (
+                value.isoformat()
+                if hasattr(value, "isoformat")
+                else (float(value) if isinstance(value, Decimal) else value)
+            )
+            for name in ENDPOINT_FIELDS[record]
+            for value in [getattr(instance, name)]
+        }
+
+    def get_biochemical_pregnancy(self, obj: Participant) -> dict[str, Any] | None:
+        return self._endpoint(obj, "biochemical_pregnancy")
+
+    def get_clinical_pregnancy(self, obj: Participant) -> dict[str, Any] | None:
+        return self._endpoint(obj, "clinical_pregnancy")

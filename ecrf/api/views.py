@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.core.http import request_user
+from ecrf.endpoints.services import UnconfirmedWarnings, endpoint_record
 from ecrf.participants import selectors, services
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Participant, ParticipantStatus
@@ -22,6 +23,8 @@ from randomization.services import Allocation, participant_randomize
 from .permissions import ReadAnyRoleWriteDataEntry
 from .serializers import (
     AllocationSerializer,
+    BiochemicalPregnancyInputSerializer,
+    ClinicalPregnancyInputSerializer,
     ConsentInputSerializer,
     ConsentSerializer,
     DoseInputSerializer,
@@ -29,10 +32,12 @@ from .serializers import (
     EligibilityInputSerializer,
     EligibilitySerializer,
     EmbryoTransferInputSerializer,
+    EndpointAnswerSerializer,
     ParticipantCreateSerializer,
     ParticipantSerializer,
     ParticipantUpdateSerializer,
     ScheduleSerializer,
+    WithdrawInputSerializer,
     dose_number,
     schedule_body,
 )
@@ -224,3 +229,65 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             participant=participant, performed_by=request_user(request), **data.validated_data
         )
         return Response(DoseSerializer(entry).data, status=status.HTTP_201_CREATED)
+
+    def _endpoint(self, request: Request, pk: str, record: str, serializer: Any) -> Response:
+        participant = self._participant(request, pk)
+        data = serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        reason = values.pop("reason", "")
+        try:
+            saved = endpoint_record(
+                participant=participant,
+                record=record,
+                values=values,
+                reason=reason,
+                # An API client cannot be asked to confirm: soft checks are recorded as
+                # findings for the data manager and returned as warnings.
+                confirm_warnings=True,
+                performed_by=request_user(request),
+            )
+        except UnconfirmedWarnings as exc:  # pragma: no cover - confirm_warnings is True
+            raise ValidationError(str(exc)) from exc
+        participant.refresh_from_db()
+        body = ParticipantSerializer(participant, context={"request": request}).data[record]
+        return Response(
+            {
+                "record": record,
+                "values": body,
+                "warnings": [
+                    {"code": f.code, "field": f.field, "message": f.message} for f in saved.warnings
+                ],
+            }
+        )
+
+    @extend_schema(
+        request=BiochemicalPregnancyInputSerializer, responses={200: EndpointAnswerSerializer}
+    )
+    @action(detail=True, methods=["put"], url_path="biochemical-pregnancy")
+    def biochemical_pregnancy(self, request: Request, pk: str) -> Response:
+        return self._endpoint(
+            request, pk, "biochemical_pregnancy", BiochemicalPregnancyInputSerializer
+        )
+
+    @extend_schema(
+        request=ClinicalPregnancyInputSerializer, responses={200: EndpointAnswerSerializer}
+    )
+    @action(detail=True, methods=["put"], url_path="clinical-pregnancy")
+    def clinical_pregnancy(self, request: Request, pk: str) -> Response:
+        return self._endpoint(request, pk, "clinical_pregnancy", ClinicalPregnancyInputSerializer)
+
+    @extend_schema(request=WithdrawInputSerializer, responses={201: ParticipantSerializer})
+    @action(detail=True, methods=["post"], url_path="withdraw")
+    def withdraw(self, request: Request, pk: str) -> Response:
+        participant = selectors.participant_get(request.user, int(pk))
+        data = WithdrawInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.participant_withdraw(
+            participant=participant, performed_by=request_user(request), **data.validated_data
+        )
+        participant.refresh_from_db()
+        return Response(
+            ParticipantSerializer(participant, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )

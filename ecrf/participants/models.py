@@ -188,3 +188,32 @@ class Unblinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant} unblinded"
+
+
+class WithdrawalDecidedBy(models.TextChoices):
+    PARTICIPANT = "participant", _("The participant")
+    INVESTIGATOR = "investigator", _("The investigator")
+    SPONSOR = "sponsor", _("The sponsor")
+
+
+@audited()
+class Withdrawal(models.Model):
+    """Her withdrawal from the study: after it, no new data can be entered."""
+
+    participant = models.OneToOneField(
+        Participant, on_delete=models.PROTECT, related_name="withdrawal"
+    )
+    date = models.DateField(_("date of withdrawal"))
+    reason = models.CharField(_("reason"), max_length=500)
+    decided_by = models.CharField(
+        _("decided by"), max_length=20, choices=WithdrawalDecidedBy.choices
+    )
+    recorded_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("withdrawal")
+        verbose_name_plural = _("withdrawals")
+
+    def __str__(self) -> str:
+        return f"{self.participant} withdrawn {self.date}"

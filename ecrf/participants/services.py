@@ -26,6 +26,7 @@ from .models import (
     ParticipantStatus,
     StatusChange,
     Unblinding,
+    Withdrawal,
 )
 from .status import derive_status
 
@@ -361,3 +362,64 @@ def participant_unblind(*, participant: Participant, reason: str, performed_by: 
         )
     transaction.on_commit(lambda: notify_unblinding.delay(unblinding.pk))
     return unblinding
+
+
+@transaction.atomic
+def participant_withdraw(
+    *,
+    participant: Participant,
+    date: dt.date,
+    reason: str,
+    decided_by: str = "participant",
+    performed_by: User,
+) -> Withdrawal:
+    """Withdraw her from the study (coordinator or investigator of her site), with why.
+
+    After it, no new study data can be entered for her.
+    """
+    from ecrf.accounts.roles import Role
+    from ecrf.accounts.selectors import user_sees_site
+
+    from .models import WithdrawalDecidedBy
+
+    if performed_by.role not in (Role.COORDINATOR, Role.INVESTIGATOR) or not user_sees_site(
+        performed_by, participant.site
+    ):
+        raise PermissionDenied(_("Only site staff of her site record a withdrawal."))
+    participant = _locked(participant)
+    if participant.status == ParticipantStatus.WITHDRAWN:
+        raise StateConflict(
+            _("%(subject)s has already withdrawn.") % {"subject": participant.subject_id}
+        )
+    if participant.status == ParticipantStatus.COMPLETED:
+        raise StateConflict(
+            _("%(subject)s has completed the study.") % {"subject": participant.subject_id}
+        )
+    errors: dict[str, str] = {}
+    if not reason.strip():
+        errors["reason"] = _("Give the reason for the withdrawal.")
+    if date < participant.screening_date:
+        errors["date"] = _("The withdrawal cannot be dated before screening.")
+    elif date > site_today(participant.site):
+        errors["date"] = _("The withdrawal cannot be dated in the future.")
+    if decided_by not in WithdrawalDecidedBy.values:
+        errors["decided_by"] = _("Expected one of: %(values)s.") % {
+            "values": ", ".join(WithdrawalDecidedBy.values)
+        }
+    if errors:
+        raise ValidationError(errors)
+    with change_context(performed_by=performed_by, reason=reason, site=participant.site.code):
+        withdrawal = Withdrawal.objects.create(
+            participant=participant,
+            date=date,
+            reason=reason.strip(),
+            decided_by=decided_by,
+            recorded_by=performed_by,
+        )
+    participant_set_status(
+        participant=participant,
+        status=ParticipantStatus.WITHDRAWN,
+        reason=reason.strip(),
+        performed_by=performed_by,
+    )
+    return withdrawal

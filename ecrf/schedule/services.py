@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from randomization.models import Slot
 
 
-def _treated(participant: Participant, performed_by: User) -> tuple[Participant, Slot]:
+def lock_treated_participant(
+    participant: Participant, performed_by: User
+) -> tuple[Participant, Slot]:
     """Lock a randomized, not withdrawn participant for a treatment-period write."""
     ensure_can_enter_data(performed_by, participant.site)
     locked = (
@@ -89,7 +91,7 @@ def embryo_transfer_set(
     Moving the date needs a reason and recomputes the dosing window and the visits;
     doses already recorded keep their dates (they are what happened).
     """
-    participant, slot = _treated(participant, performed_by)
+    participant, slot = lock_treated_participant(participant, performed_by)
     study = participant.site.study
     errors: dict[str, str] = {}
     randomized_on = randomization_date(participant, slot)
@@ -157,7 +159,7 @@ def dose_record(
     one day. A dose other than the arm's is refused unless it comes with the reason
     for the deviation, and is then flagged as a protocol deviation.
     """
-    participant, slot = _treated(participant, performed_by)
+    participant, slot = lock_treated_participant(participant, performed_by)
     schedule = participant_schedule(participant)
     if schedule is None:
         raise StateConflict(
@@ -236,7 +238,7 @@ def dispensing_record(
     performed_by: User,
 ) -> Dispensing:
     """Capsules dispensed to her, with the lot number (drug accountability)."""
-    participant, _slot = _treated(participant, performed_by)
+    participant, _slot = lock_treated_participant(participant, performed_by)
     _not_future(participant, "dispensed_on", dispensed_on)
     if not lot_number.strip():
         raise ValidationError({"lot_number": _("The lot number is required.")})
@@ -257,7 +259,7 @@ def drug_return_record(
     *, participant: Participant, returned_on: dt.date, capsules: int, performed_by: User
 ) -> DrugReturn:
     """Capsules she brought back unused (drug accountability)."""
-    participant, _slot = _treated(participant, performed_by)
+    participant, _slot = lock_treated_participant(participant, performed_by)
     _not_future(participant, "returned_on", returned_on)
     if capsules < 0:
         raise ValidationError({"capsules": _("The count cannot be negative.")})
@@ -281,7 +283,7 @@ def visit_record(
     performed_by: User,
 ) -> VisitRecord:
     """A visit done (outside its window only with a reason: a deviation) or missed (with why)."""
-    participant, _slot = _treated(participant, performed_by)
+    participant, _slot = lock_treated_participant(participant, performed_by)
     schedule = participant_schedule(participant)
     if schedule is None:
         raise StateConflict(_("Set the embryo transfer date first: the visits follow from it."))

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "ecrf.studies",
     "ecrf.participants",
     "ecrf.schedule",
+    "ecrf.endpoints",
     "ecrf.core",
     "randomization",
 ]

@@ -91,6 +91,7 @@ def study_setup_trial(
             site.full_clean()
             site.save()
             report.sites_created.append(code)
+    _store_default_edit_checks(study, performed_by)
     strata: list[Site | None] = (
         list(study.sites.order_by("code")) if study.stratify_by_site else [None]
     )
@@ -103,6 +104,20 @@ def study_setup_trial(
         list_activate(randomization_list=randomization_list, performed_by=None)
         report.lists_created.append(stratum.code if stratum else study.code)
     return study, report
+
+
+def _store_default_edit_checks(study: Study, performed_by: User | None) -> None:
+    """Each edit check gets its study setting, with the protocol's defaults, once."""
+    from ecrf.endpoints.checks import CHECKS
+    from ecrf.endpoints.models import EditCheckSetting
+
+    with change_context(performed_by=performed_by, reason="setup_trial"):
+        for check in CHECKS:
+            EditCheckSetting.objects.get_or_create(
+                study=study,
+                code=check.code,
+                defaults={"severity": check.default_severity, "threshold": check.default_threshold},
+            )
 
 
 def current_study() -> Study | None:

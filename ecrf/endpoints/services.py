@@ -1,0 +1,192 @@
+"""Every write of the endpoint forms, with the study's edit checks run on each save."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ecrf.audit.context import change_context
+from ecrf.audit.services import record_update
+from ecrf.core.exceptions import StateConflict
+from ecrf.participants.models import Participant, ParticipantStatus
+from ecrf.participants.services import participant_set_status, site_today
+from ecrf.schedule.models import VisitOutcome, VisitRecord
+from ecrf.schedule.services import lock_treated_participant, participant_schedule
+
+from .checks import BIOCHEMICAL, CLINICAL, HARD, CheckContext, CheckSetting, Finding, run_checks
+from .models import BiochemicalPregnancy, ClinicalPregnancy, EditCheckFinding, EditCheckSetting
+
+if TYPE_CHECKING:
+    from ecrf.accounts.models import User
+    from ecrf.studies.models import Study
+
+ENDPOINT_MODELS: dict[str, type[models.Model]] = {
+    BIOCHEMICAL: BiochemicalPregnancy,
+    CLINICAL: ClinicalPregnancy,
+}
+
+#: The fields of each endpoint form, as the API spells them.
+ENDPOINT_FIELDS = {
+    BIOCHEMICAL: ("assessed_on", "serum_hcg_miu_ml", "result"),
+    CLINICAL: (
+        "assessed_on",
+        "transvaginal_ultrasound",
+        "gestational_sac_seen",
+        "number_of_sacs",
+        "fetal_heartbeat",
+        "ectopic_pregnancy",
+        "result",
+        "followup_study_consent",
+    ),
+}
+
+
+class UnconfirmedWarnings(Exception):
+    """Soft edit checks fired and the user has not confirmed them yet."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        super().__init__("; ".join(f.message for f in findings))
+        self.findings = findings
+
+
+@dataclass(frozen=True)
+class EndpointSaved:
+    record: models.Model
+    warnings: list[Finding]
+
+
+def check_settings(study: Study) -> dict[str, CheckSetting]:
+    """The study's edit-check settings by check code."""
+    return {
+        s.code: CheckSetting(s.enabled, s.severity, s.threshold)
+        for s in EditCheckSetting.objects.filter(study=study)
+    }
+
+
+def _values_of(instance: models.Model | None, record: str) -> dict[str, Any] | None:
+    if instance is None:
+        return None
+    return {name: getattr(instance, name) for name in ENDPOINT_FIELDS[record]}
+
+
+@transaction.atomic
+def endpoint_record(
+    *,
+    participant: Participant,
+    record: str,
+    values: dict[str, Any],
+    reason: str = "",
+    confirm_warnings: bool = False,
+    performed_by: User,
+) -> EndpointSaved:
+    """Record (or correct, with a reason) the biochemical or clinical pregnancy form.
+
+    Hard edit checks refuse the save with the field named; soft checks must be
+    confirmed (``confirm_warnings``), and are then kept as findings beside the data.
+    The form's visit is marked done on its date; both endpoints in, she has completed.
+    """
+    participant, _slot = lock_treated_participant(participant, performed_by)
+    schedule = participant_schedule(participant)
+    if schedule is None:
+        raise StateConflict(_("Set the embryo transfer date first: the visits follow from it."))
+    model = ENDPOINT_MODELS[record]
+    values = {k: values.get(k) for k in ENDPOINT_FIELDS[record] if k in values}
+    assessed_on: dt.date = values["assessed_on"]
+    if assessed_on > site_today(participant.site):
+        raise ValidationError({"assessed_on": _("The assessment cannot be in the future.")})
+    existing = model._default_manager.filter(participant=participant).first()
+    others = {
+        BIOCHEMICAL: _values_of(
+            BiochemicalPregnancy.objects.filter(participant=participant).first(), BIOCHEMICAL
+        ),
+        CLINICAL: _values_of(
+            ClinicalPregnancy.objects.filter(participant=participant).first(), CLINICAL
+        ),
+    }
+    others[record] = {**(others[record] or {}), **values}
+    window = schedule.visit(record)
+    findings = run_checks(
+        CheckContext(
+            record=record,
+            values=values,
+            et_date=schedule.et_date,
+            window=(window.window_start, window.window_end),
+            biochemical=others[BIOCHEMICAL],
+            clinical=others[CLINICAL],
+        ),
+        check_settings(participant.site.study),
+    )
+    hard = [f for f in findings if f.severity == HARD]
+    if hard:
+        errors: dict[str, list[str]] = {}
+        for finding in hard:
+            errors.setdefault(finding.field, []).append(finding.message)
+        raise ValidationError(errors)
+    soft = [f for f in findings if f.severity != HARD]
+    if soft and not confirm_warnings:
+        raise UnconfirmedWarnings(soft)
+    site = participant.site.code
+    if existing is None:
+        with change_context(performed_by=performed_by, site=site):
+            instance = model._default_manager.create(
+                participant=participant, recorded_by=performed_by, **values
+            )
+    else:
+        instance = existing
+        record_update(
+            instance=instance, values=values, reason=reason, performed_by=performed_by, site=site
+        )
+    _keep_findings(participant, record, soft, performed_by)
+    if not VisitRecord.objects.filter(participant=participant, visit_code=record).exists():
+        with change_context(performed_by=performed_by, site=site):
+            VisitRecord.objects.create(
+                participant=participant,
+                visit_code=record,
+                outcome=VisitOutcome.DONE,
+                done_on=assessed_on,
+                reason=next((f.message for f in soft if f.code == "assessment_outside_window"), ""),
+                recorded_by=performed_by,
+            )
+    if all(
+        m._default_manager.filter(participant=participant).exists()
+        for m in ENDPOINT_MODELS.values()
+    ):
+        participant_set_status(
+            participant=participant,
+            status=ParticipantStatus.COMPLETED,
+            reason=_("Both endpoints recorded"),
+            performed_by=performed_by,
+        )
+    return EndpointSaved(record=instance, warnings=soft)
+
+
+def _keep_findings(
+    participant: Participant, record: str, soft: list[Finding], performed_by: User
+) -> None:
+    """Open a finding per confirmed soft check; resolve this form's checks that no longer fire."""
+    from .checks import CHECKS
+
+    codes_here = {c.code for c in CHECKS if record in c.records}
+    firing = {f.code for f in soft}
+    with change_context(performed_by=performed_by, site=participant.site.code):
+        EditCheckFinding.objects.filter(
+            participant=participant, code__in=codes_here - firing, resolved_at__isnull=True
+        ).update(resolved_at=timezone.now())
+        for finding in soft:
+            EditCheckFinding.objects.get_or_create(
+                participant=participant,
+                code=finding.code,
+                resolved_at=None,
+                defaults={
+                    "record": record,
+                    "field": finding.field,
+                    "message": finding.message,
+                    "confirmed_by": performed_by,
+                },
+            )
