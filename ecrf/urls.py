@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("ecrf.accounts.urls")),
     path("participants/", include("ecrf.participants.urls")),
     path("participants/", include("ecrf.schedule.urls")),
+    path("participants/", include("ecrf.endpoints.urls")),
     path("randomization/", include("randomization.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("ecrf.api.urls")),

@@ -124,6 +124,39 @@ def ready_participant(site_a: Any, coordinator_a: Any) -> Callable[..., Particip
     return make
 
 
+@pytest.fixture
+def randomized(ready_participant: Callable[..., Participant], coordinator_a: User) -> Participant:
+    """A participant of site A randomized on 2026-02-20, Tokyo time."""
+    from randomization.services import participant_randomize
+
+    from .clock import at
+
+    with at("2026-02-20"):
+        participant = ready_participant()
+        participant_randomize(
+            participant=participant, idempotency_key="randomized", performed_by=coordinator_a
+        )
+    participant.refresh_from_db()
+    return participant
+
+
+@pytest.fixture
+def transferred(randomized: Participant, coordinator_a: User) -> Participant:
+    """The randomized participant with her embryo transfer planned on 2026-03-01."""
+    from ecrf.schedule.services import embryo_transfer_set
+
+    from .clock import at
+
+    with at("2026-02-21"):
+        embryo_transfer_set(
+            participant=randomized,
+            et_date=dt.date(2026, 3, 1),
+            performed=False,
+            performed_by=coordinator_a,
+        )
+    return randomized
+
+
 # -- signed-in clients -----------------------------------------------------------------
 
 

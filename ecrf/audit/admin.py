@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
+from ecrf.audit.forms import reason_for_change_field
 from ecrf.core.http import request_user
 
 from .context import change_context
@@ -20,13 +21,7 @@ from .services import require_reason
 
 
 class ReasonForChangeForm(forms.ModelForm):
-    reason_for_change = forms.CharField(
-        label=_("Reason for change"),
-        required=False,
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("Required when a saved value changes."),
-    )
+    reason_for_change = reason_for_change_field()
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

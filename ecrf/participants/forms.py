@@ -8,6 +8,7 @@ from crispy_forms.layout import Submit
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from ecrf.audit.forms import reason_for_change_field
 from ecrf.studies.models import Site
 
 from .models import ParticipantStatus
@@ -37,13 +38,7 @@ class ScreeningCorrectionForm(forms.Form):
 
     screening_date = forms.DateField(label=_("Screening date"), widget=DATE_WIDGET)
     birth_date = forms.DateField(label=_("Date of birth"), widget=DATE_WIDGET)
-    reason = forms.CharField(
-        label=_("Reason for change"),
-        required=False,
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("Required when a saved value changes."),
-    )
+    reason = reason_for_change_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -111,13 +106,7 @@ class EligibilityForm(forms.Form):
     investigator_judges_unsuitable = yes_no(
         _("The investigator judges participation inappropriate")
     )
-    reason = forms.CharField(
-        label=_("Reason for change"),
-        required=False,
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("Required when a saved value changes."),
-    )
+    reason = reason_for_change_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -129,13 +118,7 @@ class EligibilityForm(forms.Form):
 class ConsentForm(forms.Form):
     consent_date = forms.DateField(label=_("Consent date"), widget=DATE_WIDGET)
     consent_version = forms.ChoiceField(label=_("Consent form version"))
-    reason = forms.CharField(
-        label=_("Reason for change"),
-        required=False,
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("Required when a saved value changes."),
-    )
+    reason = reason_for_change_field()
 
     def __init__(self, *args: Any, versions: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -157,3 +140,22 @@ class UnblindForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason for unblinding"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class WithdrawalForm(forms.Form):
+    date = forms.DateField(label=_("Date of withdrawal"), widget=DATE_WIDGET)
+    decided_by = forms.ChoiceField(label=_("Decided by"), choices=[])
+    reason = forms.CharField(
+        label=_("Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from .models import WithdrawalDecidedBy
+
+        super().__init__(*args, **kwargs)
+        decided = self.fields["decided_by"]
+        assert isinstance(decided, forms.ChoiceField)
+        decided.choices = WithdrawalDecidedBy.choices
+        self.helper = FormHelper()
+        self.helper.form_id = "withdrawal-form"
+        self.helper.add_input(Submit("submit", _("Withdraw"), css_class="btn-danger"))

@@ -21,4 +21,5 @@ urlpatterns = [
     path("<int:pk>/consent/", views.participant_consent, name="consent"),
     path("<int:pk>/randomize/", views.participant_randomize_view, name="randomize"),
     path("<int:pk>/unblind/", views.participant_unblind_view, name="unblind"),
+    path("<int:pk>/withdraw/", views.participant_withdraw_view, name="withdraw"),
 ]

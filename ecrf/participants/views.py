@@ -35,6 +35,7 @@ from .forms import (
     ScreeningCorrectionForm,
     ScreeningForm,
     UnblindForm,
+    WithdrawalForm,
 )
 from .models import Participant
 from .services import ELIGIBILITY_ANSWER_FIELDS
@@ -137,6 +138,9 @@ def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "allocation": allocation,
             "arm_visible": allocation is not None and arm_visible_to(request.user, participant),
             "status_changes": participant.status_changes.select_related("changed_by"),
+            "findings": participant.check_findings.filter(resolved_at__isnull=True),
+            "can_withdraw": request.user.role in ("coordinator", "investigator")
+            and participant.status not in ("withdrawn", "completed"),
             "can_enter_data": can_enter_data(request.user),
             "can_view_history": can_view_history(request.user),
             "can_unblind": study.blinded
@@ -315,4 +319,20 @@ def participant_unblind_view(request: AuthenticatedRequest, pk: int) -> HttpResp
             messages.WARNING,
             _("Unblinded. The data managers have been told."),
         ),
+    )
+
+
+@login_required
+def participant_withdraw_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Withdrawal, with date, reason and who decided; no new data after it."""
+    participant = selectors.participant_get(request.user, pk)
+    return _form_page(
+        request,
+        form=WithdrawalForm(request.POST or None),
+        participant=participant,
+        template="participants/withdraw.html",
+        save=lambda data: services.participant_withdraw(
+            participant=participant, performed_by=request.user, **data
+        ),
+        saved_message=lambda _result: (messages.WARNING, _("She has withdrawn from the study.")),
     )

@@ -8,10 +8,11 @@ from crispy_forms.layout import Submit
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from ecrf.audit.forms import reason_for_change_field
+
 from .models import EmbryoStage, VisitOutcome
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-REASON_HELP = _("Required when a saved value changes.")
 
 
 def _helper(form_id: str, label: Any) -> FormHelper:
@@ -31,9 +32,7 @@ class EmbryoTransferForm(forms.Form):
         label=_("Embryo stage"), required=False, choices=[("", "—"), *EmbryoStage.choices]
     )
     embryo_grade = forms.CharField(label=_("Embryo grade"), required=False, max_length=40)
-    reason = forms.CharField(
-        label=_("Reason for change"), required=False, max_length=500, help_text=REASON_HELP
-    )
+    reason = reason_for_change_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

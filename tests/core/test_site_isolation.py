@@ -16,8 +16,9 @@ from randomization.models import RandomizationList
 
 pytestmark = pytest.mark.django_db
 
-#: route name -> the kind of object its ``pk`` names (None: the route takes no object)
-ROUTES: dict[str, str | None] = {
+#: route name -> the kind of object its ``pk`` names (None: the route takes no object),
+#: or that kind with the route's other arguments
+ROUTES: dict[str, str | tuple[str, dict[str, str]] | None] = {
     "core:home": None,
     "accounts:login": None,
     "accounts:logout": None,
@@ -36,6 +37,8 @@ ROUTES: dict[str, str | None] = {
     "participants:consent": "participant",
     "participants:randomize": "participant",
     "participants:unblind": "participant",
+    "endpoints:form": ("participant", {"record": "biochemical_pregnancy"}),
+    "participants:withdraw": "participant",
     "schedule:treatment": "participant",
     "schedule:embryo_transfer": "participant",
     "schedule:dose": "participant",
@@ -118,7 +121,8 @@ def test_user_of_site_a_gets_404_for_every_route_of_a_site_b_object(
     for name, kind in ROUTES.items():
         if kind is None:
             continue
-        url = reverse(name, kwargs={"pk": objects[kind].pk})
+        kind, extra = kind if isinstance(kind, tuple) else (kind, {})
+        url = reverse(name, kwargs={"pk": objects[kind].pk, **extra})
         client = api if url.startswith("/api/") else web
         response = (
             getattr(client, method)(url, {}, format="json")

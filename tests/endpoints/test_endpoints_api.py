@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 import pytest
-import time_machine
 
 from ecrf.endpoints.models import BiochemicalPregnancy, EditCheckFinding, EditCheckSetting
 from ecrf.schedule.models import VisitRecord
-from ecrf.schedule.services import embryo_transfer_set
-from randomization.services import participant_randomize
+
+from ..clock import at
 
 pytestmark = pytest.mark.django_db
-
-TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
-
-
-def at(day: str, hour: int = 10) -> time_machine.travel:
-    return time_machine.travel(
-        dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=TOKYO), tick=False
-    )
-
-
-@pytest.fixture
-def transferred(ready_participant, coordinator_a):
-    """Randomized on 2026-02-20, embryo transfer on 2026-03-01."""
-    with at("2026-02-20"):
-        participant = ready_participant()
-        participant_randomize(
-            participant=participant, idempotency_key="r", performed_by=coordinator_a
-        )
-        embryo_transfer_set(
-            participant=participant,
-            et_date=dt.date(2026, 3, 1),
-            performed=False,
-            performed_by=coordinator_a,
-        )
-    return participant
 
 
 def put(api, participant, record, **body):

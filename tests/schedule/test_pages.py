@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 import pytest
-import time_machine
 from icalendar import Calendar
 
 from ecrf.schedule.models import DoseEntry, EmbryoTransfer
-from randomization.services import participant_randomize
+
+from ..clock import at
 
 pytestmark = pytest.mark.django_db
-
-TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
-
-
-def at(day: str, hour: int = 10) -> time_machine.travel:
-    return time_machine.travel(
-        dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=TOKYO), tick=False
-    )
-
-
-@pytest.fixture
-def randomized(ready_participant, coordinator_a):
-    with at("2026-02-20"):
-        participant = ready_participant()
-        participant_randomize(
-            participant=participant, idempotency_key="r", performed_by=coordinator_a
-        )
-    return participant
 
 
 def test_coordinator_sets_the_et_and_records_doses_in_the_pages(

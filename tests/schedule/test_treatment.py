@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from decimal import Decimal
 
 import pytest
@@ -18,29 +17,10 @@ from ecrf.schedule.services import (
     drug_return_record,
     visit_record,
 )
-from randomization.services import participant_randomize
+
+from ..clock import at
 
 pytestmark = pytest.mark.django_db
-
-TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
-
-
-def at(day: str, hour: int = 10) -> time_machine.travel:
-    return time_machine.travel(
-        dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=TOKYO), tick=False
-    )
-
-
-@pytest.fixture
-def randomized(ready_participant, coordinator_a):
-    """A participant randomized on 2026-02-20, Tokyo time."""
-    with at("2026-02-20"):
-        participant = ready_participant()
-        participant_randomize(
-            participant=participant, idempotency_key="r", performed_by=coordinator_a
-        )
-    participant.refresh_from_db()
-    return participant
 
 
 def _put_et(api, participant, **body):
