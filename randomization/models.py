@@ -13,6 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.tracking import audited
+from ecrf.quality.guard import guarded
 
 
 class ListStatus(models.TextChoices):
@@ -87,6 +88,7 @@ class RandomizationList(models.Model):
         return f"{stratum} v{self.version} ({self.status})"
 
 
+@guarded("randomization")
 @audited()
 class Slot(models.Model):
     """One position of a list: its block and arm, and the participant who took it."""

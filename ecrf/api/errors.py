@@ -11,12 +11,15 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ecrf.core.exceptions import StateConflict
+from ecrf.quality.guard import is_lock_violation
+from ecrf.quality.middleware import locked_message
 
 
 def _validation_payload(exc: DjangoValidationError) -> dict[str, list[str]]:
@@ -29,6 +32,8 @@ def _validation_payload(exc: DjangoValidationError) -> dict[str, list[str]]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DatabaseError) and is_lock_violation(exc):
+        return Response({"detail": locked_message()}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, StateConflict):
         return Response({"detail": exc.detail}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):

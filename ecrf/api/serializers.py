@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Consent, Eligibility, Participant
+from ecrf.safety.models import ActionTaken, AdverseEvent, Outcome, SeriousnessCriterion
 
 
 def dose_number(dose: Decimal) -> int | float:
@@ -179,6 +180,38 @@ class WithdrawInputSerializer(serializers.Serializer):
     )
 
 
+class LockInputSerializer(serializers.Serializer):
+    record = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class UnlockInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class LockSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    scope = serializers.CharField()
+    record = serializers.CharField()
+    locked_at = serializers.DateTimeField()
+    unlocked_at = serializers.DateTimeField(allow_null=True)
+
+
+class SignatureInputSerializer(serializers.Serializer):
+    password = serializers.CharField(max_length=200, trim_whitespace=False)
+    meaning = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class SignatureSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    printed_name = serializers.CharField()
+    meaning = serializers.CharField()
+    signed_at = serializers.DateTimeField()
+    data_hash = serializers.CharField()
+    voided_at = serializers.DateTimeField(allow_null=True)
+    void_reason = serializers.CharField()
+
+
 class UnblindInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
@@ -293,3 +326,45 @@ class ParticipantSerializer(serializers.ModelSerializer):
 
     def get_clinical_pregnancy(self, obj: Participant) -> dict[str, Any] | None:
         return self._endpoint(obj, "clinical_pregnancy")
+
+
+class AdverseEventInputSerializer(serializers.Serializer):
+    """An adverse event (API contract); the services check the protocol's rules."""
+
+    term = serializers.CharField(max_length=200)
+    onset_date = serializers.DateField()
+    ctcae_grade = serializers.IntegerField(min_value=1, max_value=5)
+    serious = serializers.BooleanField()
+    related = serializers.BooleanField(help_text="Related to tacrolimus.")
+    outcome = serializers.ChoiceField(choices=Outcome.choices)
+    end_date = serializers.DateField(required=False, allow_null=True)
+    seriousness_criteria = serializers.ListField(
+        child=serializers.ChoiceField(choices=SeriousnessCriterion.choices),
+        required=False,
+        help_text="For a serious event; may follow later (the event is then flagged).",
+    )
+    action_taken = serializers.ChoiceField(
+        choices=ActionTaken.choices, required=False, allow_blank=True
+    )
+    learned_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When the site learned of it; default now."
+    )
+
+
+class AdverseEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AdverseEvent
+        fields = [
+            "id",
+            "term",
+            "onset_date",
+            "end_date",
+            "ctcae_grade",
+            "serious",
+            "seriousness_criteria",
+            "related",
+            "action_taken",
+            "outcome",
+            "learned_at",
+            "confirmed_at",
+        ]

@@ -8,20 +8,28 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ecrf.accounts.selectors import sites_visible_to
+from ecrf.core.exceptions import StateConflict
 from ecrf.core.http import request_user
 from ecrf.endpoints.services import UnconfirmedWarnings, endpoint_record
 from ecrf.participants import selectors, services
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Participant, ParticipantStatus
+from ecrf.quality import selectors as quality_selectors
+from ecrf.quality import services as quality_services
+from ecrf.safety import services as safety_services
+from ecrf.safety.permissions import can_record_adverse_events
 from ecrf.schedule import services as schedule_services
 from randomization.services import Allocation, participant_randomize
 
 from .permissions import ReadAnyRoleWriteDataEntry
 from .serializers import (
+    AdverseEventInputSerializer,
+    AdverseEventSerializer,
     AllocationSerializer,
     BiochemicalPregnancyInputSerializer,
     ClinicalPregnancyInputSerializer,
@@ -33,10 +41,15 @@ from .serializers import (
     EligibilitySerializer,
     EmbryoTransferInputSerializer,
     EndpointAnswerSerializer,
+    LockInputSerializer,
+    LockSerializer,
     ParticipantCreateSerializer,
     ParticipantSerializer,
     ParticipantUpdateSerializer,
     ScheduleSerializer,
+    SignatureInputSerializer,
+    SignatureSerializer,
+    UnlockInputSerializer,
     WithdrawInputSerializer,
     dose_number,
     schedule_body,
@@ -52,6 +65,13 @@ def allocation_body(allocation: Allocation) -> dict[str, Any]:
         "randomization_number": allocation.randomization_number,
         "randomized_at": allocation.randomized_at.isoformat(),
     }
+
+
+class ReadAnyRoleWriteSafety(ReadAnyRoleWriteDataEntry):
+    """As for the other forms, but coordinators and investigators both write safety data."""
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        return request.method in SAFE_METHODS or can_record_adverse_events(request.user)
 
 
 class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -291,3 +311,74 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             ParticipantSerializer(participant, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
         )
+
+    @extend_schema(
+        request=AdverseEventInputSerializer,
+        responses={201: AdverseEventSerializer},
+        description=(
+            "Record an adverse event (coordinator or investigator of her site), also after "
+            "withdrawal. A serious event queues the sponsor's notification at once; its "
+            "`seriousness_criteria` may follow later (the event is flagged until given)."
+        ),
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="adverse-events",
+        permission_classes=[ReadAnyRoleWriteSafety],
+    )
+    def adverse_events(self, request: Request, pk: str) -> Response:
+        participant = self._participant(request, pk)
+        data = AdverseEventInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        adverse_event = safety_services.adverse_event_record(
+            participant=participant, performed_by=request_user(request), **data.validated_data
+        )
+        return Response(AdverseEventSerializer(adverse_event).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(methods=["POST"], request=LockInputSerializer, responses={201: LockSerializer})
+    @extend_schema(
+        methods=["DELETE"], request=UnlockInputSerializer, responses={200: LockSerializer}
+    )
+    @action(detail=True, methods=["post", "delete"], url_path="lock")
+    def lock(self, request: Request, pk: str) -> Response:
+        """Lock her data (or one form, with `record`); DELETE with `reason` unlocks."""
+        participant = selectors.participant_get(request.user, int(pk))
+        if request.method == "DELETE":
+            unlock = UnlockInputSerializer(data=request.data or request.query_params)
+            unlock.is_valid(raise_exception=True)
+            standing = quality_selectors.participant_lock(participant)
+            if standing is None:
+                raise StateConflict("She is not locked.")
+            released = quality_services.lock_release(
+                lock=standing,
+                reason=unlock.validated_data["reason"],
+                performed_by=request_user(request),
+            )
+            return Response(LockSerializer(released).data)
+        data = LockInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        created = quality_services.lock_set(
+            study=participant.site.study,
+            participant=participant,
+            record=data.validated_data.get("record", ""),
+            reason=data.validated_data.get("reason", ""),
+            performed_by=request_user(request),
+        )
+        return Response(LockSerializer(created).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SignatureInputSerializer, responses={201: SignatureSerializer})
+    @action(detail=True, methods=["post"], url_path="signature")
+    def signature(self, request: Request, pk: str) -> Response:
+        """The investigator signs her casebook by re-entering her password."""
+        participant = selectors.participant_get(request.user, int(pk))
+        data = SignatureInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        signed = quality_services.signature_sign(
+            participant=participant,
+            password=data.validated_data["password"],
+            meaning=data.validated_data.get("meaning", ""),
+            performed_by=request_user(request),
+            request=request._request,
+        )
+        return Response(SignatureSerializer(signed).data, status=status.HTTP_201_CREATED)

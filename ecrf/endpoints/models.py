@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.tracking import audited
+from ecrf.quality.guard import guarded
 
 
 class Result(models.TextChoices):
@@ -13,6 +14,7 @@ class Result(models.TextChoices):
     NEGATIVE = "negative", _("Negative")
 
 
+@guarded("biochemical_pregnancy")
 @audited()
 class BiochemicalPregnancy(models.Model):
     """Secondary endpoint: serum hCG at ET+14 (window a study setting)."""
@@ -34,6 +36,7 @@ class BiochemicalPregnancy(models.Model):
         return f"{self.participant}: hCG {self.serum_hcg_miu_ml} ({self.result})"
 
 
+@guarded("clinical_pregnancy")
 @audited()
 class ClinicalPregnancy(models.Model):
     """Primary endpoint: a gestational sac on transvaginal ultrasound at ET+21."""
@@ -98,6 +101,7 @@ class EditCheckSetting(models.Model):
         return f"{self.study}: {self.code}"
 
 
+@guarded("edit_check")
 @audited()
 class EditCheckFinding(models.Model):
     """A soft check that fired on a participant's data, confirmed by who saved it."""

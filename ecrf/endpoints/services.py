@@ -91,7 +91,7 @@ def endpoint_record(
     confirmed (``confirm_warnings``), and are then kept as findings beside the data.
     The form's visit is marked done on its date; both endpoints in, she has completed.
     """
-    participant, _slot = lock_treated_participant(participant, performed_by)
+    participant, _slot = lock_treated_participant(participant, performed_by, record)
     schedule = participant_schedule(participant)
     if schedule is None:
         raise StateConflict(_("Set the embryo transfer date first: the visits follow from it."))

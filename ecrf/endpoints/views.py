@@ -12,7 +12,6 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from ecrf.accounts.permissions import can_enter_data
-from ecrf.core.exceptions import StateConflict
 from ecrf.core.forms import add_service_errors
 from ecrf.core.http import AuthenticatedRequest
 from ecrf.participants.selectors import participant_get
@@ -54,9 +53,6 @@ def endpoint_form(request: AuthenticatedRequest, pk: int, record: str) -> HttpRe
             warnings = exc.findings
         except ValidationError as exc:
             add_service_errors(form, exc)
-        except StateConflict as exc:
-            messages.error(request, exc.detail)
-            return redirect("participants:detail", pk=participant.pk)
         else:
             messages.success(request, _("Saved."))
             return redirect("participants:detail", pk=participant.pk)

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.tracking import audited
+from ecrf.quality.guard import guarded
 
 
 class ParticipantStatus(models.TextChoices):
@@ -19,6 +20,7 @@ class ParticipantStatus(models.TextChoices):
     COMPLETED = "completed", _("Completed")
 
 
+@guarded("participant", participant_column="id", site_column="site_id")
 @audited()
 class Participant(models.Model):
     """A person screened at a site, known by a site-prefixed subject id (``S01-001``)."""
@@ -66,6 +68,7 @@ class Participant(models.Model):
         return self.subject_id
 
 
+@guarded("status")
 @audited()
 class StatusChange(models.Model):
     """One change of a participant's status: from, to, who, when and why."""
@@ -90,6 +93,7 @@ class StatusChange(models.Model):
         return f"{self.participant}: {self.from_status} -> {self.to_status}"
 
 
+@guarded("eligibility")
 @audited()
 class Eligibility(models.Model):
     """The eligibility form: every criterion with the numbers behind it, and the result."""
@@ -147,6 +151,7 @@ class Eligibility(models.Model):
         return f"{self.participant}: {'eligible' if self.eligible else 'not eligible'}"
 
 
+@guarded("consent")
 @audited()
 class Consent(models.Model):
     """Informed consent: its date and the version of the consent form signed."""
@@ -169,6 +174,7 @@ class Consent(models.Model):
         return f"{self.participant}: {self.consent_date} v{self.consent_version}"
 
 
+@guarded("unblinding")
 @audited()
 class Unblinding(models.Model):
     """An investigator's unblinding of one participant in a blinded study, with the reason."""
@@ -196,6 +202,7 @@ class WithdrawalDecidedBy(models.TextChoices):
     SPONSOR = "sponsor", _("The sponsor")
 
 
+@guarded("withdrawal")
 @audited()
 class Withdrawal(models.Model):
     """Her withdrawal from the study: after it, no new data can be entered."""

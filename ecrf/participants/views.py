@@ -21,6 +21,9 @@ from ecrf.audit.selectors import history_of
 from ecrf.core.exceptions import StateConflict
 from ecrf.core.forms import add_service_errors
 from ecrf.core.http import AuthenticatedRequest
+from ecrf.quality import selectors as quality_selectors
+from ecrf.quality.forms import SignForm
+from ecrf.quality.services import record_codes as quality_record_codes
 from randomization.selectors import can_see_lists
 from randomization.services import participant_randomize
 
@@ -64,9 +67,6 @@ def _form_page(
             result = save(dict(form.cleaned_data))
         except ValidationError as exc:
             add_service_errors(form, exc)
-        except StateConflict as exc:
-            messages.error(request, exc.detail)
-            return redirect("participants:detail", pk=participant.pk)
         else:
             level, text = saved_message(result)
             messages.add_message(request, level, text)
@@ -139,6 +139,11 @@ def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "arm_visible": allocation is not None and arm_visible_to(request.user, participant),
             "status_changes": participant.status_changes.select_related("changed_by"),
             "findings": participant.check_findings.filter(resolved_at__isnull=True),
+            "signatures": quality_selectors.signatures_of(participant),
+            "verifications": quality_selectors.verifications_of(participant),
+            "locks": quality_selectors.open_locks_over(participant),
+            "sign_form": SignForm(),
+            "record_codes": quality_record_codes() if request.user.role == "monitor" else [],
             "can_withdraw": request.user.role in ("coordinator", "investigator")
             and participant.status not in ("withdrawn", "completed"),
             "can_enter_data": can_enter_data(request.user),

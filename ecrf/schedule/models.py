@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.tracking import audited
+from ecrf.quality.guard import guarded
 
 
 class EmbryoStage(models.TextChoices):
@@ -13,6 +14,7 @@ class EmbryoStage(models.TextChoices):
     BLASTOCYST = "blastocyst", _("Blastocyst")
 
 
+@guarded("embryo_transfer")
 @audited()
 class EmbryoTransfer(models.Model):
     """The planned embryo transfer date, then the transfer as performed."""
@@ -51,6 +53,7 @@ class EmbryoTransfer(models.Model):
         return f"{self.participant}: ET {self.et_date}"
 
 
+@guarded("dose")
 @audited()
 class DoseEntry(models.Model):
     """One dosing day of the dose diary: taken or missed, how much, when."""
@@ -90,6 +93,7 @@ class DoseEntry(models.Model):
         return f"{self.participant} {self.date}: {self.dose_mg} mg"
 
 
+@guarded("dispensing")
 @audited()
 class Dispensing(models.Model):
     """Capsules handed to the participant, with their lot number."""
@@ -114,6 +118,7 @@ class Dispensing(models.Model):
         return f"{self.participant}: {self.capsules} capsules, lot {self.lot_number}"
 
 
+@guarded("drug_return")
 @audited()
 class DrugReturn(models.Model):
     """Capsules brought back unused."""
@@ -139,6 +144,7 @@ class VisitOutcome(models.TextChoices):
     MISSED = "missed", _("Missed")
 
 
+@guarded("visit")
 @audited()
 class VisitRecord(models.Model):
     """A visit as it happened: done on a date (out of window with a reason) or missed."""

@@ -16,6 +16,7 @@ from ecrf.audit.services import record_update
 from ecrf.core.exceptions import StateConflict
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.services import site_today
+from ecrf.quality.selectors import ensure_unlocked
 
 from .arithmetic import Schedule, compute_schedule
 from .definitions import regimen, schedule_definition
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 
 def lock_treated_participant(
-    participant: Participant, performed_by: User
+    participant: Participant, performed_by: User, record: str = ""
 ) -> tuple[Participant, Slot]:
     """Lock a randomized, not withdrawn participant for a treatment-period write."""
     ensure_can_enter_data(performed_by, participant.site)
@@ -44,6 +45,7 @@ def lock_treated_participant(
         .select_related("site__study", "allocation__arm")
         .get(pk=participant.pk)
     )
+    ensure_unlocked(locked, record)
     if locked.status == ParticipantStatus.WITHDRAWN:
         raise StateConflict(
             _("%(subject)s has withdrawn; no new data can be entered.")
@@ -91,7 +93,7 @@ def embryo_transfer_set(
     Moving the date needs a reason and recomputes the dosing window and the visits;
     doses already recorded keep their dates (they are what happened).
     """
-    participant, slot = lock_treated_participant(participant, performed_by)
+    participant, slot = lock_treated_participant(participant, performed_by, "embryo_transfer")
     study = participant.site.study
     errors: dict[str, str] = {}
     randomized_on = randomization_date(participant, slot)

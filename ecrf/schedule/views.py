@@ -17,7 +17,6 @@ from django.views.decorators.http import require_POST
 from icalendar import Calendar, Event
 
 from ecrf.accounts.permissions import can_enter_data
-from ecrf.core.exceptions import StateConflict
 from ecrf.core.forms import add_service_errors
 from ecrf.core.http import AuthenticatedRequest
 from ecrf.participants.blinding import arm_visible_to
@@ -112,9 +111,6 @@ def _post(
             save(participant, dict(form.cleaned_data))
         except ValidationError as exc:
             add_service_errors(form, exc)
-        except StateConflict as exc:
-            messages.error(request, exc.detail)
-            return redirect("schedule:treatment", pk=participant.pk)
         else:
             messages.success(request, done)
             return redirect("schedule:treatment", pk=participant.pk)

@@ -42,7 +42,9 @@ INSTALLED_APPS = [
     "ecrf.studies",
     "ecrf.participants",
     "ecrf.schedule",
+    "ecrf.safety",
     "ecrf.endpoints",
+    "ecrf.quality",
     "ecrf.core",
     "randomization",
 ]
@@ -62,6 +64,7 @@ MIDDLEWARE = [
     "ecrf.accounts.middleware.MFARequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ecrf.audit.middleware.AuditContextMiddleware",
+    "ecrf.quality.middleware.LockedDataMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -232,6 +235,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ecrf.schedule.tasks.send_daily_reminders",
         "schedule": crontab(hour=7, minute=0),
     },
+    # Serious adverse events: queue again any sponsor notification still unsent (a lost
+    # message, a broker that was down), so the 24-hour deadline is not missed silently.
+    "requeue-safety-notifications": {
+        "task": "ecrf.safety.tasks.requeue_safety_notifications",
+        "schedule": timedelta(minutes=5),
+    },
 }
 
 
@@ -260,6 +269,14 @@ ECRF_ALLOW_DEMO_USERS = False
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ecrf@localhost")
+# The sponsor's safety desk: who receives serious adverse events (comma-separated e-mails).
+SAFETY_CONTACTS: list[str] = [
+    address.strip()
+    for address in os.environ.get("SAFETY_CONTACTS", "").split(",")
+    if address.strip()
+]
+# The Celery queue of the SAE notifications (None: Celery's default queue).
+SAFETY_NOTIFICATION_QUEUE: str | None = os.environ.get("SAFETY_NOTIFICATION_QUEUE") or None
 
 LOGGING = {
     "version": 1,

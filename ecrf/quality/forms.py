@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .services import DEFAULT_MEANING
+
+
+class SignForm(forms.Form):
+    meaning = forms.CharField(
+        label=_("Meaning of the signature"), max_length=500, initial=DEFAULT_MEANING
+    )
+    password = forms.CharField(
+        label=_("Your password"), widget=forms.PasswordInput, max_length=200, strip=False
+    )
+
+
+class VerifyForm(forms.Form):
+    record = forms.CharField(max_length=40)
+    field = forms.CharField(max_length=60, required=False)
+
+
+class LockForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)

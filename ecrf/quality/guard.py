@@ -1,0 +1,127 @@
+"""The database guard on every table of participant data.
+
+One PostgreSQL function, called by a BEFORE trigger on each guarded table, so that
+it holds whatever writes (the UI, the API, the admin, a command, raw SQL):
+
+- a write to locked data (study, participant or form lock) is refused with SQLSTATE
+  ``EL001``, which the app answers with 409;
+- any change voids the participant's valid signatures, saying what changed;
+- a change to a verified value clears its source-data-verification mark, saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import pgtrigger
+from django.db import models
+
+M = TypeVar("M", bound=type[models.Model])
+
+LOCKED_SQLSTATE = "EL001"
+
+#: Record code (as the API names forms) of each guarded model, filled by ``guarded``.
+GUARDED_RECORDS: dict[type[models.Model], str] = {}
+
+GUARD_FUNCTION_SQL = r"""
+CREATE OR REPLACE FUNCTION ecrf_study_data_guard(
+    pid bigint, rec text, op text, old_row jsonb, new_row jsonb, site bigint DEFAULT NULL
+) RETURNS void AS $$
+DECLARE
+    lock_scope text;
+    changed text[];
+    row_id text;
+BEGIN
+    IF pid IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT l.scope INTO lock_scope FROM quality_lock l
+     WHERE l.unlocked_at IS NULL
+       AND (
+            (l.scope = 'study' AND l.study_id = (
+                SELECT s.study_id FROM studies_site s WHERE s.id = coalesce(
+                    site, (SELECT p.site_id FROM participants_participant p WHERE p.id = pid))))
+         OR (l.scope = 'participant' AND l.participant_id = pid)
+         OR (l.scope = 'form' AND l.participant_id = pid AND l.record = rec)
+       )
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'EL001',
+            MESSAGE = format('locked %s: %s', lock_scope, rec);
+    END IF;
+    IF op = 'UPDATE' THEN
+        SELECT array_agg(n.key ORDER BY n.key) INTO changed
+          FROM jsonb_each(new_row) n
+         WHERE n.value IS DISTINCT FROM old_row -> n.key
+           AND n.key NOT IN ('updated_at');
+        IF changed IS NULL THEN
+            RETURN;
+        END IF;
+    END IF;
+    row_id := coalesce(new_row ->> 'id', old_row ->> 'id');
+    UPDATE quality_signature
+       SET voided_at = now(),
+           void_reason = format('%s %s changed: %s', rec, row_id,
+                                coalesce(array_to_string(changed, ', '), lower(op)))
+     WHERE participant_id = pid AND voided_at IS NULL;
+    UPDATE quality_verification v
+       SET cleared_at = now(),
+           cleared_reason = format('%s %s changed after verification: %s', rec, row_id,
+                                   coalesce(array_to_string(changed, ', '), lower(op)))
+     WHERE v.participant_id = pid AND v.cleared_at IS NULL AND v.record = rec
+       AND (v.record_id IS NULL OR v.record_id::text = row_id)
+       AND (v.field = '' OR op <> 'UPDATE' OR v.field = ANY(changed));
+END;
+$$ LANGUAGE plpgsql;
+"""
+
+
+def guarded(
+    record: str, participant_column: str = "participant_id", site_column: str | None = None
+) -> Callable[[M], M]:
+    """Put a model of participant data under the lock, signature and verification guard.
+
+    ``site_column`` names the row's own site, for the participant table, whose new
+    rows have no participant to find their study by.
+    """
+
+    def decorate(model: M) -> M:
+        GUARDED_RECORDS[model] = record
+        site_new = f"NEW.{site_column}" if site_column else "NULL"
+        site_old = f"OLD.{site_column}" if site_column else "NULL"
+        pid_new = f"NEW.{participant_column}"
+        pid_old = f"OLD.{participant_column}"
+        trigger = pgtrigger.Trigger(
+            name="study_data_guard",
+            when=pgtrigger.Before,
+            operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+            func=f"""
+                IF TG_OP = 'INSERT' THEN
+                    PERFORM ecrf_study_data_guard(
+                        {pid_new}, '{record}', TG_OP, NULL, to_jsonb(NEW), {site_new});
+                    RETURN NEW;
+                ELSIF TG_OP = 'UPDATE' THEN
+                    PERFORM ecrf_study_data_guard(
+                        {pid_new}, '{record}', TG_OP, to_jsonb(OLD), to_jsonb(NEW), {site_new});
+                    RETURN NEW;
+                END IF;
+                PERFORM ecrf_study_data_guard(
+                    {pid_old}, '{record}', TG_OP, to_jsonb(OLD), NULL, {site_old});
+                RETURN OLD;
+            """,
+        )
+        return pgtrigger.register(trigger)(model)
+
+    return decorate
+
+
+def is_lock_violation(exc: BaseException) -> bool:
+    """Whether a database error is the guard refusing a write to locked data."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if getattr(cause, "sqlstate", None) == LOCKED_SQLSTATE:
+            return True
+        cause = cause.__cause__
+    return False

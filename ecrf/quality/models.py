@@ -1,0 +1,111 @@
+"""Locks, investigator signatures and source data verification marks."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ecrf.audit.tracking import audited
+
+
+class LockScope(models.TextChoices):
+    STUDY = "study", _("Whole study (database lock)")
+    PARTICIPANT = "participant", _("Participant")
+    FORM = "form", _("Form")
+
+
+@audited()
+class Lock(models.Model):
+    """A data manager's lock: nothing under it changes until it is released with a reason."""
+
+    scope = models.CharField(_("scope"), max_length=12, choices=LockScope.choices)
+    study = models.ForeignKey("studies.Study", on_delete=models.PROTECT, related_name="+")
+    participant = models.ForeignKey(
+        "participants.Participant",
+        on_delete=models.PROTECT,
+        related_name="locks",
+        null=True,
+        blank=True,
+    )
+    record = models.CharField(_("form"), max_length=40, blank=True)
+    reason = models.CharField(_("reason for locking"), max_length=500, blank=True)
+    locked_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    locked_at = models.DateTimeField(_("locked at"), auto_now_add=True)
+    unlocked_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    unlocked_at = models.DateTimeField(_("unlocked at"), null=True, blank=True)
+    unlock_reason = models.CharField(_("reason for unlocking"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("lock")
+        verbose_name_plural = _("locks")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scope="study", participant__isnull=True, record="")
+                | models.Q(scope="participant", participant__isnull=False, record="")
+                | models.Q(scope="form", participant__isnull=False) & ~models.Q(record=""),
+                name="lock_scope_consistent",
+            ),
+            models.UniqueConstraint(
+                fields=["scope", "study", "participant", "record"],
+                condition=models.Q(unlocked_at__isnull=True),
+                name="one_open_lock_per_target",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} lock"
+
+
+@audited()
+class Signature(models.Model):
+    """An investigator's electronic signature of a casebook (21 CFR 11.50, 11.70, 11.200).
+
+    It carries her printed name, the time and the meaning, and the hash of the exact
+    data signed; any later change to that data voids it (the database guard).
+    """
+
+    participant = models.ForeignKey(
+        "participants.Participant", on_delete=models.PROTECT, related_name="signatures"
+    )
+    signed_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    printed_name = models.CharField(_("printed name"), max_length=150)
+    meaning = models.CharField(_("meaning"), max_length=500)
+    signed_at = models.DateTimeField(_("signed at"), auto_now_add=True)
+    data_hash = models.CharField(_("hash of the data signed"), max_length=64)
+    data_events = models.PositiveIntegerField(_("audit events covered"))
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    void_reason = models.CharField(_("why it was voided"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("signature")
+        verbose_name_plural = _("signatures")
+        ordering = ["participant", "-signed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.printed_name} {self.signed_at:%Y-%m-%d %H:%M}"
+
+
+@audited()
+class Verification(models.Model):
+    """A monitor's mark that a form (or one field of it) matches the source documents."""
+
+    participant = models.ForeignKey(
+        "participants.Participant", on_delete=models.PROTECT, related_name="verifications"
+    )
+    record = models.CharField(_("form"), max_length=40)
+    record_id = models.BigIntegerField(_("record"), null=True, blank=True)
+    field = models.CharField(_("field"), max_length=60, blank=True)
+    verified_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    verified_at = models.DateTimeField(_("verified at"), auto_now_add=True)
+    cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
+    cleared_reason = models.CharField(_("why it was cleared"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("source data verification")
+        verbose_name_plural = _("source data verifications")
+
+    def __str__(self) -> str:
+        return f"{self.record}.{self.field or '*'} verified"

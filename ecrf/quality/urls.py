@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+app_name = "quality"
+
+urlpatterns = [
+    path("<int:pk>/sign/", views.sign, name="sign"),
+    path("<int:pk>/verify/", views.verify, name="verify"),
+    path("<int:pk>/lock/", views.lock, name="lock"),
+    path("<int:pk>/unlock/", views.unlock, name="unlock"),
+]

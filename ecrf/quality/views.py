@@ -1,0 +1,113 @@
+"""Signing, verifying and locking from the participant's page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from ecrf.core.exceptions import StateConflict
+from ecrf.core.http import AuthenticatedRequest
+from ecrf.participants.selectors import participant_get
+
+from . import selectors, services
+from .forms import LockForm, SignForm, VerifyForm
+
+
+def _back(pk: int) -> HttpResponse:
+    return redirect("participants:detail", pk=pk)
+
+
+def _report(request: AuthenticatedRequest, exc: Exception) -> None:
+    if isinstance(exc, ValidationError):
+        messages.error(request, " ".join(exc.messages))
+    elif isinstance(exc, StateConflict):
+        messages.error(request, exc.detail)
+
+
+@login_required
+@require_POST
+def sign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    participant = participant_get(request.user, pk)
+    form = SignForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Re-enter your password to sign."))
+        return _back(pk)
+    try:
+        services.signature_sign(
+            participant=participant,
+            password=form.cleaned_data["password"],
+            meaning=form.cleaned_data["meaning"],
+            performed_by=request.user,
+            request=request,
+        )
+    except (ValidationError, StateConflict) as exc:
+        _report(request, exc)
+    else:
+        messages.success(request, _("The casebook is signed."))
+    return _back(pk)
+
+
+@login_required
+@require_POST
+def verify(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    participant = participant_get(request.user, pk)
+    form = VerifyForm(request.POST)
+    if form.is_valid():
+        try:
+            services.verification_mark(
+                participant=participant,
+                record=form.cleaned_data["record"],
+                field=form.cleaned_data["field"],
+                performed_by=request.user,
+            )
+        except ValidationError as exc:
+            _report(request, exc)
+        else:
+            messages.success(request, _("Marked as verified against source."))
+    return _back(pk)
+
+
+@login_required
+@require_POST
+def lock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    participant = participant_get(request.user, pk)
+    form = LockForm(request.POST)
+    form.is_valid()
+    try:
+        services.lock_set(
+            study=participant.site.study,
+            participant=participant,
+            reason=form.cleaned_data.get("reason", ""),
+            performed_by=request.user,
+        )
+    except (ValidationError, StateConflict) as exc:
+        _report(request, exc)
+    else:
+        messages.success(request, _("Locked."))
+    return _back(pk)
+
+
+@login_required
+@require_POST
+def unlock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    participant = participant_get(request.user, pk)
+    form = LockForm(request.POST)
+    form.is_valid()
+    standing = selectors.participant_lock(participant)
+    if standing is None:
+        messages.error(request, _("She is not locked."))
+        return _back(pk)
+    try:
+        services.lock_release(
+            lock=standing, reason=form.cleaned_data.get("reason", ""), performed_by=request.user
+        )
+    except (ValidationError, StateConflict) as exc:
+        _report(request, exc)
+    else:
+        messages.success(request, _("Unlocked."))
+    return _back(pk)

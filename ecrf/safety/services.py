@@ -1,0 +1,481 @@
+"""Every write of safety data: adverse events, their confirmation, the sponsor's SAE e-mail.
+
+Protocol, Safety: adverse events from the first dose to the end of follow-up, graded by
+CTCAE (1 to 5), with seriousness, relationship to tacrolimus, action taken and outcome;
+serious adverse events reach the sponsor within 24 hours of the site learning of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zoneinfo
+from collections.abc import Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from ecrf.audit.context import change_context
+from ecrf.audit.services import changed_values, record_update
+from ecrf.core.exceptions import StateConflict
+from ecrf.participants.models import Participant
+from ecrf.participants.services import site_today
+from ecrf.schedule.services import randomization_date
+
+from .models import (
+    FATAL_GRADE,
+    ActionTaken,
+    AdverseEvent,
+    Outcome,
+    SafetyNotification,
+    SeriousnessCriterion,
+)
+from .permissions import ensure_can_confirm_adverse_events, ensure_can_record_adverse_events
+
+if TYPE_CHECKING:
+    from ecrf.accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+#: A serious adverse event must reach the sponsor this long after the site learned of it.
+SAE_REPORTING_WINDOW = dt.timedelta(hours=24)
+#: An unsent notification with no attempt for this long is queued again by the beat job
+#: (longer than the task's largest retry delay, so a live retry chain is left alone).
+REQUEUE_AFTER = dt.timedelta(minutes=15)
+
+
+def _locked_participant(participant: Participant) -> Participant:
+    return (
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("site__study", "allocation")
+        .get(pk=participant.pk)
+    )
+
+
+def _site_zone(participant: Participant) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(participant.site.time_zone)
+
+
+def _normalized_criteria(criteria: Iterable[str]) -> list[str]:
+    """The criteria without repeats, in the order of the form (so reordering is no change)."""
+    given = set(criteria)
+    return [code for code in SeriousnessCriterion.values if code in given] + sorted(
+        given - set(SeriousnessCriterion.values)
+    )
+
+
+def _validated(participant: Participant, values: dict[str, Any]) -> dict[str, Any]:
+    """Check one adverse event against the protocol's rules; answer the values to save.
+
+    Refused, each with a message on its field: an onset before randomization (adverse
+    events are collected from the first dose, which follows randomization) or in the
+    future; an end before the onset or in the future; a grade outside 1 to 5; grade 5
+    without a fatal outcome, a fatal outcome below grade 5, or a fatal event not marked
+    serious; seriousness criteria on an event not marked serious; death as a criterion
+    without a fatal outcome; the site learning of the event before its onset or in the
+    future; unknown codes.
+    """
+    slot = getattr(participant, "allocation", None)
+    if slot is None:
+        raise StateConflict(
+            _(
+                "%(subject)s is not randomized; adverse events are recorded from the first "
+                "dose, which comes after randomization."
+            )
+            % {"subject": participant.subject_id}
+        )
+    today = site_today(participant.site)
+    randomized_on = randomization_date(participant, slot)
+    errors: dict[str, str] = {}
+    term = (values["term"] or "").strip()
+    if not term:
+        errors["term"] = _("Give the adverse event term (e.g. a CTCAE term).")
+    onset: dt.date = values["onset_date"]
+    end: dt.date | None = values["end_date"]
+    if onset > today:
+        errors["onset_date"] = _("The onset date cannot be in the future.")
+    elif onset < randomized_on:
+        errors["onset_date"] = _(
+            "Adverse events are recorded from the first dose: the onset cannot be before "
+            "randomization (%(date)s)."
+        ) % {"date": randomized_on.isoformat()}
+    if end is not None:
+        if end < onset:
+            errors["end_date"] = _("The end date cannot be before the onset date (%(date)s).") % {
+                "date": onset.isoformat()
+            }
+        elif end > today:
+            errors["end_date"] = _("The end date cannot be in the future.")
+    grade = values["ctcae_grade"]
+    if not isinstance(grade, int) or isinstance(grade, bool) or not 1 <= grade <= FATAL_GRADE:
+        errors["ctcae_grade"] = _("Expected a CTCAE grade from 1 to 5.")
+    outcome = values["outcome"]
+    if outcome not in Outcome.values:
+        errors["outcome"] = _("Expected one of: %(codes)s.") % {"codes": ", ".join(Outcome.values)}
+    action = values["action_taken"] or ""
+    if action and action not in ActionTaken.values:
+        errors["action_taken"] = _("Expected one of: %(codes)s.") % {
+            "codes": ", ".join(ActionTaken.values)
+        }
+    criteria = _normalized_criteria(values["seriousness_criteria"] or [])
+    serious = bool(values["serious"])
+    unknown = [code for code in criteria if code not in SeriousnessCriterion.values]
+    if unknown:
+        errors["seriousness_criteria"] = _("Unknown criteria %(unknown)s; expected: %(codes)s.") % {
+            "unknown": ", ".join(unknown),
+            "codes": ", ".join(SeriousnessCriterion.values),
+        }
+    elif criteria and not serious:
+        errors["seriousness_criteria"] = _(
+            "Seriousness criteria are given only for a serious event: mark the event serious "
+            "or clear the criteria."
+        )
+    elif SeriousnessCriterion.DEATH in criteria and outcome != Outcome.FATAL:
+        errors["seriousness_criteria"] = _("Death is a criterion only when the outcome is fatal.")
+    if "ctcae_grade" not in errors and "outcome" not in errors:
+        if grade == FATAL_GRADE and outcome != Outcome.FATAL:
+            errors["outcome"] = _("A grade 5 event is a death: the outcome must be fatal.")
+        elif outcome == Outcome.FATAL and grade != FATAL_GRADE:
+            errors["ctcae_grade"] = _("A fatal outcome is CTCAE grade 5.")
+        elif grade == FATAL_GRADE and not serious:
+            errors["serious"] = _("A fatal event (grade 5) is a serious adverse event.")
+    learned_at: dt.datetime = values["learned_at"] or timezone.now()
+    if timezone.is_naive(learned_at):
+        errors["learned_at"] = _("Give the time with its time zone.")
+    else:
+        # Minutes are what a person writes down; they also make the form's round trip exact.
+        learned_at = learned_at.replace(second=0, microsecond=0)
+        if learned_at > timezone.now():
+            errors["learned_at"] = _("The site cannot learn of an event in the future.")
+        elif (
+            "onset_date" not in errors
+            and learned_at.astimezone(_site_zone(participant)).date() < onset
+        ):
+            errors["learned_at"] = _(
+                "The site cannot have learned of the event before its onset (%(date)s)."
+            ) % {"date": onset.isoformat()}
+    if errors:
+        raise ValidationError(errors)
+    return {
+        "term": term,
+        "onset_date": onset,
+        "end_date": end,
+        "ctcae_grade": grade,
+        "serious": serious,
+        "seriousness_criteria": criteria,
+        "related": bool(values["related"]),
+        "action_taken": action,
+        "outcome": outcome,
+        "learned_at": learned_at,
+    }
+
+
+@transaction.atomic
+def adverse_event_record(
+    *,
+    participant: Participant,
+    term: str,
+    onset_date: dt.date,
+    ctcae_grade: int,
+    serious: bool,
+    related: bool,
+    outcome: str,
+    end_date: dt.date | None = None,
+    seriousness_criteria: Iterable[str] = (),
+    action_taken: str = "",
+    learned_at: dt.datetime | None = None,
+    performed_by: User,
+) -> AdverseEvent:
+    """Record an adverse event of a randomized participant (coordinator or investigator).
+
+    The rules are those of :func:`_validated`. A participant who has withdrawn still gets
+    her adverse events recorded: safety follow-up continues after withdrawal.
+
+    A serious event gets its sponsor notification written in the same transaction and
+    queued when it commits. A serious event may come without its seriousness criteria
+    (the API contract's minimal body has none): the 24-hour clock must not wait for
+    them. It is then flagged on the safety page as needing its criteria, and an
+    investigator cannot confirm it until they are given.
+    """
+    ensure_can_record_adverse_events(performed_by, participant.site)
+    participant = _locked_participant(participant)
+    values = _validated(
+        participant,
+        {
+            "term": term,
+            "onset_date": onset_date,
+            "end_date": end_date,
+            "ctcae_grade": ctcae_grade,
+            "serious": serious,
+            "seriousness_criteria": seriousness_criteria,
+            "related": related,
+            "action_taken": action_taken,
+            "outcome": outcome,
+            "learned_at": learned_at,
+        },
+    )
+    with change_context(performed_by=performed_by, site=participant.site.code):
+        adverse_event = AdverseEvent.objects.create(
+            participant=participant, recorded_by=performed_by, **values
+        )
+    if adverse_event.serious:
+        _notification_create(adverse_event)
+    return adverse_event
+
+
+@transaction.atomic
+def adverse_event_update(
+    *,
+    adverse_event: AdverseEvent,
+    term: str,
+    onset_date: dt.date,
+    ctcae_grade: int,
+    serious: bool,
+    related: bool,
+    outcome: str,
+    end_date: dt.date | None = None,
+    seriousness_criteria: Iterable[str] = (),
+    action_taken: str = "",
+    learned_at: dt.datetime | None = None,
+    reason: str,
+    performed_by: User,
+) -> AdverseEvent:
+    """Correct or complete an adverse event; a changed saved value needs a reason.
+
+    Same rules as when it was recorded, withdrawn participants included. An event that
+    becomes serious notifies the sponsor (as a new serious event would). A change to an
+    event the investigator had confirmed withdraws the confirmation, in the same audited
+    change: the investigator confirms the new assessment.
+    """
+    ensure_can_record_adverse_events(performed_by, adverse_event.participant.site)
+    participant = _locked_participant(adverse_event.participant)
+    adverse_event = AdverseEvent.objects.select_for_update().get(
+        pk=adverse_event.pk, participant=participant
+    )
+    values = _validated(
+        participant,
+        {
+            "term": term,
+            "onset_date": onset_date,
+            "end_date": end_date,
+            "ctcae_grade": ctcae_grade,
+            "serious": serious,
+            "seriousness_criteria": seriousness_criteria,
+            "related": related,
+            "action_taken": action_taken,
+            "outcome": outcome,
+            "learned_at": learned_at or adverse_event.learned_at,
+        },
+    )
+    was_serious = adverse_event.serious
+    if changed_values(adverse_event, values) and adverse_event.confirmed_at is not None:
+        values.update(confirmed_by=None, confirmed_at=None)
+    record_update(
+        instance=adverse_event,
+        values=values,
+        reason=reason,
+        performed_by=performed_by,
+        site=participant.site.code,
+    )
+    if adverse_event.serious and not was_serious:
+        _notification_create(adverse_event)
+    return adverse_event
+
+
+@transaction.atomic
+def adverse_event_confirm(*, adverse_event: AdverseEvent, performed_by: User) -> AdverseEvent:
+    """An investigator of her site confirms the adverse event as recorded.
+
+    Refused when already confirmed, and for a serious event whose seriousness criteria
+    are still missing. Confirmation stops the 24-hour clock shown on the pages.
+    """
+    ensure_can_confirm_adverse_events(performed_by, adverse_event.participant.site)
+    participant = _locked_participant(adverse_event.participant)
+    adverse_event = AdverseEvent.objects.select_for_update().get(
+        pk=adverse_event.pk, participant=participant
+    )
+    if adverse_event.confirmed_at is not None:
+        raise StateConflict(_("This adverse event is already confirmed."))
+    if adverse_event.criteria_missing:
+        raise ValidationError(
+            {
+                "seriousness_criteria": _(
+                    "Give the seriousness criteria of this serious event before confirming it."
+                )
+            }
+        )
+    with change_context(
+        performed_by=performed_by,
+        reason=_("Confirmed by the investigator"),
+        site=participant.site.code,
+    ):
+        adverse_event.confirmed_by = performed_by
+        adverse_event.confirmed_at = timezone.now()
+        adverse_event.save(update_fields=["confirmed_by", "confirmed_at"])
+    return adverse_event
+
+
+# -- the sponsor's notification of a serious adverse event -----------------------------
+
+
+def sae_deadline(adverse_event: AdverseEvent) -> dt.datetime:
+    """When the sponsor must have the report: 24 hours after the site learned of it."""
+    return adverse_event.learned_at + SAE_REPORTING_WINDOW
+
+
+def _local(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    return moment.astimezone(zone).isoformat(timespec="minutes")
+
+
+def sae_message(adverse_event: AdverseEvent) -> tuple[str, str]:
+    """Subject and body of the sponsor's SAE e-mail, in the study's language."""
+    participant = adverse_event.participant
+    zone = _site_zone(participant)
+    with override(settings.LANGUAGE_CODE):
+        yes, no = _("yes"), _("no")
+        criteria = [
+            str(SeriousnessCriterion(code).label) for code in adverse_event.seriousness_criteria
+        ]
+        subject = _("[%(study)s] SAE: %(subject)s, %(term)s, CTCAE grade %(grade)s") % {
+            "study": participant.site.study.code,
+            "subject": participant.subject_id,
+            "term": adverse_event.term,
+            "grade": adverse_event.ctcae_grade,
+        }
+        rows = [
+            (_("Study"), participant.site.study.code),
+            (_("Site"), f"{participant.site.code} {participant.site.name}"),
+            (_("Subject"), participant.subject_id),
+            (_("Adverse event"), adverse_event.term),
+            (_("Onset date"), adverse_event.onset_date.isoformat()),
+            (_("End date"), adverse_event.end_date.isoformat() if adverse_event.end_date else "—"),
+            (_("CTCAE grade"), str(adverse_event.ctcae_grade)),
+            (_("Serious"), yes if adverse_event.serious else no),
+            (
+                _("Seriousness criteria"),
+                ", ".join(criteria) if criteria else _("not given yet"),
+            ),
+            (_("Related to tacrolimus"), yes if adverse_event.related else no),
+            (
+                _("Action taken with tacrolimus"),
+                str(ActionTaken(adverse_event.action_taken).label)
+                if adverse_event.action_taken
+                else "—",
+            ),
+            (_("Outcome"), str(Outcome(adverse_event.outcome).label)),
+            (_("Site learned of it at"), _local(adverse_event.learned_at, zone)),
+            (_("Recorded by"), str(adverse_event.recorded_by)),
+        ]
+        body = "\n\n".join(
+            [
+                _("A serious adverse event was reported at %(site)s.")
+                % {"site": participant.site.name},
+                "\n".join(f"{label}: {value}" for label, value in rows),
+                _(
+                    "The sponsor must receive this report within 24 hours of the site "
+                    "learning of the event: by %(deadline)s."
+                )
+                % {"deadline": _local(sae_deadline(adverse_event), zone)},
+                _("This message was sent by the study's eCRF; please do not reply to it."),
+            ]
+        )
+    return subject, body
+
+
+def _notification_create(adverse_event: AdverseEvent) -> SafetyNotification:
+    """Write the sponsor's notification now; queue its sending once the transaction commits.
+
+    ``robust``: a broker that is down when the transaction commits does not turn the
+    saved event into an error page; the beat job queues the notification again.
+    """
+    subject, body = sae_message(adverse_event)
+    notification = SafetyNotification.objects.create(
+        adverse_event=adverse_event, subject=subject, body=body
+    )
+    transaction.on_commit(partial(safety_notification_queue, notification.pk), robust=True)
+    return notification
+
+
+def safety_notification_queue(notification_id: int) -> None:
+    """Hand one notification to a worker (queue ``SAFETY_NOTIFICATION_QUEUE``)."""
+    from .tasks import send_safety_notification
+
+    send_safety_notification.apply_async(
+        args=[notification_id], queue=settings.SAFETY_NOTIFICATION_QUEUE or None
+    )
+
+
+def safety_notification_send(*, notification_id: int) -> bool:
+    """Send one notification to ``SAFETY_CONTACTS`` unless it was sent; answer if it was now.
+
+    In one transaction: lock the row (``SELECT ... FOR UPDATE SKIP LOCKED``), send,
+    mark it sent, commit. A second run while the first holds the row skips it; a run
+    after the commit finds it sent. A worker killed before the commit leaves the row
+    unsent and unlocked, for a retry or the beat job. Delivery is at least once: a crash
+    after the mail server accepted the message but before the commit sends it again.
+
+    A failure to send is recorded (attempts, last error) and raised again for the task
+    to retry; with no contacts configured the row stays unsent, the error is logged and
+    recorded, and the beat job tries again once they are.
+    """
+    failure: Exception | None = None
+    with transaction.atomic():
+        notification = (
+            SafetyNotification.objects.select_for_update(skip_locked=True)
+            .filter(pk=notification_id, sent_at__isnull=True)
+            .first()
+        )
+        if notification is None:
+            return False
+        now = timezone.now()
+        notification.attempts += 1
+        notification.last_attempt_at = now
+        recipients = list(settings.SAFETY_CONTACTS)
+        if not recipients:
+            notification.last_error = "SAFETY_CONTACTS is empty: nobody to notify."
+            logger.error("SAE notification %s not sent: SAFETY_CONTACTS is empty", notification.pk)
+        else:
+            try:
+                send_mail(
+                    subject=notification.subject,
+                    message=notification.body,
+                    from_email=settings.DEFAULT_FROM_EMAIL,
+                    recipient_list=recipients,
+                )
+            except Exception as exc:
+                failure = exc
+                notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            else:
+                notification.sent_at = timezone.now()
+                notification.last_error = ""
+        notification.save(update_fields=["attempts", "last_attempt_at", "last_error", "sent_at"])
+    if failure is not None:
+        raise failure
+    return notification.sent_at is not None
+
+
+def safety_notifications_requeue(*, now: dt.datetime | None = None) -> int:
+    """Queue again every unsent notification nobody tried lately; answer how many.
+
+    The beat job runs this every five minutes, so a message lost with a worker, or
+    never queued because the broker was down, still gets the notification out.
+    Queuing one that is being sent does no harm: the task skips a locked or sent row.
+    """
+    stale = (now or timezone.now()) - REQUEUE_AFTER
+    pending = list(
+        SafetyNotification.objects.filter(sent_at__isnull=True)
+        .filter(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=stale))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for notification_id in pending:
+        safety_notification_queue(notification_id)
+    return len(pending)

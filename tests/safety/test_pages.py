@@ -1,0 +1,219 @@
+"""The safety pages: the list with the 24-hour clock, recording, correcting, confirming."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from pghistory.models import Events
+
+from ecrf.safety.models import AdverseEvent
+from ecrf.safety.services import adverse_event_confirm
+
+from .conftest import SAE_VALUES, record
+
+pytestmark = pytest.mark.django_db
+
+
+def list_url(participant) -> str:
+    return f"/participants/{participant.pk}/safety/"
+
+
+def event_url(ae) -> str:
+    return f"/participants/{ae.participant_id}/safety/{ae.pk}/"
+
+
+def form_data(**overrides):
+    data = {
+        "term": "Headache",
+        "onset_date": (timezone.localdate() - dt.timedelta(days=1)).isoformat(),
+        "ctcae_grade": "2",
+        "related": "False",
+        "outcome": "recovering",
+        "action_taken": "none",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_the_participant_page_links_to_the_safety_page(client_for, coordinator_a, participant):
+    response = client_for(coordinator_a).get(f"/participants/{participant.pk}/")
+    assert list_url(participant).encode() in response.content
+
+
+def test_site_staff_see_the_form_and_read_only_roles_do_not(
+    client_for, coordinator_a, investigator_a, make_user, participant
+):
+    for user in [coordinator_a, investigator_a]:
+        response = client_for(user).get(list_url(participant))
+        assert response.status_code == 200
+        assert b'id="adverse-event-form"' in response.content
+    response = client_for(make_user("monitor")).get(list_url(participant))
+    assert response.status_code == 200
+    assert b'id="adverse-event-form"' not in response.content
+
+
+def test_a_coordinator_records_an_adverse_event_on_the_page(client_for, coordinator_a, participant):
+    response = client_for(coordinator_a).post(list_url(participant), form_data())
+    assert response.status_code == 302
+    ae = AdverseEvent.objects.get()
+    assert (ae.term, ae.ctcae_grade, ae.related, ae.outcome) == ("Headache", 2, False, "recovering")
+    page = client_for(coordinator_a).get(list_url(participant)).content.decode()
+    assert "Headache" in page
+
+
+def test_the_page_asks_for_the_criteria_of_a_serious_event(client_for, coordinator_a, participant):
+    response = client_for(coordinator_a).post(list_url(participant), form_data(serious="on"))
+    assert response.status_code == 400
+    assert b"Tick at least one criterion" in response.content
+    assert not AdverseEvent.objects.exists()
+
+
+def test_service_errors_come_back_on_their_fields(client_for, coordinator_a, participant):
+    response = client_for(coordinator_a).post(
+        list_url(participant), form_data(onset_date="2020-01-01")
+    )
+    assert response.status_code == 400
+    assert b"before randomization" in response.content
+
+
+def test_read_only_roles_cannot_post(client_for, make_user, participant):
+    for role in ["monitor", "data_manager", "statistician", "admin"]:
+        response = client_for(make_user(role)).post(list_url(participant), form_data())
+        assert response.status_code == 403, role
+    assert not AdverseEvent.objects.exists()
+
+
+def test_the_list_shows_the_deadline_and_time_left_of_an_unconfirmed_sae(
+    client_for, coordinator_a, participant
+):
+    learned = (timezone.now() - dt.timedelta(hours=20)).replace(second=0, microsecond=0)
+    record(participant, coordinator_a, **SAE_VALUES, learned_at=learned)
+    page = client_for(coordinator_a).get(list_url(participant)).content.decode()
+    deadline = timezone.localtime(learned + dt.timedelta(hours=24)).strftime("%Y-%m-%d %H:%M")
+    assert f"Sponsor deadline {deadline}" in page
+    assert re.search(r"\b(3 h 5\d|4 h 00) min left", page)
+    assert 'data-overdue="false"' in page
+
+
+def test_an_sae_past_its_deadline_says_overdue(client_for, coordinator_a, participant):
+    learned = (timezone.now() - dt.timedelta(hours=30)).replace(second=0, microsecond=0)
+    record(
+        participant,
+        coordinator_a,
+        **SAE_VALUES,
+        learned_at=learned,
+        onset_date=timezone.localdate() - dt.timedelta(days=3),
+    )
+    page = client_for(coordinator_a).get(list_url(participant)).content.decode()
+    assert re.search(r"Overdue by (5 h 5\d|6 h 0\d) min", page)
+    assert 'data-overdue="true"' in page
+    assert "table-danger" in page
+
+
+def test_no_clock_once_the_investigator_confirmed(
+    client_for, coordinator_a, investigator_a, participant
+):
+    ae = record(participant, coordinator_a, **SAE_VALUES)
+    adverse_event_confirm(adverse_event=ae, performed_by=investigator_a)
+    page = client_for(coordinator_a).get(list_url(participant)).content.decode()
+    assert "Sponsor deadline" not in page
+
+
+def test_the_pages_have_no_inline_scripts_or_styles(client_for, investigator_a, participant):
+    ae = record(participant, investigator_a, **SAE_VALUES)
+    for path in [list_url(participant), event_url(ae)]:
+        page = client_for(investigator_a).get(path).content.decode()
+        assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page) is None, path
+        assert "<style" not in page and " style=" not in page, path
+
+
+def test_a_correction_needs_a_reason_and_the_reason_is_audited(
+    client_for, coordinator_a, participant
+):
+    ae = record(participant, coordinator_a)
+    client = client_for(coordinator_a)
+    initial = {
+        "term": ae.term,
+        "onset_date": ae.onset_date.isoformat(),
+        "ctcae_grade": "1",
+        "related": "True",
+        "outcome": "recovered",
+        "learned_at": timezone.localtime(ae.learned_at).strftime("%Y-%m-%dT%H:%M"),
+    }
+    response = client.post(event_url(ae), {**initial, "ctcae_grade": "2"})
+    assert response.status_code == 400
+    assert b"A reason for change is required" in response.content
+
+    response = client.post(event_url(ae), {**initial})
+    assert response.status_code == 302  # nothing changed: no reason needed
+    assert not Events.objects.tracks(ae).filter(pgh_label="update").exists()
+
+    response = client.post(event_url(ae), {**initial, "ctcae_grade": "2", "reason": "Re-graded"})
+    assert response.status_code == 302
+    ae.refresh_from_db()
+    assert ae.ctcae_grade == 2
+    event = Events.objects.tracks(ae).filter(pgh_label="update").get()
+    assert event.pgh_context["reason"] == "Re-graded"
+    assert event.pgh_context["source"] == "web"
+
+
+def test_the_investigator_confirms_on_the_page(
+    client_for, coordinator_a, investigator_a, participant
+):
+    ae = record(participant, coordinator_a, **SAE_VALUES)
+    page = client_for(investigator_a).get(event_url(ae)).content.decode()
+    assert 'id="confirm-form"' in page
+    assert "Sponsor deadline" in page
+    response = client_for(investigator_a).post(f"{event_url(ae)}confirm/")
+    assert response.status_code == 302
+    ae.refresh_from_db()
+    assert ae.confirmed_by == investigator_a
+
+
+def test_a_coordinator_cannot_confirm(client_for, coordinator_a, participant):
+    ae = record(participant, coordinator_a)
+    assert b'id="confirm-form"' not in client_for(coordinator_a).get(event_url(ae)).content
+    assert client_for(coordinator_a).post(f"{event_url(ae)}confirm/").status_code == 403
+    ae.refresh_from_db()
+    assert ae.confirmed_at is None
+
+
+def test_confirming_without_criteria_shows_why(
+    client_for, coordinator_a, investigator_a, participant
+):
+    ae = record(participant, coordinator_a, serious=True)
+    response = client_for(investigator_a).post(f"{event_url(ae)}confirm/")
+    assert response.status_code == 400
+    assert b"Give the seriousness criteria" in response.content
+
+
+def test_an_event_of_another_participant_answers_404(client_for, coordinator_a, randomized):
+    first, second = randomized(), randomized()
+    ae = record(second, coordinator_a)
+    client = client_for(coordinator_a)
+    wrong = f"/participants/{first.pk}/safety/{ae.pk}/"
+    assert client.get(wrong).status_code == 404
+    assert client.post(f"{wrong}confirm/").status_code == 404
+
+
+def test_the_list_page_query_count_does_not_grow_with_events(
+    client_for, coordinator_a, participant
+):
+    client = client_for(coordinator_a)
+    record(participant, coordinator_a, **SAE_VALUES)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(list_url(participant)).status_code == 200
+        return len(captured)
+
+    one = queries()
+    for _ in range(3):
+        record(participant, coordinator_a, **SAE_VALUES)
+        record(participant, coordinator_a)
+    assert queries() == one

@@ -1,0 +1,449 @@
+"""Adverse events: who records them, the protocol's rules, corrections, confirmation, clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from pghistory.models import Events
+
+from ecrf.core.exceptions import StateConflict
+from ecrf.participants.models import ParticipantStatus
+from ecrf.participants.services import participant_set_status
+from ecrf.safety.models import AdverseEvent, SafetyNotification
+from ecrf.safety.selectors import sae_clock
+from ecrf.safety.services import (
+    adverse_event_confirm,
+    adverse_event_update,
+)
+from ecrf.schedule.services import randomization_date
+
+from .conftest import SAE_VALUES, ae_values, record
+
+pytestmark = pytest.mark.django_db
+
+TODAY = timezone.localdate
+
+
+def errors_of(excinfo: pytest.ExceptionInfo[ValidationError]) -> dict[str, list[str]]:
+    return excinfo.value.message_dict
+
+
+def update(adverse_event, performed_by, reason="", **overrides):
+    values = {
+        name: getattr(adverse_event, name)
+        for name in (
+            "term",
+            "onset_date",
+            "end_date",
+            "ctcae_grade",
+            "serious",
+            "seriousness_criteria",
+            "related",
+            "action_taken",
+            "outcome",
+            "learned_at",
+        )
+    }
+    values.update(overrides)
+    return adverse_event_update(
+        adverse_event=adverse_event, performed_by=performed_by, reason=reason, **values
+    )
+
+
+# -- who records -----------------------------------------------------------------------
+
+
+def test_coordinator_records_an_adverse_event(participant, coordinator_a):
+    before = timezone.now()
+    ae = record(participant, coordinator_a, end_date=TODAY(), action_taken="none")
+    ae.refresh_from_db()
+    assert (ae.term, ae.ctcae_grade, ae.serious, ae.related, ae.outcome) == (
+        "Pruritus",
+        1,
+        False,
+        True,
+        "recovered",
+    )
+    assert ae.recorded_by == coordinator_a
+    assert ae.seriousness_criteria == []
+    assert before.replace(second=0, microsecond=0) <= ae.learned_at <= timezone.now()
+    assert ae.learned_at.second == 0
+    assert ae.confirmed_at is None
+    assert not SafetyNotification.objects.exists()
+
+
+def test_investigator_records_an_adverse_event(participant, investigator_a):
+    assert record(participant, investigator_a).recorded_by == investigator_a
+
+
+@pytest.mark.parametrize("role", ["monitor", "data_manager", "statistician", "admin"])
+def test_read_only_roles_cannot_record(role, make_user, participant):
+    with pytest.raises(PermissionDenied):
+        record(participant, make_user(role))
+    assert not AdverseEvent.objects.exists()
+
+
+@pytest.mark.parametrize("role", ["coordinator", "investigator"])
+def test_site_staff_of_another_site_cannot_record(role, make_user, participant):
+    with pytest.raises(PermissionDenied):
+        record(participant, make_user(role, ["S02"]))
+
+
+def test_a_participant_not_randomized_has_no_adverse_events_yet(ready_participant, coordinator_a):
+    with pytest.raises(StateConflict):
+        record(ready_participant(), coordinator_a)
+
+
+def test_adverse_events_are_still_recorded_after_withdrawal(participant, coordinator_a):
+    participant_set_status(
+        participant=participant,
+        status=ParticipantStatus.WITHDRAWN,
+        reason="Her decision",
+        performed_by=coordinator_a,
+    )
+    assert record(participant, coordinator_a).pk is not None
+
+
+# -- the protocol's rules --------------------------------------------------------------
+
+
+def test_onset_on_the_day_of_randomization_is_accepted(participant, coordinator_a):
+    day = randomization_date(participant, participant.allocation)
+    assert record(participant, coordinator_a, onset_date=day).onset_date == day
+
+
+def test_onset_before_randomization_is_refused(participant, coordinator_a):
+    day = randomization_date(participant, participant.allocation)
+    with pytest.raises(ValidationError) as excinfo:
+        record(participant, coordinator_a, onset_date=day - dt.timedelta(days=1))
+    assert "randomization" in errors_of(excinfo)["onset_date"][0]
+
+
+def test_onset_in_the_future_is_refused(participant, coordinator_a):
+    with pytest.raises(ValidationError) as excinfo:
+        record(participant, coordinator_a, onset_date=TODAY() + dt.timedelta(days=1))
+    assert set(errors_of(excinfo)) == {"onset_date"}
+
+
+def test_end_before_onset_is_refused(participant, coordinator_a):
+    onset = TODAY() - dt.timedelta(days=2)
+    with pytest.raises(ValidationError) as excinfo:
+        record(participant, coordinator_a, onset_date=onset, end_date=onset - dt.timedelta(1))
+    assert set(errors_of(excinfo)) == {"end_date"}
+
+
+def test_end_in_the_future_is_refused(participant, coordinator_a):
+    with pytest.raises(ValidationError) as excinfo:
+        record(participant, coordinator_a, end_date=TODAY() + dt.timedelta(days=1))
+    assert set(errors_of(excinfo)) == {"end_date"}
+
+
+def test_end_on_the_onset_day_is_accepted(participant, coordinator_a):
+    onset = TODAY() - dt.timedelta(days=2)
+    assert record(participant, coordinator_a, onset_date=onset, end_date=onset).end_date == onset
+
+
+@pytest.mark.parametrize("grade", [0, 6, -1])
+def test_grades_outside_1_to_5_are_refused(grade, participant, coordinator_a):
+    with pytest.raises(ValidationError) as excinfo:
+        record(participant, coordinator_a, ctcae_grade=grade)
+    assert set(errors_of(excinfo)) == {"ctcae_grade"}
+
+
+def test_criteria_on_an_event_not_serious_are_refused(participant, coordinator_a):
+    with pytest.raises(ValidationError) as excinfo:
+        record(participant, coordinator_a, seriousness_criteria=["hospitalisation"])
+    assert set(errors_of(excinfo)) == {"seriousness_criteria"}
+
+
+def test_unknown_criteria_are_refused(participant, coordinator_a):
+    with pytest.raises(ValidationError) as excinfo:
+        record(participant, coordinator_a, serious=True, seriousness_criteria=["bad_luck"])
+    assert set(errors_of(excinfo)) == {"seriousness_criteria"}
+
+
+def test_serious_with_criteria_is_recorded_in_canonical_order(participant, coordinator_a):
+    ae = record(
+        participant,
+        coordinator_a,
+        **{
+            **SAE_VALUES,
+            "seriousness_criteria": ["hospitalisation", "life_threatening", "hospitalisation"],
+        },
+    )
+    assert ae.seriousness_criteria == ["life_threatening", "hospitalisation"]
+    assert not ae.criteria_missing
+
+
+def test_serious_without_criteria_is_recorded_but_flagged(participant, coordinator_a):
+    ae = record(participant, coordinator_a, serious=True)
+    assert ae.serious and ae.criteria_missing
+    assert SafetyNotification.objects.filter(adverse_event=ae).count() == 1
+
+
+def test_grade_5_requires_a_fatal_outcome(participant, coordinator_a):
+    with pytest.raises(ValidationError) as excinfo:
+        record(participant, coordinator_a, ctcae_grade=5, serious=True, outcome="not_recovered")
+    assert set(errors_of(excinfo)) == {"outcome"}
+
+
+def test_a_fatal_outcome_requires_grade_5(participant, coordinator_a):
+    with pytest.raises(ValidationError) as excinfo:
+        record(participant, coordinator_a, ctcae_grade=4, serious=True, outcome="fatal")
+    assert set(errors_of(excinfo)) == {"ctcae_grade"}
+
+
+def test_a_fatal_event_must_be_serious(participant, coordinator_a):
+    with pytest.raises(ValidationError) as excinfo:
+        record(participant, coordinator_a, ctcae_grade=5, serious=False, outcome="fatal")
+    assert set(errors_of(excinfo)) == {"serious"}
+
+
+def test_a_fatal_serious_event_is_recorded(participant, coordinator_a):
+    ae = record(
+        participant,
+        coordinator_a,
+        ctcae_grade=5,
+        serious=True,
+        seriousness_criteria=["death"],
+        outcome="fatal",
+    )
+    assert (ae.ctcae_grade, ae.outcome) == (5, "fatal")
+
+
+def test_death_as_criterion_requires_a_fatal_outcome(participant, coordinator_a):
+    with pytest.raises(ValidationError) as excinfo:
+        record(participant, coordinator_a, serious=True, seriousness_criteria=["death"])
+    assert set(errors_of(excinfo)) == {"seriousness_criteria"}
+
+
+def test_a_blank_term_is_refused(participant, coordinator_a):
+    with pytest.raises(ValidationError) as excinfo:
+        record(participant, coordinator_a, term="   ")
+    assert set(errors_of(excinfo)) == {"term"}
+
+
+@pytest.mark.parametrize(("field", "value"), [("outcome", "cured"), ("action_taken", "prayed")])
+def test_unknown_codes_are_refused(field, value, participant, coordinator_a):
+    with pytest.raises(ValidationError) as excinfo:
+        record(participant, coordinator_a, **{field: value})
+    assert set(errors_of(excinfo)) == {field}
+
+
+def test_learning_of_it_in_the_future_is_refused(participant, coordinator_a):
+    with pytest.raises(ValidationError) as excinfo:
+        record(participant, coordinator_a, learned_at=timezone.now() + dt.timedelta(hours=1))
+    assert set(errors_of(excinfo)) == {"learned_at"}
+
+
+def test_learning_of_it_before_its_onset_is_refused(participant, coordinator_a):
+    onset = TODAY() - dt.timedelta(days=1)
+    with pytest.raises(ValidationError) as excinfo:
+        record(
+            participant,
+            coordinator_a,
+            onset_date=onset,
+            learned_at=timezone.now() - dt.timedelta(days=3),
+        )
+    assert set(errors_of(excinfo)) == {"learned_at"}
+
+
+def test_several_errors_are_reported_together(participant, coordinator_a):
+    with pytest.raises(ValidationError) as excinfo:
+        record(
+            participant,
+            coordinator_a,
+            term="",
+            onset_date=TODAY() + dt.timedelta(days=3),
+            ctcae_grade=9,
+        )
+    assert set(errors_of(excinfo)) == {"term", "onset_date", "ctcae_grade"}
+
+
+# -- the database holds the same rules -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"ctcae_grade": 6},
+        {"ctcae_grade": 0},
+        {"end_date_days": -1},
+        {"seriousness_criteria": ["hospitalisation"]},
+        {"seriousness_criteria": ["bad_luck"], "serious": True},
+        {"ctcae_grade": 5, "serious": True},
+        {"outcome": "fatal", "ctcae_grade": 3, "serious": True},
+        {"ctcae_grade": 5, "outcome": "fatal", "serious": False},
+        {"outcome": "cured"},
+        {"action_taken": "prayed"},
+    ],
+)
+def test_the_database_refuses_what_the_rules_refuse(overrides, participant, coordinator_a):
+    ae = record(participant, coordinator_a)
+    days = overrides.pop("end_date_days", None)
+    if days is not None:
+        overrides["end_date"] = ae.onset_date + dt.timedelta(days=days)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AdverseEvent.objects.filter(pk=ae.pk).update(**overrides)
+
+
+# -- corrections -----------------------------------------------------------------------
+
+
+def test_a_changed_value_without_reason_is_refused(participant, coordinator_a):
+    ae = record(participant, coordinator_a)
+    with pytest.raises(ValidationError) as excinfo:
+        update(ae, coordinator_a, ctcae_grade=2, reason="  ")
+    assert set(errors_of(excinfo)) == {"reason"}
+    ae.refresh_from_db()
+    assert ae.ctcae_grade == 1
+
+
+def test_the_reason_for_a_change_is_in_the_audit_trail(participant, coordinator_a):
+    ae = record(participant, coordinator_a)
+    update(ae, coordinator_a, ctcae_grade=2, reason="Worse on review of the chart")
+    event = Events.objects.tracks(ae).filter(pgh_label="update").get()
+    assert event.pgh_diff["ctcae_grade"] == [1, 2]
+    assert event.pgh_context["reason"] == "Worse on review of the chart"
+    assert event.pgh_context["username"] == coordinator_a.username
+    assert event.pgh_context["site"] == "S01"
+    created = Events.objects.tracks(ae).filter(pgh_label="create").get()
+    assert created.pgh_context["reason"] is None
+
+
+def test_saving_unchanged_values_needs_no_reason_and_writes_nothing(participant, coordinator_a):
+    ae = record(participant, coordinator_a, serious=True, seriousness_criteria=["disability"])
+    update(ae, coordinator_a, seriousness_criteria=["disability", "disability"])
+    assert not Events.objects.tracks(ae).filter(pgh_label="update").exists()
+
+
+def test_corrections_follow_the_same_rules(participant, coordinator_a):
+    ae = record(participant, coordinator_a)
+    with pytest.raises(ValidationError) as excinfo:
+        update(ae, coordinator_a, end_date=ae.onset_date - dt.timedelta(days=1), reason="x")
+    assert set(errors_of(excinfo)) == {"end_date"}
+
+
+def test_read_only_roles_cannot_correct(participant, coordinator_a, make_user):
+    ae = record(participant, coordinator_a)
+    with pytest.raises(PermissionDenied):
+        update(ae, make_user("monitor"), ctcae_grade=2, reason="x")
+
+
+def test_an_event_becoming_serious_notifies_the_sponsor_once(participant, coordinator_a):
+    ae = record(participant, coordinator_a)
+    update(ae, coordinator_a, serious=True, seriousness_criteria=["hospitalisation"], reason="x")
+    update(ae, coordinator_a, ctcae_grade=3, reason="Worse")
+    assert SafetyNotification.objects.filter(adverse_event=ae).count() == 1
+
+
+def test_a_correction_withdraws_the_confirmation(participant, coordinator_a, investigator_a):
+    ae = record(participant, coordinator_a)
+    adverse_event_confirm(adverse_event=ae, performed_by=investigator_a)
+    update(ae, coordinator_a, outcome="recovering", reason="Not over yet")
+    ae.refresh_from_db()
+    assert ae.confirmed_at is None and ae.confirmed_by is None
+    event = Events.objects.tracks(ae).filter(pgh_label="update").last()
+    assert event.pgh_context["reason"] == "Not over yet"
+    assert set(event.pgh_diff) >= {"outcome", "confirmed_by_id", "confirmed_at"}
+
+
+def test_a_withdrawn_participants_events_can_be_corrected(participant, coordinator_a):
+    ae = record(participant, coordinator_a)
+    participant_set_status(
+        participant=participant,
+        status=ParticipantStatus.WITHDRAWN,
+        reason="Her decision",
+        performed_by=coordinator_a,
+    )
+    update(ae, coordinator_a, outcome="recovering", reason="Follow-up call")
+    ae.refresh_from_db()
+    assert ae.outcome == "recovering"
+
+
+# -- confirmation by the investigator --------------------------------------------------
+
+
+def test_the_investigator_confirms(participant, coordinator_a, investigator_a):
+    ae = record(participant, coordinator_a)
+    adverse_event_confirm(adverse_event=ae, performed_by=investigator_a)
+    ae.refresh_from_db()
+    assert ae.confirmed_by == investigator_a and ae.confirmed_at is not None
+    event = Events.objects.tracks(ae).filter(pgh_label="update").get()
+    assert event.pgh_context["role"] == "investigator"
+
+
+@pytest.mark.parametrize("role", ["coordinator", "monitor", "data_manager", "admin"])
+def test_only_an_investigator_confirms(role, make_user, participant, coordinator_a):
+    ae = record(participant, coordinator_a)
+    with pytest.raises(PermissionDenied):
+        adverse_event_confirm(adverse_event=ae, performed_by=make_user(role))
+
+
+def test_an_investigator_of_another_site_cannot_confirm(participant, coordinator_a, make_user):
+    ae = record(participant, coordinator_a)
+    with pytest.raises(PermissionDenied):
+        adverse_event_confirm(adverse_event=ae, performed_by=make_user("investigator", ["S02"]))
+
+
+def test_a_second_confirmation_is_a_conflict(participant, coordinator_a, investigator_a):
+    ae = record(participant, coordinator_a)
+    adverse_event_confirm(adverse_event=ae, performed_by=investigator_a)
+    with pytest.raises(StateConflict):
+        adverse_event_confirm(adverse_event=ae, performed_by=investigator_a)
+
+
+def test_a_serious_event_without_criteria_cannot_be_confirmed(
+    participant, coordinator_a, investigator_a
+):
+    ae = record(participant, coordinator_a, serious=True)
+    with pytest.raises(ValidationError) as excinfo:
+        adverse_event_confirm(adverse_event=ae, performed_by=investigator_a)
+    assert set(errors_of(excinfo)) == {"seriousness_criteria"}
+    update(ae, coordinator_a, seriousness_criteria=["hospitalisation"], reason="Admitted")
+    adverse_event_confirm(adverse_event=ae, performed_by=investigator_a)
+
+
+# -- the 24-hour clock -----------------------------------------------------------------
+
+
+def test_the_clock_runs_24_hours_from_when_the_site_learned(participant, coordinator_a):
+    learned = (timezone.now() - dt.timedelta(hours=20)).replace(second=0, microsecond=0)
+    ae = record(participant, coordinator_a, **SAE_VALUES, learned_at=learned)
+    clock = sae_clock(ae, now=learned + dt.timedelta(hours=20, minutes=30))
+    assert clock is not None
+    assert clock.deadline == learned + dt.timedelta(hours=24)
+    assert clock.remaining == dt.timedelta(hours=3, minutes=30)
+    assert not clock.overdue
+    assert clock.label == "3 h 30 min left"
+
+
+def test_the_clock_says_overdue_after_24_hours(participant, coordinator_a):
+    learned = (timezone.now() - dt.timedelta(hours=30)).replace(second=0, microsecond=0)
+    ae = record(
+        participant,
+        coordinator_a,
+        **SAE_VALUES,
+        learned_at=learned,
+        onset_date=TODAY() - dt.timedelta(days=3),
+    )
+    clock = sae_clock(ae, now=learned + dt.timedelta(hours=25, minutes=5))
+    assert clock is not None and clock.overdue
+    assert clock.label == "Overdue by 1 h 05 min"
+
+
+def test_no_clock_for_an_event_not_serious_or_confirmed(participant, coordinator_a, investigator_a):
+    assert sae_clock(record(participant, coordinator_a)) is None
+    ae = record(participant, coordinator_a, **SAE_VALUES)
+    assert sae_clock(ae) is not None
+    adverse_event_confirm(adverse_event=ae, performed_by=investigator_a)
+    ae.refresh_from_db()
+    assert sae_clock(ae) is None
+
+
+def test_ae_values_default_is_the_trials_one_event():
+    assert ae_values()["term"] == "Pruritus"
