@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from ecrf.accounts.roles import Role
 from ecrf.core.http import AuthenticatedRequest
 from ecrf.participants.selectors import participants_visible_to
+from ecrf.queries.selectors import open_query_counts_per_site, queries_visible_to
 from ecrf.schedule.selectors import coordinator_agenda
 
 from . import health, selectors
@@ -27,9 +28,12 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
     if user.role == Role.COORDINATOR:
         context["worklist"] = selectors.coordinator_worklist(user)
         context["agenda"] = coordinator_agenda(user)
+        context["open_queries"] = queries_visible_to(user, status="open")[:50]
         context["today"] = timezone.localdate()
         template = "core/home_coordinator.html"
     elif user.role == Role.MONITOR:
+        context["query_counts"] = open_query_counts_per_site(user)
+        context["answered"] = queries_visible_to(user, status="answered")[:50]
         template = "core/home_monitor.html"
     else:
         template = "core/home_sponsor.html"

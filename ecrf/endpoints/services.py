@@ -170,6 +170,8 @@ def _keep_findings(
     participant: Participant, record: str, soft: list[Finding], performed_by: User
 ) -> None:
     """Open a finding per confirmed soft check; resolve this form's checks that no longer fire."""
+    from ecrf.queries.services import query_open
+
     from .checks import CHECKS
 
     codes_here = {c.code for c in CHECKS if record in c.records}
@@ -179,7 +181,7 @@ def _keep_findings(
             participant=participant, code__in=codes_here - firing, resolved_at__isnull=True
         ).update(resolved_at=timezone.now())
         for finding in soft:
-            EditCheckFinding.objects.get_or_create(
+            _kept, created = EditCheckFinding.objects.get_or_create(
                 participant=participant,
                 code=finding.code,
                 resolved_at=None,
@@ -190,3 +192,13 @@ def _keep_findings(
                     "confirmed_by": performed_by,
                 },
             )
+            if created:
+                # A confirmed warning still goes to the monitor, as a query on the field.
+                query_open(
+                    participant=participant,
+                    record=record,
+                    field=finding.field,
+                    text=finding.message,
+                    edit_check=finding.code,
+                    performed_by=None,
+                )

@@ -24,6 +24,8 @@ from ecrf.core.http import AuthenticatedRequest
 from ecrf.quality import selectors as quality_selectors
 from ecrf.quality.forms import SignForm
 from ecrf.quality.services import record_codes as quality_record_codes
+from ecrf.queries import selectors as query_selectors
+from ecrf.queries.fields import QUERYABLE_FIELDS
 from randomization.selectors import can_see_lists
 from randomization.services import participant_randomize
 
@@ -143,6 +145,16 @@ def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "verifications": quality_selectors.verifications_of(participant),
             "locks": quality_selectors.open_locks_over(participant),
             "sign_form": SignForm(),
+            "queries": query_selectors.queries_visible_to(
+                request.user, participant_id=participant.pk
+            ).select_related("opened_by"),
+            "query_targets": [
+                f"{record}.{field}"
+                for record, fields in QUERYABLE_FIELDS.items()
+                for field in fields
+            ]
+            if request.user.role in ("monitor", "data_manager")
+            else [],
             "record_codes": quality_record_codes() if request.user.role == "monitor" else [],
             "can_withdraw": request.user.role in ("coordinator", "investigator")
             and participant.status not in ("withdrawn", "completed"),

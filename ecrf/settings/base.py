@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "ecrf.safety",
     "ecrf.endpoints",
     "ecrf.quality",
+    "ecrf.queries",
     "ecrf.core",
     "randomization",
 ]

@@ -39,6 +39,8 @@ ROUTES: dict[str, str | tuple[str, dict[str, str]] | None] = {
     "participants:unblind": "participant",
     "endpoints:form": ("participant", {"record": "biochemical_pregnancy"}),
     "participants:withdraw": "participant",
+    "queries:open": "participant",
+    "queries:step": ("query", {"step": "respond"}),
     "quality:sign": "participant",
     "quality:verify": "participant",
     "quality:lock": "participant",
@@ -74,6 +76,11 @@ ROUTES: dict[str, str | tuple[str, dict[str, str]] | None] = {
     "participant-withdraw": "participant",
     "participant-lock": "participant",
     "participant-signature": "participant",
+    "query-list": None,
+    "query-detail": "query",
+    "query-respond": "query",
+    "query-close": "query",
+    "query-reopen": "query",
     "api-schema": None,
     "api-docs": None,
     "healthz": None,
@@ -123,7 +130,24 @@ def test_user_of_site_a_gets_404_for_every_route_of_a_site_b_object(
 ):
     user = make_user(role, ["S01"])
     web, api = client_for(user), api_for(user)
+    from ecrf.participants.services import consent_record
+    from ecrf.queries.services import query_open
+
+    consent_record(
+        participant=participant_b,
+        consent_date=participant_b.screening_date,
+        consent_version="1.0",
+        performed_by=participant_b.registered_by,
+    )
+    query_b = query_open(
+        participant=participant_b,
+        record="consent",
+        field="consent_date",
+        text="Check the date",
+        performed_by=None,
+    )
     objects = {
+        "query": query_b,
         "participant": participant_b,
         "randomization_list": RandomizationList.objects.get(site__code="S02"),
     }
@@ -132,7 +156,8 @@ def test_user_of_site_a_gets_404_for_every_route_of_a_site_b_object(
         if kind is None:
             continue
         kind, extra = kind if isinstance(kind, tuple) else (kind, {})
-        url = reverse(name, kwargs={"pk": objects[kind].pk, **extra})
+        pk_name = "query_pk" if name == "queries:step" else "pk"
+        url = reverse(name, kwargs={pk_name: objects[kind].pk, **extra})
         client = api if url.startswith("/api/") else web
         response = (
             getattr(client, method)(url, {}, format="json")

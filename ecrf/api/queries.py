@@ -1,0 +1,150 @@
+"""Queries through the API (API contract, Core flow): open, answer, close, list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ecrf.core.http import request_user
+from ecrf.participants.selectors import participants_visible_to
+from ecrf.queries import selectors, services
+from ecrf.queries.models import Query, QueryStatus
+
+
+class QueryMessageSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    text = serializers.CharField()
+    author = serializers.CharField(source="author.get_username", allow_null=True, default=None)
+    written_at = serializers.DateTimeField()
+
+
+class QuerySerializer(serializers.ModelSerializer):
+    subject_id = serializers.CharField(source="participant.subject_id", read_only=True)
+    messages = QueryMessageSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Query
+        fields = [
+            "id",
+            "participant",
+            "subject_id",
+            "record",
+            "record_id",
+            "field",
+            "status",
+            "opened_at",
+            "edit_check",
+            "messages",
+        ]
+        read_only_fields = fields
+
+
+class QueryOpenSerializer(serializers.Serializer):
+    participant = serializers.IntegerField()
+    record = serializers.CharField(max_length=40)
+    field = serializers.CharField(max_length=60)
+    text = serializers.CharField(max_length=2000)
+    record_id = serializers.IntegerField(required=False, allow_null=True)
+
+
+class QueryTextSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=2000)
+
+
+class QueryOptionalTextSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class QueryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Queries of the caller's sites; another site's query answers 404."""
+
+    serializer_class = QuerySerializer
+    permission_classes = [IsAuthenticated]
+    queryset = Query.objects.none()
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self) -> Any:
+        params = self.request.query_params
+        status_filter = params.get("status") or None
+        if status_filter and status_filter not in QueryStatus.values:
+            raise ValidationError({"status": f"Expected one of {', '.join(QueryStatus.values)}."})
+        participant = params.get("participant") or None
+        if participant is not None and not participant.isdigit():
+            raise ValidationError({"participant": "Expected a participant id."})
+        return selectors.queries_visible_to(
+            self.request.user,
+            status=status_filter,
+            participant_id=int(participant) if participant else None,
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=QueryStatus.values),
+            OpenApiParameter("participant", int),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=QueryOpenSerializer, responses={201: QuerySerializer})
+    def create(self, request: Request) -> Response:
+        data = QueryOpenSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        participant = (
+            participants_visible_to(request.user)
+            .filter(pk=data.validated_data["participant"])
+            .first()
+        )
+        if participant is None:
+            raise ValidationError({"participant": "No such participant at your sites."})
+        query = services.query_open(
+            participant=participant,
+            record=data.validated_data["record"],
+            field=data.validated_data["field"],
+            text=data.validated_data["text"],
+            record_id=data.validated_data.get("record_id"),
+            performed_by=request_user(request),
+        )
+        return Response(QuerySerializer(query).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=QueryTextSerializer, responses={200: QuerySerializer})
+    @action(detail=True, methods=["post"])
+    def respond(self, request: Request, pk: str) -> Response:
+        query = selectors.query_get(request.user, int(pk))
+        data = QueryTextSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        query = services.query_respond(
+            query=query, text=data.validated_data["text"], performed_by=request_user(request)
+        )
+        return Response(QuerySerializer(selectors.query_get(request.user, query.pk)).data)
+
+    @extend_schema(request=QueryOptionalTextSerializer, responses={200: QuerySerializer})
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, pk: str) -> Response:
+        query = selectors.query_get(request.user, int(pk))
+        data = QueryOptionalTextSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        query = services.query_close(
+            query=query,
+            text=data.validated_data.get("text", ""),
+            performed_by=request_user(request),
+        )
+        return Response(QuerySerializer(selectors.query_get(request.user, query.pk)).data)
+
+    @extend_schema(request=QueryTextSerializer, responses={200: QuerySerializer})
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, pk: str) -> Response:
+        query = selectors.query_get(request.user, int(pk))
+        data = QueryTextSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        query = services.query_reopen(
+            query=query, text=data.validated_data["text"], performed_by=request_user(request)
+        )
+        return Response(QuerySerializer(selectors.query_get(request.user, query.pk)).data)

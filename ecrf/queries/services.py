@@ -1,0 +1,146 @@
+"""Every step of a query: open, answer, close, re-open (one service each)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from ecrf.accounts.roles import Role
+from ecrf.accounts.selectors import user_sees_site
+from ecrf.audit.context import change_context
+from ecrf.core.exceptions import StateConflict
+from ecrf.participants.models import Participant
+
+from .fields import MULTI_RECORD_FORMS, QUERYABLE_FIELDS, SINGLE_RECORD_FORMS
+from .models import MessageKind, Query, QueryMessage, QueryStatus
+
+if TYPE_CHECKING:
+    from ecrf.accounts.models import User
+
+RAISING_ROLES = (Role.MONITOR, Role.DATA_MANAGER)
+ANSWERING_ROLES = (Role.COORDINATOR, Role.INVESTIGATOR)
+
+
+def _ensure(user: User | None, roles: tuple[str, ...], participant: Participant) -> None:
+    if user is None:
+        return
+    if user.role not in roles or not user_sees_site(user, participant.site):
+        raise PermissionDenied(_("Your role may not do this for this participant."))
+
+
+def _validate_target(
+    participant: Participant, record: str, field: str, record_id: int | None
+) -> int | None:
+    if record not in QUERYABLE_FIELDS:
+        raise ValidationError(
+            {
+                "record": _("Unknown form %(record)s; expected one of %(codes)s.")
+                % {"record": record, "codes": ", ".join(QUERYABLE_FIELDS)}
+            }
+        )
+    if field not in QUERYABLE_FIELDS[record]:
+        raise ValidationError(
+            {
+                "field": _(
+                    "The form %(record)s has no field %(field)s; expected one of %(fields)s."
+                )
+                % {"record": record, "field": field, "fields": ", ".join(QUERYABLE_FIELDS[record])}
+            }
+        )
+    if record in SINGLE_RECORD_FORMS:
+        instance = getattr(participant, SINGLE_RECORD_FORMS[record], None)
+        if instance is None:
+            raise ValidationError({"record": _("This form has not been entered for her yet.")})
+        return instance.pk
+    related = getattr(participant, MULTI_RECORD_FORMS[record])
+    if record_id is None or not related.filter(pk=record_id).exists():
+        raise ValidationError(
+            {"record_id": _("Give the id of one of her %(record)s records.") % {"record": record}}
+        )
+    return record_id
+
+
+def _step(query: Query, kind: str, text: str, author: User | None) -> None:
+    QueryMessage.objects.create(query=query, kind=kind, text=text, author=author)
+
+
+@transaction.atomic
+def query_open(
+    *,
+    participant: Participant,
+    record: str,
+    field: str,
+    text: str,
+    record_id: int | None = None,
+    edit_check: str = "",
+    performed_by: User | None,
+) -> Query:
+    """A monitor or data manager (or an edit check, with no user) asks about one field."""
+    _ensure(performed_by, RAISING_ROLES, participant)
+    if not text.strip():
+        raise ValidationError({"text": _("Write the question.")})
+    target_id = _validate_target(participant, record, field, record_id)
+    with change_context(performed_by=performed_by, site=participant.site.code):
+        query = Query.objects.create(
+            participant=participant,
+            record=record,
+            record_id=target_id,
+            field=field,
+            opened_by=performed_by,
+            edit_check=edit_check,
+        )
+        _step(query, MessageKind.OPENED, text.strip(), performed_by)
+    return query
+
+
+def _locked_query(query: Query) -> Query:
+    return Query.objects.select_for_update().select_related("participant__site").get(pk=query.pk)
+
+
+@transaction.atomic
+def query_respond(*, query: Query, text: str, performed_by: User) -> Query:
+    """The site answers (a correction of the value goes through the form, with its reason)."""
+    query = _locked_query(query)
+    _ensure(performed_by, ANSWERING_ROLES, query.participant)
+    if not text.strip():
+        raise ValidationError({"text": _("Write the answer.")})
+    if query.status == QueryStatus.CLOSED:
+        raise StateConflict(_("This query is closed; it cannot be answered."))
+    with change_context(performed_by=performed_by, site=query.participant.site.code):
+        query.status = QueryStatus.ANSWERED
+        query.save(update_fields=["status"])
+        _step(query, MessageKind.ANSWERED, text.strip(), performed_by)
+    return query
+
+
+@transaction.atomic
+def query_close(*, query: Query, text: str = "", performed_by: User) -> Query:
+    """The monitor or data manager closes the query (optionally saying why)."""
+    query = _locked_query(query)
+    _ensure(performed_by, RAISING_ROLES, query.participant)
+    if query.status == QueryStatus.CLOSED:
+        raise StateConflict(_("This query is already closed."))
+    with change_context(performed_by=performed_by, site=query.participant.site.code):
+        query.status = QueryStatus.CLOSED
+        query.save(update_fields=["status"])
+        _step(query, MessageKind.CLOSED, text.strip(), performed_by)
+    return query
+
+
+@transaction.atomic
+def query_reopen(*, query: Query, text: str, performed_by: User) -> Query:
+    """The monitor or data manager re-opens a query whose answer did not settle it."""
+    query = _locked_query(query)
+    _ensure(performed_by, RAISING_ROLES, query.participant)
+    if query.status == QueryStatus.OPEN:
+        raise StateConflict(_("This query is already open."))
+    if not text.strip():
+        raise ValidationError({"text": _("Say why the query is re-opened.")})
+    with change_context(performed_by=performed_by, site=query.participant.site.code):
+        query.status = QueryStatus.OPEN
+        query.save(update_fields=["status"])
+        _step(query, MessageKind.REOPENED, text.strip(), performed_by)
+    return query
