@@ -12,8 +12,10 @@ from django.views.decorators.http import require_GET
 from ecrf.accounts.roles import Role
 from ecrf.core.http import AuthenticatedRequest
 from ecrf.participants.selectors import participants_visible_to
+from ecrf.quality import selectors as quality_selectors
 from ecrf.queries.selectors import open_query_counts_per_site, queries_visible_to
 from ecrf.schedule.selectors import coordinator_agenda
+from ecrf.studies.services import current_study
 
 from . import health, selectors
 
@@ -36,6 +38,8 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
         context["answered"] = queries_visible_to(user, status="answered")[:50]
         template = "core/home_monitor.html"
     else:
+        study = current_study()
+        context["study_lock"] = quality_selectors.study_lock(study) if study else None
         template = "core/home_sponsor.html"
     return render(request, template, context)
 

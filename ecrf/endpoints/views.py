@@ -15,6 +15,7 @@ from ecrf.accounts.permissions import can_enter_data
 from ecrf.core.forms import add_service_errors
 from ecrf.core.http import AuthenticatedRequest
 from ecrf.participants.selectors import participant_get
+from ecrf.queries.selectors import queries_visible_to
 
 from .checks import BIOCHEMICAL, CLINICAL
 from .forms import BiochemicalPregnancyForm, ClinicalPregnancyForm
@@ -65,6 +66,9 @@ def endpoint_form(request: AuthenticatedRequest, pk: int, record: str) -> HttpRe
             "record": record,
             "title": ENDPOINT_MODELS[record]._meta.verbose_name,
             "warnings": warnings,
+            "open_queries": queries_visible_to(request.user, participant_id=participant.pk)
+            .filter(record=record)
+            .exclude(status="closed"),
             "can_enter_data": can_enter_data(request.user),
         },
         status=400 if (form.errors or warnings) else 200,

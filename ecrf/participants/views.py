@@ -156,6 +156,9 @@ def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             if request.user.role in ("monitor", "data_manager")
             else [],
             "record_codes": quality_record_codes() if request.user.role == "monitor" else [],
+            "lockable_records": quality_record_codes()
+            if request.user.role == "data_manager"
+            else [],
             "can_withdraw": request.user.role in ("coordinator", "investigator")
             and participant.status not in ("withdrawn", "completed"),
             "can_enter_data": can_enter_data(request.user),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from ecrf.participants.models import Participant
+from ecrf.studies.models import Study
 
 from .models import Lock, LockScope, Signature, Verification
 
@@ -21,6 +22,11 @@ def participant_lock(participant: Participant) -> Lock | None:
     return Lock.objects.filter(
         participant=participant, scope=LockScope.PARTICIPANT, unlocked_at__isnull=True
     ).first()
+
+
+def study_lock(study: Study) -> Lock | None:
+    """The database lock of the study, if it stands."""
+    return Lock.objects.filter(study=study, scope=LockScope.STUDY, unlocked_at__isnull=True).first()
 
 
 def signatures_of(participant: Participant) -> QuerySet[Signature]:

@@ -11,4 +11,6 @@ urlpatterns = [
     path("<int:pk>/verify/", views.verify, name="verify"),
     path("<int:pk>/lock/", views.lock, name="lock"),
     path("<int:pk>/unlock/", views.unlock, name="unlock"),
+    path("study/lock/", views.study_lock, name="study_lock"),
+    path("study/unlock/", views.study_unlock, name="study_unlock"),
 ]

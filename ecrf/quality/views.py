@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from ecrf.core.exceptions import StateConflict
 from ecrf.core.http import AuthenticatedRequest
 from ecrf.participants.selectors import participant_get
+from ecrf.studies.services import current_study
 
 from . import selectors, services
 from .forms import LockForm, SignForm, VerifyForm
@@ -82,6 +83,7 @@ def lock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         services.lock_set(
             study=participant.site.study,
             participant=participant,
+            record=request.POST.get("record", ""),
             reason=form.cleaned_data.get("reason", ""),
             performed_by=request.user,
         )
@@ -111,3 +113,43 @@ def unlock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("Unlocked."))
     return _back(pk)
+
+
+@login_required
+@require_POST
+def study_lock(request: AuthenticatedRequest) -> HttpResponse:
+    """The database lock before analysis: the whole study's data, frozen."""
+    study = current_study()
+    form = LockForm(request.POST)
+    form.is_valid()
+    if study is not None:
+        try:
+            services.lock_set(
+                study=study, reason=form.cleaned_data.get("reason", ""), performed_by=request.user
+            )
+        except (ValidationError, StateConflict) as exc:
+            _report(request, exc)
+        else:
+            messages.success(request, _("The study database is locked."))
+    return redirect("core:home")
+
+
+@login_required
+@require_POST
+def study_unlock(request: AuthenticatedRequest) -> HttpResponse:
+    study = current_study()
+    form = LockForm(request.POST)
+    form.is_valid()
+    standing = selectors.study_lock(study) if study is not None else None
+    if standing is None:
+        messages.error(request, _("The study is not locked."))
+        return redirect("core:home")
+    try:
+        services.lock_release(
+            lock=standing, reason=form.cleaned_data.get("reason", ""), performed_by=request.user
+        )
+    except (ValidationError, StateConflict) as exc:
+        _report(request, exc)
+    else:
+        messages.success(request, _("The study database is unlocked."))
+    return redirect("core:home")

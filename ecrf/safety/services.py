@@ -344,8 +344,10 @@ def sae_message(adverse_event: AdverseEvent) -> tuple[str, str]:
         criteria = [
             str(SeriousnessCriterion(code).label) for code in adverse_event.seriousness_criteria
         ]
-        subject = _("[%(study)s] SAE: %(subject)s, %(term)s, CTCAE grade %(grade)s") % {
-            "study": participant.site.study.code,
+        # "SAE" stays in every language: the safety desk's mail filters look for it.
+        subject = f"[{participant.site.study.code}] SAE " + _(
+            "%(subject)s, %(term)s, CTCAE grade %(grade)s"
+        ) % {
             "subject": participant.subject_id,
             "term": adverse_event.term,
             "grade": adverse_event.ctcae_grade,

@@ -45,6 +45,8 @@ ROUTES: dict[str, str | tuple[str, dict[str, str]] | None] = {
     "quality:verify": "participant",
     "quality:lock": "participant",
     "quality:unlock": "participant",
+    "quality:study_lock": None,
+    "quality:study_unlock": None,
     "safety:adverse_events": "participant",
     "safety:adverse_event": ("participant", {"ae_pk": "1"}),
     "safety:adverse_event_confirm": ("participant", {"ae_pk": "1"}),

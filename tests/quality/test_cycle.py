@@ -350,3 +350,36 @@ def test_the_participant_page_signs_verifies_and_locks(client_for, make_user, co
     )
     assert b"Give the reason for unlocking" in refused.content
     assert Lock.objects.get().unlocked_at is None
+
+
+def test_data_manager_locks_and_unlocks_the_study_from_the_home_page(
+    client_for, api_for, coordinator_a, make_user, completed
+):
+    data_manager = client_for(make_user("data_manager"))
+    assert b'id="database-lock"' in data_manager.get("/").content
+    data_manager.post("/participants/study/lock/", {"reason": "Database lock for analysis"})
+    assert Lock.objects.get().scope == "study"
+    response = api_for(coordinator_a).post(
+        "/api/v1/participants/",
+        {"site": "S01", "screening_date": "2026-11-01", "birth_date": "1990-01-01"},
+        format="json",
+    )
+    assert response.status_code == 409
+    data_manager.post("/participants/study/unlock/", {"reason": ""})
+    assert Lock.objects.get().unlocked_at is None
+    data_manager.post("/participants/study/unlock/", {"reason": "Late query to resolve"})
+    assert Lock.objects.get().unlocked_at is not None
+
+
+def test_only_data_managers_lock_the_study(client_for, make_user, study):
+    for role in ["coordinator", "monitor", "statistician", "admin"]:
+        client_for(make_user(role)).post("/participants/study/lock/", {"reason": "x"})
+    assert not Lock.objects.exists()
+
+
+def test_a_form_lock_from_the_participant_page(client_for, make_user, completed):
+    client_for(make_user("data_manager")).post(
+        f"/participants/{completed.pk}/lock/", {"record": "consent", "reason": "Verified"}
+    )
+    lock = Lock.objects.get()
+    assert (lock.scope, lock.record) == ("form", "consent")

@@ -287,3 +287,22 @@ def test_the_whole_data_quality_cycle(
         ]
     assert [w.status_code for w in writes] == [409] * len(writes)
     assert Lock.objects.get().unlocked_at is None
+
+
+def test_open_queries_show_on_their_form(
+    api_for, client_for, coordinator_a, make_user, with_biochemical
+):
+    open_query(
+        api_for(make_user("monitor", ["S01"])),
+        with_biochemical,
+        record="biochemical_pregnancy",
+        field="serum_hcg_miu_ml",
+        text="Unit mIU/mL?",
+    )
+    with at("2026-03-16"):
+        page = (
+            client_for(coordinator_a)
+            .get(f"/participants/{with_biochemical.pk}/endpoints/biochemical_pregnancy/")
+            .content.decode()
+        )
+    assert 'data-field="serum_hcg_miu_ml"' in page and "Unit mIU/mL?" in page
