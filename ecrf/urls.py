@@ -17,6 +17,7 @@ urlpatterns = [
     path("participants/", include("ecrf.safety.urls")),
     path("participants/", include("ecrf.endpoints.urls")),
     path("participants/", include("ecrf.quality.urls")),
+    path("participants/", include("ecrf.labs.urls")),
     path("", include("ecrf.queries.urls")),
     path("randomization/", include("randomization.urls")),
     path("admin/", admin.site.urls),

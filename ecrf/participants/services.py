@@ -74,7 +74,7 @@ def _validate_screening_dates(site: Site, screening_date: dt.date, birth_date: d
         raise ValidationError(errors)
 
 
-def _locked(participant: Participant, record: str = "") -> Participant:
+def lock_participant(participant: Participant, record: str = "") -> Participant:
     """Her row, locked for this transaction, after checking no data lock stands over it."""
     from ecrf.quality.selectors import ensure_unlocked
 
@@ -136,7 +136,7 @@ def participant_update_screening(
     Age depends on the date of birth, so the eligibility assessment is re-run.
     """
     ensure_can_enter_data(performed_by, participant.site)
-    participant = _locked(participant, "participant")
+    participant = lock_participant(participant, "participant")
     _ensure_open(participant)
     _validate_screening_dates(participant.site, screening_date, birth_date)
     changes = record_update(
@@ -191,7 +191,7 @@ def eligibility_record(
     the result and the codes of the failed criteria are stored with the answers.
     """
     ensure_can_enter_data(performed_by, participant.site)
-    participant = _locked(participant, "eligibility")
+    participant = lock_participant(participant, "eligibility")
     _ensure_open(participant)
     known = (*ELIGIBILITY_ANSWER_FIELDS, "th1_th2_sample_date", "th1_th2_laboratory")
     values: dict[str, Any] = {k: answers.get(k) for k in known}
@@ -263,7 +263,7 @@ def consent_record(
     Age is counted at consent, so the eligibility assessment is re-run.
     """
     ensure_can_enter_data(performed_by, participant.site)
-    participant = _locked(participant, "consent")
+    participant = lock_participant(participant, "consent")
     _ensure_open(participant)
     study = participant.site.study
     errors: dict[str, str] = {}
@@ -391,7 +391,7 @@ def participant_withdraw(
         performed_by, participant.site
     ):
         raise PermissionDenied(_("Only site staff of her site record a withdrawal."))
-    participant = _locked(participant, "withdrawal")
+    participant = lock_participant(participant, "withdrawal")
     if participant.status == ParticipantStatus.WITHDRAWN:
         raise StateConflict(
             _("%(subject)s has already withdrawn.") % {"subject": participant.subject_id}

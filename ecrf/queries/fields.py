@@ -19,6 +19,7 @@ QUERYABLE_FIELDS: dict[str, tuple[str, ...]] = {
     "dose": ("date", "dose_mg", "taken", "capsules", "time_taken", "comment"),
     "biochemical_pregnancy": ENDPOINT_FIELDS["biochemical_pregnancy"],
     "clinical_pregnancy": ENDPOINT_FIELDS["clinical_pregnancy"],
+    "safety_lab": ("measured_on", "value"),
     "adverse_event": (
         "term",
         "onset_date",
@@ -40,4 +41,8 @@ SINGLE_RECORD_FORMS = {
     "biochemical_pregnancy": "biochemical_pregnancy",
     "clinical_pregnancy": "clinical_pregnancy",
 }
-MULTI_RECORD_FORMS = {"dose": "doses", "adverse_event": "adverse_events"}
+MULTI_RECORD_FORMS = {
+    "dose": "doses",
+    "adverse_event": "adverse_events",
+    "safety_lab": "lab_results",
+}

@@ -345,7 +345,8 @@ def sae_message(adverse_event: AdverseEvent) -> tuple[str, str]:
             str(SeriousnessCriterion(code).label) for code in adverse_event.seriousness_criteria
         ]
         # "SAE" stays in every language: the safety desk's mail filters look for it.
-        subject = f"[{participant.site.study.code}] SAE " + _(
+        serious = _("(serious adverse event)")
+        subject = f"[{participant.site.study.code}] SAE {serious} " + _(
             "%(subject)s, %(term)s, CTCAE grade %(grade)s"
         ) % {
             "subject": participant.subject_id,

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "ecrf.endpoints",
     "ecrf.quality",
     "ecrf.queries",
+    "ecrf.labs",
     "ecrf.core",
     "randomization",
 ]

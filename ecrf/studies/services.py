@@ -38,6 +38,7 @@ def study_setup_trial(
     it once (idempotent). Each site without a randomization list gets one, generated
     from a recorded secure seed and activated.
     """
+    from ecrf.labs.services import normal_ranges_setup
     from randomization.models import RandomizationList
     from randomization.services import list_activate, list_generate
 
@@ -92,6 +93,8 @@ def study_setup_trial(
             site.save()
             report.sites_created.append(code)
     _store_default_edit_checks(study, performed_by)
+    for site in study.sites.all():
+        normal_ranges_setup(site=site, performed_by=performed_by)
     strata: list[Site | None] = (
         list(study.sites.order_by("code")) if study.stratify_by_site else [None]
     )

@@ -41,6 +41,7 @@ ROUTES: dict[str, str | tuple[str, dict[str, str]] | None] = {
     "participants:withdraw": "participant",
     "queries:open": "participant",
     "queries:step": ("query", {"step": "respond"}),
+    "labs:results": "participant",
     "quality:sign": "participant",
     "quality:verify": "participant",
     "quality:lock": "participant",
