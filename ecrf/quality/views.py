@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -23,11 +25,16 @@ def _back(pk: int) -> HttpResponse:
     return redirect("participants:detail", pk=pk)
 
 
-def _report(request: AuthenticatedRequest, exc: Exception) -> None:
-    if isinstance(exc, ValidationError):
+def _attempt(request: AuthenticatedRequest, action: Callable[[], object], done: str) -> None:
+    """Run one service call; say what went wrong (invalid input, a state conflict) or ``done``."""
+    try:
+        action()
+    except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    elif isinstance(exc, StateConflict):
+    except StateConflict as exc:
         messages.error(request, exc.detail)
+    else:
+        messages.success(request, done)
 
 
 @login_required
@@ -38,18 +45,17 @@ def sign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Re-enter your password to sign."))
         return _back(pk)
-    try:
-        services.signature_sign(
+    _attempt(
+        request,
+        lambda: services.signature_sign(
             participant=participant,
             password=form.cleaned_data["password"],
             meaning=form.cleaned_data["meaning"],
             performed_by=request.user,
             request=request,
-        )
-    except (ValidationError, StateConflict) as exc:
-        _report(request, exc)
-    else:
-        messages.success(request, _("The casebook is signed."))
+        ),
+        _("The casebook is signed."),
+    )
     return _back(pk)
 
 
@@ -59,17 +65,16 @@ def verify(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
     form = VerifyForm(request.POST)
     if form.is_valid():
-        try:
-            services.verification_mark(
+        _attempt(
+            request,
+            lambda: services.verification_mark(
                 participant=participant,
                 record=form.cleaned_data["record"],
                 field=form.cleaned_data["field"],
                 performed_by=request.user,
-            )
-        except ValidationError as exc:
-            _report(request, exc)
-        else:
-            messages.success(request, _("Marked as verified against source."))
+            ),
+            _("Marked as verified against source."),
+        )
     return _back(pk)
 
 
@@ -79,18 +84,17 @@ def lock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
     form = LockForm(request.POST)
     form.is_valid()
-    try:
-        services.lock_set(
+    _attempt(
+        request,
+        lambda: services.lock_set(
             study=participant.site.study,
             participant=participant,
             record=request.POST.get("record", ""),
             reason=form.cleaned_data.get("reason", ""),
             performed_by=request.user,
-        )
-    except (ValidationError, StateConflict) as exc:
-        _report(request, exc)
-    else:
-        messages.success(request, _("Locked."))
+        ),
+        _("Locked."),
+    )
     return _back(pk)
 
 
@@ -104,14 +108,13 @@ def unlock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if standing is None:
         messages.error(request, _("She is not locked."))
         return _back(pk)
-    try:
-        services.lock_release(
+    _attempt(
+        request,
+        lambda: services.lock_release(
             lock=standing, reason=form.cleaned_data.get("reason", ""), performed_by=request.user
-        )
-    except (ValidationError, StateConflict) as exc:
-        _report(request, exc)
-    else:
-        messages.success(request, _("Unlocked."))
+        ),
+        _("Unlocked."),
+    )
     return _back(pk)
 
 
@@ -123,14 +126,13 @@ def study_lock(request: AuthenticatedRequest) -> HttpResponse:
     form = LockForm(request.POST)
     form.is_valid()
     if study is not None:
-        try:
-            services.lock_set(
+        _attempt(
+            request,
+            lambda: services.lock_set(
                 study=study, reason=form.cleaned_data.get("reason", ""), performed_by=request.user
-            )
-        except (ValidationError, StateConflict) as exc:
-            _report(request, exc)
-        else:
-            messages.success(request, _("The study database is locked."))
+            ),
+            _("The study database is locked."),
+        )
     return redirect("core:home")
 
 
@@ -144,12 +146,11 @@ def study_unlock(request: AuthenticatedRequest) -> HttpResponse:
     if standing is None:
         messages.error(request, _("The study is not locked."))
         return redirect("core:home")
-    try:
-        services.lock_release(
+    _attempt(
+        request,
+        lambda: services.lock_release(
             lock=standing, reason=form.cleaned_data.get("reason", ""), performed_by=request.user
-        )
-    except (ValidationError, StateConflict) as exc:
-        _report(request, exc)
-    else:
-        messages.success(request, _("The study database is unlocked."))
+        ),
+        _("The study database is unlocked."),
+    )
     return redirect("core:home")
