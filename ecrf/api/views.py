@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.core.exceptions import StateConflict
 from ecrf.core.http import request_user
-from ecrf.endpoints.services import UnconfirmedWarnings, endpoint_record
+from ecrf.endpoints.services import endpoint_record
 from ecrf.participants import selectors, services
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Participant, ParticipantStatus
@@ -256,19 +256,16 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         reason = values.pop("reason", "")
-        try:
-            saved = endpoint_record(
-                participant=participant,
-                record=record,
-                values=values,
-                reason=reason,
-                # An API client cannot be asked to confirm: soft checks are recorded as
-                # findings for the data manager and returned as warnings.
-                confirm_warnings=True,
-                performed_by=request_user(request),
-            )
-        except UnconfirmedWarnings as exc:  # pragma: no cover - confirm_warnings is True
-            raise ValidationError(str(exc)) from exc
+        saved = endpoint_record(
+            participant=participant,
+            record=record,
+            values=values,
+            reason=reason,
+            # An API client cannot be asked to confirm: soft checks are recorded as
+            # findings (and queries) and returned as warnings.
+            confirm_warnings=True,
+            performed_by=request_user(request),
+        )
         participant.refresh_from_db()
         body = ParticipantSerializer(participant, context={"request": request}).data[record]
         return Response(
