@@ -49,7 +49,8 @@ def user_create(
         errors["site"] = [_("Unknown site code(s): %(codes)s.") % {"codes": ", ".join(unknown)}]
     if role in SITE_BOUND_ROLES and not site_codes:
         errors.setdefault("site", []).append(
-            _("A %(role)s must be given at least one site.") % {"role": role}
+            _("Users with the role %(role)s must be given at least one site.")
+            % {"role": Role(role).label}
         )
     candidate = User(username=username, role=role, email=email, printed_name=printed_name)
     if validate and "role" not in errors:

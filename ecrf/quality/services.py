@@ -13,6 +13,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from pghistory.models import Events
 
 from ecrf.accounts.roles import Role
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from ecrf.studies.models import Study
 
 #: The statement an investigator signs (21 CFR 11.50(a)(3)), unless she gives her own.
-DEFAULT_MEANING = (
+DEFAULT_MEANING = gettext_lazy(
     "I have reviewed the data in this casebook and confirm that they are complete and accurate."
 )
 
@@ -156,7 +157,7 @@ def signature_sign(
             participant=participant,
             signed_by=performed_by,
             printed_name=performed_by.printed_name or performed_by.get_username(),
-            meaning=(meaning or DEFAULT_MEANING).strip(),
+            meaning=(meaning or str(DEFAULT_MEANING)).strip(),
             data_hash=data_hash,
             data_events=events,
         )
