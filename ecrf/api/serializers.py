@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,15 @@ from rest_framework import serializers
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Consent, Eligibility, Participant
 from ecrf.safety.models import ActionTaken, AdverseEvent, Outcome, SeriousnessCriterion
+
+
+def _plain(value: Any) -> Any:
+    """A form value as JSON shows it: dates as ISO text, decimals as numbers."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
 
 
 def dose_number(dose: Decimal) -> int | float:
@@ -311,15 +321,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
         instance = getattr(obj, record, None)
         if instance is None:
             return None
-        return {
-            name: (
-                value.isoformat()
-                if hasattr(value, "isoformat")
-                else (float(value) if isinstance(value, Decimal) else value)
-            )
-            for name in ENDPOINT_FIELDS[record]
-            for value in [getattr(instance, name)]
-        }
+        return {name: _plain(getattr(instance, name)) for name in ENDPOINT_FIELDS[record]}
 
     def get_biochemical_pregnancy(self, obj: Participant) -> dict[str, Any] | None:
         return self._endpoint(obj, "biochemical_pregnancy")

@@ -40,9 +40,14 @@ PLAUSIBLE_AGE_AT_SCREENING = (15, 60)
 ELIGIBILITY_ANSWER_FIELDS = tuple(EligibilityAnswers.__dataclass_fields__)
 
 
+def site_zone(site: Site) -> zoneinfo.ZoneInfo:
+    """The site's time zone: study dates are the site's local dates."""
+    return zoneinfo.ZoneInfo(site.time_zone)
+
+
 def site_today(site: Site) -> dt.date:
     """Today's date where the site is: the date a coordinator there would write down."""
-    return timezone.localdate(timezone=zoneinfo.ZoneInfo(site.time_zone))
+    return timezone.localdate(timezone=site_zone(site))
 
 
 def eligibility_rules(study: Study) -> EligibilityRules:

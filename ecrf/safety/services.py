@@ -27,7 +27,7 @@ from ecrf.audit.context import change_context
 from ecrf.audit.services import changed_values, record_update
 from ecrf.core.exceptions import StateConflict
 from ecrf.participants.models import Participant
-from ecrf.participants.services import site_today
+from ecrf.participants.services import site_today, site_zone
 from ecrf.schedule.services import randomization_date
 
 from .models import (
@@ -58,10 +58,6 @@ def _locked_participant(participant: Participant) -> Participant:
         .select_related("site__study", "allocation")
         .get(pk=participant.pk)
     )
-
-
-def _site_zone(participant: Participant) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(participant.site.time_zone)
 
 
 def _normalized_criteria(criteria: Iterable[str]) -> list[str]:
@@ -157,7 +153,7 @@ def _validated(participant: Participant, values: dict[str, Any]) -> dict[str, An
             errors["learned_at"] = _("The site cannot learn of an event in the future.")
         elif (
             "onset_date" not in errors
-            and learned_at.astimezone(_site_zone(participant)).date() < onset
+            and learned_at.astimezone(site_zone(participant.site)).date() < onset
         ):
             errors["learned_at"] = _(
                 "The site cannot have learned of the event before its onset (%(date)s)."
@@ -338,7 +334,7 @@ def _local(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
 def sae_message(adverse_event: AdverseEvent) -> tuple[str, str]:
     """Subject and body of the sponsor's SAE e-mail, in the study's language."""
     participant = adverse_event.participant
-    zone = _site_zone(participant)
+    zone = site_zone(participant.site)
     with override(settings.LANGUAGE_CODE):
         yes, no = _("yes"), _("no")
         criteria = [

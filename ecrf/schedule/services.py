@@ -15,7 +15,7 @@ from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
 from ecrf.core.exceptions import StateConflict
 from ecrf.participants.models import Participant, ParticipantStatus
-from ecrf.participants.services import site_today
+from ecrf.participants.services import site_today, site_zone
 from ecrf.quality.selectors import ensure_unlocked
 
 from .arithmetic import Schedule, compute_schedule
@@ -62,10 +62,8 @@ def lock_treated_participant(
 
 def randomization_date(participant: Participant, slot: Slot) -> dt.date:
     """The site's local date of randomization."""
-    import zoneinfo
-
     assert slot.allocated_at is not None
-    return slot.allocated_at.astimezone(zoneinfo.ZoneInfo(participant.site.time_zone)).date()
+    return slot.allocated_at.astimezone(site_zone(participant.site)).date()
 
 
 def participant_schedule(participant: Participant) -> Schedule | None:
