@@ -20,6 +20,8 @@ urlpatterns = [
     path("participants/", include("ecrf.labs.urls")),
     path("", include("ecrf.queries.urls")),
     path("randomization/", include("randomization.urls")),
+    path("exports/", include("ecrf.exports.urls")),
+    path("reports/", include("ecrf.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("ecrf.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "ecrf.quality",
     "ecrf.queries",
     "ecrf.labs",
+    "ecrf.exports",
+    "ecrf.reports",
     "ecrf.core",
     "randomization",
 ]
