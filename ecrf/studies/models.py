@@ -76,6 +76,27 @@ class Study(models.Model):
         default=list,
         blank=True,
     )
+    efficacy_null_rate = models.DecimalField(
+        _("threshold (null) rate of the efficacy test"),
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.05"),
+        help_text=_("Each arm is tested alone against this rate (one-sided exact binomial test)."),
+    )
+    efficacy_alpha = models.DecimalField(
+        _("significance level per arm"),
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.0125"),
+    )
+    efficacy_visible_before_lock = models.BooleanField(
+        _("efficacy results shown to other sponsor roles before the database lock"),
+        default=False,
+        help_text=_(
+            "Statisticians and administrators always see them; data managers otherwise "
+            "only once the study database is locked."
+        ),
+    )
 
     class Meta:
         verbose_name = _("study")
@@ -89,6 +110,16 @@ class Study(models.Model):
             models.CheckConstraint(
                 condition=models.Q(th1_th2_threshold__gte=0),
                 name="study_th1_th2_threshold_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(efficacy_null_rate__gt=0, efficacy_null_rate__lt=1),
+                name="study_efficacy_null_rate_a_proportion",
+                violation_error_message=_("The null rate is a proportion between 0 and 1."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(efficacy_alpha__gt=0, efficacy_alpha__lt=1),
+                name="study_efficacy_alpha_a_proportion",
+                violation_error_message=_("The significance level lies between 0 and 1."),
             ),
         ]
 

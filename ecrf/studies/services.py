@@ -55,6 +55,8 @@ def study_setup_trial(
                 "randomization_block_sizes": list(trial.BLOCK_SIZES),
                 "dosing_start_offset": trial.DOSING_START_OFFSET,
                 "dosing_days": trial.DOSING_DAYS,
+                "efficacy_null_rate": Decimal(trial.EFFICACY_NULL_RATE),
+                "efficacy_alpha": Decimal(trial.EFFICACY_ALPHA),
             },
         )
         for order, (code, name_en, name_ja, dose, weight) in enumerate(trial.ARMS):

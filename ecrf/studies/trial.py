@@ -58,3 +58,7 @@ DOSING_DAYS = 16
 #: Prograf 1 mg capsules after breakfast and after dinner.
 CAPSULE_MG = "1"
 INTAKES_PER_DAY = 2
+
+#: The efficacy analysis: each arm against a 5% threshold rate, one-sided, 0.0125 per arm.
+EFFICACY_NULL_RATE = "0.05"
+EFFICACY_ALPHA = "0.0125"
