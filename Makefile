@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV ?= uv
 PYTHON := .venv/bin/python
 
-.PHONY: run test bench install uv system-deps lint typecheck messages run-prod clean
+.PHONY: run test validation-report bench load install uv system-deps lint typecheck messages run-prod clean
 
 run: install ## the app, a Celery worker and beat on the embedded PostgreSQL
 	$(PYTHON) scripts/run_local.py
@@ -16,7 +16,18 @@ test: install system-deps ## lint, types and the whole suite
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 bench: install ## benchmarks (not part of the tests), one JSON line each
-	PYTHONPATH=. $(PYTHON) bench/run.py
+	PYTHONPATH=. $(PYTHON) bench/run.py $(BENCHMARKS)
+
+load: install ## locust against gunicorn and a Celery worker, 60 s, loopback only
+	PYTHONPATH=. $(PYTHON) loadtest/run.py $(LOAD_ARGS)
+
+# The whole suite once (its plugin writes test-artifacts/validation/results.json), then the
+# requirement-to-test report from those results, whatever the suite's outcome; the target
+# fails when the suite failed or a requirement has no test.
+validation-report: install system-deps ## run the suite, then test-artifacts/validation/validation-report.{md,html}
+	@status=0; $(PYTHON) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	$(PYTHON) scripts/validation_report.py || exit $$?; \
+	exit $$status
 
 install: uv
 	$(UV) sync --frozen

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-BENCH_DATABASE = "ecrf_bench"
+#: The benchmarks' own database on the server of DATABASE_URL, dropped and re-created.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "ecrf_bench")
 
 
 def bench_database_url() -> str:
@@ -54,5 +55,6 @@ def report(name: str, value: float, unit: str, baseline: float, **extra: Any) ->
         "baseline": round(baseline, 3),
         "ratio": round(value / baseline, 3) if baseline else None,
         **extra,
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(line), flush=True)

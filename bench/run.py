@@ -7,10 +7,18 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["randomize_throughput.py"]
+BENCHMARKS = [
+    "audit_overhead.py",
+    "randomize_throughput.py",
+    "audit_export.py",
+    "list_page_queries.py",
+    "data_entry_latency.py",
+]
 
 if __name__ == "__main__":
+    # ``bench/run.py audit_overhead list_page_queries`` runs only those.
+    chosen = [f"{name.removesuffix('.py')}.py" for name in sys.argv[1:]] or BENCHMARKS
     failed = 0
-    for name in BENCHMARKS:
+    for name in chosen:
         failed |= subprocess.run([sys.executable, str(HERE / name)], cwd=HERE).returncode
     sys.exit(failed)

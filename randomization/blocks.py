@@ -35,6 +35,8 @@ __all__ = [
 CSV_COLUMNS: tuple[str, ...] = ("sequence", "block", "block_size", "arm")
 
 _WHOLE_NUMBER = re.compile(r"[0-9]+")
+#: The longest number an allocation table may hold (sequence, block, block size).
+MAX_NUMBER_DIGITS = 9
 
 
 @dataclass(frozen=True)
@@ -407,10 +409,14 @@ def _header_errors(line: int, header: list[str]) -> list[str]:
 
 def _whole_number(line: int, column: str, value: str, errors: list[str]) -> int | None:
     text = value.strip()
-    if _WHOLE_NUMBER.fullmatch(text):
-        return int(text)
-    errors.append(f'line {line}: {column} "{text}" is not a whole number')
-    return None
+    if not _WHOLE_NUMBER.fullmatch(text):
+        errors.append(f'line {line}: {column} "{text}" is not a whole number')
+        return None
+    if len(text) > MAX_NUMBER_DIGITS:
+        # No list is that long; and Python refuses to read numbers of thousands of digits.
+        errors.append(f"line {line}: {column} has more than {MAX_NUMBER_DIGITS} digits")
+        return None
+    return int(text)
 
 
 def parse_allocation_csv(text: str, *, ratio: tuple[int, ...], arms: tuple[str, ...]) -> list[Slot]:

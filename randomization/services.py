@@ -108,6 +108,11 @@ def list_generate(
         blocks.check_block_sizes(sizes, ratio)
     except ValueError as exc:
         raise ValidationError({"block_sizes": str(exc)}) from exc
+    if max(sizes) > MAX_LIST_LENGTH:
+        # A list is made of whole blocks: one huge block would be a huge list.
+        raise ValidationError(
+            {"block_sizes": _("A block holds at most %(max)s slots.") % {"max": MAX_LIST_LENGTH}}
+        )
     seed = blocks.new_seed()
     slots = blocks.generate_list(
         seed=seed, length=length, ratio=ratio, block_sizes=sizes, arms=tuple(a.code for a in arms)
@@ -275,7 +280,7 @@ def participant_randomize(
     randomization stops with a message and the statisticians are told, once.
     """
     key = (idempotency_key or "").strip()
-    if not key or len(key) > 200:
+    if not key or len(key) > 200 or "\x00" in key:
         raise ValidationError(
             {"idempotency_key": _("An Idempotency-Key of 1 to 200 characters is required.")}
         )
@@ -302,14 +307,15 @@ def participant_randomize(
             return _allocation(replay.slot, created=False)
         _refuse_unless_ready(locked)
         study = locked.site.study
-        active = active_list_for(study, locked.site)
-        if active is None:
-            raise StateConflict(
-                _("There is no active randomization list for site %(site)s; ask the statistician.")
-                % {"site": locked.site.code}
-            )
-        randomization_list = active
-        free = randomization_list.slots.filter(participant__isnull=True).order_by("sequence")
+        stratum_site = locked.site if study.stratify_by_site else None
+        # The free slots of the stratum's active list, found in the same statement that
+        # locks one (the database allows one active list per stratum).
+        free = Slot.objects.filter(
+            randomization_list__study=study,
+            randomization_list__site=stratum_site,
+            randomization_list__status=ListStatus.ACTIVE,
+            participant__isnull=True,
+        ).order_by("sequence")
         # Each request locks the first free slot no one else holds, so concurrent
         # requests proceed side by side; a slot whose request fails is free again for
         # the next one, so the list ends with no gap. Only when every free slot seems
@@ -319,9 +325,17 @@ def participant_randomize(
             or free.select_for_update(of=("self",)).select_related("arm").first()
         )
         if slot is None:
-            exhausted = randomization_list
+            exhausted = active_list_for(study, locked.site)
+            if exhausted is None:
+                raise StateConflict(
+                    _(
+                        "There is no active randomization list for site %(site)s; "
+                        "ask the statistician."
+                    )
+                    % {"site": locked.site.code}
+                )
         else:
-            prefix = locked.site.code if randomization_list.site_id else study.code
+            prefix = locked.site.code if stratum_site is not None else study.code
             with change_context(performed_by=performed_by, site=locked.site.code):
                 slot.participant = locked
                 slot.allocated_at = timezone.now()

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from ecrf.core.exceptions import StateConflict
 from ecrf.core.forms import add_service_errors
@@ -48,6 +48,7 @@ def _index(
 
 
 @login_required
+@require_safe
 def list_index(request: AuthenticatedRequest) -> HttpResponse:
     selectors.ensure_can_see_lists(request.user)
     return _index(request)
@@ -99,6 +100,7 @@ def list_import_view(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def list_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     randomization_list = selectors.list_get(request.user, pk)
     return render(
@@ -149,6 +151,7 @@ def list_extend_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def list_export(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The list as CSV (sequence,block,block_size,arm), for statisticians and admins only."""
     randomization_list = selectors.list_get(request.user, pk)

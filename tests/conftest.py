@@ -31,6 +31,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS = BASE_DIR / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 
+#: Requirement-to-test traceability (traceability/requirements.yaml).
+pytest_plugins = ["tests.traceability"]
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:

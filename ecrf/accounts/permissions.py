@@ -26,6 +26,16 @@ def can_view_history(user: User | AnonymousUser) -> bool:
     return getattr(user, "role", None) in HISTORY_ROLES and user.is_authenticated
 
 
+def has_role(user: User | AnonymousUser, roles: frozenset[str]) -> bool:
+    return bool(user.is_authenticated and getattr(user, "role", None) in roles)
+
+
+def ensure_role(user: User | AnonymousUser, roles: frozenset[str]) -> None:
+    """Refuse (403) a role not among ``roles`` before any input is read or validated."""
+    if not has_role(user, roles):
+        raise PermissionDenied(_("Your role may not do this."))
+
+
 def ensure_can_enter_data(user: User, site: Site) -> None:
     """Only site staff who enter data (coordinators) write participant data, at their sites."""
     if not can_enter_data(user):

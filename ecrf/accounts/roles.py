@@ -23,3 +23,11 @@ ALL_SITES_ROLES: frozenset[str] = frozenset({Role.DATA_MANAGER, Role.STATISTICIA
 DATA_ENTRY_ROLES: frozenset[str] = frozenset({Role.COORDINATOR})
 #: Roles that may read the full history of a record.
 HISTORY_ROLES: frozenset[str] = frozenset(Role)
+#: Who may do each action on a participant of their sites, beside entering data.
+UNBLINDING_ROLES: frozenset[str] = frozenset({Role.INVESTIGATOR})
+WITHDRAWING_ROLES: frozenset[str] = frozenset({Role.COORDINATOR, Role.INVESTIGATOR})
+SIGNING_ROLES: frozenset[str] = frozenset({Role.INVESTIGATOR})
+VERIFYING_ROLES: frozenset[str] = frozenset({Role.MONITOR})
+LOCKING_ROLES: frozenset[str] = frozenset({Role.DATA_MANAGER})
+QUERY_RAISING_ROLES: frozenset[str] = frozenset({Role.MONITOR, Role.DATA_MANAGER})
+QUERY_ANSWERING_ROLES: frozenset[str] = frozenset({Role.COORDINATOR, Role.INVESTIGATOR})

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from ecrf.core.http import AuthenticatedRequest
+from ecrf.core.http import AuthenticatedRequest, require_form_methods
 
 from . import mfa
 from .forms import LoginForm, StyledPasswordChangeForm, TokenForm
@@ -40,9 +40,16 @@ def _safe_next(request: HttpRequest, default: str) -> str:
 
 
 class LoginView(auth_views.LoginView):
+    http_method_names = ["get", "head", "post"]
     template_name = "accounts/login.html"
     form_class = LoginForm
     redirect_authenticated_user = True
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        # A method the page does not take answers 405 even to a signed-in user.
+        if request.method and request.method.lower() not in self.http_method_names:
+            return self.http_method_not_allowed(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
@@ -71,6 +78,7 @@ def _check_token(form: TokenForm, device: TOTPDevice) -> bool:
 
 
 @login_required
+@require_form_methods
 def mfa_setup(request: AuthenticatedRequest) -> HttpResponse:
     """Enrol an authenticator app: scan the QR code, confirm with one code."""
     if mfa.confirmed_device(request.user):
@@ -92,6 +100,7 @@ def mfa_setup(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @login_required
+@require_form_methods
 def mfa_verify(request: AuthenticatedRequest) -> HttpResponse:
     """The second step of sign-in: a code from the enrolled authenticator."""
     device = mfa.confirmed_device(request.user)
@@ -107,6 +116,7 @@ def mfa_verify(request: AuthenticatedRequest) -> HttpResponse:
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
+    http_method_names = ["get", "head", "post"]
     template_name = "accounts/password_change.html"
     form_class = StyledPasswordChangeForm
     success_url = reverse_lazy("core:home")
@@ -131,6 +141,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_form_methods
 def api_token(request: AuthenticatedRequest) -> HttpResponse:
     """Issue an API key for the signed-in user (shown once)."""
     key = None

@@ -2,7 +2,8 @@
 
 - validation errors: 400 with ``{field: [messages]}`` (``non_field_errors`` for the rest);
 - state conflicts: 409 with ``{"detail": ...}``;
-- objects of other sites: 404, exactly as objects that do not exist.
+- objects of other sites: 404, exactly as objects that do not exist;
+- the database out of reach (down, restarting): 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from ecrf.core.errors import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    database_unavailable_message,
+    is_database_unavailable,
+)
 from ecrf.core.exceptions import StateConflict
 from ecrf.quality.guard import is_lock_violation
 from ecrf.quality.middleware import locked_message
@@ -32,6 +38,12 @@ def _validation_payload(exc: DjangoValidationError) -> dict[str, list[str]]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if is_database_unavailable(exc):
+        return Response(
+            {"detail": database_unavailable_message()},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, DatabaseError) and is_lock_violation(exc):
         return Response({"detail": locked_message()}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, StateConflict):

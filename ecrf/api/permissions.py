@@ -5,7 +5,13 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from ecrf.accounts.permissions import can_enter_data
+from ecrf.accounts.permissions import can_enter_data, has_role
+
+
+def method_not_taken(request: Request, view: Any) -> bool:
+    """A method the route does not take: let it through so that it answers 405, not 403."""
+    action_map = getattr(view, "action_map", None)
+    return action_map is not None and (request.method or "").lower() not in action_map
 
 
 class ReadAnyRoleWriteDataEntry(BasePermission):
@@ -22,9 +28,24 @@ class ReadAnyRoleWriteDataEntry(BasePermission):
         if not (user and user.is_authenticated and getattr(user, "role", None)):
             return False
         lookup = getattr(view, "lookup_url_kwarg", None) or "pk"
-        if view.kwargs.get(lookup) is not None:
+        if view.kwargs.get(lookup) is not None or method_not_taken(request, view):
             return True
-        return request.method in SAFE_METHODS or can_enter_data(user)
+        return request.method in SAFE_METHODS or self.may_write(user)
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
-        return request.method in SAFE_METHODS or can_enter_data(request.user)
+        return request.method in SAFE_METHODS or self.may_write(request.user)
+
+    def may_write(self, user: Any) -> bool:
+        return can_enter_data(user)
+
+
+def read_any_role_write(roles: frozenset[str]) -> type[ReadAnyRoleWriteDataEntry]:
+    """Every role reads (its own sites); only ``roles`` write, checked before any input is read."""
+
+    class ReadAnyRoleWriteRoles(ReadAnyRoleWriteDataEntry):
+        message = "Your role may not do this."
+
+        def may_write(self, user: Any) -> bool:
+            return has_role(user, roles)
+
+    return ReadAnyRoleWriteRoles

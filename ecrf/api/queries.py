@@ -8,14 +8,16 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ecrf.accounts.roles import QUERY_ANSWERING_ROLES, QUERY_RAISING_ROLES
 from ecrf.core.http import request_user
 from ecrf.participants.selectors import participants_visible_to
 from ecrf.queries import selectors, services
 from ecrf.queries.models import Query, QueryStatus
+
+from .permissions import read_any_role_write
 
 
 class QueryMessageSerializer(serializers.Serializer):
@@ -28,6 +30,9 @@ class QueryMessageSerializer(serializers.Serializer):
 class QuerySerializer(serializers.ModelSerializer):
     subject_id = serializers.CharField(source="participant.subject_id", read_only=True)
     messages = QueryMessageSerializer(many=True, read_only=True)
+    edit_check = serializers.CharField(
+        read_only=True, help_text="The edit check that raised it; empty when a person did."
+    )
 
     class Meta:
         model = Query
@@ -66,9 +71,14 @@ class QueryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     """Queries of the caller's sites; another site's query answers 404."""
 
     serializer_class = QuerySerializer
-    permission_classes = [IsAuthenticated]
+    permission_classes = [read_any_role_write(QUERY_RAISING_ROLES)]
     queryset = Query.objects.none()
     lookup_value_regex = r"\d+"
+
+    def _query(self, request: Request, pk: str) -> Query:
+        query = selectors.query_get(request.user, int(pk))
+        self.check_object_permissions(request, query)
+        return query
 
     def get_queryset(self) -> Any:
         params = self.request.query_params
@@ -115,9 +125,13 @@ class QueryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response(QuerySerializer(query).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=QueryTextSerializer, responses={200: QuerySerializer})
-    @action(detail=True, methods=["post"])
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[read_any_role_write(QUERY_ANSWERING_ROLES)],
+    )
     def respond(self, request: Request, pk: str) -> Response:
-        query = selectors.query_get(request.user, int(pk))
+        query = self._query(request, pk)
         data = QueryTextSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         query = services.query_respond(
@@ -128,7 +142,7 @@ class QueryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @extend_schema(request=QueryOptionalTextSerializer, responses={200: QuerySerializer})
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str) -> Response:
-        query = selectors.query_get(request.user, int(pk))
+        query = self._query(request, pk)
         data = QueryOptionalTextSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         query = services.query_close(
@@ -141,7 +155,7 @@ class QueryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @extend_schema(request=QueryTextSerializer, responses={200: QuerySerializer})
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, pk: str) -> Response:
-        query = selectors.query_get(request.user, int(pk))
+        query = self._query(request, pk)
         data = QueryTextSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         query = services.query_reopen(

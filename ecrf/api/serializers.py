@@ -157,7 +157,7 @@ def schedule_body(schedule: Any, daily_dose_mg: int | float | None) -> dict[str,
 
 class BiochemicalPregnancyInputSerializer(serializers.Serializer):
     assessed_on = serializers.DateField()
-    serum_hcg_miu_ml = serializers.DecimalField(max_digits=14, decimal_places=2)
+    serum_hcg_miu_ml = serializers.DecimalField(max_digits=12, decimal_places=2)
     result = serializers.ChoiceField(choices=["positive", "negative"])
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
@@ -275,6 +275,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
     def get_arm(self, obj: Participant) -> str | None:
         return self._slot(obj).arm.code if self._arm_shown(obj) else None
 
+    @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_dose_mg_per_day(self, obj: Participant) -> int | float | None:
         return dose_number(self._slot(obj).arm.daily_dose_mg) if self._arm_shown(obj) else None
 

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
+
+from ecrf.exports.api import ExportViewSet
+from ecrf.reports.api import EfficacyReportView
 
 from . import views
 from .queries import QueryViewSet
@@ -10,5 +14,9 @@ router.include_root_view = False
 router.include_format_suffixes = False
 router.register("participants", views.ParticipantViewSet, basename="participant")
 router.register("queries", QueryViewSet, basename="query")
+router.register("exports", ExportViewSet, basename="export")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("reports/efficacy/", EfficacyReportView.as_view(), name="reports-efficacy"),
+]

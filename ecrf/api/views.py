@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -12,6 +13,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ecrf.accounts.roles import LOCKING_ROLES, SIGNING_ROLES, WITHDRAWING_ROLES
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.core.exceptions import StateConflict
 from ecrf.core.http import request_user
@@ -26,7 +28,7 @@ from ecrf.safety.permissions import can_record_adverse_events
 from ecrf.schedule import services as schedule_services
 from randomization.services import Allocation, participant_randomize
 
-from .permissions import ReadAnyRoleWriteDataEntry
+from .permissions import ReadAnyRoleWriteDataEntry, read_any_role_write
 from .serializers import (
     AdverseEventInputSerializer,
     AdverseEventSerializer,
@@ -92,8 +94,11 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
                     f"{', '.join(ParticipantStatus.values)}."
                 }
             )
+        site_code = params.get("site") or None
+        if site_code and "\x00" in site_code:
+            raise ValidationError({"site": _("Expected a site code, e.g. S01.")})
         return selectors.participants_visible_to(
-            self.request.user, site_code=params.get("site") or None, status=status_filter
+            self.request.user, site_code=site_code, status=status_filter
         )
 
     def _participant(self, request: Request, pk: str) -> Participant:
@@ -295,9 +300,14 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return self._endpoint(request, pk, "clinical_pregnancy", ClinicalPregnancyInputSerializer)
 
     @extend_schema(request=WithdrawInputSerializer, responses={201: ParticipantSerializer})
-    @action(detail=True, methods=["post"], url_path="withdraw")
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="withdraw",
+        permission_classes=[read_any_role_write(WITHDRAWING_ROLES)],
+    )
     def withdraw(self, request: Request, pk: str) -> Response:
-        participant = selectors.participant_get(request.user, int(pk))
+        participant = self._participant(request, pk)
         data = WithdrawInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.participant_withdraw(
@@ -337,10 +347,15 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @extend_schema(
         methods=["DELETE"], request=UnlockInputSerializer, responses={200: LockSerializer}
     )
-    @action(detail=True, methods=["post", "delete"], url_path="lock")
+    @action(
+        detail=True,
+        methods=["post", "delete"],
+        url_path="lock",
+        permission_classes=[read_any_role_write(LOCKING_ROLES)],
+    )
     def lock(self, request: Request, pk: str) -> Response:
         """Lock her data (or one form, with `record`); DELETE with `reason` unlocks."""
-        participant = selectors.participant_get(request.user, int(pk))
+        participant = self._participant(request, pk)
         if request.method == "DELETE":
             unlock = UnlockInputSerializer(data=request.data or request.query_params)
             unlock.is_valid(raise_exception=True)
@@ -365,10 +380,15 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return Response(LockSerializer(created).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=SignatureInputSerializer, responses={201: SignatureSerializer})
-    @action(detail=True, methods=["post"], url_path="signature")
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="signature",
+        permission_classes=[read_any_role_write(SIGNING_ROLES)],
+    )
     def signature(self, request: Request, pk: str) -> Response:
         """The investigator signs her casebook by re-entering her password."""
-        participant = selectors.participant_get(request.user, int(pk))
+        participant = self._participant(request, pk)
         data = SignatureInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         signed = quality_services.signature_sign(

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.accounts.roles import Role
+from ecrf.exports.selectors import can_export
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -18,6 +19,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items.append((_("Participants"), reverse("participants:list")))
     if user.role == Role.COORDINATOR:
         items.append((_("Register screening"), reverse("participants:create")))
+    if user.role:
+        items.append((_("Reports"), reverse("reports:index")))
+    if can_export(user):
+        items.append((_("Exports"), reverse("exports:index")))
     if user.role in (Role.STATISTICIAN, Role.ADMIN):
         items.append((_("Randomization lists"), reverse("randomization:index")))
     if user.role == Role.ADMIN:

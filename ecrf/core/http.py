@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from django.http import HttpRequest
+from django.views.decorators.http import require_http_methods
 
 if TYPE_CHECKING:
     from ecrf.accounts.models import User
@@ -17,3 +18,7 @@ class AuthenticatedRequest(HttpRequest):
 def request_user(request: Any) -> User:
     """The signed-in user of a request that passed authentication (web or API)."""
     return cast("User", request.user)
+
+
+#: A page with a form: shown by GET (and HEAD), submitted by POST; other methods answer 405.
+require_form_methods = require_http_methods(["GET", "HEAD", "POST"])

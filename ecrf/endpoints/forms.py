@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from crispy_forms.helper import FormHelper
@@ -35,8 +34,9 @@ class _EndpointForm(forms.Form):
 
 class BiochemicalPregnancyForm(_EndpointForm):
     assessed_on = forms.DateField(label=_("Date of assessment"), widget=DATE_WIDGET)
+    # As many digits as the database column holds, whatever the edit checks' settings.
     serum_hcg_miu_ml = forms.DecimalField(
-        label=_("Serum hCG (mIU/mL)"), max_digits=14, decimal_places=2, max_value=Decimal("1e12")
+        label=_("Serum hCG (mIU/mL)"), max_digits=12, decimal_places=2
     )
     result = forms.ChoiceField(label=_("Result"), choices=Result.choices, widget=forms.RadioSelect)
     field_order = ["assessed_on", "serum_hcg_miu_ml", "result", "reason", "confirm_warnings"]

@@ -109,7 +109,13 @@ def endpoint_record(
             ClinicalPregnancy.objects.filter(participant=participant).first(), CLINICAL
         ),
     }
-    others[record] = {**(others[record] or {}), **values}
+    saved = {**(others[record] or {}), **values}
+    others[record] = saved
+    if record == CLINICAL and not saved.get("gestational_sac_seen") and saved.get("number_of_sacs"):
+        # The database holds the same rule (sacs_counted_only_when_seen).
+        raise ValidationError(
+            {"number_of_sacs": _("Sacs are counted only when a gestational sac is seen.")}
+        )
     window = schedule.visit(record)
     findings = run_checks(
         CheckContext(

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from ecrf.accounts.permissions import can_enter_data
 from ecrf.core.forms import add_service_errors
-from ecrf.core.http import AuthenticatedRequest
+from ecrf.core.http import AuthenticatedRequest, require_form_methods
 from ecrf.participants.selectors import participant_get
 from ecrf.queries.selectors import queries_visible_to
 
@@ -25,6 +25,7 @@ FORMS = {BIOCHEMICAL: BiochemicalPregnancyForm, CLINICAL: ClinicalPregnancyForm}
 
 
 @login_required
+@require_form_methods
 def endpoint_form(request: AuthenticatedRequest, pk: int, record: str) -> HttpResponse:
     if record not in FORMS:
         raise Http404

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from ecrf.accounts.permissions import can_enter_data
 from ecrf.core.forms import add_service_errors
-from ecrf.core.http import AuthenticatedRequest
+from ecrf.core.http import AuthenticatedRequest, require_form_methods
 from ecrf.participants.selectors import participant_get
 
 from .forms import LabResultForm
@@ -20,6 +20,7 @@ from .services import lab_result_record
 
 
 @login_required
+@require_form_methods
 def lab_results(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
     form = LabResultForm(request.POST or None)

@@ -351,7 +351,8 @@ def participant_unblind(*, participant: Participant, reason: str, performed_by: 
     """An investigator reveals one participant's arm in a blinded study, saying why.
 
     The data managers are told at once (e-mail through Celery) and the unblinding
-    stays in the audit trail.
+    stays in the audit trail. A broker that is down loses that e-mail (logged), never
+    the unblinding already committed.
     """
     from ecrf.accounts.roles import Role
     from ecrf.accounts.selectors import user_sees_site
@@ -370,7 +371,7 @@ def participant_unblind(*, participant: Participant, reason: str, performed_by: 
         unblinding = Unblinding.objects.create(
             participant=participant, reason=reason.strip(), unblinded_by=performed_by
         )
-    transaction.on_commit(lambda: notify_unblinding.delay(unblinding.pk))
+    transaction.on_commit(lambda: notify_unblinding.delay(unblinding.pk), robust=True)
     return unblinding
 
 

@@ -13,14 +13,15 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
-from ecrf.accounts.permissions import can_enter_data, can_view_history
+from ecrf.accounts.permissions import can_enter_data, can_view_history, ensure_role
+from ecrf.accounts.roles import UNBLINDING_ROLES, WITHDRAWING_ROLES
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.audit.selectors import history_of
 from ecrf.core.exceptions import StateConflict
 from ecrf.core.forms import add_service_errors
-from ecrf.core.http import AuthenticatedRequest
+from ecrf.core.http import AuthenticatedRequest, require_form_methods
 from ecrf.quality import selectors as quality_selectors
 from ecrf.quality.forms import SignForm
 from ecrf.quality.services import record_codes as quality_record_codes
@@ -82,6 +83,7 @@ def _form_page(
 
 
 @login_required
+@require_safe
 def participant_list(request: AuthenticatedRequest) -> HttpResponse:
     sites = sites_visible_to(request.user)
     form = ParticipantFilterForm(request.GET or None, sites=sites)
@@ -101,6 +103,7 @@ def participant_list(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @login_required
+@require_form_methods
 def participant_create(request: AuthenticatedRequest) -> HttpResponse:
     if not can_enter_data(request.user):
         raise PermissionDenied(_("Only coordinators register screened participants."))
@@ -126,6 +129,7 @@ def participant_create(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
     allocation = getattr(participant, "allocation", None)
@@ -172,6 +176,7 @@ def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_form_methods
 def participant_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
     if not can_enter_data(request.user):
@@ -190,6 +195,7 @@ def participant_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def participant_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
     if not can_view_history(request.user):
@@ -222,6 +228,7 @@ def _eligibility_saved(record: Any) -> tuple[int, str]:
 
 
 @login_required
+@require_form_methods
 def participant_eligibility(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The eligibility form; the page shows, as she types, which criterion fails and why."""
     participant = selectors.participant_get(request.user, pk)
@@ -270,6 +277,7 @@ def participant_eligibility_check(request: AuthenticatedRequest, pk: int) -> Jso
 
 
 @login_required
+@require_form_methods
 def participant_consent(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
     if not can_enter_data(request.user):
@@ -295,6 +303,7 @@ def participant_consent(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_form_methods
 def participant_randomize_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """A confirmation step that restates what will happen, then the allocation itself."""
     participant = selectors.participant_get(request.user, pk)
@@ -325,8 +334,10 @@ def participant_randomize_view(request: AuthenticatedRequest, pk: int) -> HttpRe
 
 
 @login_required
+@require_form_methods
 def participant_unblind_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
+    ensure_role(request.user, UNBLINDING_ROLES)
     return _form_page(
         request,
         form=UnblindForm(request.POST or None),
@@ -343,9 +354,11 @@ def participant_unblind_view(request: AuthenticatedRequest, pk: int) -> HttpResp
 
 
 @login_required
+@require_form_methods
 def participant_withdraw_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Withdrawal, with date, reason and who decided; no new data after it."""
     participant = selectors.participant_get(request.user, pk)
+    ensure_role(request.user, WITHDRAWING_ROLES)
     return _form_page(
         request,
         form=WithdrawalForm(request.POST or None),

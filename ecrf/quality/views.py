@@ -7,11 +7,14 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.forms import Form
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from ecrf.accounts.permissions import ensure_role
+from ecrf.accounts.roles import LOCKING_ROLES, SIGNING_ROLES, VERIFYING_ROLES
 from ecrf.core.exceptions import StateConflict
 from ecrf.core.http import AuthenticatedRequest
 from ecrf.participants.selectors import participant_get
@@ -23,6 +26,19 @@ from .forms import LockForm, SignForm, VerifyForm
 
 def _back(pk: int) -> HttpResponse:
     return redirect("participants:detail", pk=pk)
+
+
+def _refused(request: AuthenticatedRequest, form: Form) -> bool:
+    """An invalid form is refused with its errors, each naming its field; nothing is saved."""
+    if form.is_valid():
+        return False
+    for name, errors in form.errors.items():
+        for error in errors:
+            text = str(error)
+            if name in form.fields:
+                text = _("%(field)s: %(error)s") % {"field": form[name].label, "error": text}
+            messages.error(request, text)
+    return True
 
 
 def _attempt(request: AuthenticatedRequest, action: Callable[[], object], done: str) -> None:
@@ -41,6 +57,7 @@ def _attempt(request: AuthenticatedRequest, action: Callable[[], object], done: 
 @require_POST
 def sign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
+    ensure_role(request.user, SIGNING_ROLES)
     form = SignForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Re-enter your password to sign."))
@@ -63,8 +80,9 @@ def sign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_POST
 def verify(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
+    ensure_role(request.user, VERIFYING_ROLES)
     form = VerifyForm(request.POST)
-    if form.is_valid():
+    if not _refused(request, form):
         _attempt(
             request,
             lambda: services.verification_mark(
@@ -82,8 +100,10 @@ def verify(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_POST
 def lock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
+    ensure_role(request.user, LOCKING_ROLES)
     form = LockForm(request.POST)
-    form.is_valid()
+    if _refused(request, form):
+        return _back(pk)
     _attempt(
         request,
         lambda: services.lock_set(
@@ -102,8 +122,10 @@ def lock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_POST
 def unlock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
+    ensure_role(request.user, LOCKING_ROLES)
     form = LockForm(request.POST)
-    form.is_valid()
+    if _refused(request, form):
+        return _back(pk)
     standing = selectors.participant_lock(participant)
     if standing is None:
         messages.error(request, _("She is not locked."))
@@ -122,9 +144,11 @@ def unlock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_POST
 def study_lock(request: AuthenticatedRequest) -> HttpResponse:
     """The database lock before analysis: the whole study's data, frozen."""
+    ensure_role(request.user, LOCKING_ROLES)
     study = current_study()
     form = LockForm(request.POST)
-    form.is_valid()
+    if _refused(request, form):
+        return redirect("core:home")
     if study is not None:
         _attempt(
             request,
@@ -139,9 +163,11 @@ def study_lock(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_POST
 def study_unlock(request: AuthenticatedRequest) -> HttpResponse:
+    ensure_role(request.user, LOCKING_ROLES)
     study = current_study()
     form = LockForm(request.POST)
-    form.is_valid()
+    if _refused(request, form):
+        return redirect("core:home")
     standing = selectors.study_lock(study) if study is not None else None
     if standing is None:
         messages.error(request, _("The study is not locked."))

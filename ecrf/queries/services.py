@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from ecrf.accounts.models import User
 
 RAISING_ROLES = (Role.MONITOR, Role.DATA_MANAGER)
+#: The longest question or answer (as the API contract's serializers take it).
+MAX_TEXT_LENGTH = 2000
 ANSWERING_ROLES = (Role.COORDINATOR, Role.INVESTIGATOR)
 
 
@@ -63,6 +66,16 @@ def _validate_target(
     return record_id
 
 
+def _text(text: str) -> str:
+    """The words of a step as stored: trimmed, no NUL characters, at most 2,000 characters."""
+    try:
+        ProhibitNullCharactersValidator()(text)
+        MaxLengthValidator(MAX_TEXT_LENGTH)(text.strip())
+    except ValidationError as exc:
+        raise ValidationError({"text": exc.messages}) from exc
+    return text.strip()
+
+
 def _step(query: Query, kind: str, text: str, author: User | None) -> None:
     QueryMessage.objects.create(query=query, kind=kind, text=text, author=author)
 
@@ -80,7 +93,8 @@ def query_open(
 ) -> Query:
     """A monitor or data manager (or an edit check, with no user) asks about one field."""
     _ensure(performed_by, RAISING_ROLES, participant)
-    if not text.strip():
+    text = _text(text)
+    if not text:
         raise ValidationError({"text": _("Write the question.")})
     target_id = _validate_target(participant, record, field, record_id)
     with change_context(performed_by=performed_by, site=participant.site.code):
@@ -92,7 +106,7 @@ def query_open(
             opened_by=performed_by,
             edit_check=edit_check,
         )
-        _step(query, MessageKind.OPENED, text.strip(), performed_by)
+        _step(query, MessageKind.OPENED, text, performed_by)
     return query
 
 
@@ -105,14 +119,15 @@ def query_respond(*, query: Query, text: str, performed_by: User) -> Query:
     """The site answers (a correction of the value goes through the form, with its reason)."""
     query = _locked_query(query)
     _ensure(performed_by, ANSWERING_ROLES, query.participant)
-    if not text.strip():
+    text = _text(text)
+    if not text:
         raise ValidationError({"text": _("Write the answer.")})
     if query.status == QueryStatus.CLOSED:
         raise StateConflict(_("This query is closed; it cannot be answered."))
     with change_context(performed_by=performed_by, site=query.participant.site.code):
         query.status = QueryStatus.ANSWERED
         query.save(update_fields=["status"])
-        _step(query, MessageKind.ANSWERED, text.strip(), performed_by)
+        _step(query, MessageKind.ANSWERED, text, performed_by)
     return query
 
 
@@ -123,10 +138,11 @@ def query_close(*, query: Query, text: str = "", performed_by: User) -> Query:
     _ensure(performed_by, RAISING_ROLES, query.participant)
     if query.status == QueryStatus.CLOSED:
         raise StateConflict(_("This query is already closed."))
+    text = _text(text)
     with change_context(performed_by=performed_by, site=query.participant.site.code):
         query.status = QueryStatus.CLOSED
         query.save(update_fields=["status"])
-        _step(query, MessageKind.CLOSED, text.strip(), performed_by)
+        _step(query, MessageKind.CLOSED, text, performed_by)
     return query
 
 
@@ -137,10 +153,11 @@ def query_reopen(*, query: Query, text: str, performed_by: User) -> Query:
     _ensure(performed_by, RAISING_ROLES, query.participant)
     if query.status == QueryStatus.OPEN:
         raise StateConflict(_("This query is already open."))
-    if not text.strip():
+    text = _text(text)
+    if not text:
         raise ValidationError({"text": _("Say why the query is re-opened.")})
     with change_context(performed_by=performed_by, site=query.participant.site.code):
         query.status = QueryStatus.OPEN
         query.save(update_fields=["status"])
-        _step(query, MessageKind.REOPENED, text.strip(), performed_by)
+        _step(query, MessageKind.REOPENED, text, performed_by)
     return query

@@ -11,7 +11,6 @@ import datetime as dt
 import logging
 import zoneinfo
 from collections.abc import Iterable
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -393,13 +392,20 @@ def _notification_create(adverse_event: AdverseEvent) -> SafetyNotification:
     """Write the sponsor's notification now; queue its sending once the transaction commits.
 
     ``robust``: a broker that is down when the transaction commits does not turn the
-    saved event into an error page; the beat job queues the notification again.
+    saved event into an error page; the beat job queues the notification again. (A
+    function, not a ``functools.partial``: Django names the failed callback in its log
+    by ``__qualname__``, which a partial lacks, and would fail there instead.)
     """
     subject, body = sae_message(adverse_event)
     notification = SafetyNotification.objects.create(
         adverse_event=adverse_event, subject=subject, body=body
     )
-    transaction.on_commit(partial(safety_notification_queue, notification.pk), robust=True)
+    notification_id = notification.pk
+
+    def queue_notification() -> None:
+        safety_notification_queue(notification_id)
+
+    transaction.on_commit(queue_notification, robust=True)
     return notification
 
 

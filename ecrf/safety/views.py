@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from ecrf.core.exceptions import StateConflict
 from ecrf.core.forms import add_service_errors
-from ecrf.core.http import AuthenticatedRequest
+from ecrf.core.http import AuthenticatedRequest, require_form_methods
 from ecrf.participants.models import Participant
 from ecrf.participants.selectors import participant_get
 
@@ -45,6 +45,7 @@ def _ensure_can_record(request: AuthenticatedRequest) -> None:
 
 
 @login_required
+@require_form_methods
 def adverse_events_page(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Her adverse events with the SAE clock, and the form to record one (site staff)."""
     participant = participant_get(request.user, pk)
@@ -125,6 +126,7 @@ def _event_page(
 
 
 @login_required
+@require_form_methods
 def adverse_event_page(request: AuthenticatedRequest, pk: int, ae_pk: int) -> HttpResponse:
     """One adverse event: correct it (a changed value needs a reason) or confirm it."""
     participant = participant_get(request.user, pk)

@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from icalendar import Calendar, Event
 
 from ecrf.accounts.permissions import can_enter_data
@@ -90,6 +90,7 @@ def _page(
 
 
 @login_required
+@require_safe
 def treatment_page(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _page(request, participant_get(request.user, pk))
 
@@ -203,6 +204,7 @@ def visit_post(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def schedule_print(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Her dosing calendar to hand to her: each day's date and dose, and the visits."""
     participant = participant_get(request.user, pk)
@@ -221,6 +223,7 @@ def schedule_print(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def schedule_ics(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Her visits (and the dosing period) as an iCalendar file, all-day events."""
     participant = participant_get(request.user, pk)

@@ -187,7 +187,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["ecrf.api.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -239,11 +239,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ecrf.schedule.tasks.send_daily_reminders",
         "schedule": crontab(hour=7, minute=0),
     },
+    # The whole audit trail's hash chain, checked every night; a break is mailed to admins.
+    "verify-audit-trail": {
+        "task": "ecrf.audit.tasks.audit_trail_verify",
+        "schedule": crontab(hour=2, minute=30),
+    },
     # Serious adverse events: queue again any sponsor notification still unsent (a lost
     # message, a broker that was down), so the 24-hour deadline is not missed silently.
     "requeue-safety-notifications": {
         "task": "ecrf.safety.tasks.requeue_safety_notifications",
         "schedule": timedelta(minutes=5),
+    },
+    # Exports: queue again a job whose worker died; delete files past their expiry.
+    "sweep-exports": {
+        "task": "ecrf.exports.tasks.sweep_exports",
+        "schedule": timedelta(minutes=2),
     },
 }
 
@@ -259,9 +269,14 @@ def sqlalchemy_broker_url(database_url: str) -> str:
 
 
 def broker_transport_options(broker_url: str) -> dict[str, Any]:
-    """Redis redelivers a message unacknowledged for an hour (a worker that died mid-task)."""
+    """Redis redelivers a message unacknowledged for an hour (a worker that died mid-task).
+
+    A Redis that does not answer is given up after a few seconds: without a connect
+    timeout a request queuing a message after its commit waits minutes for the system's
+    own (the data is saved; the outbox and the beat job deliver the message later).
+    """
     if broker_url.startswith(("redis://", "rediss://")):
-        return {"visibility_timeout": 3600}
+        return {"visibility_timeout": 3600, "socket_connect_timeout": 5}
     return {}
 
 
@@ -281,6 +296,10 @@ SAFETY_CONTACTS: list[str] = [
 ]
 # The Celery queue of the SAE notifications (None: Celery's default queue).
 SAFETY_NOTIFICATION_QUEUE: str | None = os.environ.get("SAFETY_NOTIFICATION_QUEUE") or None
+# Exports: how long a finished file is kept for its owner, and the Celery queue of the
+# export jobs (None: Celery's default queue).
+EXPORT_RETENTION = timedelta(days=int(os.environ.get("EXPORT_RETENTION_DAYS", "7")))
+EXPORT_QUEUE: str | None = os.environ.get("EXPORT_QUEUE") or None
 
 LOGGING = {
     "version": 1,

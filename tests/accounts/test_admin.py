@@ -29,11 +29,15 @@ def _study_form(study, **changes):
         "max_days_randomization_to_et": study.max_days_randomization_to_et,
         "blinded": "on" if study.blinded else "",
         "blinded_roles": ",".join(study.blinded_roles),
+        "efficacy_null_rate": study.efficacy_null_rate,
+        "efficacy_alpha": study.efficacy_alpha,
+        "efficacy_visible_before_lock": "on" if study.efficacy_visible_before_lock else "",
     }
     data.update(changes)
     return data
 
 
+@pytest.mark.requirement("PROT-SETTINGS", "CFR11-10E-CONTENT", "ICH-E6R3-4.2.2-CHANGES")
 def test_admin_change_of_a_study_setting_needs_a_reason(make_user, client_for, study):
     client = client_for(make_user("admin"))
     url = f"/admin/studies/study/{study.pk}/change/"
@@ -53,6 +57,7 @@ def test_admin_change_of_a_study_setting_needs_a_reason(make_user, client_for, s
     assert event.pgh_context["role"] == "admin"
 
 
+@pytest.mark.requirement("CFR11-10C-PROTECTION", "ICH-E6R3-4.2.7-RETENTION")
 def test_admin_cannot_delete_study_data(make_user, client_for, participant_a, study):
     client = client_for(make_user("admin"))
     assert (
@@ -61,6 +66,7 @@ def test_admin_cannot_delete_study_data(make_user, client_for, participant_a, st
     assert client.get(f"/admin/studies/study/{study.pk}/delete/").status_code == 403
 
 
+@pytest.mark.requirement("CFR11-10C-PROTECTION", "CFR11-10G-AUTHORITY")
 def test_admin_sees_participants_read_only(make_user, client_for, participant_a):
     client = client_for(make_user("admin"))
     url = f"/admin/participants/participant/{participant_a.pk}/change/"
@@ -71,6 +77,13 @@ def test_admin_sees_participants_read_only(make_user, client_for, participant_a)
     assert str(participant_a.birth_date) == "1990-05-17"
 
 
+@pytest.mark.requirement(
+    "CFR11-300C-LOSS",
+    "CFR11-100A-UNIQUE",
+    "CFR11-300-PASSWORDS",
+    "ICH-E6R3-4.2.2-ACCOUNTS-LOG",
+    "ICH-E6R3-4.3.8-USER-MANAGEMENT",
+)
 def test_admin_deactivates_an_account_with_a_reason(make_user, client_for, coordinator_b):
     client = client_for(make_user("admin"))
     url = f"/admin/accounts/user/{coordinator_b.pk}/change/"
@@ -99,6 +112,7 @@ def test_admin_deactivates_an_account_with_a_reason(make_user, client_for, coord
     assert "password" not in event.pgh_data
 
 
+@pytest.mark.requirement("CFR11-10B-READABLE", "CFR11-10E-REVIEW", "ICH-E6R3-4.2.2-INTERPRETABLE")
 def test_admin_history_shows_the_audit_trail_of_a_record(make_user, client_for, study):
     client = client_for(make_user("admin"))
     url = f"/admin/studies/study/{study.pk}/change/"

@@ -26,12 +26,14 @@ def _current_code(device: TOTPDevice) -> str:
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
 
 
+@pytest.mark.requirement("CFR11-10D-ACCESS")
 def test_anonymous_visitor_is_sent_to_sign_in():
     response = Client().get("/participants/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
 
 
+@pytest.mark.requirement("CFR11-10D-ACCESS")
 def test_wrong_password_is_refused_with_a_clear_message(coordinator_a):
     response = _login(Client(), coordinator_a.username, "wrong-password")
     assert response.status_code == 200
@@ -39,6 +41,7 @@ def test_wrong_password_is_refused_with_a_clear_message(coordinator_a):
     assert "_auth_user_id" not in Client().session
 
 
+@pytest.mark.requirement("CFR11-300D-SAFEGUARDS", "ICH-E6R3-4.3.3-SECURITY")
 def test_five_wrong_passwords_lock_the_account(coordinator_a):
     client = Client()
     for _ in range(5):
@@ -49,6 +52,7 @@ def test_five_wrong_passwords_lock_the_account(coordinator_a):
     assert client.get("/").status_code == 302
 
 
+@pytest.mark.requirement("CFR11-300D-SAFEGUARDS")
 def test_four_wrong_passwords_do_not_lock(coordinator_a):
     client = Client()
     for _ in range(4):
@@ -56,6 +60,9 @@ def test_four_wrong_passwords_do_not_lock(coordinator_a):
     assert _login(client, coordinator_a.username, PASSWORD).status_code == 302
 
 
+@pytest.mark.requirement(
+    "CFR11-10D-ACCESS", "CFR11-10H-SOURCE", "CFR11-300D-SAFEGUARDS", "ICH-E6R3-4.3.3-SECURITY"
+)
 def test_mfa_is_required_before_any_page(coordinator_a, study):
     assert study.mfa_required
     client = Client()
@@ -67,6 +74,7 @@ def test_mfa_is_required_before_any_page(coordinator_a, study):
     assert api.status_code == 403
 
 
+@pytest.mark.requirement("CFR11-300D-SAFEGUARDS", "ICH-E6R3-4.3.3-SECURITY")
 def test_mfa_enrolment_then_verification_on_next_sign_in(coordinator_a):
     client = Client()
     _login(client, coordinator_a.username, PASSWORD)
@@ -98,6 +106,7 @@ def test_mfa_enrolment_then_verification_on_next_sign_in(coordinator_a):
     assert second.get("/").status_code == 200
 
 
+@pytest.mark.requirement("CFR11-300D-SAFEGUARDS")
 def test_study_setting_may_relax_mfa_outside_production(coordinator_a, study):
     study.mfa_required = False
     study.save()
@@ -106,6 +115,7 @@ def test_study_setting_may_relax_mfa_outside_production(coordinator_a, study):
     assert client.get("/participants/").status_code == 200
 
 
+@pytest.mark.requirement("CFR11-300D-SAFEGUARDS", "ICH-E6R3-4.3.3-SECURITY")
 def test_production_ignores_a_relaxed_mfa_setting(coordinator_a, study, settings):
     settings.ECRF_ALLOW_MFA_RELAXATION = False
     study.mfa_required = False
@@ -115,6 +125,7 @@ def test_production_ignores_a_relaxed_mfa_setting(coordinator_a, study, settings
     assert client.get("/participants/").status_code == 302
 
 
+@pytest.mark.requirement("CFR11-10D-ACCESS", "ICH-E6R3-4.3.3-SECURITY")
 def test_idle_session_expires_after_thirty_minutes(coordinator_a, client_for, settings):
     assert settings.SESSION_COOKIE_AGE == 30 * 60
     assert settings.SESSION_SAVE_EVERY_REQUEST
@@ -129,6 +140,7 @@ def test_idle_session_expires_after_thirty_minutes(coordinator_a, client_for, se
     assert b"Your session ended after a period without activity" in response.content
 
 
+@pytest.mark.requirement("CFR11-10D-ACCESS")
 def test_each_request_renews_the_idle_timeout(coordinator_a, client_for):
     client = client_for(coordinator_a)
     session = Session.objects.get(session_key=client.session.session_key)
@@ -140,6 +152,7 @@ def test_each_request_renews_the_idle_timeout(coordinator_a, client_for):
     assert renewed > timezone.now() + dt.timedelta(minutes=29)
 
 
+@pytest.mark.requirement("CFR11-300-PASSWORDS", "ICH-E6R3-4.3.3-SECURITY")
 def test_password_change_applies_the_password_validators(coordinator_a, client_for):
     client = client_for(coordinator_a)
     weak = client.post(
@@ -161,6 +174,7 @@ def test_password_change_applies_the_password_validators(coordinator_a, client_f
     assert coordinator_a.check_password("Quiet-Lantern-Orbit-77")
 
 
+@pytest.mark.requirement("CFR11-10D-ACCESS")
 def test_logout_needs_post_and_ends_the_session(coordinator_a, client_for):
     client = client_for(coordinator_a)
     assert client.get("/accounts/logout/").status_code == 405
@@ -168,6 +182,7 @@ def test_logout_needs_post_and_ends_the_session(coordinator_a, client_for):
     assert client.get("/").status_code == 302
 
 
+@pytest.mark.requirement("PROT-LANGUAGE")
 def test_user_language_is_remembered(coordinator_a, client_for):
     client = client_for(coordinator_a)
     client.post("/accounts/language/", {"language": "ja", "next": "/"})
@@ -178,6 +193,7 @@ def test_user_language_is_remembered(coordinator_a, client_for):
     assert client.get("/").headers["Content-Language"] == "en"
 
 
+@pytest.mark.requirement("ICH-E6R3-4.3.3-HOSTILE")
 def test_language_switch_refuses_an_offsite_redirect(coordinator_a, client_for):
     response = client_for(coordinator_a).post(
         "/accounts/language/", {"language": "en", "next": "https://evil.example/"}

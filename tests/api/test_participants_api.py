@@ -10,16 +10,19 @@ from ecrf.participants.models import Participant
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.requirement("API-CONV-401", "CFR11-10D-ACCESS")
 def test_no_token_answers_401():
     assert APIClient().get("/api/v1/participants/").status_code == 401
 
 
+@pytest.mark.requirement("API-CONV-401", "CFR11-10D-ACCESS", "CFR11-10H-SOURCE")
 def test_a_wrong_token_answers_401():
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef")
     assert client.get("/api/v1/participants/").status_code == 401
 
 
+@pytest.mark.requirement("API-PARTICIPANT-CREATE", "API-CONV-JSON", "PROT-SCREEN-LOG")
 def test_coordinator_registers_a_participant(api_for, coordinator_a):
     response = api_for(coordinator_a).post(
         "/api/v1/participants/",
@@ -34,6 +37,7 @@ def test_coordinator_registers_a_participant(api_for, coordinator_a):
     assert isinstance(body["id"], int)
 
 
+@pytest.mark.requirement("API-PARTICIPANT-CREATE", "PROT-SCREEN-LOG")
 def test_subject_ids_are_sequential_per_site(api_for, coordinator_a):
     client = api_for(coordinator_a)
     ids = [
@@ -47,6 +51,7 @@ def test_subject_ids_are_sequential_per_site(api_for, coordinator_a):
     assert ids == ["S01-001", "S01-002", "S01-003"]
 
 
+@pytest.mark.requirement("API-CONV-400-FIELDS", "CFR11-10A-INVALID")
 def test_validation_errors_name_each_field(api_for, coordinator_a):
     response = api_for(coordinator_a).post(
         "/api/v1/participants/",
@@ -60,6 +65,7 @@ def test_validation_errors_name_each_field(api_for, coordinator_a):
     assert Participant.objects.count() == 0
 
 
+@pytest.mark.requirement("API-CONV-400-FIELDS", "CFR11-10A-INVALID")
 def test_impossible_dates_are_refused_with_the_field_named(api_for, coordinator_a):
     response = api_for(coordinator_a).post(
         "/api/v1/participants/",
@@ -71,6 +77,9 @@ def test_impossible_dates_are_refused_with_the_field_named(api_for, coordinator_
     assert Participant.objects.count() == 0
 
 
+@pytest.mark.requirement(
+    "CFR11-10G-AUTHORITY", "API-CONV-400-FIELDS", "ICH-E6R3-4.3.8-USER-MANAGEMENT"
+)
 def test_a_site_she_does_not_work_at_is_refused(api_for, coordinator_a, site_b):
     response = api_for(coordinator_a).post(
         "/api/v1/participants/",
@@ -82,6 +91,7 @@ def test_a_site_she_does_not_work_at_is_refused(api_for, coordinator_a, site_b):
     assert Participant.objects.count() == 0
 
 
+@pytest.mark.requirement("API-CONV-JSON", "ICH-E6R3-4.3.3-HOSTILE")
 def test_a_body_that_is_not_json_is_400(api_for, coordinator_a):
     response = api_for(coordinator_a).post(
         "/api/v1/participants/", "{not json", content_type="application/json"
@@ -90,6 +100,7 @@ def test_a_body_that_is_not_json_is_400(api_for, coordinator_a):
     assert "detail" in response.json()
 
 
+@pytest.mark.requirement("API-CONV-403-READ-ONLY", "CFR11-10G-AUTHORITY")
 @pytest.mark.parametrize(
     "role", ["investigator", "monitor", "data_manager", "statistician", "admin"]
 )
@@ -114,6 +125,7 @@ def test_read_only_roles_get_403_on_writes(role, make_user, api_for, participant
     )
 
 
+@pytest.mark.requirement("API-CONV-REASON", "API-PARTICIPANT-DETAIL", "CFR11-10E-CONTENT")
 def test_changing_a_saved_value_needs_a_reason(api_for, coordinator_a, participant_a):
     client = api_for(coordinator_a)
     url = f"/api/v1/participants/{participant_a.pk}/"
@@ -130,6 +142,7 @@ def test_changing_a_saved_value_needs_a_reason(api_for, coordinator_a, participa
     assert accepted.json()["birth_date"] == "1991-05-17"
 
 
+@pytest.mark.requirement("API-PARTICIPANT-LIST")
 def test_list_filters_by_site_and_status(api_for, make_user, participant_a, participant_b):
     client = api_for(make_user("data_manager"))
     everything = client.get("/api/v1/participants/").json()
@@ -141,12 +154,14 @@ def test_list_filters_by_site_and_status(api_for, make_user, participant_a, part
     assert bad.status_code == 400 and "status" in bad.json()
 
 
+@pytest.mark.requirement("API-CONV-404-SITE")
 def test_unknown_ids_answer_404_not_500(api_for, coordinator_a):
     client = api_for(coordinator_a)
     assert client.get("/api/v1/participants/999999/").status_code == 404
     assert client.get("/api/v1/participants/abc/").status_code == 404
 
 
+@pytest.mark.requirement("API-OPENAPI")
 def test_openapi_document_describes_the_api():
     response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
@@ -157,6 +172,7 @@ def test_openapi_document_describes_the_api():
     assert "tokenAuth" in schema["components"]["securitySchemes"]
 
 
+@pytest.mark.requirement("API-OPENAPI", "ICH-E6R3-4.3.3-SECURITY")
 def test_api_docs_page_is_served_without_any_cdn():
     response = APIClient().get("/api/docs/")
     assert response.status_code == 200
@@ -166,12 +182,14 @@ def test_api_docs_page_is_served_without_any_cdn():
     assert "https://" not in html
 
 
+@pytest.mark.requirement("API-OPENAPI")
 def test_openapi_document_is_valid_and_generates_without_warnings():
     from django.core.management import call_command
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
 
 
+@pytest.mark.requirement("API-OPENAPI", "API-RANDOMIZE")
 def test_openapi_document_has_every_contract_route_of_the_core_flow():
     paths = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
     for path, method in [

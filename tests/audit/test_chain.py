@@ -25,7 +25,10 @@ from ecrf.participants.services import participant_update_screening
 from tests.conftest import run_manage
 from tests.factories import ParticipantFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.requirement("CFR11-10A-ALTERED"),
+]
 
 EVENT_TABLE = "participants_participantevent"
 
@@ -154,6 +157,7 @@ def test_a_head_stated_by_an_export_must_still_be_in_the_chain(trail):
         call_command("verify_audit_trail", head=["f" * 64])
 
 
+@pytest.mark.requirement("ICH-E6R3-4.2.2-TIMESTAMPS")
 def test_writes_from_a_session_in_another_time_zone_still_verify(trail):
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL timezone = 'Asia/Tokyo'")

@@ -22,6 +22,7 @@ def rename_study(study_id: int, title: str) -> None:
     Study.objects.filter(pk=study_id).update(title_en=title)
 
 
+@pytest.mark.requirement("CFR11-10E-CAPTURE", "CFR11-10H-SOURCE")
 @pytest.mark.django_db
 def test_web_request_names_path_and_request_id(client_for, coordinator_a, site_a):
     client = client_for(coordinator_a)
@@ -36,6 +37,7 @@ def test_web_request_names_path_and_request_id(client_for, coordinator_a, site_a
     assert event.pgh_context["request_id"] == response["X-Request-ID"]
 
 
+@pytest.mark.requirement("CFR11-10E-CAPTURE")
 @pytest.mark.django_db
 def test_celery_task_names_task_and_id(study):
     result = rename_study.apply(args=[study.pk, "Renamed"])
@@ -45,6 +47,7 @@ def test_celery_task_names_task_and_id(study):
     assert event.pgh_context["task_id"] == result.id
 
 
+@pytest.mark.requirement("CFR11-10E-CAPTURE", "ICH-E6R3-4.2.2-ACCOUNTS-LOG")
 @pytest.mark.django_db(transaction=True)
 def test_management_command_names_itself(study):
     run_manage(

@@ -23,6 +23,7 @@ def _events(participant: Participant) -> list[Events]:
     return list(Events.objects.tracks(participant).order_by("pgh_id"))
 
 
+@pytest.mark.requirement("CFR11-10E-CAPTURE", "CFR11-10E-CONTENT", "ICH-E6R3-4.2.2-CHANGES")
 def test_registration_is_recorded_with_user_role_site_and_source(participant_a, coordinator_a):
     (created,) = _events(participant_a)
     assert created.pgh_label == "create"
@@ -33,6 +34,9 @@ def test_registration_is_recorded_with_user_role_site_and_source(participant_a, 
     assert created.pgh_context["reason"] is None
 
 
+@pytest.mark.requirement(
+    "CFR11-10E-NOT-OBSCURE", "CFR11-10C-PROTECTION", "ICH-E6R3-4.2.2-NOT-DISABLED"
+)
 def test_update_event_table_rejects_sql_update(participant_a):
     with (
         pytest.raises((InternalError, ProgrammingError)),
@@ -42,6 +46,9 @@ def test_update_event_table_rejects_sql_update(participant_a):
         cursor.execute(f"UPDATE {EVENT_TABLE} SET birth_date = '1980-01-01'")
 
 
+@pytest.mark.requirement(
+    "CFR11-10E-NOT-OBSCURE", "CFR11-10C-PROTECTION", "ICH-E6R3-4.2.2-NOT-DISABLED"
+)
 def test_update_event_table_rejects_sql_delete(participant_a):
     with (
         pytest.raises((InternalError, ProgrammingError)),
@@ -52,6 +59,9 @@ def test_update_event_table_rejects_sql_delete(participant_a):
     assert len(_events(participant_a)) == 1
 
 
+@pytest.mark.requirement(
+    "CFR11-10E-NOT-OBSCURE", "CFR11-10C-PROTECTION", "ICH-E6R3-4.2.2-NOT-DISABLED"
+)
 def test_every_event_table_is_append_only():
     """Every audited model's event table carries the append-only trigger in PostgreSQL."""
     with connection.cursor() as cursor:
@@ -75,6 +85,9 @@ def test_every_event_table_is_append_only():
     assert unprotected == []
 
 
+@pytest.mark.requirement(
+    "CFR11-10E-CAPTURE", "CFR11-10E-NOT-OBSCURE", "ICH-E6R3-4.2.2-NOT-DISABLED"
+)
 def test_raw_sql_and_bulk_updates_are_captured(participant_a):
     Participant.objects.filter(pk=participant_a.pk).update(status="screen_failed")
     with connection.cursor() as cursor:
@@ -89,6 +102,7 @@ def test_raw_sql_and_bulk_updates_are_captured(participant_a):
     ]
 
 
+@pytest.mark.requirement("CFR11-10E-CONTENT", "ICH-E6R3-4.2.4-CORRECTIONS")
 def test_change_of_saved_value_without_reason_is_refused(participant_a, coordinator_a):
     with pytest.raises(ValidationError) as excinfo:
         participant_update_screening(
@@ -104,6 +118,13 @@ def test_change_of_saved_value_without_reason_is_refused(participant_a, coordina
     assert len(_events(participant_a)) == 1
 
 
+@pytest.mark.requirement(
+    "CFR11-10E-CONTENT",
+    "CFR11-10E-NOT-OBSCURE",
+    "ICH-E6R3-4.2.2-CHANGES",
+    "ICH-E6R3-4.2.2-INTERPRETABLE",
+    "ICH-E6R3-4.2.4-CORRECTIONS",
+)
 def test_change_with_reason_records_old_value_new_value_and_reason(participant_a, coordinator_a):
     participant_update_screening(
         participant=participant_a,
@@ -126,6 +147,7 @@ def test_change_with_reason_records_old_value_new_value_and_reason(participant_a
     ]
 
 
+@pytest.mark.requirement("CFR11-10E-CONTENT")
 def test_saving_unchanged_values_needs_no_reason_and_writes_nothing(participant_a, coordinator_a):
     participant_update_screening(
         participant=participant_a,
@@ -137,6 +159,7 @@ def test_saving_unchanged_values_needs_no_reason_and_writes_nothing(participant_
     assert len(_events(participant_a)) == 1
 
 
+@pytest.mark.requirement("CFR11-10E-CONTENT")
 def test_reason_does_not_leak_to_the_next_change(participant_a, coordinator_a, site_a):
     from tests.factories import ParticipantFactory
 

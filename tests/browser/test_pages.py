@@ -108,6 +108,7 @@ def record_console_errors(page: Page) -> list[str]:
     return errors
 
 
+@pytest.mark.requirement("PROT-LANGUAGE")
 def test_login_page_renders_in_english_and_switches_to_japanese_and_back(
     browser: Browser, live_server: Any, screenshot_dir: Path
 ) -> None:
@@ -142,6 +143,7 @@ def test_login_page_renders_in_english_and_switches_to_japanese_and_back(
         screenshot(page, screenshot_dir, "03-login-back-to-en")
 
 
+@pytest.mark.requirement("PROT-LANGUAGE")
 def test_login_page_follows_a_japanese_browser(
     browser: Browser, live_server: Any, screenshot_dir: Path
 ) -> None:
@@ -154,6 +156,7 @@ def test_login_page_follows_a_japanese_browser(
         screenshot(page, screenshot_dir, "01-login-ja-browser")
 
 
+@pytest.mark.requirement("CFR11-10D-ACCESS", "CFR11-300D-SAFEGUARDS")
 def test_sign_in_enrols_an_authenticator_then_asks_for_its_code(
     browser: Browser, live_server: Any, coordinator_a: User, screenshot_dir: Path
 ) -> None:
@@ -213,6 +216,7 @@ HOME_TITLES = {
 }
 
 
+@pytest.mark.requirement("ICH-E6R3-4.3.3-SECURITY")
 @pytest.mark.parametrize("role", list(HOME_TITLES))
 def test_home_page_of_each_role_renders_with_the_apps_own_bootstrap(
     role: str,
@@ -263,6 +267,7 @@ def test_home_page_of_each_role_renders_with_the_apps_own_bootstrap(
         assert console_errors == []
 
 
+@pytest.mark.requirement("PROT-SCREEN-LOG", "CFR11-10A-INVALID")
 def test_coordinator_registers_a_screened_participant_and_sees_date_errors(
     browser: Browser,
     live_server: Any,
@@ -308,6 +313,7 @@ def test_coordinator_registers_a_screened_participant_and_sees_date_errors(
         assert Participant.objects.count() == 1
 
 
+@pytest.mark.requirement("CFR11-300D-SAFEGUARDS")
 def test_five_wrong_passwords_lock_the_account(
     browser: Browser, live_server: Any, coordinator_a: User, screenshot_dir: Path
 ) -> None:
@@ -340,6 +346,7 @@ JAPANESE_HOME_TITLES = {
 }
 
 
+@pytest.mark.requirement("PROT-LANGUAGE")
 @pytest.mark.parametrize("role", list(JAPANESE_HOME_TITLES))
 def test_home_page_speaks_japanese_to_a_japanese_user(
     role: str,

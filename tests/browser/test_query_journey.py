@@ -17,6 +17,7 @@ from .test_pages import record_console_errors, screenshot, signed_in_context
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.mark.requirement("ICH-E6R3-4.2.3-REVIEW")
 def test_monitor_raises_a_query_and_the_coordinator_answers_it(
     browser: Browser,
     live_server: Any,

@@ -54,6 +54,13 @@ NO_ANSWERS = [
 YES_ANSWERS = ["frozen_embryos_available", "able_to_attend_visits"]
 
 
+@pytest.mark.requirement(
+    "PROT-ELIG-RESULT",
+    "PROT-CONSENT",
+    "PROT-RAND-OPEN-LABEL",
+    "PROT-LANGUAGE",
+    "ICH-E6R3-4.2.1-CAPTURE",
+)
 @pytest.mark.parametrize("language", ["en", "ja"])
 def test_coordinator_screens_checks_eligibility_consents_and_randomizes(
     language: str,

@@ -20,6 +20,13 @@ from .test_pages import record_console_errors, screenshot, signed_in_context
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.mark.requirement(
+    "PROT-DOSE-DIARY",
+    "PROT-DOSE-WINDOW",
+    "PROT-VISIT-WINDOWS",
+    "PROT-DRUG-ACCOUNTABILITY",
+    "CFR11-10B-READABLE",
+)
 def test_coordinator_sets_the_et_and_records_doses(
     browser: Browser,
     live_server: Any,

@@ -14,6 +14,7 @@ PRODUCTION_ENV = {
 }
 
 
+@pytest.mark.requirement("ICH-E6R3-4.3.6-SYSTEM-FAILURE")
 @pytest.mark.django_db
 def test_healthz_answers_200_when_database_and_broker_answer():
     response = Client().get("/healthz")
@@ -21,6 +22,7 @@ def test_healthz_answers_200_when_database_and_broker_answer():
     assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
 
 
+@pytest.mark.requirement("ICH-E6R3-4.3.6-SYSTEM-FAILURE")
 @pytest.mark.django_db
 def test_healthz_answers_503_naming_the_broker_when_it_is_down(settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
@@ -31,6 +33,7 @@ def test_healthz_answers_503_naming_the_broker_when_it_is_down(settings):
     assert response.json()["database"] == "ok"
 
 
+@pytest.mark.requirement("ICH-E6R3-4.3.6-SYSTEM-FAILURE")
 @pytest.mark.django_db(transaction=True)
 def test_healthz_answers_503_naming_the_database_when_it_is_down():
     result = run_manage(
@@ -44,6 +47,7 @@ def test_healthz_answers_503_naming_the_database_when_it_is_down():
     assert '"database": "unreachable"' in result.stdout
 
 
+@pytest.mark.requirement("ICH-E6R3-4.3.3-SECURITY")
 def test_production_refuses_to_start_without_its_environment():
     result = run_manage(
         "check",
@@ -57,12 +61,24 @@ def test_production_refuses_to_start_without_its_environment():
     assert "SECRET_KEY, DATABASE_URL, ALLOWED_HOSTS" in result.stderr
 
 
+@pytest.mark.requirement("ICH-E6R3-4.3.3-SECURITY")
 @pytest.mark.django_db(transaction=True)
 def test_check_deploy_reports_nothing_with_production_settings():
     result = run_manage("check", "--deploy", "--fail-level", "DEBUG", **PRODUCTION_ENV)
     assert "System check identified no issues" in result.stdout
 
 
+@pytest.mark.requirement("ICH-E6R3-4.3.3-SECURITY")
+@pytest.mark.django_db(transaction=True)
+def test_production_static_files_are_collected_with_hashed_names(tmp_path):
+    result = run_manage("collectstatic", "--no-input", STATIC_ROOT=str(tmp_path), **PRODUCTION_ENV)
+    assert "post-processed" in result.stdout
+    manifest = (tmp_path / "staticfiles.json").read_text()
+    assert "vendor/bootstrap/bootstrap.min.css" in manifest
+    assert "js/exports.js" in manifest
+
+
+@pytest.mark.requirement("ICH-E6R3-4.3.3-SECURITY", "CFR11-10D-ACCESS")
 @pytest.mark.django_db(transaction=True)
 def test_demo_users_are_refused_in_production():
     result = run_manage("seed_demo", check=False, **PRODUCTION_ENV)
@@ -70,6 +86,7 @@ def test_demo_users_are_refused_in_production():
     assert "refused" in result.stderr
 
 
+@pytest.mark.requirement("CFR11-10C-PROTECTION")
 def test_sqlite_is_refused_as_a_database():
     from ecrf.settings.base import database_from_url
 
@@ -77,6 +94,7 @@ def test_sqlite_is_refused_as_a_database():
         database_from_url("sqlite:///db.sqlite3")
 
 
+@pytest.mark.requirement("ICH-E6R3-4.3.3-SECURITY")
 @pytest.mark.django_db
 def test_pages_carry_a_content_security_policy_and_no_framing():
     response = Client().get("/accounts/login/")

@@ -84,6 +84,19 @@ ROUTES: dict[str, str | tuple[str, dict[str, str]] | None] = {
     "query-respond": "query",
     "query-close": "query",
     "query-reopen": "query",
+    "reports:index": None,
+    "reports:consort": None,
+    "reports:enrollment": None,
+    "reports:efficacy": None,
+    "reports:safety": None,
+    "reports:quality": None,
+    "reports-efficacy": None,
+    "exports:index": None,
+    "exports:status": "export",
+    "exports:download": "export",
+    "export-list": None,
+    "export-detail": "export",
+    "export-download": "export",
     "api-schema": None,
     "api-docs": None,
     "healthz": None,
@@ -110,6 +123,7 @@ def app_routes() -> dict[str, URLPattern]:
     }
 
 
+@pytest.mark.requirement("CFR11-10D-ACCESS")
 def test_every_route_is_in_the_table():
     routes = app_routes()
     missing = sorted(set(routes) - set(ROUTES))
@@ -118,6 +132,7 @@ def test_every_route_is_in_the_table():
     assert stale == [], f"Routes in the table that no longer exist: {stale}"
 
 
+@pytest.mark.requirement("CFR11-10D-ACCESS")
 def test_routes_taking_an_object_are_in_the_table_with_its_kind():
     for name, pattern in app_routes().items():
         if set(pattern.pattern.regex.groupindex):
@@ -126,6 +141,9 @@ def test_routes_taking_an_object_are_in_the_table_with_its_kind():
             assert ROUTES[name] is None, f"{name} takes no object"
 
 
+@pytest.mark.requirement(
+    "API-CONV-404-SITE", "CFR11-10D-ACCESS", "ICH-E6R3-CONFIDENTIALITY", "PROT-RAND-CONCEAL"
+)
 @pytest.mark.parametrize("role", sorted(SITE_BOUND_ROLES))
 @pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
 def test_user_of_site_a_gets_404_for_every_route_of_a_site_b_object(
@@ -133,6 +151,7 @@ def test_user_of_site_a_gets_404_for_every_route_of_a_site_b_object(
 ):
     user = make_user(role, ["S01"])
     web, api = client_for(user), api_for(user)
+    from ecrf.exports.services import export_request
     from ecrf.participants.services import consent_record
     from ecrf.queries.services import query_open
 
@@ -153,6 +172,9 @@ def test_user_of_site_a_gets_404_for_every_route_of_a_site_b_object(
         "query": query_b,
         "participant": participant_b,
         "randomization_list": RandomizationList.objects.get(site__code="S02"),
+        "export": export_request(
+            performed_by=make_user("monitor", ["S02"]), kind="audit_trail", format="csv"
+        ),
     }
     checked = 0
     for name, kind in ROUTES.items():
@@ -176,6 +198,7 @@ def test_user_of_site_a_gets_404_for_every_route_of_a_site_b_object(
     assert checked > 0
 
 
+@pytest.mark.requirement("CFR11-10D-ACCESS", "ICH-E6R3-CONFIDENTIALITY", "API-PARTICIPANT-LIST")
 @pytest.mark.parametrize("role", sorted(SITE_BOUND_ROLES))
 def test_lists_of_site_a_users_hold_nothing_of_site_b(
     role, make_user, client_for, api_for, participant_a, participant_b
@@ -190,12 +213,14 @@ def test_lists_of_site_a_users_hold_nothing_of_site_b(
         assert participant_b.subject_id not in {p["subject_id"] for p in data["results"]}, path
 
 
+@pytest.mark.requirement("ICH-E6R3-4.3.8-USER-MANAGEMENT")
 @pytest.mark.parametrize("role", ["data_manager", "statistician", "admin"])
 def test_sponsor_roles_see_every_site(role, make_user, client_for, participant_a, participant_b):
     response = client_for(make_user(role)).get(f"/participants/{participant_b.pk}/")
     assert response.status_code == 200
 
 
+@pytest.mark.requirement("CFR11-10D-ACCESS", "CFR11-10G-AUTHORITY")
 def test_admin_pages_are_closed_to_every_role_but_admin(make_user, client_for, participant_b):
     url = reverse("admin:participants_participant_change", args=[participant_b.pk])
     for role in ["coordinator", "investigator", "monitor", "data_manager", "statistician"]:

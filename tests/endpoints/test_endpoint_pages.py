@@ -12,6 +12,7 @@ from ..clock import at
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.requirement("PROT-EDIT-CHECKS", "ICH-E6R3-4.2.1-CAPTURE")
 def test_soft_check_asks_for_confirmation_then_saves(client_for, coordinator_a, transferred):
     url = f"/participants/{transferred.pk}/endpoints/biochemical_pregnancy/"
     data = {"assessed_on": "2026-03-15", "serum_hcg_miu_ml": "3", "result": "positive"}
@@ -29,6 +30,7 @@ def test_soft_check_asks_for_confirmation_then_saves(client_for, coordinator_a, 
     assert 'data-check="hcg_positive_below_cutoff"' in detail
 
 
+@pytest.mark.requirement("PROT-ENDPOINT-BIOCHEM", "CFR11-10F-SEQUENCING", "ICH-E6R3-4.2.1-CAPTURE")
 def test_hard_check_shows_beside_the_field(client_for, coordinator_a, transferred):
     url = f"/participants/{transferred.pk}/endpoints/biochemical_pregnancy/"
     with at("2026-03-15"):
@@ -49,6 +51,7 @@ def test_unknown_form_is_404(client_for, coordinator_a, transferred):
         )
 
 
+@pytest.mark.requirement("PROT-WITHDRAWAL")
 def test_withdrawal_from_the_page(client_for, coordinator_a, transferred):
     with at("2026-03-05"):
         client = client_for(coordinator_a)

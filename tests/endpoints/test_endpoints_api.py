@@ -18,6 +18,7 @@ def put(api, participant, record, **body):
     return api.put(f"/api/v1/participants/{participant.pk}/{record}/", body, format="json")
 
 
+@pytest.mark.requirement("API-BIOCHEMICAL-PREGNANCY", "PROT-ENDPOINT-BIOCHEM", "PROT-COMPLETION")
 def test_biochemical_pregnancy_in_window_is_saved_and_marks_the_visit(
     api_for, coordinator_a, transferred
 ):
@@ -36,6 +37,13 @@ def test_biochemical_pregnancy_in_window_is_saved_and_marks_the_visit(
     assert VisitRecord.objects.get(participant=transferred).done_on == dt.date(2026, 3, 15)
 
 
+@pytest.mark.requirement(
+    "PROT-ENDPOINT-BIOCHEM",
+    "API-CONV-400-FIELDS",
+    "CFR11-10A-INVALID",
+    "CFR11-10F-SEQUENCING",
+    "ICH-E6R3-4.2.1-CAPTURE",
+)
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -72,6 +80,7 @@ def test_hard_checks_and_bad_input_refuse_naming_the_field(
     assert not BiochemicalPregnancy.objects.exists()
 
 
+@pytest.mark.requirement("PROT-EDIT-CHECKS", "PROT-VISIT-STATUS", "ICH-E6R3-4.2.1-CAPTURE")
 def test_soft_checks_are_recorded_as_findings_and_returned_as_warnings(
     api_for, coordinator_a, transferred
 ):
@@ -91,6 +100,7 @@ def test_soft_checks_are_recorded_as_findings_and_returned_as_warnings(
     assert "2026-03-15 to 2026-03-17" in VisitRecord.objects.get().reason
 
 
+@pytest.mark.requirement("PROT-EDIT-CHECKS", "PROT-ENDPOINT-CLINICAL", "API-CLINICAL-PREGNANCY")
 def test_a_cross_form_check_fires_on_a_clinical_pregnancy_after_a_negative_hcg(
     api_for, coordinator_a, transferred
 ):
@@ -118,6 +128,7 @@ def test_a_cross_form_check_fires_on_a_clinical_pregnancy_after_a_negative_hcg(
     ]
 
 
+@pytest.mark.requirement("PROT-EDIT-CHECKS", "PROT-SETTINGS")
 def test_a_check_switched_off_in_the_study_settings_does_not_fire(
     api_for, coordinator_a, transferred, study
 ):
@@ -136,6 +147,7 @@ def test_a_check_switched_off_in_the_study_settings_does_not_fire(
     assert response.json()["warnings"] == []
 
 
+@pytest.mark.requirement("PROT-EDIT-CHECKS", "PROT-SETTINGS")
 def test_the_cutoff_is_a_study_setting(api_for, coordinator_a, transferred, study):
     EditCheckSetting.objects.filter(study=study, code="hcg_positive_below_cutoff").update(
         threshold=50
@@ -152,6 +164,14 @@ def test_the_cutoff_is_a_study_setting(api_for, coordinator_a, transferred, stud
     assert [w["code"] for w in response.json()["warnings"]] == ["hcg_positive_below_cutoff"]
 
 
+@pytest.mark.requirement(
+    "PROT-COMPLETION",
+    "PROT-ENDPOINT-CLINICAL",
+    "API-CLINICAL-PREGNANCY",
+    "API-BIOCHEMICAL-PREGNANCY",
+    "API-PARTICIPANT-DETAIL",
+    "API-CONV-REASON",
+)
 def test_both_endpoints_complete_her_and_a_correction_needs_a_reason(
     api_for, coordinator_a, transferred
 ):
@@ -202,6 +222,13 @@ def test_both_endpoints_complete_her_and_a_correction_needs_a_reason(
     assert BiochemicalPregnancy.objects.get().serum_hcg_miu_ml == 125
 
 
+@pytest.mark.requirement(
+    "PROT-WITHDRAWAL",
+    "API-WITHDRAW",
+    "API-CONV-409-STATE",
+    "CFR11-10F-SEQUENCING",
+    "ICH-E6R3-WITHDRAWAL-DATA",
+)
 def test_withdrawal_stops_new_data(api_for, coordinator_a, transferred, make_user):
     investigator = make_user("investigator", ["S01"])
     with at("2026-03-05"):
@@ -240,6 +267,7 @@ def test_withdrawal_stops_new_data(api_for, coordinator_a, transferred, make_use
     assert blocked.status_code == 409 and dose.status_code == 409
 
 
+@pytest.mark.requirement("API-WITHDRAW", "API-CONV-403-READ-ONLY", "CFR11-10G-AUTHORITY")
 @pytest.mark.parametrize("role", ["monitor", "data_manager", "statistician"])
 def test_read_only_roles_cannot_withdraw_or_enter_endpoints(role, make_user, api_for, transferred):
     api = api_for(make_user(role))

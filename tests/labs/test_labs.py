@@ -16,10 +16,12 @@ def post(client, participant, **data):
     return client.post(f"/participants/{participant.pk}/labs/", data)
 
 
+@pytest.mark.requirement("PROT-LABS")
 def test_setup_gives_every_site_its_normal_ranges(study):
     assert NormalRange.objects.filter(site__code="S01").count() == 6
 
 
+@pytest.mark.requirement("PROT-LABS")
 def test_a_value_out_of_the_sites_range_is_flagged(client_for, coordinator_a, participant_a):
     client = client_for(coordinator_a)
     day = participant_a.screening_date.isoformat()
@@ -52,6 +54,7 @@ def test_a_value_out_of_the_sites_range_is_flagged(client_for, coordinator_a, pa
     assert "out of range" in page.split('data-analyte="potassium"')[1].split("</tr>")[0]
 
 
+@pytest.mark.requirement("PROT-LABS")
 def test_ranges_are_per_site(client_for, coordinator_a, participant_a):
     NormalRange.objects.filter(site__code="S01", analyte="glucose").update(high=Decimal("140"))
     post(
@@ -65,6 +68,7 @@ def test_ranges_are_per_site(client_for, coordinator_a, participant_a):
     assert not LabResult.objects.get().out_of_range
 
 
+@pytest.mark.requirement("PROT-LABS", "CFR11-10A-INVALID")
 @pytest.mark.parametrize(
     ("data", "field"),
     [
@@ -86,6 +90,7 @@ def test_bad_values_are_refused(client_for, coordinator_a, participant_a, data, 
     assert not LabResult.objects.exists()
 
 
+@pytest.mark.requirement("PROT-LABS", "CFR11-10E-CONTENT")
 def test_a_correction_needs_a_reason(client_for, coordinator_a, participant_a):
     client = client_for(coordinator_a)
     base = {
@@ -100,6 +105,7 @@ def test_a_correction_needs_a_reason(client_for, coordinator_a, participant_a):
     assert LabResult.objects.get().value == Decimal("2.1")
 
 
+@pytest.mark.requirement("PROT-LABS", "CFR11-10G-AUTHORITY")
 def test_only_site_staff_enter_labs(client_for, make_user, participant_a):
     response = post(
         client_for(make_user("monitor", ["S01"])),

@@ -42,15 +42,29 @@ def codes(answers: EligibilityAnswers, age: int = 30, rules: EligibilityRules = 
     return [f.code for f in evaluate(answers, age, rules)]
 
 
+@pytest.mark.requirement(
+    "PROT-ELIG-PRIOR-TRANSFERS",
+    "PROT-ELIG-TH1TH2",
+    "PROT-ELIG-OTHER-INCLUSION",
+    "PROT-ELIG-EXCLUSION",
+)
 def test_a_woman_meeting_every_criterion_at_its_threshold_is_eligible():
     assert codes(ELIGIBLE) == []
 
 
+@pytest.mark.requirement("PROT-ELIG-AGE")
 @pytest.mark.parametrize(("age", "eligible"), [(17, False), (18, True), (39, True), (40, False)])
 def test_age_bounds_are_18_inclusive_and_40_exclusive(age, eligible):
     assert (codes(ELIGIBLE, age) == []) is eligible
 
 
+@pytest.mark.requirement(
+    "PROT-ELIG-PRIOR-TRANSFERS",
+    "PROT-ELIG-TH1TH2",
+    "PROT-ELIG-OTHER-INCLUSION",
+    "PROT-ELIG-EXCLUSION",
+    "PROT-ELIG-RESULT",
+)
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -74,21 +88,25 @@ def test_each_criterion_fails_alone_with_its_own_code(field, value):
     assert codes(dataclasses.replace(ELIGIBLE, **{field: value})) == [field]
 
 
+@pytest.mark.requirement("API-ELIGIBILITY", "PROT-ELIG-OTHER-INCLUSION", "PROT-ELIG-EXCLUSION")
 def test_every_contract_field_is_a_criterion():
     fields = {f.name for f in dataclasses.fields(EligibilityAnswers)}
     assert {c.code for c in CRITERIA} == fields | {"age"}
 
 
+@pytest.mark.requirement("PROT-SETTINGS", "PROT-ELIG-TH1TH2", "PROT-ELIG-PRIOR-TRANSFERS")
 def test_thresholds_are_settings():
     strict = EligibilityRules(min_prior_transfers=5, th1_th2_min=Decimal("12"))
     assert codes(ELIGIBLE, rules=strict) == ["prior_good_quality_transfers", "th1_th2_ratio"]
 
 
+@pytest.mark.requirement("PROT-ELIG-TH1TH2", "PROT-ELIG-RESULT")
 def test_failures_say_why_in_words():
     (failure,) = evaluate(dataclasses.replace(ELIGIBLE, th1_th2_ratio=Decimal("8.1")), 30, RULES)
     assert "8.1" in failure.message and "10.3" in failure.message
 
 
+@pytest.mark.requirement("PROT-ELIG-AGE")
 @pytest.mark.parametrize(
     ("birth", "day", "age"),
     [
@@ -102,6 +120,7 @@ def test_age_is_completed_years(birth, day, age):
     assert age_on(dt.date.fromisoformat(birth), dt.date.fromisoformat(day)) == age
 
 
+@pytest.mark.requirement("PROT-ELIG-AGE", "PROT-ELIG-PRIOR-TRANSFERS", "PROT-ELIG-TH1TH2")
 @given(
     transfers=st.integers(0, 20),
     embryos=st.integers(0, 40),
@@ -119,6 +138,7 @@ def test_eligible_exactly_when_every_threshold_is_met(transfers, embryos, ratio,
     assert (codes(answers, age) == []) is expected
 
 
+@pytest.mark.requirement("PROT-ELIG-RESULT", "ICH-E6R3-4.2.1-CAPTURE")
 def test_partial_answers_report_only_the_criteria_already_answered():
     from ecrf.participants.eligibility import evaluate_partial
 

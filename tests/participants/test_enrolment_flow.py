@@ -20,6 +20,9 @@ def _form_answers(**changes):
     return data
 
 
+@pytest.mark.requirement(
+    "PROT-ELIG-RESULT", "PROT-SCREEN-LOG", "PROT-ELIG-EXCLUSION", "PROT-ELIG-TH1TH2"
+)
 def test_eligibility_form_stores_result_and_failed_codes(client_for, coordinator_a, participant_a):
     client = client_for(coordinator_a)
     url = f"/participants/{participant_a.pk}/eligibility/"
@@ -35,6 +38,7 @@ def test_eligibility_form_stores_result_and_failed_codes(client_for, coordinator
     assert "th1_th2_ratio, pregnant" in page
 
 
+@pytest.mark.requirement("PROT-ELIG-RESULT", "ICH-E6R3-4.2.1-CAPTURE")
 def test_eligibility_check_tells_which_criterion_fails_as_she_types(
     client_for, coordinator_a, participant_a
 ):
@@ -49,6 +53,7 @@ def test_eligibility_check_tells_which_criterion_fails_as_she_types(
     assert not Eligibility.objects.exists()
 
 
+@pytest.mark.requirement("CFR11-10A-INVALID", "ICH-E6R3-4.3.3-HOSTILE")
 def test_eligibility_check_rejects_garbage_without_a_500(client_for, coordinator_a, participant_a):
     response = client_for(coordinator_a).post(
         f"/participants/{participant_a.pk}/eligibility/check/", {"th1_th2_ratio": "abc"}
@@ -57,6 +62,9 @@ def test_eligibility_check_rejects_garbage_without_a_500(client_for, coordinator
     assert "th1_th2_ratio" in response.json()["field_errors"]
 
 
+@pytest.mark.requirement(
+    "CFR11-10E-CONTENT", "ICH-E6R3-4.2.4-CORRECTIONS", "ICH-E6R3-4.2.2-CHANGES"
+)
 def test_changing_saved_eligibility_needs_a_reason(client_for, coordinator_a, participant_a):
     client = client_for(coordinator_a)
     url = f"/participants/{participant_a.pk}/eligibility/"
@@ -73,6 +81,7 @@ def test_changing_saved_eligibility_needs_a_reason(client_for, coordinator_a, pa
     assert Eligibility.objects.get().prior_embryos_transferred == 6
 
 
+@pytest.mark.requirement("PROT-CONSENT", "CFR11-10F-SEQUENCING", "ICH-E6R3-CONSENT")
 def test_consent_before_screening_is_refused(client_for, coordinator_a, participant_a):
     before = participant_a.screening_date - dt.timedelta(days=1)
     response = client_for(coordinator_a).post(
@@ -83,6 +92,7 @@ def test_consent_before_screening_is_refused(client_for, coordinator_a, particip
     assert b"Consent cannot be dated before screening" in response.content
 
 
+@pytest.mark.requirement("PROT-ELIG-AGE", "API-ELIGIBILITY", "API-PARTICIPANT-DETAIL")
 def test_age_is_counted_at_consent(api_for, coordinator_a, site_a):
     from ..factories import ParticipantFactory
 
@@ -113,6 +123,7 @@ def _json_answers(**changes):
     return data
 
 
+@pytest.mark.requirement("API-ELIGIBILITY", "PROT-ELIG-RESULT", "PROT-ELIG-PRIOR-TRANSFERS")
 def test_eligibility_api_answers_eligible_and_failed_criteria(
     api_for, coordinator_a, participant_a
 ):
@@ -127,6 +138,7 @@ def test_eligibility_api_answers_eligible_and_failed_criteria(
     assert failing.json()["failed_criteria"] == ["prior_good_quality_transfers"]
 
 
+@pytest.mark.requirement("API-ELIGIBILITY", "API-CONV-400-FIELDS", "CFR11-10A-INVALID")
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -149,6 +161,7 @@ def test_eligibility_api_refuses_bad_values_naming_the_field(
     assert not Eligibility.objects.exists()
 
 
+@pytest.mark.requirement("API-ELIGIBILITY", "API-CONV-400-FIELDS")
 def test_eligibility_api_refuses_missing_answers(api_for, coordinator_a, participant_a):
     answers = _json_answers()
     del answers["pregnant"]
@@ -158,6 +171,7 @@ def test_eligibility_api_refuses_missing_answers(api_for, coordinator_a, partici
     assert response.status_code == 400 and "pregnant" in response.json()
 
 
+@pytest.mark.requirement("API-CONSENT", "PROT-CONSENT", "ICH-E6R3-CONSENT")
 def test_consent_api(api_for, coordinator_a, participant_a):
     api = api_for(coordinator_a)
     url = f"/api/v1/participants/{participant_a.pk}/consent/"
@@ -175,6 +189,7 @@ def test_consent_api(api_for, coordinator_a, participant_a):
     assert ok.status_code == 201
 
 
+@pytest.mark.requirement("PROT-RAND-OPEN-LABEL", "PROT-RAND-CONCURRENCY", "PROT-RAND-STRATA")
 def test_web_randomization_from_confirmation_to_the_arm(
     client_for, coordinator_a, ready_participant
 ):
@@ -193,6 +208,7 @@ def test_web_randomization_from_confirmation_to_the_arm(
     assert "already randomized" not in page
 
 
+@pytest.mark.requirement("PROT-RAND-CONCEAL", "ICH-E6R3-4-SAFEGUARD-RANDOMISATION")
 def test_detail_page_before_randomization_reveals_nothing_of_the_list(
     client_for, coordinator_a, ready_participant
 ):
@@ -203,6 +219,7 @@ def test_detail_page_before_randomization_reveals_nothing_of_the_list(
         assert word not in html.lower().split("randomization-card")[1].split("status-history")[0]
 
 
+@pytest.mark.requirement("PROT-RAND-CONCEAL", "ICH-E6R3-4-SAFEGUARD-RANDOMISATION")
 def test_history_hides_list_rows_from_site_staff(
     client_for, coordinator_a, ready_participant, make_user
 ):
@@ -223,6 +240,13 @@ def test_history_hides_list_rows_from_site_staff(
     assert "randomization slot" in statistician_view
 
 
+@pytest.mark.requirement(
+    "PROT-RAND-BLINDING",
+    "ICH-E6R3-4.1-BLINDING",
+    "API-PARTICIPANT-DETAIL",
+    "ICH-E6R3-4.2.2-WORKFLOW",
+    "PROT-SETTINGS",
+)
 def test_blinded_study_hides_the_arm_until_an_investigator_unblinds(
     api_for,
     client_for,
@@ -270,6 +294,7 @@ def test_blinded_study_hides_the_arm_until_an_investigator_unblinds(
     assert [m.to for m in mail.outbox] == [["dm@example.org"]]
 
 
+@pytest.mark.requirement("PROT-RAND-BLINDING", "PROT-RAND-OPEN-LABEL")
 def test_open_label_study_refuses_unblinding(
     client_for, coordinator_a, ready_participant, make_user
 ):

@@ -13,6 +13,7 @@ from ecrf.participants.models import Participant
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.requirement("PROT-SCREEN-LOG")
 def test_coordinator_registers_from_the_screening_form(client_for, coordinator_a, site_a):
     response = client_for(coordinator_a).post(
         "/participants/new/",
@@ -23,6 +24,7 @@ def test_coordinator_registers_from_the_screening_form(client_for, coordinator_a
     assert b"S01-001" in response.content
 
 
+@pytest.mark.requirement("PROT-SCREEN-LOG", "CFR11-10A-INVALID")
 def test_screening_form_refuses_a_future_screening_date(client_for, coordinator_a, site_a):
     tomorrow = dt.date.today() + dt.timedelta(days=2)
     response = client_for(coordinator_a).post(
@@ -34,6 +36,7 @@ def test_screening_form_refuses_a_future_screening_date(client_for, coordinator_
     assert Participant.objects.count() == 0
 
 
+@pytest.mark.requirement("PROT-SCREEN-LOG")
 def test_subject_numbers_are_never_reused(client_for, coordinator_a, site_a):
     client = client_for(coordinator_a)
     for _ in range(2):
@@ -51,6 +54,7 @@ def test_subject_numbers_are_never_reused(client_for, coordinator_a, site_a):
     ) == ["S01-001", "S01-002", "S01-003"]
 
 
+@pytest.mark.requirement("CFR11-10G-AUTHORITY")
 @pytest.mark.parametrize(
     "role", ["investigator", "monitor", "data_manager", "statistician", "admin"]
 )
@@ -58,6 +62,15 @@ def test_only_coordinators_register_participants(role, make_user, client_for):
     assert client_for(make_user(role)).get("/participants/new/").status_code == 403
 
 
+@pytest.mark.requirement(
+    "CFR11-10E-CONTENT",
+    "CFR11-10E-NOT-OBSCURE",
+    "CFR11-10E-REVIEW",
+    "CFR11-10B-READABLE",
+    "ICH-E6R3-4.2.2-CHANGES",
+    "ICH-E6R3-4.2.2-INTERPRETABLE",
+    "ICH-E6R3-4.2.4-CORRECTIONS",
+)
 def test_correction_without_reason_is_refused_and_with_reason_is_in_the_history(
     client_for, coordinator_a, participant_a, make_user
 ):
@@ -78,6 +91,7 @@ def test_correction_without_reason_is_refused_and_with_reason_is_in_the_history(
     assert coordinator_a.username in html
 
 
+@pytest.mark.requirement("PROT-SCREEN-LOG")
 def test_list_filters_by_status_and_search(client_for, make_user, participant_a, participant_b):
     client = client_for(make_user("data_manager"))
     assert b"S02-001" not in client.get("/participants/?site=S01").content
@@ -100,6 +114,7 @@ garbage = st.one_of(
 )
 
 
+@pytest.mark.requirement("CFR11-10A-INVALID", "ICH-E6R3-4.3.3-HOSTILE")
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -116,6 +131,7 @@ def test_garbage_in_every_field_gives_a_form_error_never_a_500(
     assert Participant.objects.count() == before
 
 
+@pytest.mark.requirement("API-CONV-400-FIELDS", "ICH-E6R3-4.3.3-HOSTILE")
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -52,6 +52,9 @@ def completed(api_for, coordinator_a, transferred):
     return transferred
 
 
+@pytest.mark.requirement(
+    "API-SIGNATURE", "CFR11-50-MANIFESTATION", "CFR11-70-LINKING", "CFR11-200A-COMPONENTS"
+)
 def test_a_signature_needs_the_investigators_password(api_for, make_user, completed):
     investigator = make_user("investigator", ["S01"], printed_name="田中 一郎")
     api = api_for(investigator)
@@ -71,6 +74,7 @@ def test_a_signature_needs_the_investigators_password(api_for, make_user, comple
     assert len(body["data_hash"]) == 64 and body["voided_at"] is None
 
 
+@pytest.mark.requirement("API-SIGNATURE", "CFR11-10G-AUTHORITY")
 @pytest.mark.parametrize("role", ["coordinator", "monitor", "data_manager"])
 def test_only_investigators_sign(role, api_for, make_user, completed):
     response = api_for(make_user(role)).post(
@@ -80,6 +84,7 @@ def test_only_investigators_sign(role, api_for, make_user, completed):
     assert not Signature.objects.exists()
 
 
+@pytest.mark.requirement("CFR11-200A-COMPONENTS", "CFR11-300D-SAFEGUARDS")
 def test_wrong_signature_passwords_count_toward_lockout(api_for, make_user, completed):
     from django.test import Client
 
@@ -95,6 +100,13 @@ def test_wrong_signature_passwords_count_toward_lockout(api_for, make_user, comp
     assert response.status_code == 403 and b'id="locked"' in response.content
 
 
+@pytest.mark.requirement(
+    "CFR11-70-LINKING",
+    "API-SIGNATURE",
+    "ICH-E6R3-INVESTIGATOR-OVERSIGHT",
+    "ICH-E6R3-4.2.3-REVIEW",
+    "ICH-E6R3-4.2.2-WORKFLOW",
+)
 def test_a_change_after_signing_voids_the_signature_and_clears_verification(
     api_for, coordinator_a, make_user, completed
 ):
@@ -131,6 +143,7 @@ def test_a_change_after_signing_voids_the_signature_and_clears_verification(
     assert voided.pgh_diff["voided_at"][0] is None
 
 
+@pytest.mark.requirement("ICH-E6R3-4.2.3-REVIEW")
 def test_a_field_mark_is_cleared_only_by_a_change_of_that_field(
     api_for, coordinator_a, make_user, completed
 ):
@@ -151,6 +164,13 @@ def test_a_field_mark_is_cleared_only_by_a_change_of_that_field(
     assert Verification.objects.get().cleared_at is None
 
 
+@pytest.mark.requirement(
+    "API-LOCK",
+    "API-CONV-409-STATE",
+    "ICH-E6R3-4.2.6-FINALISATION",
+    "CFR11-10F-SEQUENCING",
+    "CFR11-10C-PROTECTION",
+)
 def test_a_locked_participant_refuses_every_write_path_until_unlocked(
     api_for, client_for, coordinator_a, make_user, completed
 ):
@@ -239,6 +259,7 @@ def test_a_locked_participant_refuses_every_write_path_until_unlocked(
     assert lock.unlock_reason == "Query resolution"
 
 
+@pytest.mark.requirement("API-LOCK", "ICH-E6R3-4.2.6-FINALISATION")
 def test_a_form_lock_holds_that_form_only(api_for, coordinator_a, make_user, completed):
     dm = api_for(make_user("data_manager"))
     assert (
@@ -272,6 +293,7 @@ def test_a_form_lock_holds_that_form_only(api_for, coordinator_a, make_user, com
     assert clinical.status_code == 409 and biochemical.status_code == 200
 
 
+@pytest.mark.requirement("ICH-E6R3-4.2.6-FINALISATION")
 def test_a_database_lock_holds_every_participant_and_new_registrations(
     api_for, coordinator_a, make_user, completed, study
 ):
@@ -286,6 +308,7 @@ def test_a_database_lock_holds_every_participant_and_new_registrations(
     assert response.status_code == 409
 
 
+@pytest.mark.requirement("API-LOCK", "CFR11-10G-AUTHORITY")
 @pytest.mark.parametrize("role", ["coordinator", "monitor", "investigator", "statistician"])
 def test_only_data_managers_lock(role, api_for, make_user, completed):
     response = api_for(make_user(role)).post(
@@ -295,6 +318,7 @@ def test_only_data_managers_lock(role, api_for, make_user, completed):
     assert not Lock.objects.exists()
 
 
+@pytest.mark.requirement("ICH-E6R3-4.2.6-FINALISATION", "CFR11-70-LINKING")
 def test_every_table_of_participant_data_is_guarded():
     """A new table with a participant column must get the guard (or this test fails)."""
     import pghistory.models
@@ -330,6 +354,12 @@ def test_every_table_of_participant_data_is_guarded():
     assert missing == []
 
 
+@pytest.mark.requirement(
+    "CFR11-50-MANIFESTATION",
+    "CFR11-10B-READABLE",
+    "ICH-E6R3-4.2.3-REVIEW",
+    "ICH-E6R3-4.2.6-FINALISATION",
+)
 def test_the_participant_page_signs_verifies_and_locks(client_for, make_user, completed):
     investigator = make_user("investigator", ["S01"], printed_name="Ichiro Tanaka")
     client_for(investigator).post(
@@ -352,6 +382,7 @@ def test_the_participant_page_signs_verifies_and_locks(client_for, make_user, co
     assert Lock.objects.get().unlocked_at is None
 
 
+@pytest.mark.requirement("ICH-E6R3-4.2.6-FINALISATION")
 def test_data_manager_locks_and_unlocks_the_study_from_the_home_page(
     client_for, api_for, coordinator_a, make_user, completed
 ):
@@ -371,12 +402,14 @@ def test_data_manager_locks_and_unlocks_the_study_from_the_home_page(
     assert Lock.objects.get().unlocked_at is not None
 
 
+@pytest.mark.requirement("CFR11-10G-AUTHORITY")
 def test_only_data_managers_lock_the_study(client_for, make_user, study):
     for role in ["coordinator", "monitor", "statistician", "admin"]:
         client_for(make_user(role)).post("/participants/study/lock/", {"reason": "x"})
     assert not Lock.objects.exists()
 
 
+@pytest.mark.requirement("ICH-E6R3-4.2.6-FINALISATION")
 def test_a_form_lock_from_the_participant_page(client_for, make_user, completed):
     client_for(make_user("data_manager")).post(
         f"/participants/{completed.pk}/lock/", {"record": "consent", "reason": "Verified"}

@@ -38,6 +38,15 @@ def open_query(api, participant, **body):
     return api.post("/api/v1/queries/", {"participant": participant.pk, **body}, format="json")
 
 
+@pytest.mark.requirement(
+    "API-QUERY-OPEN",
+    "API-QUERY-RESPOND",
+    "API-QUERY-CLOSE",
+    "API-QUERY-LIST",
+    "ICH-E6R3-4.2.3-REVIEW",
+    "ICH-E6R3-4.2.2-WORKFLOW",
+    "CFR11-10F-SEQUENCING",
+)
 def test_monitor_opens_site_answers_monitor_closes(
     api_for, coordinator_a, make_user, with_biochemical
 ):
@@ -66,6 +75,7 @@ def test_monitor_opens_site_answers_monitor_closes(
     assert [m["kind"] for m in listed["results"][0]["messages"]] == ["opened", "answered", "closed"]
 
 
+@pytest.mark.requirement("API-QUERY-OPEN", "API-CONV-400-FIELDS")
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -84,6 +94,7 @@ def test_bad_queries_are_refused_naming_the_field(
     assert not Query.objects.exists()
 
 
+@pytest.mark.requirement("API-QUERY-OPEN", "API-CONV-403-READ-ONLY", "CFR11-10G-AUTHORITY")
 @pytest.mark.parametrize("role", ["coordinator", "investigator", "statistician"])
 def test_only_monitors_and_data_managers_open_queries(role, api_for, make_user, with_biochemical):
     response = open_query(
@@ -96,6 +107,7 @@ def test_only_monitors_and_data_managers_open_queries(role, api_for, make_user, 
     assert response.status_code == 403
 
 
+@pytest.mark.requirement("API-CONV-404-SITE", "API-CONV-401", "ICH-E6R3-CONFIDENTIALITY")
 def test_another_sites_query_is_404_and_its_participant_unknown(
     api_for, make_user, with_biochemical
 ):
@@ -115,6 +127,7 @@ def test_another_sites_query_is_404_and_its_participant_unknown(
     assert APIClient().get("/api/v1/queries/").status_code == 401
 
 
+@pytest.mark.requirement("PROT-EDIT-CHECKS", "ICH-E6R3-4.2.3-REVIEW")
 def test_a_confirmed_soft_check_opens_a_query(api_for, coordinator_a, transferred):
     with at("2026-03-15"):
         put(
@@ -133,6 +146,7 @@ def test_a_confirmed_soft_check_opens_a_query(api_for, coordinator_a, transferre
     )
 
 
+@pytest.mark.requirement("ICH-E6R3-4.2.3-REVIEW")
 def test_reopen_needs_a_reason(api_for, make_user, with_biochemical):
     monitor = api_for(make_user("monitor", ["S01"]))
     query_id = open_query(
@@ -149,6 +163,7 @@ def test_reopen_needs_a_reason(api_for, make_user, with_biochemical):
     assert reopened.json()["status"] == "open"
 
 
+@pytest.mark.requirement("ICH-E6R3-4.2.3-REVIEW")
 def test_open_queries_show_on_the_coordinator_home_and_per_site_for_the_monitor(
     client_for, api_for, coordinator_a, make_user, with_biochemical
 ):
@@ -167,6 +182,16 @@ def test_open_queries_show_on_the_coordinator_home_and_per_site_for_the_monitor(
     assert '<td class="text-end">1</td>' in counts
 
 
+@pytest.mark.requirement(
+    "ICH-E6R3-4.2.3-REVIEW",
+    "ICH-E6R3-4.2.4-CORRECTIONS",
+    "ICH-E6R3-4.2.6-FINALISATION",
+    "ICH-E6R3-INVESTIGATOR-OVERSIGHT",
+    "CFR11-70-LINKING",
+    "API-SIGNATURE",
+    "API-LOCK",
+    "API-CONV-409-STATE",
+)
 def test_the_whole_data_quality_cycle(
     api_for, client_for, coordinator_a, make_user, with_biochemical
 ):
@@ -289,6 +314,7 @@ def test_the_whole_data_quality_cycle(
     assert Lock.objects.get().unlocked_at is None
 
 
+@pytest.mark.requirement("ICH-E6R3-4.2.3-REVIEW")
 def test_open_queries_show_on_their_form(
     api_for, client_for, coordinator_a, make_user, with_biochemical
 ):

@@ -27,6 +27,13 @@ def _randomize(api, participant, key="key-1"):
     return api.post(f"/api/v1/participants/{participant.pk}/randomize/", HTTP_IDEMPOTENCY_KEY=key)
 
 
+@pytest.mark.requirement(
+    "API-RANDOMIZE",
+    "PROT-RAND-OPEN-LABEL",
+    "PROT-DOSE-ARMS",
+    "PROT-RAND-STRATA",
+    "ICH-E6R3-4.2.2-WORKFLOW",
+)
 def test_eligible_consented_participant_is_randomized(api_for, coordinator_a, ready_participant):
     participant = ready_participant()
     response = _randomize(api_for(coordinator_a), participant)
@@ -41,6 +48,7 @@ def test_eligible_consented_participant_is_randomized(api_for, coordinator_a, re
     assert change.to_status == "randomized" and change.changed_by == coordinator_a
 
 
+@pytest.mark.requirement("API-RANDOMIZE", "PROT-RAND-CONCURRENCY")
 def test_same_key_again_returns_the_first_answer(api_for, coordinator_a, ready_participant):
     participant = ready_participant()
     api = api_for(coordinator_a)
@@ -51,6 +59,13 @@ def test_same_key_again_returns_the_first_answer(api_for, coordinator_a, ready_p
     assert Slot.objects.filter(participant__isnull=False).count() == 1
 
 
+@pytest.mark.requirement(
+    "API-RANDOMIZE",
+    "API-CONV-409-STATE",
+    "PROT-RAND-PRECONDITIONS",
+    "CFR11-10F-SEQUENCING",
+    "ICH-E6R3-4-SAFEGUARD-RANDOMISATION",
+)
 def test_second_randomization_under_another_key_is_refused(
     api_for, coordinator_a, ready_participant
 ):
@@ -62,6 +77,7 @@ def test_second_randomization_under_another_key_is_refused(
     assert "already randomized" in refused.json()["detail"]
 
 
+@pytest.mark.requirement("API-RANDOMIZE", "API-CONV-400-FIELDS")
 def test_request_without_idempotency_key_is_refused(api_for, coordinator_a, ready_participant):
     participant = ready_participant()
     response = api_for(coordinator_a).post(f"/api/v1/participants/{participant.pk}/randomize/")
@@ -70,6 +86,9 @@ def test_request_without_idempotency_key_is_refused(api_for, coordinator_a, read
     assert not Slot.objects.filter(participant=participant).exists()
 
 
+@pytest.mark.requirement(
+    "API-RANDOMIZE", "API-CONV-409-STATE", "PROT-RAND-PRECONDITIONS", "CFR11-10F-SEQUENCING"
+)
 def test_ineligible_participant_is_refused(api_for, coordinator_a, ready_participant):
     participant = ready_participant(th1_th2_ratio=Decimal("9.8"))
     response = _randomize(api_for(coordinator_a), participant)
@@ -78,6 +97,14 @@ def test_ineligible_participant_is_refused(api_for, coordinator_a, ready_partici
     assert "th1_th2_ratio" in response.json()["detail"]
 
 
+@pytest.mark.requirement(
+    "API-RANDOMIZE",
+    "API-CONV-409-STATE",
+    "PROT-RAND-PRECONDITIONS",
+    "PROT-CONSENT",
+    "ICH-E6R3-CONSENT",
+    "CFR11-10F-SEQUENCING",
+)
 def test_unconsented_participant_is_refused(api_for, coordinator_a, site_a):
     participant = ParticipantFactory(site=site_a, performed_by=coordinator_a)
     eligibility_record(
@@ -89,11 +116,13 @@ def test_unconsented_participant_is_refused(api_for, coordinator_a, site_a):
     assert not Slot.objects.filter(participant=participant).exists()
 
 
+@pytest.mark.requirement("PROT-RAND-PRECONDITIONS", "CFR11-10F-SEQUENCING")
 def test_participant_without_eligibility_is_refused(api_for, coordinator_a, site_a):
     participant = ParticipantFactory(site=site_a, performed_by=coordinator_a)
     assert _randomize(api_for(coordinator_a), participant).status_code == 409
 
 
+@pytest.mark.requirement("PROT-RAND-PRECONDITIONS", "PROT-WITHDRAWAL", "API-CONV-409-STATE")
 def test_withdrawn_participant_is_refused(api_for, coordinator_a, ready_participant):
     participant = ready_participant()
     participant_set_status(
@@ -107,12 +136,14 @@ def test_withdrawn_participant_is_refused(api_for, coordinator_a, ready_particip
     assert "withdrawn" in response.json()["detail"]
 
 
+@pytest.mark.requirement("CFR11-10G-AUTHORITY", "API-CONV-403-READ-ONLY")
 @pytest.mark.parametrize("role", ["investigator", "monitor", "data_manager", "statistician"])
 def test_only_coordinators_randomize(role, make_user, api_for, ready_participant):
     participant = ready_participant()
     assert _randomize(api_for(make_user(role)), participant).status_code == 403
 
 
+@pytest.mark.requirement("PROT-RAND-EXHAUSTED")
 def test_an_exhausted_list_stops_randomization_and_tells_statisticians_once(
     api_for,
     coordinator_a,
@@ -140,6 +171,7 @@ def test_an_exhausted_list_stops_randomization_and_tells_statisticians_once(
     assert "run out" in mail.outbox[0].subject
 
 
+@pytest.mark.requirement("PROT-RAND-RATIO", "PROT-RAND-BLOCKS", "PROT-RAND-STRATA")
 def test_lists_keep_two_to_one_in_every_complete_block(study):
     for randomization_list in RandomizationList.objects.filter(status=ListStatus.ACTIVE):
         by_block: dict[int, Counter[str]] = {}
@@ -151,6 +183,7 @@ def test_lists_keep_two_to_one_in_every_complete_block(study):
             assert counts["low"] == 2 * counts["high"]
 
 
+@pytest.mark.requirement("PROT-RAND-CONCURRENCY", "ICH-E6R3-4-SAFEGUARD-RANDOMISATION")
 @pytest.mark.django_db(transaction=True)
 def test_two_hundred_parallel_randomizations_take_consecutive_distinct_slots(
     site_a, coordinator_a, ready_participant, make_user
@@ -185,6 +218,7 @@ def test_two_hundred_parallel_randomizations_take_consecutive_distinct_slots(
     assert sequences == list(range(1, 201))
 
 
+@pytest.mark.requirement("PROT-RAND-CONCURRENCY", "ICH-E6R3-4-SAFEGUARD-RANDOMISATION")
 @pytest.mark.django_db(transaction=True)
 def test_the_same_request_replayed_in_parallel_allocates_once(coordinator_a, ready_participant):
     participant = ready_participant()

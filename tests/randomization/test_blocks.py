@@ -49,6 +49,7 @@ def table(*lines: str) -> str:
 # -- generation ----------------------------------------------------------------------------
 
 
+@pytest.mark.requirement("PROT-RAND-RATIO")
 def test_every_block_holds_low_and_high_two_to_one():
     slots = generate_list(seed=SEED, length=300)
     for block in blocks_of(slots):
@@ -58,6 +59,7 @@ def test_every_block_holds_low_and_high_two_to_one():
     check_balance(slots, RATIO, ARMS)
 
 
+@pytest.mark.requirement("PROT-RAND-RATIO", "PROT-RAND-BLOCKS")
 def test_a_block_of_six_holds_four_low_and_two_high():
     sixes = [b for b in blocks_of(generate_list(seed=SEED, length=300)) if len(b) == 6]
     assert sixes
@@ -65,25 +67,30 @@ def test_a_block_of_six_holds_four_low_and_two_high():
         assert Counter(slot.arm for slot in block) == {"low": 4, "high": 2}
 
 
+@pytest.mark.requirement("PROT-RAND-BLOCKS")
 def test_both_block_sizes_are_used_over_a_long_list():
     slots = generate_list(seed=SEED, length=300)
     assert {slot.block_size for slot in slots} == {3, 6}
 
 
+@pytest.mark.requirement("PROT-RAND-SEED")
 def test_the_same_seed_gives_the_same_list():
     assert generate_list(seed=SEED, length=100) == generate_list(seed=SEED, length=100)
 
 
+@pytest.mark.requirement("PROT-RAND-SEED")
 def test_a_different_seed_gives_a_different_list():
     assert generate_list(seed=SEED, length=100) != generate_list(seed=SEED + 1, length=100)
 
 
+@pytest.mark.requirement("PROT-RAND-SEED")
 def test_the_order_of_block_sizes_in_the_setting_does_not_change_the_list():
     assert generate_list(seed=SEED, length=60, block_sizes=(6, 3)) == generate_list(
         seed=SEED, length=60, block_sizes=(3, 6)
     )
 
 
+@pytest.mark.requirement("PROT-RAND-SEED")
 def test_a_known_seed_gives_the_pinned_list():
     # Pinned once from this implementation: a change of algorithm must fail here, because
     # recorded seeds have to regenerate the lists that were used.
@@ -97,6 +104,7 @@ def test_a_known_seed_gives_the_pinned_list():
     assert [slot.block for slot in slots] == [1] * 6 + [2] * 3 + [3] * 3
 
 
+@pytest.mark.requirement("PROT-RAND-SEED")
 def test_generation_leaves_the_global_random_generator_alone():
     random.seed(1)
     state = random.getstate()
@@ -104,6 +112,7 @@ def test_generation_leaves_the_global_random_generator_alone():
     assert random.getstate() == state
 
 
+@pytest.mark.requirement("PROT-RAND-BLOCKS")
 def test_the_list_is_made_of_whole_blocks_and_may_exceed_the_length():
     slots = generate_list(seed=SEED, length=1)
     assert len(slots) == slots[0].block_size
@@ -111,12 +120,14 @@ def test_the_list_is_made_of_whole_blocks_and_may_exceed_the_length():
         assert len(block) == block[0].block_size
 
 
+@pytest.mark.requirement("PROT-RAND-BLOCKS")
 def test_sequence_numbers_run_from_one_without_gaps():
     slots = generate_list(seed=SEED, length=200)
     assert [slot.sequence for slot in slots] == list(range(1, len(slots) + 1))
     assert [b[0].block for b in blocks_of(slots)] == list(range(1, len(blocks_of(slots)) + 1))
 
 
+@pytest.mark.requirement("PROT-RAND-SEED")
 def test_an_extension_with_a_fresh_seed_continues_the_numbering():
     first = generate_list(seed=SEED, length=30)
     extension = generate_list(
@@ -131,6 +142,7 @@ def test_an_extension_with_a_fresh_seed_continues_the_numbering():
     check_balance(whole, RATIO, ARMS)
 
 
+@pytest.mark.requirement("PROT-RAND-SEED")
 def test_start_numbers_do_not_change_the_arms_drawn():
     plain = generate_list(seed=SEED, length=30)
     shifted = generate_list(seed=SEED, length=30, start_sequence=101, start_block=41)
@@ -138,6 +150,7 @@ def test_start_numbers_do_not_change_the_arms_drawn():
     assert shifted[0].sequence == 101 and shifted[0].block == 41
 
 
+@pytest.mark.requirement("PROT-RAND-RATIO")
 def test_the_proportion_is_exactly_the_ratio_at_each_block_boundary():
     slots = generate_list(seed=SEED, length=600)
     low = high = 0
@@ -148,6 +161,7 @@ def test_the_proportion_is_exactly_the_ratio_at_each_block_boundary():
     assert low / len(slots) == pytest.approx(2 / 3)
 
 
+@pytest.mark.requirement("PROT-SETTINGS")
 def test_three_arms_follow_their_ratio():
     slots = generate_list(
         seed=SEED, length=90, ratio=(1, 2, 3), block_sizes=(6, 12), arms=("a", "b", "c")
@@ -156,6 +170,7 @@ def test_three_arms_follow_their_ratio():
     assert {slot.block_size for slot in slots} == {6, 12}
 
 
+@pytest.mark.requirement("PROT-RAND-SEED")
 def test_new_seed_is_a_non_negative_63_bit_number_that_generates_a_list():
     seeds = {new_seed() for _ in range(20)}
     assert len(seeds) > 1
@@ -164,6 +179,7 @@ def test_new_seed_is_a_non_negative_63_bit_number_that_generates_a_list():
     assert generate_list(seed=seed, length=9) == generate_list(seed=seed, length=9)
 
 
+@pytest.mark.requirement("PROT-SETTINGS")
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
@@ -192,6 +208,7 @@ def test_generation_refuses_invalid_settings(arguments, message):
     assert message in str(caught.value)
 
 
+@pytest.mark.requirement("PROT-SETTINGS")
 def test_generation_refuses_a_boolean_length():
     with pytest.raises(ValueError, match="list length must be a whole number"):
         generate_list(seed=SEED, length=True)
@@ -200,6 +217,7 @@ def test_generation_refuses_a_boolean_length():
 # -- ratio and block-size settings ----------------------------------------------------------
 
 
+@pytest.mark.requirement("PROT-SETTINGS")
 @pytest.mark.parametrize(
     ("text", "ratio"), [("2:1", (2, 1)), ("1:1", (1, 1)), (" 3 : 2 ", (3, 2)), ("1:2:3", (1, 2, 3))]
 )
@@ -207,6 +225,7 @@ def test_a_ratio_is_read_from_text(text, ratio):
     assert parse_ratio(text) == ratio
 
 
+@pytest.mark.requirement("PROT-SETTINGS")
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -229,6 +248,7 @@ def test_an_invalid_ratio_is_refused_saying_what_was_expected(text, message):
     assert 'such as "2:1"' in str(caught.value)
 
 
+@pytest.mark.requirement("PROT-SETTINGS", "PROT-RAND-BLOCKS")
 @pytest.mark.parametrize(
     ("text", "sizes"), [("3,6", (3, 6)), ("6, 3", (3, 6)), ("6,3,6", (3, 6)), ("9", (9,))]
 )
@@ -236,6 +256,7 @@ def test_block_sizes_are_read_sorted_and_unique(text, sizes):
     assert parse_block_sizes(text) == sizes
 
 
+@pytest.mark.requirement("PROT-SETTINGS", "PROT-RAND-BLOCKS")
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -255,12 +276,14 @@ def test_invalid_block_sizes_are_refused_saying_what_was_expected(text, message)
     assert 'such as "3,6"' in str(caught.value)
 
 
+@pytest.mark.requirement("PROT-SETTINGS", "PROT-RAND-BLOCKS")
 def test_block_sizes_that_are_multiples_of_the_ratio_sum_are_accepted():
     check_block_sizes((3, 6, 9), (2, 1))
     check_block_sizes((2, 4), (1, 1))
     check_block_sizes((5, 10), (3, 2))
 
 
+@pytest.mark.requirement("PROT-SETTINGS", "PROT-RAND-BLOCKS")
 @pytest.mark.parametrize(
     ("sizes", "ratio", "message"),
     [
@@ -279,12 +302,14 @@ def test_a_block_size_that_does_not_fit_the_ratio_is_named(sizes, ratio, message
 # -- balance -------------------------------------------------------------------------------
 
 
+@pytest.mark.requirement("PROT-RAND-RATIO")
 def test_a_complete_block_off_the_ratio_is_refused():
     slots = [Slot(1, 1, 3, "high"), Slot(2, 1, 3, "high"), Slot(3, 1, 3, "low")]
     with pytest.raises(ValueError, match='block 1 has 1 "low" and 2 "high"'):
         check_balance(slots, RATIO, ARMS)
 
 
+@pytest.mark.requirement("PROT-RAND-RATIO")
 def test_a_cut_short_block_is_accepted_until_an_arm_exceeds_its_share():
     check_balance([Slot(1, 1, 6, "high"), Slot(2, 1, 6, "high")], RATIO, ARMS)
     over = [Slot(1, 1, 6, "high"), Slot(2, 1, 6, "high"), Slot(3, 1, 6, "high")]
@@ -292,6 +317,7 @@ def test_a_cut_short_block_is_accepted_until_an_arm_exceeds_its_share():
         check_balance(over, RATIO, ARMS)
 
 
+@pytest.mark.requirement("PROT-RAND-RATIO")
 @pytest.mark.parametrize(
     ("slots", "message"),
     [
@@ -313,6 +339,7 @@ def test_balance_refuses_malformed_blocks(slots, message):
 # -- CSV export and import -----------------------------------------------------------------
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_the_csv_has_the_header_and_one_line_per_slot():
     slots = generate_list(seed=SEED, length=3)
     text = to_csv(slots)
@@ -324,17 +351,20 @@ def test_the_csv_has_the_header_and_one_line_per_slot():
     assert "\r" not in text
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT", "ICH-E6R3-4.2.5-TRANSFER")
 def test_a_generated_list_survives_a_csv_round_trip():
     slots = generate_list(seed=SEED, length=300)
     assert import_table(to_csv(slots)) == slots
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT", "ICH-E6R3-4.2.5-TRANSFER")
 def test_a_three_arm_list_survives_a_csv_round_trip():
     arms = ("a", "b", "c")
     slots = generate_list(seed=SEED, length=60, ratio=(1, 1, 1), block_sizes=(3, 6), arms=arms)
     assert parse_allocation_csv(to_csv(slots), ratio=(1, 1, 1), arms=arms) == slots
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_columns_may_come_in_any_order():
     text = "arm,block_size,sequence,block\nlow,3,1,1\nhigh,3,2,1\nlow,3,3,1\n"
     assert import_table(text) == [
@@ -344,6 +374,7 @@ def test_columns_may_come_in_any_order():
     ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_a_bom_windows_line_endings_and_blank_lines_are_accepted():
     slots = generate_list(seed=SEED, length=9)
     lines = to_csv(slots).splitlines()
@@ -351,6 +382,7 @@ def test_a_bom_windows_line_endings_and_blank_lines_are_accepted():
     assert import_table(text) == slots
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_an_empty_file_is_refused():
     for text in ("", "\ufeff", "\n\n  \r\n"):
         assert import_errors(text) == [
@@ -359,12 +391,14 @@ def test_an_empty_file_is_refused():
         ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_a_header_without_slots_is_refused():
     assert import_errors("sequence,block,block_size,arm\n") == [
         "line 1: the file has a header but no randomization slots below it"
     ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_a_missing_header_is_refused():
     errors = import_errors("1,1,3,low\n2,1,3,low\n3,1,3,high\n")
     assert errors == [
@@ -373,6 +407,7 @@ def test_a_missing_header_is_refused():
     ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_an_extra_column_is_refused():
     errors = import_errors("sequence,block,block_size,arm,site\n1,1,3,low,S01\n")
     assert errors == [
@@ -381,6 +416,7 @@ def test_an_extra_column_is_refused():
     ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_missing_and_repeated_columns_are_all_reported():
     errors = import_errors("sequence,block,block,extra\n1,1,1,x\n")
     assert errors == [
@@ -392,6 +428,7 @@ def test_missing_and_repeated_columns_are_all_reported():
     ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_an_unknown_arm_is_refused_with_its_line():
     errors = import_errors(
         table("1,1,3,low", "2,1,3,high", "3,1,3,low", "4,2,3,low", "5,2,3,high", "6,2,3,medium")
@@ -399,6 +436,7 @@ def test_an_unknown_arm_is_refused_with_its_line():
     assert errors == ['line 7: arm "medium" is not one of low, high']
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_a_three_nil_block_is_refused():
     errors = import_errors(table("1,1,3,high", "2,1,3,high", "3,1,3,high"))
     assert errors == [
@@ -407,6 +445,7 @@ def test_a_three_nil_block_is_refused():
     ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_an_all_low_block_of_six_is_refused():
     errors = import_errors(table(*(f"{n},1,6,low" for n in range(1, 7))))
     assert errors == [
@@ -415,6 +454,7 @@ def test_an_all_low_block_of_six_is_refused():
     ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_a_gap_in_sequence_numbers_is_refused_once():
     errors = import_errors(
         table("1,1,3,low", "2,1,3,high", "3,1,3,low", "5,2,3,low", "6,2,3,high", "7,2,3,low")
@@ -424,6 +464,7 @@ def test_a_gap_in_sequence_numbers_is_refused_once():
     ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_sequence_numbers_must_start_at_one():
     errors = import_errors(table("0,1,3,low", "1,1,3,high", "2,1,3,low"))
     assert errors == [
@@ -431,26 +472,31 @@ def test_sequence_numbers_must_start_at_one():
     ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_a_block_size_that_changes_inside_a_block_is_refused():
     errors = import_errors(table("1,1,3,low", "2,1,6,high", "3,1,3,low"))
     assert errors == ["line 3: block_size 6 differs from block 1's size 3"]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_an_incomplete_block_is_refused():
     errors = import_errors(table("1,1,3,low", "2,1,3,high", "3,1,3,low", "4,2,3,low", "5,2,3,high"))
     assert errors == ["line 6: block 2 is incomplete: 2 of 3 slots"]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_an_incomplete_block_followed_by_another_is_refused():
     errors = import_errors(table("1,1,3,low", "2,1,3,high", "3,2,3,low", "4,2,3,low", "5,2,3,high"))
     assert errors == ["line 3: block 1 is incomplete: 2 of 3 slots"]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_an_overfull_block_is_refused():
     errors = import_errors(table("1,1,3,low", "2,1,3,high", "3,1,3,low", "4,1,3,low"))
     assert errors == ["line 5: block 1 has 4 slots, more than its block_size 3"]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_block_numbers_must_start_at_one_and_have_no_gaps():
     errors = import_errors(
         table("1,2,3,low", "2,2,3,high", "3,2,3,low", "4,4,3,low", "5,4,3,high", "6,4,3,low")
@@ -461,6 +507,7 @@ def test_block_numbers_must_start_at_one_and_have_no_gaps():
     ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_a_block_split_over_non_consecutive_lines_is_refused():
     errors = import_errors(
         table("1,1,3,low", "2,1,3,high", "3,2,3,low", "4,2,3,low", "5,2,3,high", "6,1,3,low")
@@ -472,6 +519,7 @@ def test_a_block_split_over_non_consecutive_lines_is_refused():
     ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_a_block_size_that_does_not_fit_the_ratio_is_refused():
     errors = import_errors(table("1,1,2,low", "2,1,2,high"))
     assert errors == [
@@ -480,6 +528,7 @@ def test_a_block_size_that_does_not_fit_the_ratio_is_refused():
     ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_a_block_size_of_zero_is_refused():
     errors = import_errors(table("1,1,0,low"))
     assert errors == [
@@ -487,6 +536,7 @@ def test_a_block_size_of_zero_is_refused():
     ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_numbers_that_are_not_whole_are_refused_in_each_column():
     errors = import_errors(table("1,1,3,low", "two,1,3,high", "3,1.0,3,low", "4,2,3.5,low"))
     assert errors[:3] == [
@@ -496,21 +546,25 @@ def test_numbers_that_are_not_whole_are_refused_in_each_column():
     ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_a_line_with_the_wrong_number_of_values_is_refused():
     errors = import_errors(table("1,1,3,low", "2,1,3", "3,1,3,low"))
     assert errors == ["line 3: 3 values, expected 4 (sequence, block, block_size, arm)"]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_an_empty_arm_is_refused():
     errors = import_errors(table("1,1,3,low", "2,1,3,", "3,1,3,low"))
     assert errors == ['line 3: arm "" is not one of low, high']
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_blank_lines_count_in_the_line_numbers():
     errors = import_errors(table("", "1,1,3,low", "", "2,1,3,medium", "3,1,3,low"))
     assert errors == ['line 5: arm "medium" is not one of low, high']
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_every_problem_in_a_table_is_reported_together():
     text = table(
         "1,1,3,low",  # line 2
@@ -540,6 +594,7 @@ def test_every_problem_in_a_table_is_reported_together():
     assert isinstance(caught.value, ValueError)
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_an_unclosed_quotation_mark_is_refused_at_the_line_it_opens():
     errors = import_errors(table("1,1,3,low", '2,1,3,"high', "3,1,3,low"))
     assert errors == [
@@ -548,18 +603,21 @@ def test_an_unclosed_quotation_mark_is_refused_at_the_line_it_opens():
     ]
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_a_file_the_csv_reader_cannot_read_is_refused_with_its_line():
     errors = import_errors(table("1,1,3,low", "2,1,3," + "h" * 200_000))
     assert len(errors) == 1
     assert errors[0].startswith("line 3: the file cannot be read as CSV (field larger than")
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_quoted_values_are_read():
     assert import_table(table('"1","1","3","low"', '2,1,3,"high"', "3,1,3,low"))[0] == Slot(
         1, 1, 3, "low"
     )
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_the_import_checks_its_own_settings():
     with pytest.raises(ValueError, match="1 arm"):
         parse_allocation_csv(table("1,1,3,low"), ratio=RATIO, arms=("low",))
@@ -579,6 +637,7 @@ SEEDS = st.integers(min_value=0, max_value=2**63 - 1)
 
 
 # Timings belong to benchmarks, not tests: no deadline.
+@pytest.mark.requirement("PROT-RAND-RATIO", "PROT-RAND-BLOCKS", "PROT-RAND-SEED")
 @settings(deadline=None)
 @given(seed=SEEDS, length=st.integers(1, 500), design=DESIGNS)
 def test_any_generated_list_is_balanced_whole_blocks_of_the_requested_length(seed, length, design):
@@ -597,6 +656,7 @@ def test_any_generated_list_is_balanced_whole_blocks_of_the_requested_length(see
     )
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT", "ICH-E6R3-4.2.5-TRANSFER")
 @settings(deadline=None)
 @given(seed=SEEDS, length=st.integers(1, 200), design=DESIGNS)
 def test_any_generated_list_is_accepted_back_by_the_import(seed, length, design):
@@ -607,6 +667,7 @@ def test_any_generated_list_is_accepted_back_by_the_import(seed, length, design)
     assert parse_allocation_csv(to_csv(slots), ratio=ratio, arms=("a", "b")) == slots
 
 
+@pytest.mark.requirement("PROT-RAND-SEED")
 @settings(deadline=None)
 @given(seed=SEEDS, length=st.integers(1, 200))
 def test_a_list_is_the_start_of_any_longer_list_from_the_same_seed(seed, length):

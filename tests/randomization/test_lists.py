@@ -16,6 +16,7 @@ from randomization.services import list_activate, list_extend, list_generate
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.requirement("PROT-RAND-SEED", "PROT-RAND-STRATA", "API-CMD-SETUP-TRIAL")
 def test_setup_trial_gives_each_site_an_active_list_with_a_recorded_seed(study):
     active = RandomizationList.objects.filter(status=ListStatus.ACTIVE).order_by("site__code")
     assert [lst.site.code for lst in active] == ["S01", "S02"]
@@ -28,6 +29,7 @@ def test_setup_trial_gives_each_site_an_active_list_with_a_recorded_seed(study):
         assert arms == [s.arm for s in regenerated]
 
 
+@pytest.mark.requirement("PROT-RAND-SEED", "PROT-RAND-BLOCKS")
 def test_statistician_generates_activates_and_extends_in_the_ui(
     client_for, make_user, study, site_a
 ):
@@ -51,6 +53,7 @@ def test_statistician_generates_activates_and_extends_in_the_ui(
     assert len(draft.seeds) == 2
 
 
+@pytest.mark.requirement("PROT-RAND-STRATA")
 def test_a_second_active_list_for_a_site_is_refused(study, site_a, make_user):
     statistician = make_user("statistician")
     draft = list_generate(study=study, site=site_a, length=3, performed_by=statistician)
@@ -58,6 +61,7 @@ def test_a_second_active_list_for_a_site_is_refused(study, site_a, make_user):
         list_activate(randomization_list=draft, performed_by=statistician)
 
 
+@pytest.mark.requirement("PROT-RAND-SEED", "ICH-E6R3-4-SAFEGUARD-RANDOMISATION")
 def test_extension_never_changes_allocated_slots(study, site_a, make_user, ready_participant):
     from randomization.services import participant_randomize
 
@@ -72,6 +76,7 @@ def test_extension_never_changes_allocated_slots(study, site_a, make_user, ready
     assert (slot.sequence, slot.arm.code) == (1, allocation.arm)
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT", "PROT-RAND-RATIO", "ICH-E6R3-4.2.5-TRANSFER")
 def test_import_refuses_a_three_to_zero_block_with_the_line_number(
     client_for, make_user, study, site_a
 ):
@@ -86,6 +91,7 @@ def test_import_refuses_a_three_to_zero_block_with_the_line_number(
     assert not RandomizationList.objects.filter(source="imported").exists()
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT", "ICH-E6R3-4.2.5-TRANSFER")
 def test_import_accepts_a_valid_table(client_for, make_user, study, site_a):
     client = client_for(make_user("statistician"))
     table = blocks.to_csv(blocks.generate_list(seed=7, length=9))
@@ -98,6 +104,7 @@ def test_import_accepts_a_valid_table(client_for, make_user, study, site_a):
     assert imported.slots.count() == len(blocks.generate_list(seed=7, length=9))
 
 
+@pytest.mark.requirement("PROT-RAND-IMPORT")
 def test_export_gives_the_list_as_csv(client_for, make_user, study, site_a):
     active = RandomizationList.objects.get(site=site_a, status=ListStatus.ACTIVE)
     response = client_for(make_user("admin")).get(f"/randomization/{active.pk}/export.csv")
@@ -108,6 +115,9 @@ def test_export_gives_the_list_as_csv(client_for, make_user, study, site_a):
     assert len(slots) == active.slots.count()
 
 
+@pytest.mark.requirement(
+    "PROT-RAND-CONCEAL", "CFR11-10G-AUTHORITY", "ICH-E6R3-4-SAFEGUARD-RANDOMISATION"
+)
 @pytest.mark.parametrize("role", ["coordinator", "investigator", "monitor", "data_manager"])
 def test_only_statisticians_and_admins_see_lists(role, client_for, make_user, study, site_a):
     client = client_for(make_user(role))
@@ -118,6 +128,7 @@ def test_only_statisticians_and_admins_see_lists(role, client_for, make_user, st
     assert client.post("/randomization/generate/", {"length": "3"}).status_code == 403
 
 
+@pytest.mark.requirement("CFR11-10E-CAPTURE", "ICH-E6R3-4-SAFEGUARD-RANDOMISATION")
 def test_list_changes_are_audited(study, site_a, make_user):
     statistician = make_user("statistician")
     draft = list_generate(
@@ -130,6 +141,7 @@ def test_list_changes_are_audited(study, site_a, make_user):
     assert event.pgh_context["username"] == statistician.username
 
 
+@pytest.mark.requirement("PROT-RAND-SEED")
 def test_randomization_list_command_prints_a_reproducible_csv():
     first, second = io.StringIO(), io.StringIO()
     call_command("randomization_list", "--seed", "42", "--length", "12", stdout=first)
@@ -152,6 +164,7 @@ def test_randomization_list_command_prints_a_reproducible_csv():
     assert not RandomizationList.objects.exists()
 
 
+@pytest.mark.requirement("PROT-RAND-RATIO")
 def test_randomization_list_command_refuses_a_bad_ratio():
     from django.core.management.base import CommandError
 

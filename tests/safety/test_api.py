@@ -34,6 +34,7 @@ def body(**overrides):
     return {k: v for k, v in values.items() if v is not ...}
 
 
+@pytest.mark.requirement("API-ADVERSE-EVENTS", "PROT-AE-RECORD", "CFR11-10E-CAPTURE")
 def test_the_contracts_body_answers_201_with_id(api_for, coordinator_a, participant):
     response = api_for(coordinator_a).post(url(participant), body(), format="json")
     assert response.status_code == 201, response.json()
@@ -49,11 +50,13 @@ def test_the_contracts_body_answers_201_with_id(api_for, coordinator_a, particip
     assert created.pgh_context["source"] == "api"
 
 
+@pytest.mark.requirement("API-ADVERSE-EVENTS")
 def test_an_investigator_records_too(api_for, investigator_a, participant):
     response = api_for(investigator_a).post(url(participant), body(), format="json")
     assert response.status_code == 201
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_optional_fields_are_accepted(api_for, coordinator_a, participant):
     response = api_for(coordinator_a).post(
         url(participant),
@@ -74,6 +77,7 @@ def test_optional_fields_are_accepted(api_for, coordinator_a, participant):
     assert ae.end_date == timezone.localdate()
 
 
+@pytest.mark.requirement("API-ADVERSE-EVENTS", "PROT-SAE-24H", "ICH-E6R3-SAFETY-REPORTING")
 def test_a_serious_event_queues_the_sponsors_notification_at_once(
     api_for,
     coordinator_a,
@@ -94,6 +98,7 @@ def test_a_serious_event_queues_the_sponsors_notification_at_once(
     assert SafetyNotification.objects.get(adverse_event=ae).sent_at is not None
 
 
+@pytest.mark.requirement("API-CONV-400-FIELDS", "PROT-AE-RECORD", "CFR11-10A-INVALID")
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
@@ -132,6 +137,7 @@ def test_bad_input_answers_400_naming_the_field(
     assert not AdverseEvent.objects.exists()
 
 
+@pytest.mark.requirement("PROT-AE-RECORD", "API-CONV-400-FIELDS")
 def test_onset_in_the_future_answers_400(api_for, coordinator_a, participant):
     tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
     response = api_for(coordinator_a).post(
@@ -141,6 +147,7 @@ def test_onset_in_the_future_answers_400(api_for, coordinator_a, participant):
     assert set(response.json()) == {"onset_date"}
 
 
+@pytest.mark.requirement("API-CONV-404-SITE", "ICH-E6R3-CONFIDENTIALITY")
 def test_another_sites_participant_answers_404(
     api_for, coordinator_a, randomized, site_b, make_user
 ):
@@ -150,6 +157,7 @@ def test_another_sites_participant_answers_404(
     assert other.subject_id not in response.content.decode()
 
 
+@pytest.mark.requirement("API-CONV-403-READ-ONLY", "CFR11-10G-AUTHORITY")
 @pytest.mark.parametrize("role", ["monitor", "data_manager", "statistician", "admin"])
 def test_read_only_roles_answer_403(role, make_user, api_for, participant):
     response = api_for(make_user(role)).post(url(participant), body(), format="json")
@@ -157,16 +165,19 @@ def test_read_only_roles_answer_403(role, make_user, api_for, participant):
     assert not AdverseEvent.objects.exists()
 
 
+@pytest.mark.requirement("API-CONV-409-STATE", "CFR11-10F-SEQUENCING")
 def test_a_participant_not_randomized_answers_409(api_for, coordinator_a, ready_participant):
     response = api_for(coordinator_a).post(url(ready_participant()), body(), format="json")
     assert response.status_code == 409
     assert "randomized" in response.json()["detail"]
 
 
+@pytest.mark.requirement("API-CONV-401")
 def test_no_token_answers_401(participant):
     assert APIClient().post(url(participant), body(), format="json").status_code == 401
 
 
+@pytest.mark.requirement("API-OPENAPI", "API-ADVERSE-EVENTS")
 def test_the_schema_describes_the_endpoint(api_for, coordinator_a):
     response = api_for(coordinator_a).get("/api/schema/", {"format": "json"})
     assert response.status_code == 200

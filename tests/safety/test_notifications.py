@@ -32,12 +32,14 @@ from .conftest import SAE_VALUES, SAFETY_DESK, record
 VERY_SLOW_MAIL = "tests.safety.mail_backends.VerySlowFileBackend"
 
 
+@pytest.mark.requirement("PROT-SAE-24H")
 def test_the_beat_requeues_unsent_notifications_every_five_minutes():
     entry = settings.CELERY_BEAT_SCHEDULE["requeue-safety-notifications"]
     assert entry["task"] == "ecrf.safety.tasks.requeue_safety_notifications"
     assert entry["schedule"] == dt.timedelta(minutes=5)
 
 
+@pytest.mark.requirement("PROT-SAE-24H", "ICH-E6R3-SAFETY-REPORTING")
 @pytest.mark.django_db
 def test_a_serious_event_mails_the_safety_desk_exactly_once(
     participant, coordinator_a, safety_desk, celery_eager, django_capture_on_commit_callbacks
@@ -74,6 +76,7 @@ def test_a_serious_event_mails_the_safety_desk_exactly_once(
     assert len(mail.outbox) == 1
 
 
+@pytest.mark.requirement("PROT-SAE-24H")
 @pytest.mark.django_db
 def test_an_event_not_serious_mails_nobody(
     participant, coordinator_a, safety_desk, celery_eager, django_capture_on_commit_callbacks
@@ -84,6 +87,7 @@ def test_an_event_not_serious_mails_nobody(
     assert not SafetyNotification.objects.exists()
 
 
+@pytest.mark.requirement("PROT-SAE-24H", "ICH-E6R3-4.3.6-SYSTEM-FAILURE")
 @pytest.mark.django_db
 def test_nothing_is_queued_when_the_recording_rolls_back(
     participant, coordinator_a, safety_desk, celery_eager, django_capture_on_commit_callbacks
@@ -100,6 +104,7 @@ def test_nothing_is_queued_when_the_recording_rolls_back(
     assert not SafetyNotification.objects.exists()
 
 
+@pytest.mark.requirement("PROT-SAE-24H", "ICH-E6R3-4.3.6-SYSTEM-FAILURE")
 @pytest.mark.django_db
 def test_a_mail_server_failure_is_recorded_and_retried_until_sent(
     participant, coordinator_a, safety_desk
@@ -123,6 +128,7 @@ def test_a_mail_server_failure_is_recorded_and_retried_until_sent(
     assert len(mail.outbox) == 1
 
 
+@pytest.mark.requirement("PROT-SAE-24H")
 def test_the_task_retries_mail_errors_with_backoff_many_times():
     assert set(send_safety_notification.autoretry_for) == {OSError, SMTPException}
     assert send_safety_notification.retry_backoff
@@ -130,6 +136,7 @@ def test_the_task_retries_mail_errors_with_backoff_many_times():
     assert send_safety_notification.acks_late
 
 
+@pytest.mark.requirement("PROT-SAE-24H")
 @pytest.mark.django_db
 def test_without_safety_contacts_the_notification_waits(participant, coordinator_a, settings):
     settings.SAFETY_CONTACTS = []
@@ -142,6 +149,7 @@ def test_without_safety_contacts_the_notification_waits(participant, coordinator
     assert mail.outbox == []
 
 
+@pytest.mark.requirement("PROT-SAE-24H")
 @pytest.mark.django_db
 def test_the_beat_job_requeues_unsent_notifications_nobody_tried_lately(
     participant, coordinator_a, safety_desk, celery_eager
@@ -210,6 +218,7 @@ def worker_env(tmp_path):
     }
 
 
+@pytest.mark.requirement("PROT-SAE-24H", "ICH-E6R3-4.3.6-SYSTEM-FAILURE")
 @pytest.mark.needs_broker
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_while_sending_leaves_the_sae_to_be_sent_once(
@@ -247,6 +256,7 @@ def test_a_worker_killed_while_sending_leaves_the_sae_to_be_sent_once(
     assert participant.subject_id in str(messages[0]["Subject"])
 
 
+@pytest.mark.requirement("PROT-SAE-24H")
 @pytest.mark.needs_broker
 @pytest.mark.django_db(transaction=True)
 def test_the_task_run_twice_on_two_workers_sends_the_sae_once(
@@ -269,6 +279,7 @@ def test_the_task_run_twice_on_two_workers_sends_the_sae_once(
     assert len(sae_messages(outbox)) == 1
 
 
+@pytest.mark.requirement("PROT-SAE-24H", "PROT-LANGUAGE")
 @pytest.mark.django_db
 def test_the_sae_mail_is_in_the_studys_language_and_still_says_sae(
     participant, coordinator_a, settings

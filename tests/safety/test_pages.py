@@ -45,6 +45,7 @@ def test_the_participant_page_links_to_the_safety_page(client_for, coordinator_a
     assert list_url(participant).encode() in response.content
 
 
+@pytest.mark.requirement("CFR11-10G-AUTHORITY")
 def test_site_staff_see_the_form_and_read_only_roles_do_not(
     client_for, coordinator_a, investigator_a, make_user, participant
 ):
@@ -57,6 +58,7 @@ def test_site_staff_see_the_form_and_read_only_roles_do_not(
     assert b'id="adverse-event-form"' not in response.content
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_a_coordinator_records_an_adverse_event_on_the_page(client_for, coordinator_a, participant):
     response = client_for(coordinator_a).post(list_url(participant), form_data())
     assert response.status_code == 302
@@ -66,6 +68,7 @@ def test_a_coordinator_records_an_adverse_event_on_the_page(client_for, coordina
     assert "Headache" in page
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_the_page_asks_for_the_criteria_of_a_serious_event(client_for, coordinator_a, participant):
     response = client_for(coordinator_a).post(list_url(participant), form_data(serious="on"))
     assert response.status_code == 400
@@ -73,6 +76,7 @@ def test_the_page_asks_for_the_criteria_of_a_serious_event(client_for, coordinat
     assert not AdverseEvent.objects.exists()
 
 
+@pytest.mark.requirement("PROT-AE-RECORD", "CFR11-10A-INVALID")
 def test_service_errors_come_back_on_their_fields(client_for, coordinator_a, participant):
     response = client_for(coordinator_a).post(
         list_url(participant), form_data(onset_date="2020-01-01")
@@ -81,6 +85,7 @@ def test_service_errors_come_back_on_their_fields(client_for, coordinator_a, par
     assert b"before randomization" in response.content
 
 
+@pytest.mark.requirement("CFR11-10G-AUTHORITY")
 def test_read_only_roles_cannot_post(client_for, make_user, participant):
     for role in ["monitor", "data_manager", "statistician", "admin"]:
         response = client_for(make_user(role)).post(list_url(participant), form_data())
@@ -88,6 +93,7 @@ def test_read_only_roles_cannot_post(client_for, make_user, participant):
     assert not AdverseEvent.objects.exists()
 
 
+@pytest.mark.requirement("PROT-SAE-24H", "ICH-E6R3-SAFETY-REPORTING")
 def test_the_list_shows_the_deadline_and_time_left_of_an_unconfirmed_sae(
     client_for, coordinator_a, participant
 ):
@@ -100,6 +106,7 @@ def test_the_list_shows_the_deadline_and_time_left_of_an_unconfirmed_sae(
     assert 'data-overdue="false"' in page
 
 
+@pytest.mark.requirement("PROT-SAE-24H", "ICH-E6R3-SAFETY-REPORTING")
 def test_an_sae_past_its_deadline_says_overdue(client_for, coordinator_a, participant):
     learned = (timezone.now() - dt.timedelta(hours=30)).replace(second=0, microsecond=0)
     record(
@@ -115,6 +122,7 @@ def test_an_sae_past_its_deadline_says_overdue(client_for, coordinator_a, partic
     assert "table-danger" in page
 
 
+@pytest.mark.requirement("PROT-SAE-24H", "PROT-AE-CONFIRM")
 def test_no_clock_once_the_investigator_confirmed(
     client_for, coordinator_a, investigator_a, participant
 ):
@@ -124,6 +132,7 @@ def test_no_clock_once_the_investigator_confirmed(
     assert "Sponsor deadline" not in page
 
 
+@pytest.mark.requirement("ICH-E6R3-4.3.3-SECURITY")
 def test_the_pages_have_no_inline_scripts_or_styles(client_for, investigator_a, participant):
     ae = record(participant, investigator_a, **SAE_VALUES)
     for path in [list_url(participant), event_url(ae)]:
@@ -132,6 +141,7 @@ def test_the_pages_have_no_inline_scripts_or_styles(client_for, investigator_a, 
         assert "<style" not in page and " style=" not in page, path
 
 
+@pytest.mark.requirement("CFR11-10E-CONTENT", "CFR11-10E-CAPTURE", "ICH-E6R3-4.2.4-CORRECTIONS")
 def test_a_correction_needs_a_reason_and_the_reason_is_audited(
     client_for, coordinator_a, participant
 ):
@@ -162,6 +172,7 @@ def test_a_correction_needs_a_reason_and_the_reason_is_audited(
     assert event.pgh_context["source"] == "web"
 
 
+@pytest.mark.requirement("PROT-AE-CONFIRM", "ICH-E6R3-INVESTIGATOR-OVERSIGHT")
 def test_the_investigator_confirms_on_the_page(
     client_for, coordinator_a, investigator_a, participant
 ):
@@ -175,6 +186,7 @@ def test_the_investigator_confirms_on_the_page(
     assert ae.confirmed_by == investigator_a
 
 
+@pytest.mark.requirement("PROT-AE-CONFIRM", "CFR11-10G-AUTHORITY")
 def test_a_coordinator_cannot_confirm(client_for, coordinator_a, participant):
     ae = record(participant, coordinator_a)
     assert b'id="confirm-form"' not in client_for(coordinator_a).get(event_url(ae)).content
@@ -183,6 +195,7 @@ def test_a_coordinator_cannot_confirm(client_for, coordinator_a, participant):
     assert ae.confirmed_at is None
 
 
+@pytest.mark.requirement("PROT-AE-CONFIRM")
 def test_confirming_without_criteria_shows_why(
     client_for, coordinator_a, investigator_a, participant
 ):
@@ -192,6 +205,7 @@ def test_confirming_without_criteria_shows_why(
     assert b"Give the seriousness criteria" in response.content
 
 
+@pytest.mark.requirement("CFR11-10D-ACCESS")
 def test_an_event_of_another_participant_answers_404(client_for, coordinator_a, randomized):
     first, second = randomized(), randomized()
     ae = record(second, coordinator_a)

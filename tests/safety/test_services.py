@@ -57,6 +57,7 @@ def update(adverse_event, performed_by, reason="", **overrides):
 # -- who records -----------------------------------------------------------------------
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_coordinator_records_an_adverse_event(participant, coordinator_a):
     before = timezone.now()
     ae = record(participant, coordinator_a, end_date=TODAY(), action_taken="none")
@@ -76,10 +77,12 @@ def test_coordinator_records_an_adverse_event(participant, coordinator_a):
     assert not SafetyNotification.objects.exists()
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_investigator_records_an_adverse_event(participant, investigator_a):
     assert record(participant, investigator_a).recorded_by == investigator_a
 
 
+@pytest.mark.requirement("CFR11-10G-AUTHORITY")
 @pytest.mark.parametrize("role", ["monitor", "data_manager", "statistician", "admin"])
 def test_read_only_roles_cannot_record(role, make_user, participant):
     with pytest.raises(PermissionDenied):
@@ -87,17 +90,20 @@ def test_read_only_roles_cannot_record(role, make_user, participant):
     assert not AdverseEvent.objects.exists()
 
 
+@pytest.mark.requirement("CFR11-10G-AUTHORITY")
 @pytest.mark.parametrize("role", ["coordinator", "investigator"])
 def test_site_staff_of_another_site_cannot_record(role, make_user, participant):
     with pytest.raises(PermissionDenied):
         record(participant, make_user(role, ["S02"]))
 
 
+@pytest.mark.requirement("PROT-AE-RECORD", "CFR11-10F-SEQUENCING")
 def test_a_participant_not_randomized_has_no_adverse_events_yet(ready_participant, coordinator_a):
     with pytest.raises(StateConflict):
         record(ready_participant(), coordinator_a)
 
 
+@pytest.mark.requirement("PROT-WITHDRAWAL", "ICH-E6R3-WITHDRAWAL-DATA")
 def test_adverse_events_are_still_recorded_after_withdrawal(participant, coordinator_a):
     participant_set_status(
         participant=participant,
@@ -111,11 +117,13 @@ def test_adverse_events_are_still_recorded_after_withdrawal(participant, coordin
 # -- the protocol's rules --------------------------------------------------------------
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_onset_on_the_day_of_randomization_is_accepted(participant, coordinator_a):
     day = randomization_date(participant, participant.allocation)
     assert record(participant, coordinator_a, onset_date=day).onset_date == day
 
 
+@pytest.mark.requirement("PROT-AE-RECORD", "CFR11-10F-SEQUENCING")
 def test_onset_before_randomization_is_refused(participant, coordinator_a):
     day = randomization_date(participant, participant.allocation)
     with pytest.raises(ValidationError) as excinfo:
@@ -123,12 +131,14 @@ def test_onset_before_randomization_is_refused(participant, coordinator_a):
     assert "randomization" in errors_of(excinfo)["onset_date"][0]
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_onset_in_the_future_is_refused(participant, coordinator_a):
     with pytest.raises(ValidationError) as excinfo:
         record(participant, coordinator_a, onset_date=TODAY() + dt.timedelta(days=1))
     assert set(errors_of(excinfo)) == {"onset_date"}
 
 
+@pytest.mark.requirement("PROT-AE-RECORD", "CFR11-10A-INVALID")
 def test_end_before_onset_is_refused(participant, coordinator_a):
     onset = TODAY() - dt.timedelta(days=2)
     with pytest.raises(ValidationError) as excinfo:
@@ -136,17 +146,20 @@ def test_end_before_onset_is_refused(participant, coordinator_a):
     assert set(errors_of(excinfo)) == {"end_date"}
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_end_in_the_future_is_refused(participant, coordinator_a):
     with pytest.raises(ValidationError) as excinfo:
         record(participant, coordinator_a, end_date=TODAY() + dt.timedelta(days=1))
     assert set(errors_of(excinfo)) == {"end_date"}
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_end_on_the_onset_day_is_accepted(participant, coordinator_a):
     onset = TODAY() - dt.timedelta(days=2)
     assert record(participant, coordinator_a, onset_date=onset, end_date=onset).end_date == onset
 
 
+@pytest.mark.requirement("PROT-AE-RECORD", "CFR11-10A-INVALID")
 @pytest.mark.parametrize("grade", [0, 6, -1])
 def test_grades_outside_1_to_5_are_refused(grade, participant, coordinator_a):
     with pytest.raises(ValidationError) as excinfo:
@@ -154,18 +167,21 @@ def test_grades_outside_1_to_5_are_refused(grade, participant, coordinator_a):
     assert set(errors_of(excinfo)) == {"ctcae_grade"}
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_criteria_on_an_event_not_serious_are_refused(participant, coordinator_a):
     with pytest.raises(ValidationError) as excinfo:
         record(participant, coordinator_a, seriousness_criteria=["hospitalisation"])
     assert set(errors_of(excinfo)) == {"seriousness_criteria"}
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_unknown_criteria_are_refused(participant, coordinator_a):
     with pytest.raises(ValidationError) as excinfo:
         record(participant, coordinator_a, serious=True, seriousness_criteria=["bad_luck"])
     assert set(errors_of(excinfo)) == {"seriousness_criteria"}
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_serious_with_criteria_is_recorded_in_canonical_order(participant, coordinator_a):
     ae = record(
         participant,
@@ -179,30 +195,35 @@ def test_serious_with_criteria_is_recorded_in_canonical_order(participant, coord
     assert not ae.criteria_missing
 
 
+@pytest.mark.requirement("PROT-AE-RECORD", "PROT-SAE-24H")
 def test_serious_without_criteria_is_recorded_but_flagged(participant, coordinator_a):
     ae = record(participant, coordinator_a, serious=True)
     assert ae.serious and ae.criteria_missing
     assert SafetyNotification.objects.filter(adverse_event=ae).count() == 1
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_grade_5_requires_a_fatal_outcome(participant, coordinator_a):
     with pytest.raises(ValidationError) as excinfo:
         record(participant, coordinator_a, ctcae_grade=5, serious=True, outcome="not_recovered")
     assert set(errors_of(excinfo)) == {"outcome"}
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_a_fatal_outcome_requires_grade_5(participant, coordinator_a):
     with pytest.raises(ValidationError) as excinfo:
         record(participant, coordinator_a, ctcae_grade=4, serious=True, outcome="fatal")
     assert set(errors_of(excinfo)) == {"ctcae_grade"}
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_a_fatal_event_must_be_serious(participant, coordinator_a):
     with pytest.raises(ValidationError) as excinfo:
         record(participant, coordinator_a, ctcae_grade=5, serious=False, outcome="fatal")
     assert set(errors_of(excinfo)) == {"serious"}
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_a_fatal_serious_event_is_recorded(participant, coordinator_a):
     ae = record(
         participant,
@@ -215,18 +236,21 @@ def test_a_fatal_serious_event_is_recorded(participant, coordinator_a):
     assert (ae.ctcae_grade, ae.outcome) == (5, "fatal")
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_death_as_criterion_requires_a_fatal_outcome(participant, coordinator_a):
     with pytest.raises(ValidationError) as excinfo:
         record(participant, coordinator_a, serious=True, seriousness_criteria=["death"])
     assert set(errors_of(excinfo)) == {"seriousness_criteria"}
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 def test_a_blank_term_is_refused(participant, coordinator_a):
     with pytest.raises(ValidationError) as excinfo:
         record(participant, coordinator_a, term="   ")
     assert set(errors_of(excinfo)) == {"term"}
 
 
+@pytest.mark.requirement("PROT-AE-RECORD")
 @pytest.mark.parametrize(("field", "value"), [("outcome", "cured"), ("action_taken", "prayed")])
 def test_unknown_codes_are_refused(field, value, participant, coordinator_a):
     with pytest.raises(ValidationError) as excinfo:
@@ -234,12 +258,14 @@ def test_unknown_codes_are_refused(field, value, participant, coordinator_a):
     assert set(errors_of(excinfo)) == {field}
 
 
+@pytest.mark.requirement("PROT-AE-RECORD", "PROT-SAE-24H")
 def test_learning_of_it_in_the_future_is_refused(participant, coordinator_a):
     with pytest.raises(ValidationError) as excinfo:
         record(participant, coordinator_a, learned_at=timezone.now() + dt.timedelta(hours=1))
     assert set(errors_of(excinfo)) == {"learned_at"}
 
 
+@pytest.mark.requirement("PROT-AE-RECORD", "PROT-SAE-24H")
 def test_learning_of_it_before_its_onset_is_refused(participant, coordinator_a):
     onset = TODAY() - dt.timedelta(days=1)
     with pytest.raises(ValidationError) as excinfo:
@@ -252,6 +278,7 @@ def test_learning_of_it_before_its_onset_is_refused(participant, coordinator_a):
     assert set(errors_of(excinfo)) == {"learned_at"}
 
 
+@pytest.mark.requirement("PROT-AE-RECORD", "CFR11-10A-INVALID")
 def test_several_errors_are_reported_together(participant, coordinator_a):
     with pytest.raises(ValidationError) as excinfo:
         record(
@@ -267,6 +294,7 @@ def test_several_errors_are_reported_together(participant, coordinator_a):
 # -- the database holds the same rules -------------------------------------------------
 
 
+@pytest.mark.requirement("PROT-AE-RECORD", "CFR11-10A-INVALID")
 @pytest.mark.parametrize(
     "overrides",
     [
@@ -294,6 +322,7 @@ def test_the_database_refuses_what_the_rules_refuse(overrides, participant, coor
 # -- corrections -----------------------------------------------------------------------
 
 
+@pytest.mark.requirement("CFR11-10E-CONTENT", "ICH-E6R3-4.2.4-CORRECTIONS")
 def test_a_changed_value_without_reason_is_refused(participant, coordinator_a):
     ae = record(participant, coordinator_a)
     with pytest.raises(ValidationError) as excinfo:
@@ -303,6 +332,7 @@ def test_a_changed_value_without_reason_is_refused(participant, coordinator_a):
     assert ae.ctcae_grade == 1
 
 
+@pytest.mark.requirement("CFR11-10E-CONTENT", "ICH-E6R3-4.2.2-CHANGES")
 def test_the_reason_for_a_change_is_in_the_audit_trail(participant, coordinator_a):
     ae = record(participant, coordinator_a)
     update(ae, coordinator_a, ctcae_grade=2, reason="Worse on review of the chart")
@@ -315,12 +345,14 @@ def test_the_reason_for_a_change_is_in_the_audit_trail(participant, coordinator_
     assert created.pgh_context["reason"] is None
 
 
+@pytest.mark.requirement("CFR11-10E-CONTENT")
 def test_saving_unchanged_values_needs_no_reason_and_writes_nothing(participant, coordinator_a):
     ae = record(participant, coordinator_a, serious=True, seriousness_criteria=["disability"])
     update(ae, coordinator_a, seriousness_criteria=["disability", "disability"])
     assert not Events.objects.tracks(ae).filter(pgh_label="update").exists()
 
 
+@pytest.mark.requirement("PROT-AE-RECORD", "ICH-E6R3-4.2.4-CORRECTIONS")
 def test_corrections_follow_the_same_rules(participant, coordinator_a):
     ae = record(participant, coordinator_a)
     with pytest.raises(ValidationError) as excinfo:
@@ -328,12 +360,14 @@ def test_corrections_follow_the_same_rules(participant, coordinator_a):
     assert set(errors_of(excinfo)) == {"end_date"}
 
 
+@pytest.mark.requirement("CFR11-10G-AUTHORITY")
 def test_read_only_roles_cannot_correct(participant, coordinator_a, make_user):
     ae = record(participant, coordinator_a)
     with pytest.raises(PermissionDenied):
         update(ae, make_user("monitor"), ctcae_grade=2, reason="x")
 
 
+@pytest.mark.requirement("PROT-SAE-24H")
 def test_an_event_becoming_serious_notifies_the_sponsor_once(participant, coordinator_a):
     ae = record(participant, coordinator_a)
     update(ae, coordinator_a, serious=True, seriousness_criteria=["hospitalisation"], reason="x")
@@ -341,6 +375,7 @@ def test_an_event_becoming_serious_notifies_the_sponsor_once(participant, coordi
     assert SafetyNotification.objects.filter(adverse_event=ae).count() == 1
 
 
+@pytest.mark.requirement("PROT-AE-CONFIRM", "ICH-E6R3-INVESTIGATOR-OVERSIGHT")
 def test_a_correction_withdraws_the_confirmation(participant, coordinator_a, investigator_a):
     ae = record(participant, coordinator_a)
     adverse_event_confirm(adverse_event=ae, performed_by=investigator_a)
@@ -352,6 +387,7 @@ def test_a_correction_withdraws_the_confirmation(participant, coordinator_a, inv
     assert set(event.pgh_diff) >= {"outcome", "confirmed_by_id", "confirmed_at"}
 
 
+@pytest.mark.requirement("PROT-WITHDRAWAL", "ICH-E6R3-WITHDRAWAL-DATA")
 def test_a_withdrawn_participants_events_can_be_corrected(participant, coordinator_a):
     ae = record(participant, coordinator_a)
     participant_set_status(
@@ -368,6 +404,9 @@ def test_a_withdrawn_participants_events_can_be_corrected(participant, coordinat
 # -- confirmation by the investigator --------------------------------------------------
 
 
+@pytest.mark.requirement(
+    "PROT-AE-CONFIRM", "ICH-E6R3-INVESTIGATOR-OVERSIGHT", "ICH-E6R3-4.2.2-WORKFLOW"
+)
 def test_the_investigator_confirms(participant, coordinator_a, investigator_a):
     ae = record(participant, coordinator_a)
     adverse_event_confirm(adverse_event=ae, performed_by=investigator_a)
@@ -377,6 +416,7 @@ def test_the_investigator_confirms(participant, coordinator_a, investigator_a):
     assert event.pgh_context["role"] == "investigator"
 
 
+@pytest.mark.requirement("PROT-AE-CONFIRM", "CFR11-10G-AUTHORITY")
 @pytest.mark.parametrize("role", ["coordinator", "monitor", "data_manager", "admin"])
 def test_only_an_investigator_confirms(role, make_user, participant, coordinator_a):
     ae = record(participant, coordinator_a)
@@ -384,12 +424,14 @@ def test_only_an_investigator_confirms(role, make_user, participant, coordinator
         adverse_event_confirm(adverse_event=ae, performed_by=make_user(role))
 
 
+@pytest.mark.requirement("PROT-AE-CONFIRM", "CFR11-10G-AUTHORITY")
 def test_an_investigator_of_another_site_cannot_confirm(participant, coordinator_a, make_user):
     ae = record(participant, coordinator_a)
     with pytest.raises(PermissionDenied):
         adverse_event_confirm(adverse_event=ae, performed_by=make_user("investigator", ["S02"]))
 
 
+@pytest.mark.requirement("PROT-AE-CONFIRM")
 def test_a_second_confirmation_is_a_conflict(participant, coordinator_a, investigator_a):
     ae = record(participant, coordinator_a)
     adverse_event_confirm(adverse_event=ae, performed_by=investigator_a)
@@ -397,6 +439,7 @@ def test_a_second_confirmation_is_a_conflict(participant, coordinator_a, investi
         adverse_event_confirm(adverse_event=ae, performed_by=investigator_a)
 
 
+@pytest.mark.requirement("PROT-AE-CONFIRM", "PROT-AE-RECORD")
 def test_a_serious_event_without_criteria_cannot_be_confirmed(
     participant, coordinator_a, investigator_a
 ):
@@ -411,6 +454,7 @@ def test_a_serious_event_without_criteria_cannot_be_confirmed(
 # -- the 24-hour clock -----------------------------------------------------------------
 
 
+@pytest.mark.requirement("PROT-SAE-24H", "ICH-E6R3-SAFETY-REPORTING")
 def test_the_clock_runs_24_hours_from_when_the_site_learned(participant, coordinator_a):
     learned = (timezone.now() - dt.timedelta(hours=20)).replace(second=0, microsecond=0)
     ae = record(participant, coordinator_a, **SAE_VALUES, learned_at=learned)
@@ -422,6 +466,7 @@ def test_the_clock_runs_24_hours_from_when_the_site_learned(participant, coordin
     assert clock.label == "3 h 30 min left"
 
 
+@pytest.mark.requirement("PROT-SAE-24H", "ICH-E6R3-SAFETY-REPORTING")
 def test_the_clock_says_overdue_after_24_hours(participant, coordinator_a):
     learned = (timezone.now() - dt.timedelta(hours=30)).replace(second=0, microsecond=0)
     ae = record(
@@ -436,6 +481,7 @@ def test_the_clock_says_overdue_after_24_hours(participant, coordinator_a):
     assert clock.label == "Overdue by 1 h 05 min"
 
 
+@pytest.mark.requirement("PROT-SAE-24H")
 def test_no_clock_for_an_event_not_serious_or_confirmed(participant, coordinator_a, investigator_a):
     assert sae_clock(record(participant, coordinator_a)) is None
     ae = record(participant, coordinator_a, **SAE_VALUES)

@@ -26,6 +26,7 @@ D = dt.date.fromisoformat
 PROTOCOL = trial_definition()
 
 
+@pytest.mark.requirement("PROT-DOSE-WINDOW", "PROT-VISIT-WINDOWS")
 def test_schedule_for_an_et_of_1_march_2026():
     schedule = compute_schedule(D("2026-03-01"), PROTOCOL)
     assert (schedule.dosing_start, schedule.dosing_end) == (D("2026-02-27"), D("2026-03-14"))
@@ -44,11 +45,13 @@ def test_schedule_for_an_et_of_1_march_2026():
     )
 
 
+@pytest.mark.requirement("PROT-DOSE-WINDOW")
 def test_no_dose_on_the_biochemical_pregnancy_test_day():
     schedule = compute_schedule(D("2026-03-01"), PROTOCOL)
     assert not schedule.in_dosing_window(schedule.visit("biochemical_pregnancy").target_date)
 
 
+@pytest.mark.requirement("PROT-DOSE-WINDOW")
 def test_every_day_is_a_dosing_day_across_month_and_year_ends():
     schedule = compute_schedule(D("2026-12-25"), PROTOCOL)
     dates = schedule.dosing_dates
@@ -56,6 +59,7 @@ def test_every_day_is_a_dosing_day_across_month_and_year_ends():
     assert all((b - a).days == 1 for a, b in zip(dates, dates[1:], strict=False))
 
 
+@pytest.mark.requirement("PROT-DOSE-WINDOW")
 @given(st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 1, 1)))
 def test_dosing_runs_from_et_minus_2_to_et_plus_13(et):
     schedule = compute_schedule(et, PROTOCOL)
@@ -64,10 +68,12 @@ def test_dosing_runs_from_et_minus_2_to_et_plus_13(et):
     assert len(schedule.dosing_dates) == 16
 
 
+@pytest.mark.requirement("PROT-SETTINGS")
 def test_the_protocol_definition_is_consistent():
     assert definition_errors(PROTOCOL) == []
 
 
+@pytest.mark.requirement("PROT-SETTINGS")
 def test_a_window_that_ends_before_it_starts_is_reported():
     broken = ScheduleDefinition(-2, 16, (VisitDefinition("x", 14, 16, 14),))
     assert definition_errors(broken) == [
@@ -75,6 +81,7 @@ def test_a_window_that_ends_before_it_starts_is_reported():
     ]
 
 
+@pytest.mark.requirement("PROT-SETTINGS")
 def test_a_target_outside_its_window_and_zero_dosing_days_are_reported():
     broken = ScheduleDefinition(
         -2, 0, (VisitDefinition("x", 20, 14, 16), VisitDefinition("x", 1, 1, 1))
@@ -85,6 +92,7 @@ def test_a_target_outside_its_window_and_zero_dosing_days_are_reported():
     assert any("outside its window" in e for e in errors)
 
 
+@pytest.mark.requirement("PROT-DOSE-ARMS")
 @pytest.mark.parametrize(
     ("dose", "capsule", "intakes", "capsules_per_intake", "errors"),
     [("2", "1", 2, 1, 0), ("4", "1", 2, 2, 0), ("3", "1", 2, None, 1), ("2.5", "1", 2, None, 1)],
@@ -96,6 +104,7 @@ def test_regimens(dose, capsule, intakes, capsules_per_intake, errors):
         assert regimen.capsules_per_intake == capsules_per_intake
 
 
+@pytest.mark.requirement("PROT-VISIT-STATUS")
 @pytest.mark.parametrize(
     ("today", "done_on", "missed", "status"),
     [
@@ -114,6 +123,7 @@ def test_visit_status_flips_at_the_window_edges(today, done_on, missed, status):
     assert visit_status(window, today=D(today), done_on=done, missed=missed) == status
 
 
+@pytest.mark.requirement("PROT-DRUG-ACCOUNTABILITY")
 def test_compliance_counts_only_days_due_so_far():
     schedule = compute_schedule(D("2026-03-01"), PROTOCOL)
     taken = {D("2026-02-27"), D("2026-02-28"), D("2026-03-01")}
@@ -122,6 +132,7 @@ def test_compliance_counts_only_days_due_so_far():
     assert compliance_percent(schedule, taken_dates=taken, until=D("2026-04-01")) == Decimal("18.8")
 
 
+@pytest.mark.requirement("PROT-SETTINGS")
 def test_the_builtin_trial_passes_the_system_check():
     from ecrf.schedule.checks import check_trial_schedule
 

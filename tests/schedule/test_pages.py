@@ -14,6 +14,7 @@ from ..clock import at
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.requirement("PROT-DOSE-DIARY", "PROT-DOSE-WINDOW", "PROT-DRUG-ACCOUNTABILITY")
 def test_coordinator_sets_the_et_and_records_doses_in_the_pages(
     client_for, coordinator_a, randomized
 ):
@@ -44,6 +45,7 @@ def test_coordinator_sets_the_et_and_records_doses_in_the_pages(
     assert 'id="compliance">100.0%<' in page
 
 
+@pytest.mark.requirement("PROT-ET-MOVE", "CFR11-10E-CONTENT", "ICH-E6R3-4.2.4-CORRECTIONS")
 def test_moving_the_et_in_the_page_needs_a_reason(client_for, coordinator_a, randomized):
     client = client_for(coordinator_a)
     base = f"/participants/{randomized.pk}/treatment/"
@@ -57,6 +59,7 @@ def test_moving_the_et_in_the_page_needs_a_reason(client_for, coordinator_a, ran
     assert EmbryoTransfer.objects.get().et_date == dt.date(2026, 3, 4)
 
 
+@pytest.mark.requirement("CFR11-10B-READABLE", "PROT-DOSE-ARMS", "PROT-DOSE-WINDOW")
 def test_printable_schedule_lists_every_day_and_dose(client_for, coordinator_a, randomized):
     client = client_for(coordinator_a)
     with at("2026-02-21"):
@@ -71,6 +74,7 @@ def test_printable_schedule_lists_every_day_and_dose(client_for, coordinator_a, 
     assert f"{int(per_intake)} capsules" in table
 
 
+@pytest.mark.requirement("PROT-VISIT-WINDOWS")
 def test_ics_feed_reads_back_with_a_real_parser(client_for, coordinator_a, randomized):
     client = client_for(coordinator_a)
     with at("2026-02-21"):
@@ -87,6 +91,7 @@ def test_ics_feed_reads_back_with_a_real_parser(client_for, coordinator_a, rando
     assert events["S01-001-dosing@ecrf"].decoded("dtend") == dt.date(2026, 3, 15)
 
 
+@pytest.mark.requirement("PROT-VISIT-STATUS")
 def test_coordinator_home_shows_what_is_due_this_week(client_for, coordinator_a, randomized):
     client = client_for(coordinator_a)
     with at("2026-02-21"):
@@ -99,6 +104,7 @@ def test_coordinator_home_shows_what_is_due_this_week(client_for, coordinator_a,
     assert "2026-02-27" in agenda and "Dosing starts" in agenda
 
 
+@pytest.mark.requirement("CFR11-10G-AUTHORITY")
 def test_read_only_roles_cannot_post_treatment_forms(client_for, make_user, randomized):
     client = client_for(make_user("monitor", ["S01"]))
     response = client.post(

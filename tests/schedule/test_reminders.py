@@ -94,6 +94,7 @@ def dosing_start_mails(messages):
 # -- who gets what ---------------------------------------------------------------------
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS")
 @pytest.mark.django_db
 def test_dosing_start_tomorrow_mails_her_coordinator_once(crc, dosing_from_22_february):
     created, sent = run_job("2026-02-21")
@@ -110,6 +111,7 @@ def test_dosing_start_tomorrow_mails_her_coordinator_once(crc, dosing_from_22_fe
     assert reminder.sent_at is not None
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS")
 @pytest.mark.django_db
 def test_a_second_run_the_same_day_sends_nothing_more(crc, dosing_from_22_february):
     run_job("2026-02-21")
@@ -119,6 +121,7 @@ def test_a_second_run_the_same_day_sends_nothing_more(crc, dosing_from_22_februa
     assert Reminder.objects.count() == 2
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS")
 @pytest.mark.django_db
 def test_no_dosing_reminder_two_days_before_nor_on_the_first_dosing_day(
     crc, dosing_from_22_february
@@ -129,6 +132,7 @@ def test_no_dosing_reminder_two_days_before_nor_on_the_first_dosing_day(
     assert not Reminder.objects.filter(kind=ReminderKind.DOSING_START).exists()
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS", "PROT-TIMEZONE")
 @pytest.mark.django_db
 def test_the_clock_of_the_job_decides_which_dosing_start_is_tomorrow(crc, dosing_from_22_february):
     with at("2026-02-20"):
@@ -137,6 +141,7 @@ def test_the_clock_of_the_job_decides_which_dosing_start_is_tomorrow(crc, dosing
     assert created == 2
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS", "PROT-ET-MOVE")
 @pytest.mark.django_db
 def test_a_moved_et_date_earns_a_new_dosing_reminder(crc, coordinator_a, dosing_from_22_february):
     run_job("2026-02-21")
@@ -156,6 +161,7 @@ def test_a_moved_et_date_earns_a_new_dosing_reminder(crc, coordinator_a, dosing_
     assert len(dosing_start_mails(mail.outbox)) == 2
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS", "ICH-E6R3-CONFIDENTIALITY")
 @pytest.mark.django_db
 def test_a_coordinator_of_another_site_gets_nothing(crc, make_user, dosing_from_22_february):
     make_user("coordinator", ["S02"], email="crc-s02@example.org", language="en")
@@ -165,6 +171,7 @@ def test_a_coordinator_of_another_site_gets_nothing(crc, make_user, dosing_from_
     assert len(mails_to("crc@example.org")) == 2
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS")
 @pytest.mark.django_db
 def test_a_coordinator_without_email_gets_nothing(crc, coordinator_a, dosing_from_22_february):
     assert coordinator_a.email == ""
@@ -173,6 +180,7 @@ def test_a_coordinator_without_email_gets_nothing(crc, coordinator_a, dosing_fro
     assert {tuple(m.to) for m in mail.outbox} == {("crc@example.org",)}
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS")
 @pytest.mark.django_db
 def test_inactive_coordinators_and_other_roles_get_nothing(crc, make_user, dosing_from_22_february):
     make_user("investigator", ["S01"], email="pi@example.org")
@@ -184,6 +192,7 @@ def test_inactive_coordinators_and_other_roles_get_nothing(crc, make_user, dosin
     assert {tuple(m.to) for m in mail.outbox} == {("crc@example.org",)}
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS")
 @pytest.mark.django_db
 def test_the_digest_lists_due_and_overdue_items(crc, dosing_from_22_february):
     # 2026-03-11 is ET+15: the biochemical pregnancy visit is due, the clinical one opens
@@ -203,12 +212,14 @@ def test_the_digest_lists_due_and_overdue_items(crc, dosing_from_22_february):
     assert Reminder.objects.get().kind == ReminderKind.DIGEST
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS")
 @pytest.mark.django_db
 def test_no_digest_when_the_agenda_is_empty(crc, study):
     assert run_job("2026-02-21") == (0, 0)
     assert mail.outbox == []
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS", "PROT-LANGUAGE")
 @pytest.mark.django_db
 def test_each_coordinator_reads_her_own_language(crc, make_user, dosing_from_22_february):
     make_user("coordinator", ["S01"], email="crc-ja@example.org", language="ja")
@@ -233,6 +244,7 @@ def test_each_coordinator_reads_her_own_language(crc, make_user, dosing_from_22_
 # -- sending: one locked row at a time -----------------------------------------------
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS", "ICH-E6R3-4.3.6-SYSTEM-FAILURE")
 @pytest.mark.django_db
 def test_a_failure_mid_way_keeps_what_was_sent_and_the_next_run_sends_the_rest(
     crc, make_user, dosing_from_22_february, monkeypatch
@@ -261,6 +273,7 @@ def test_a_failure_mid_way_keeps_what_was_sent_and_the_next_run_sends_the_rest(
     assert len(sent) == 4 and set(sent.values()) == {1}
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS")
 @pytest.mark.django_db
 def test_the_limit_bounds_one_call(crc, dosing_from_22_february):
     with at("2026-02-21"):
@@ -271,6 +284,7 @@ def test_the_limit_bounds_one_call(crc, dosing_from_22_february):
     assert len(mail.outbox) == 2
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS")
 @pytest.mark.django_db(transaction=True)
 def test_a_row_locked_by_another_transaction_is_skipped(crc, dosing_from_22_february):
     with at("2026-02-21"):
@@ -308,6 +322,7 @@ def test_a_row_locked_by_another_transaction_is_skipped(crc, dosing_from_22_febr
     )
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS")
 @pytest.mark.django_db(transaction=True)
 def test_parallel_senders_send_each_reminder_once(make_user, randomize_with_et):
     for n in range(3):
@@ -338,6 +353,7 @@ def test_parallel_senders_send_each_reminder_once(make_user, randomize_with_et):
 # -- the daily task --------------------------------------------------------------------
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS", "PROT-TIMEZONE")
 def test_the_job_runs_every_day_at_seven_tokyo_time():
     entry = next(
         e
@@ -351,6 +367,7 @@ def test_the_job_runs_every_day_at_seven_tokyo_time():
     assert OSError in send_daily_reminders.autoretry_for
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS")
 @pytest.mark.django_db
 def test_the_task_prepares_then_sends(crc, dosing_from_22_february):
     with at("2026-02-21"):
@@ -387,6 +404,7 @@ def six_reminders_due(crc, randomize_with_et, site_a):
     return [randomize_with_et(et_date) for _ in range(5)]
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS")
 @pytest.mark.needs_broker
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_on_two_real_workers_send_each_reminder_once(
@@ -419,6 +437,7 @@ def test_two_runs_on_two_real_workers_send_each_reminder_once(
     assert not Reminder.objects.filter(sent_at__isnull=True).exists()
 
 
+@pytest.mark.requirement("PROT-VISIT-REMINDERS", "ICH-E6R3-4.3.6-SYSTEM-FAILURE")
 @pytest.mark.needs_broker
 @pytest.mark.django_db(transaction=True)
 def test_a_run_killed_mid_way_is_finished_by_the_next_run_without_repeats(

@@ -31,6 +31,13 @@ def _post_dose(api, participant, **body):
     return api.post(f"/api/v1/participants/{participant.pk}/doses/", body, format="json")
 
 
+@pytest.mark.requirement(
+    "API-EMBRYO-TRANSFER",
+    "API-PARTICIPANT-DETAIL",
+    "PROT-DOSE-WINDOW",
+    "PROT-VISIT-WINDOWS",
+    "PROT-DOSE-ARMS",
+)
 def test_et_of_1_march_gives_the_protocol_schedule(api_for, coordinator_a, randomized):
     with at("2026-02-21"):
         response = _put_et(
@@ -61,6 +68,7 @@ def test_et_of_1_march_gives_the_protocol_schedule(api_for, coordinator_a, rando
     assert detail["embryo_transfer"]["et_date"] == "2026-03-01"
 
 
+@pytest.mark.requirement("PROT-ET-MOVE", "API-CONV-REASON", "API-DOSES")
 def test_moving_the_et_needs_a_reason_and_keeps_recorded_doses(api_for, coordinator_a, randomized):
     api = api_for(coordinator_a)
     dose = int(randomized.allocation.arm.daily_dose_mg)
@@ -93,6 +101,7 @@ def test_moving_the_et_needs_a_reason_and_keeps_recorded_doses(api_for, coordina
     assert EmbryoTransfer.objects.get().et_date == dt.date(2026, 3, 3)
 
 
+@pytest.mark.requirement("API-EMBRYO-TRANSFER", "API-CONV-400-FIELDS", "CFR11-10A-INVALID")
 @pytest.mark.parametrize(
     ("et_date", "field"),
     [("2026-02-19", "et_date"), ("2027-06-01", "et_date"), ("not-a-date", "et_date")],
@@ -104,6 +113,7 @@ def test_impossible_et_dates_are_refused(api_for, coordinator_a, randomized, et_
     assert not EmbryoTransfer.objects.exists()
 
 
+@pytest.mark.requirement("PROT-ET-MOVE", "CFR11-10F-SEQUENCING")
 def test_et_before_randomization_is_refused_with_the_date(api_for, coordinator_a, randomized):
     with at("2026-02-21"):
         response = _put_et(
@@ -112,6 +122,7 @@ def test_et_before_randomization_is_refused_with_the_date(api_for, coordinator_a
     assert "2026-02-20" in response.json()["et_date"][0]
 
 
+@pytest.mark.requirement("PROT-ET-MOVE", "CFR11-10F-SEQUENCING", "API-CONV-409-STATE")
 def test_et_for_an_unrandomized_participant_is_a_conflict(
     api_for, coordinator_a, ready_participant
 ):
@@ -120,6 +131,14 @@ def test_et_for_an_unrandomized_participant_is_a_conflict(
     assert response.status_code == 409
 
 
+@pytest.mark.requirement(
+    "API-DOSES",
+    "API-CONV-400-FIELDS",
+    "PROT-DOSE-DIARY",
+    "PROT-DOSE-WINDOW",
+    "PROT-DOSE-ARMS",
+    "CFR11-10F-SEQUENCING",
+)
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -142,6 +161,7 @@ def test_bad_doses_are_refused_naming_the_field(api_for, coordinator_a, randomiz
     assert not DoseEntry.objects.exists()
 
 
+@pytest.mark.requirement("PROT-DOSE-DIARY", "API-DOSES")
 def test_two_entries_for_one_day_are_refused(api_for, coordinator_a, randomized):
     api = api_for(coordinator_a)
     dose = int(randomized.allocation.arm.daily_dose_mg)
@@ -156,6 +176,7 @@ def test_two_entries_for_one_day_are_refused(api_for, coordinator_a, randomized)
     assert again.status_code == 400 and "already has an entry" in again.json()["date"][0]
 
 
+@pytest.mark.requirement("PROT-DOSE-DIARY", "API-DOSES")
 def test_a_different_dose_with_a_reason_is_a_flagged_deviation(api_for, coordinator_a, randomized):
     api = api_for(coordinator_a)
     with at("2026-02-21"):
@@ -174,6 +195,7 @@ def test_a_different_dose_with_a_reason_is_a_flagged_deviation(api_for, coordina
     assert DoseEntry.objects.get().capsules == 1
 
 
+@pytest.mark.requirement("PROT-DRUG-ACCOUNTABILITY", "ICH-E6R3-IP-ACCOUNTABILITY")
 def test_compliance_and_accountability(coordinator_a, randomized):
     from ecrf.schedule.services import embryo_transfer_set
 
@@ -219,6 +241,7 @@ def test_compliance_and_accountability(coordinator_a, randomized):
     assert treatment.accountability.discrepancy == 70 - 10 - consumed
 
 
+@pytest.mark.requirement("PROT-VISIT-STATUS")
 def test_visit_record_out_of_window_needs_a_reason(coordinator_a, randomized):
     from django.core.exceptions import ValidationError
 
@@ -256,6 +279,7 @@ def test_visit_record_out_of_window_needs_a_reason(coordinator_a, randomized):
     }
 
 
+@pytest.mark.requirement("PROT-VISIT-STATUS", "PROT-VISIT-WINDOWS")
 def test_visit_status_flips_at_the_window_edges_with_a_frozen_clock(coordinator_a, randomized):
     from ecrf.schedule.services import embryo_transfer_set
 
@@ -278,6 +302,7 @@ def test_visit_status_flips_at_the_window_edges_with_a_frozen_clock(coordinator_
         assert visits["biochemical_pregnancy"] == status, day
 
 
+@pytest.mark.requirement("PROT-TIMEZONE", "PROT-DOSE-DIARY")
 def test_dates_are_the_sites_local_dates(api_for, coordinator_a, randomized):
     """23:30 in Tokyo on 27 February is 14:30 UTC: the dose is for the 27th, not the 28th."""
     api = api_for(coordinator_a)
@@ -295,6 +320,7 @@ def test_dates_are_the_sites_local_dates(api_for, coordinator_a, randomized):
         )
 
 
+@pytest.mark.requirement("PROT-VISIT-STATUS")
 def test_coordinator_agenda_lists_dosing_start_visits_and_missing_doses(coordinator_a, randomized):
     from ecrf.schedule.services import embryo_transfer_set
 
@@ -313,6 +339,7 @@ def test_coordinator_agenda_lists_dosing_start_visits_and_missing_doses(coordina
     assert "16 day(s)" in items[0].detail
 
 
+@pytest.mark.requirement("PROT-WITHDRAWAL", "CFR11-10F-SEQUENCING", "ICH-E6R3-WITHDRAWAL-DATA")
 def test_withdrawn_participant_takes_no_new_doses(api_for, coordinator_a, randomized):
     api = api_for(coordinator_a)
     with at("2026-02-21"):

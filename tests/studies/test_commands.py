@@ -23,6 +23,7 @@ def _event_count() -> int:
     )
 
 
+@pytest.mark.requirement("API-CMD-SETUP-TRIAL")
 def test_setup_trial_creates_the_study_and_is_idempotent():
     call_command("setup_trial", "--site", "S01=Site One", "--site", "S02=Site Two")
     assert Study.objects.get().code == "TAC-RI"
@@ -33,11 +34,13 @@ def test_setup_trial_creates_the_study_and_is_idempotent():
     assert Site.objects.get(code="S01").name_en == "Site One"
 
 
+@pytest.mark.requirement("API-CMD-SETUP-TRIAL")
 def test_setup_trial_without_sites_sets_up_the_five_hospitals():
     call_command("setup_trial")
     assert Site.objects.count() == 5
 
 
+@pytest.mark.requirement("API-CMD-SETUP-TRIAL")
 def test_setup_trial_refuses_a_malformed_site():
     with pytest.raises(CommandError, match="CODE=NAME"):
         call_command("setup_trial", "--site", "S01")
@@ -46,6 +49,7 @@ def test_setup_trial_refuses_a_malformed_site():
     assert Site.objects.count() == 0
 
 
+@pytest.mark.requirement("API-CMD-CREATE-USER", "ICH-E6R3-4.3.8-USER-MANAGEMENT")
 def test_create_study_user_gives_role_and_sites(study):
     call_command(
         "create_study_user",
@@ -65,6 +69,7 @@ def test_create_study_user_gives_role_and_sites(study):
     assert user.check_password("Maple-Sunrise-Kettle-3")
 
 
+@pytest.mark.requirement("API-CMD-CREATE-USER", "CFR11-300-PASSWORDS")
 def test_create_study_user_refuses_bad_input_with_the_field_named(study):
     with pytest.raises(CommandError, match="password"):
         call_command(
@@ -100,6 +105,7 @@ def test_create_study_user_refuses_bad_input_with_the_field_named(study):
     assert not User.objects.exists()
 
 
+@pytest.mark.requirement("API-CMD-API-TOKEN", "CFR11-10H-SOURCE")
 @pytest.mark.django_db(transaction=True)
 def test_api_token_prints_a_working_key_as_the_last_line(study):
     call_command(
@@ -119,6 +125,7 @@ def test_api_token_prints_a_working_key_as_the_last_line(study):
     assert client.get("/api/v1/participants/").status_code == 200
 
 
+@pytest.mark.requirement("API-CMD-API-TOKEN")
 def test_api_token_refuses_an_unknown_user(study):
     with pytest.raises(CommandError, match="nobody"):
         call_command("api_token", "nobody")

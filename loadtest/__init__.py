@@ -1,0 +1,1 @@
+"""The load test: locust against gunicorn and a Celery worker (``make load``)."""

@@ -1,0 +1,255 @@
+"""Who may do what: every route, as anonymous and as each role, with each HTTP method.
+
+``ACCESS`` is the one table of expected outcomes. Each route names the roles that may
+read it (GET) and those that may use each write method; a method a route does not
+take answers 405; a role not named answers 403 (or 404 where the route hides that the
+object exists); an anonymous caller is sent to sign in (401 on the API). A route
+missing from the table fails the test. The wrong-site half of the matrix (every role
+of site A against site B's objects) is ``test_site_isolation``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from ecrf.queries.services import query_open
+from ecrf.safety.services import adverse_event_record
+from randomization.models import RandomizationList
+from tests.core.test_site_isolation import ROUTES, app_routes
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.requirement(
+        "CFR11-10D-ACCESS", "CFR11-10G-AUTHORITY", "API-CONV-401", "API-CONV-403-READ-ONLY"
+    ),
+]
+
+ROLES = ("coordinator", "investigator", "monitor", "data_manager", "statistician", "admin")
+METHODS = ("get", "post", "put", "patch", "delete")
+
+ALL = frozenset(ROLES)
+COORDINATOR = frozenset({"coordinator"})
+INVESTIGATOR = frozenset({"investigator"})
+MONITOR = frozenset({"monitor"})
+DATA_MANAGER = frozenset({"data_manager"})
+LIST_KEEPERS = frozenset({"statistician", "admin"})
+QUERY_RAISERS = frozenset({"monitor", "data_manager"})
+SPONSOR = frozenset({"monitor", "data_manager", "statistician", "admin"})
+EXPORT_OWNER = frozenset({"data_manager"})
+WITHDRAWERS = frozenset({"coordinator", "investigator"})
+QUERY_ANSWERERS = frozenset({"coordinator", "investigator"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The roles allowed per method; a method absent from ``allowed`` is not taken (405)."""
+
+    allowed: dict[str, frozenset[str]] = field(default_factory=dict)
+    public: bool = False
+    hidden: bool = False
+    """A role not allowed gets 404, not 403: the route does not admit the object exists."""
+    signs_out: bool = False
+    """Whoever uses the route ends up at the sign-in page."""
+
+
+def rule(
+    get: frozenset[str] | None = None,
+    post: frozenset[str] | None = None,
+    put: frozenset[str] | None = None,
+    patch: frozenset[str] | None = None,
+    delete: frozenset[str] | None = None,
+    **flags: Any,
+) -> Rule:
+    given = {"get": get, "post": post, "put": put, "patch": patch, "delete": delete}
+    return Rule({m: roles for m, roles in given.items() if roles is not None}, **flags)
+
+
+PUBLIC_GET = rule(get=ALL, public=True)
+
+ACCESS: dict[str, Rule] = {
+    # accounts and home
+    "core:home": rule(get=ALL),
+    "accounts:login": rule(get=ALL, post=ALL, public=True),
+    # Signing out ends at the sign-in page, for everyone.
+    "accounts:logout": rule(post=ALL, public=True, signs_out=True),
+    "accounts:mfa_setup": rule(get=ALL, post=ALL),
+    "accounts:mfa_verify": rule(get=ALL, post=ALL),
+    "accounts:password_change": rule(get=ALL, post=ALL),
+    "accounts:set_language": rule(post=ALL, public=True),
+    "accounts:api_token": rule(get=ALL, post=ALL),
+    "healthz": PUBLIC_GET,
+    "api-schema": PUBLIC_GET,
+    "api-docs": PUBLIC_GET,
+    # participants (web)
+    "participants:list": rule(get=ALL),
+    "participants:create": rule(get=COORDINATOR, post=COORDINATOR),
+    "participants:detail": rule(get=ALL),
+    "participants:edit": rule(get=COORDINATOR, post=COORDINATOR),
+    "participants:history": rule(get=ALL),
+    "participants:eligibility": rule(get=COORDINATOR, post=COORDINATOR),
+    # Live feedback on answers being typed: computes, stores nothing.
+    "participants:eligibility_check": rule(post=ALL),
+    "participants:consent": rule(get=COORDINATOR, post=COORDINATOR),
+    "participants:randomize": rule(get=COORDINATOR, post=COORDINATOR),
+    "participants:unblind": rule(get=INVESTIGATOR, post=INVESTIGATOR),
+    "participants:withdraw": rule(get=WITHDRAWERS, post=WITHDRAWERS),
+    "endpoints:form": rule(get=ALL, post=COORDINATOR),
+    "labs:results": rule(get=ALL, post=COORDINATOR),
+    "safety:adverse_events": rule(get=ALL, post=COORDINATOR | INVESTIGATOR),
+    "safety:adverse_event": rule(get=ALL, post=COORDINATOR | INVESTIGATOR),
+    "safety:adverse_event_confirm": rule(post=INVESTIGATOR),
+    "schedule:treatment": rule(get=ALL),
+    "schedule:embryo_transfer": rule(post=COORDINATOR),
+    "schedule:dose": rule(post=COORDINATOR),
+    "schedule:dispensing": rule(post=COORDINATOR),
+    "schedule:drug_return": rule(post=COORDINATOR),
+    "schedule:visit": rule(post=COORDINATOR),
+    "schedule:print": rule(get=ALL),
+    "schedule:ics": rule(get=ALL),
+    # data quality (web)
+    "queries:open": rule(post=QUERY_RAISERS),
+    "queries:step": rule(post=QUERY_ANSWERERS),
+    "quality:sign": rule(post=INVESTIGATOR),
+    "quality:verify": rule(post=MONITOR),
+    "quality:lock": rule(post=DATA_MANAGER),
+    "quality:unlock": rule(post=DATA_MANAGER),
+    "quality:study_lock": rule(post=DATA_MANAGER),
+    "quality:study_unlock": rule(post=DATA_MANAGER),
+    # randomization lists (web)
+    "randomization:index": rule(get=LIST_KEEPERS),
+    "randomization:generate": rule(post=LIST_KEEPERS),
+    "randomization:import": rule(post=LIST_KEEPERS),
+    "randomization:detail": rule(get=LIST_KEEPERS, hidden=True),
+    "randomization:activate": rule(post=LIST_KEEPERS, hidden=True),
+    "randomization:extend": rule(post=LIST_KEEPERS, hidden=True),
+    "randomization:export": rule(get=LIST_KEEPERS, hidden=True),
+    # reports and exports (web)
+    "reports:index": rule(get=ALL),
+    "reports:consort": rule(get=SPONSOR),
+    "reports:enrollment": rule(get=ALL),
+    "reports:efficacy": rule(get=LIST_KEEPERS),
+    "reports:safety": rule(get=SPONSOR),
+    "reports:quality": rule(get=ALL),
+    "exports:index": rule(get=SPONSOR, post=SPONSOR),
+    "exports:status": rule(get=EXPORT_OWNER, hidden=True),
+    "exports:download": rule(get=EXPORT_OWNER, hidden=True),
+    # API
+    "participant-list": rule(get=ALL, post=COORDINATOR),
+    "participant-detail": rule(get=ALL, patch=COORDINATOR),
+    "participant-eligibility": rule(put=COORDINATOR),
+    "participant-consent": rule(post=COORDINATOR),
+    "participant-randomize": rule(post=COORDINATOR),
+    "participant-embryo-transfer": rule(put=COORDINATOR),
+    "participant-doses": rule(post=COORDINATOR),
+    "participant-biochemical-pregnancy": rule(put=COORDINATOR),
+    "participant-clinical-pregnancy": rule(put=COORDINATOR),
+    "participant-withdraw": rule(post=WITHDRAWERS),
+    "participant-adverse-events": rule(post=COORDINATOR | INVESTIGATOR),
+    "participant-lock": rule(post=DATA_MANAGER, delete=DATA_MANAGER),
+    "participant-signature": rule(post=INVESTIGATOR),
+    "query-list": rule(get=ALL, post=QUERY_RAISERS),
+    "query-detail": rule(get=ALL),
+    "query-respond": rule(post=QUERY_ANSWERERS),
+    "query-close": rule(post=QUERY_RAISERS),
+    "query-reopen": rule(post=QUERY_RAISERS),
+    "reports-efficacy": rule(get=LIST_KEEPERS),
+    "export-list": rule(get=SPONSOR, post=SPONSOR),
+    "export-detail": rule(get=EXPORT_OWNER, hidden=True),
+    "export-download": rule(get=EXPORT_OWNER, hidden=True),
+}
+
+
+def test_every_route_is_in_the_access_table():
+    routes = set(app_routes())
+    assert sorted(routes - set(ACCESS)) == [], "routes missing from ACCESS"
+    assert sorted(set(ACCESS) - routes) == [], "ACCESS names routes that no longer exist"
+
+
+def _outcome(response: Any) -> str:
+    code = response.status_code
+    if code >= 500:
+        return f"error {code}"
+    if code == 401 or (code == 302 and "/accounts/login/" in response.get("Location", "")):
+        return "sign in"
+    return {403: "denied", 404: "hidden", 405: "method"}.get(code, "allowed")
+
+
+def _expected(entry: Rule, principal: str, method: str) -> str:
+    if principal == "anonymous" and not entry.public:
+        return "sign in"
+    if method not in entry.allowed:
+        return "method"
+    if entry.signs_out:
+        return "sign in"
+    if principal == "anonymous" or principal in entry.allowed[method]:
+        return "allowed"
+    return "hidden" if entry.hidden else "denied"
+
+
+@pytest.mark.parametrize("name", sorted(ACCESS))
+def test_each_role_gets_what_the_table_says(name, make_user, client_for, api_for, transferred):
+    from ecrf.exports.models import ExportJob
+
+    users = {role: make_user(role) for role in ROLES}
+    objects = {
+        "participant": transferred,
+        "query": query_open(
+            participant=transferred,
+            record="consent",
+            field="consent_date",
+            text="Please check the consent date against the signed form.",
+            performed_by=users["monitor"],
+        ),
+        "randomization_list": RandomizationList.objects.get(site__code="S01"),
+        "adverse_event": adverse_event_record(
+            participant=transferred,
+            term="Headache",
+            onset_date=dt.date(2026, 3, 2),
+            ctcae_grade=1,
+            serious=False,
+            related=False,
+            outcome="recovered",
+            performed_by=users["coordinator"],
+        ),
+        "export": ExportJob.objects.create(
+            owner=users["data_manager"], kind="audit_trail", format="csv"
+        ),
+    }
+    kind = ROUTES[name]
+    kwargs: dict[str, Any] = {}
+    if kind is not None:
+        kind_name, extra = kind if isinstance(kind, tuple) else (kind, {})
+        pk_name = "query_pk" if name == "queries:step" else "pk"
+        kwargs = {pk_name: objects[kind_name].pk, **extra}
+        if "ae_pk" in kwargs:
+            kwargs["ae_pk"] = objects["adverse_event"].pk
+    url = reverse(name, kwargs=kwargs)
+    api = url.startswith("/api/")
+    entry = ACCESS[name]
+    wrong: list[str] = []
+    for principal in ("anonymous", *ROLES):
+        client: Any = None
+        for method in METHODS:
+            # Signing out changes what the next request is judged on: a fresh client then.
+            if client is None or entry.signs_out:
+                if principal == "anonymous":
+                    client = APIClient() if api else Client()
+                else:
+                    user = users[principal]
+                    client = api_for(user) if api else client_for(user)
+            call = getattr(client, method)
+            response = call(url, {}, format="json") if api else call(url)
+            got, expected = _outcome(response), _expected(entry, principal, method)
+            if got != expected:
+                wrong.append(
+                    f"{principal} {method.upper()}: {got} ({response.status_code}), "
+                    f"expected {expected}"
+                )
+    assert wrong == [], f"{url}\n" + "\n".join(wrong)
