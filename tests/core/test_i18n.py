@@ -45,9 +45,7 @@ def test_compiled_catalogue_matches_the_source():
         for e in polib.pofile(str(PO)).translated_entries()
     }
     mo = {
-        (e.msgctxt, e.msgid): e.msgstr or e.msgstr_plural
-        for e in polib.mofile(str(MO))
-        if e.msgid
+        (e.msgctxt, e.msgid): e.msgstr or e.msgstr_plural for e in polib.mofile(str(MO)) if e.msgid
     }
     assert mo == po
 
