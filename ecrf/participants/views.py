@@ -28,7 +28,7 @@ from ecrf.quality.services import record_codes as quality_record_codes
 from ecrf.queries import selectors as query_selectors
 from ecrf.queries.fields import QUERYABLE_FIELDS
 from randomization.selectors import can_see_lists
-from randomization.services import participant_randomize
+from randomization.services import participant_randomize, study_arms
 
 from . import selectors, services
 from .blinding import arm_visible_to
@@ -328,8 +328,18 @@ def participant_randomize_view(request: AuthenticatedRequest, pk: int) -> HttpRe
                 )
             return redirect("participants:detail", pk=participant.pk)
     form = RandomizeForm(initial={"token": uuid.uuid4().hex})
+    study = participant.site.study
+    arms = study_arms(study)
     return render(
-        request, "participants/randomize.html", {"form": form, "participant": participant}
+        request,
+        "participants/randomize.html",
+        {
+            "form": form,
+            "participant": participant,
+            "stratified": study.stratify_by_site,
+            "arms": " / ".join(arm.name for arm in arms),
+            "ratio": ":".join(str(arm.allocation_weight) for arm in arms),
+        },
     )
 
 

@@ -208,6 +208,25 @@ def test_web_randomization_from_confirmation_to_the_arm(
     assert "already randomized" not in page
 
 
+@pytest.mark.requirement("PROT-RAND-RATIO")
+def test_the_confirmation_states_the_arms_and_ratio_of_the_study(
+    client_for, coordinator_a, ready_participant
+):
+    participant = ready_participant()
+    study = participant.site.study
+    url = f"/participants/{participant.pk}/randomize/"
+    html = client_for(coordinator_a).get(url).content.decode()
+    assert "Low dose, 2 mg/day / High dose, 4 mg/day, in the ratio 2:1" in html
+    assert "site S01's concealed list" in html
+    study.arms.filter(code="high").update(name_en="High dose, 6 mg/day", allocation_weight=2)
+    study.stratify_by_site = False
+    study.save(update_fields=["stratify_by_site"])
+    html = client_for(coordinator_a).get(url).content.decode()
+    assert "Low dose, 2 mg/day / High dose, 6 mg/day, in the ratio 2:2" in html
+    assert "the study's concealed list" in html
+    assert "4 mg/day" not in html
+
+
 @pytest.mark.requirement("PROT-RAND-CONCEAL", "ICH-E6R3-4-SAFEGUARD-RANDOMISATION")
 def test_detail_page_before_randomization_reveals_nothing_of_the_list(
     client_for, coordinator_a, ready_participant
