@@ -33,9 +33,6 @@ from .status import derive_status
 if TYPE_CHECKING:
     from ecrf.accounts.models import User
 
-#: Ages at screening outside these bounds are typing errors, not candidates.
-PLAUSIBLE_AGE_AT_SCREENING = (15, 60)
-
 #: The answers of the eligibility form (API contract), in protocol order.
 ELIGIBILITY_ANSWER_FIELDS = tuple(EligibilityAnswers.__dataclass_fields__)
 
@@ -69,7 +66,8 @@ def _validate_screening_dates(site: Site, screening_date: dt.date, birth_date: d
         errors["birth_date"] = _("The date of birth must be before the screening date.")
     else:
         age = age_on(birth_date, screening_date)
-        low, high = PLAUSIBLE_AGE_AT_SCREENING
+        study = site.study
+        low, high = study.screening_age_min, study.screening_age_max
         if not low <= age <= high:
             errors["birth_date"] = _(
                 "This date of birth makes her %(age)s at screening; expected an age "
@@ -108,7 +106,8 @@ def participant_enroll(
 
     The subject id is the site code and the next number of the site's sequence,
     taken under a row lock so two coordinators never get the same one, and never
-    reused, not even after a failed screen.
+    reused, not even after a failed screen. A date of birth giving an age at screening
+    outside the study's plausible range is refused as a typing error.
     """
     ensure_can_enter_data(performed_by, site)
     _validate_screening_dates(site, screening_date, birth_date)

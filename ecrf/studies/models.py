@@ -40,6 +40,16 @@ class Study(models.Model):
     eligibility_age_max = models.PositiveSmallIntegerField(
         _("age limit at consent (exclusive)"), default=40
     )
+    screening_age_min = models.PositiveSmallIntegerField(
+        _("youngest plausible age at screening"),
+        default=15,
+        help_text=_("A date of birth giving a younger age is refused as a typing error."),
+    )
+    screening_age_max = models.PositiveSmallIntegerField(
+        _("oldest plausible age at screening"),
+        default=60,
+        help_text=_("A date of birth giving an older age is refused as a typing error."),
+    )
     min_prior_transfers = models.PositiveSmallIntegerField(
         _("minimum prior embryo transfers"), default=3
     )
@@ -106,6 +116,13 @@ class Study(models.Model):
                 condition=models.Q(eligibility_age_min__lt=models.F("eligibility_age_max")),
                 name="study_age_bounds_ordered",
                 violation_error_message=_("The minimum age must be below the age limit."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(screening_age_min__lte=models.F("screening_age_max")),
+                name="study_screening_ages_ordered",
+                violation_error_message=_(
+                    "The youngest plausible age at screening cannot be above the oldest."
+                ),
             ),
             models.CheckConstraint(
                 condition=models.Q(th1_th2_threshold__gte=0),

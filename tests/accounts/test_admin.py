@@ -18,6 +18,8 @@ def _study_form(study, **changes):
         "mfa_required": "on" if study.mfa_required else "",
         "eligibility_age_min": study.eligibility_age_min,
         "eligibility_age_max": study.eligibility_age_max,
+        "screening_age_min": study.screening_age_min,
+        "screening_age_max": study.screening_age_max,
         "min_prior_transfers": study.min_prior_transfers,
         "min_prior_embryos": study.min_prior_embryos,
         "th1_th2_threshold": study.th1_th2_threshold,

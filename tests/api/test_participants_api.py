@@ -77,6 +77,27 @@ def test_impossible_dates_are_refused_with_the_field_named(api_for, coordinator_
     assert Participant.objects.count() == 0
 
 
+@pytest.mark.requirement("CFR11-10A-INVALID")
+def test_the_plausible_age_at_screening_is_a_study_setting(api_for, coordinator_a, site_a):
+    def enrol(birth_date: str):
+        return api_for(coordinator_a).post(
+            "/api/v1/participants/",
+            {"site": "S01", "screening_date": "2026-11-01", "birth_date": birth_date},
+            format="json",
+        )
+
+    assert enrol("1976-11-02").status_code == 201
+    study = site_a.study
+    study.screening_age_max = 45
+    study.save(update_fields=["screening_age_max"])
+    response = enrol("1976-11-02")
+    assert response.status_code == 400
+    assert response.json()["birth_date"] == [
+        "This date of birth makes her 49 at screening; expected an age from 15 to 45."
+    ]
+    assert Participant.objects.count() == 1
+
+
 @pytest.mark.requirement(
     "CFR11-10G-AUTHORITY", "API-CONV-400-FIELDS", "ICH-E6R3-4.3.8-USER-MANAGEMENT"
 )
