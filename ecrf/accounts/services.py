@@ -6,6 +6,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from rest_framework.authtoken.models import Token
 
 from ecrf.audit.context import change_context
@@ -46,7 +47,12 @@ def user_create(
     sites = list(Site.objects.filter(code__in=site_codes))
     unknown = sorted(set(site_codes) - {s.code for s in sites})
     if unknown:
-        errors["site"] = [_("Unknown site code(s): %(codes)s.") % {"codes": ", ".join(unknown)}]
+        errors["site"] = [
+            ngettext(
+                "Unknown site code: %(codes)s.", "Unknown site codes: %(codes)s.", len(unknown)
+            )
+            % {"codes": ", ".join(unknown)}
+        ]
     if role in SITE_BOUND_ROLES and not site_codes:
         errors.setdefault("site", []).append(
             _("Users with the role %(role)s must be given at least one site.")

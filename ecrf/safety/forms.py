@@ -6,6 +6,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .models import CTCAE_GRADES, ActionTaken, Outcome, SeriousnessCriterion
 
@@ -40,7 +41,9 @@ class AdverseEventForm(forms.Form):
         required=False,
         choices=[("", "—"), *ActionTaken.choices],
     )
-    outcome = forms.ChoiceField(label=_("Outcome"), choices=Outcome.choices)
+    outcome = forms.ChoiceField(
+        label=pgettext_lazy("adverse event", "Outcome"), choices=Outcome.choices
+    )
     learned_at = forms.DateTimeField(
         label=_("Site learned of it at"),
         required=False,

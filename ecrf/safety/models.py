@@ -6,6 +6,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ecrf.audit.tracking import audited
 from ecrf.quality.guard import guarded
@@ -74,7 +75,9 @@ class AdverseEvent(models.Model):
     action_taken = models.CharField(
         _("action taken with tacrolimus"), max_length=20, choices=ActionTaken.choices, blank=True
     )
-    outcome = models.CharField(_("outcome"), max_length=30, choices=Outcome.choices)
+    outcome = models.CharField(
+        pgettext_lazy("adverse event", "outcome"), max_length=30, choices=Outcome.choices
+    )
     learned_at = models.DateTimeField(_("site learned of it at"), default=timezone.now)
     recorded_by = models.ForeignKey(
         "accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import override, pgettext
 
 from ecrf.audit.context import change_context
 from ecrf.audit.services import changed_values, record_update
@@ -368,7 +368,7 @@ def sae_message(adverse_event: AdverseEvent) -> tuple[str, str]:
                 if adverse_event.action_taken
                 else "—",
             ),
-            (_("Outcome"), str(Outcome(adverse_event.outcome).label)),
+            (pgettext("adverse event", "Outcome"), str(Outcome(adverse_event.outcome).label)),
             (_("Site learned of it at"), _local(adverse_event.learned_at, zone)),
             (_("Recorded by"), str(adverse_event.recorded_by)),
         ]

@@ -7,6 +7,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ecrf.audit.forms import reason_for_change_field
 
@@ -42,8 +43,8 @@ class EmbryoTransferForm(forms.Form):
 class DoseForm(forms.Form):
     date = forms.ChoiceField(label=_("Dosing day"))
     taken = forms.TypedChoiceField(
-        label=_("Dose"),
-        choices=[(True, _("Taken")), (False, _("Missed"))],
+        label=pgettext_lazy("dose diary", "Dose"),
+        choices=[(True, _("Taken")), (False, pgettext_lazy("dose diary", "Missed"))],
         coerce=lambda value: value in (True, "True"),
         widget=forms.RadioSelect,
     )

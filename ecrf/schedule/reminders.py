@@ -21,7 +21,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import ngettext, override
 
 from ecrf.accounts.models import User
 from ecrf.accounts.roles import Role
@@ -84,7 +84,11 @@ def _digest_message(*, study_code: str, day: dt.date, items: list[WorkItem]) -> 
         "visit_due": _("Due"),
         "overdue": _("Overdue"),
     }
-    subject = _("[%(study)s] Your agenda for %(date)s: %(count)s item(s)") % {
+    subject = ngettext(
+        "[%(study)s] Your agenda for %(date)s: %(count)s item",
+        "[%(study)s] Your agenda for %(date)s: %(count)s items",
+        len(items),
+    ) % {
         "study": study_code,
         "date": day.isoformat(),
         "count": len(items),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Sum
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.selectors import participants_visible_to
@@ -198,7 +199,12 @@ def coordinator_agenda(user: User | AnonymousUser, *, days: int = 7) -> list[Wor
                     participant,
                     "overdue",
                     missing[0],
-                    str(_("Dose diary: %(n)s day(s) not recorded") % {"n": len(missing)}),
+                    ngettext(
+                        "Dose diary: %(n)s day not recorded",
+                        "Dose diary: %(n)s days not recorded",
+                        len(missing),
+                    )
+                    % {"n": len(missing)},
                 )
             )
     return sorted(items, key=lambda item: (item.day, item.participant.subject_id))

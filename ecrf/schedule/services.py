@@ -316,7 +316,9 @@ def visit_record(
         if not reason.strip():
             errors["reason"] = _("Say why the visit was missed.")
     else:
-        errors["outcome"] = _("Expected done or missed.")
+        errors["outcome"] = _("Expected one of: %(choices)s.") % {
+            "choices": ", ".join(str(label) for label in VisitOutcome.labels)
+        }
     if errors:
         raise ValidationError(errors)
     if VisitRecord.objects.filter(participant=participant, visit_code=visit_code).exists():

@@ -68,8 +68,11 @@ def test_catalogue_holds_every_translatable_string_of_the_code(tmp_path: Path):
         check=True,
         capture_output=True,
     )
-    fresh = {e.msgid for e in polib.pofile(str(tmp_path / "locale/ja/LC_MESSAGES/django.po"))}
-    committed = {e.msgid for e in polib.pofile(str(PO))}
+    fresh = {
+        (e.msgctxt or "", e.msgid)
+        for e in polib.pofile(str(tmp_path / "locale/ja/LC_MESSAGES/django.po"))
+    }
+    committed = {(e.msgctxt or "", e.msgid) for e in polib.pofile(str(PO))}
     assert sorted(fresh - committed) == [], "run `make messages` and translate the new strings"
 
 

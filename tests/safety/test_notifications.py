@@ -290,3 +290,5 @@ def test_the_sae_mail_is_in_the_studys_language_and_still_says_sae(
     assert "SAE" in subject and participant.subject_id in subject and "Pneumonia" in subject
     assert "重篤な有害事象" in subject
     assert "24時間以内" in body
+    # The outcome of an adverse event is 転帰, not the 結果 of a test.
+    assert "転帰:" in body and "結果" not in body

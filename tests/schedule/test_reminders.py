@@ -199,7 +199,7 @@ def test_the_digest_lists_due_and_overdue_items(crc, dosing_from_22_february):
     # within the week, and no dosing day has a diary entry.
     run_job("2026-03-11")
     (digest,) = mails_to("crc@example.org")
-    assert digest.subject == "[TAC-RI] Your agenda for 2026-03-11: 3 item(s)"
+    assert digest.subject == "[TAC-RI] Your agenda for 2026-03-11: 3 items"
     with at("2026-03-11"), override("en"):
         items = coordinator_agenda(crc, days=7)
     assert len(items) == 3
@@ -208,7 +208,7 @@ def test_the_digest_lists_due_and_overdue_items(crc, dosing_from_22_february):
         assert item.detail in digest.body
     assert "[Due] Biochemical pregnancy (serum hCG)" in digest.body
     assert "[Due] Clinical pregnancy (ultrasound)" in digest.body
-    assert "[Overdue] Dose diary: 16 day(s) not recorded" in digest.body
+    assert "[Overdue] Dose diary: 16 days not recorded" in digest.body
     assert Reminder.objects.get().kind == ReminderKind.DIGEST
 
 
@@ -228,7 +228,7 @@ def test_each_coordinator_reads_her_own_language(crc, make_user, dosing_from_22_
 
     english = {m.subject: m.body for m in mails_to("crc@example.org")}
     assert f"[TAC-RI] Dosing starts tomorrow: {subject_id} (2026-02-22)" in english
-    assert "[TAC-RI] Your agenda for 2026-02-21: 1 item(s)" in english
+    assert "[TAC-RI] Your agenda for 2026-02-21: 1 item" in english
     assert "Dosing of the study drug" in "".join(english.values())
     assert "Dosing starts" in "".join(english.values())
 

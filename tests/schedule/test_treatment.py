@@ -279,6 +279,29 @@ def test_visit_record_out_of_window_needs_a_reason(coordinator_a, randomized):
     }
 
 
+@pytest.mark.requirement("PROT-VISIT-STATUS")
+def test_an_unknown_visit_outcome_names_the_outcomes_in_words(coordinator_a, randomized):
+    from django.core.exceptions import ValidationError
+
+    from ecrf.schedule.services import embryo_transfer_set
+
+    with at("2026-02-21"):
+        embryo_transfer_set(
+            participant=randomized,
+            et_date=dt.date(2026, 3, 1),
+            performed=False,
+            performed_by=coordinator_a,
+        )
+    with at("2026-03-16"), pytest.raises(ValidationError) as excinfo:
+        visit_record(
+            participant=randomized,
+            visit_code="biochemical_pregnancy",
+            outcome="postponed",
+            performed_by=coordinator_a,
+        )
+    assert excinfo.value.message_dict == {"outcome": ["Expected one of: Done, Missed."]}
+
+
 @pytest.mark.requirement("PROT-VISIT-STATUS", "PROT-VISIT-WINDOWS")
 def test_visit_status_flips_at_the_window_edges_with_a_frozen_clock(coordinator_a, randomized):
     from ecrf.schedule.services import embryo_transfer_set
@@ -336,7 +359,7 @@ def test_coordinator_agenda_lists_dosing_start_visits_and_missing_doses(coordina
     with at("2026-03-16"):
         items = coordinator_agenda(coordinator_a)
     assert [i.kind for i in items] == ["overdue", "visit_due", "visit_due"]
-    assert "16 day(s)" in items[0].detail
+    assert "16 days" in items[0].detail
 
 
 @pytest.mark.requirement("PROT-WITHDRAWAL", "CFR11-10F-SEQUENCING", "ICH-E6R3-WITHDRAWAL-DATA")
