@@ -14,11 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from smtplib import SMTPRecipientsRefused
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, override
@@ -41,6 +43,14 @@ logger = logging.getLogger(__name__)
 
 #: How many days ahead the digest looks (the coordinator's agenda horizon).
 DIGEST_HORIZON_DAYS = 7
+
+#: A recipient the mail server refused this many times is not tried again.
+MAX_REFUSALS = 3
+
+#: How many days before today a reminder's date may lie and it is still sent: a digest
+#: until the day after its own (a day of grace for sites in other zones than the
+#: server's), a "dosing starts tomorrow" until the first dosing day itself, not after.
+STILL_NEWS_DAYS = {ReminderKind.DIGEST: 1, ReminderKind.DOSING_START: 0}
 
 
 def _coordinators_to_remind() -> QuerySet[User]:
@@ -202,30 +212,58 @@ def reminders_send_pending(*, limit: int = 500) -> int:
       atomic step.
 
     Rows whose recipient has since been deactivated or has no e-mail address are left
-    unsent. A failure to send (``OSError``, ``SMTPException``) rolls back that row and
+    unsent, and so are rows whose news is past (``STILL_NEWS_DAYS``). A recipient the
+    mail server refuses is recorded on the row (``attempts``, ``last_error``) and the
+    run goes on with the next one, so one bad address holds up nobody else; after
+    ``MAX_REFUSALS`` refusals the row is no longer tried. Any other failure to send
+    (``OSError``, ``SMTPException``: the server itself is away) rolls back that row and
     propagates, for the task to retry later; at most ``limit`` messages per call.
     """
     sent = 0
+    refused: list[int] = []
+    today = timezone.localdate()
+    still_news = Q()
+    for kind, days in STILL_NEWS_DAYS.items():
+        still_news |= Q(kind=kind, for_date__gte=today - dt.timedelta(days=days))
     while sent < limit:
         with transaction.atomic():
             reminder = (
                 Reminder.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("recipient")
-                .filter(sent_at__isnull=True, recipient__is_active=True)
+                .filter(
+                    still_news,
+                    sent_at__isnull=True,
+                    recipient__is_active=True,
+                    attempts__lt=MAX_REFUSALS,
+                )
                 .exclude(recipient__email="")
+                .exclude(pk__in=refused)
                 .order_by("pk")
                 .first()
             )
             if reminder is None:
                 break
-            send_mail(
-                subject=reminder.subject,
-                message=reminder.body,
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                recipient_list=[reminder.recipient.email],
-            )
+            try:
+                send_mail(
+                    subject=reminder.subject,
+                    message=reminder.body,
+                    from_email=settings.DEFAULT_FROM_EMAIL,
+                    recipient_list=[reminder.recipient.email],
+                )
+            except SMTPRecipientsRefused as exc:
+                refused.append(reminder.pk)
+                reminder.attempts += 1
+                reminder.last_error = str(exc.recipients)[:1000]
+                reminder.save(update_fields=["attempts", "last_error"])
+                logger.warning(
+                    "reminder %s refused by the mail server (%s of %s)",
+                    reminder.pk,
+                    reminder.attempts,
+                    MAX_REFUSALS,
+                )
+                continue
             reminder.sent_at = timezone.now()
             reminder.save(update_fields=["sent_at"])
         sent += 1
-    logger.info("reminders sent: %s", sent)
+    logger.info("reminders sent: %s, refused: %s", sent, len(refused))
     return sent

@@ -7,6 +7,7 @@ import email
 import email.policy
 import os
 import signal
+import smtplib
 import threading
 import time
 import zoneinfo
@@ -271,6 +272,60 @@ def test_a_failure_mid_way_keeps_what_was_sent_and_the_next_run_sends_the_rest(
         assert reminders_send_pending() == 2
     sent = Counter((tuple(m.to), m.subject) for m in mail.outbox)
     assert len(sent) == 4 and set(sent.values()) == {1}
+
+
+@pytest.mark.requirement("PROT-VISIT-REMINDERS", "ICH-E6R3-4.3.6-SYSTEM-FAILURE")
+@pytest.mark.django_db
+def test_a_refused_recipient_holds_up_nobody_else_and_is_given_up_after_three_refusals(
+    make_user, dosing_from_22_february, monkeypatch
+):
+    # The refused coordinator's rows come first: they would block the rest if they raised.
+    make_user("coordinator", ["S01"], email="gone@example.org", language="en")
+    make_user("coordinator", ["S01"], email="crc@example.org", language="en")
+    with at("2026-02-21"):
+        assert reminders_prepare() == 4
+    real_send_mail = reminders.send_mail
+    tried = []
+
+    def refuse_one_address(**kwargs):
+        tried.append(kwargs["recipient_list"][0])
+        if kwargs["recipient_list"] == ["gone@example.org"]:
+            raise smtplib.SMTPRecipientsRefused({"gone@example.org": (550, b"No such user")})
+        return real_send_mail(**kwargs)
+
+    monkeypatch.setattr(reminders, "send_mail", refuse_one_address)
+    with at("2026-02-21"):
+        assert reminders_send_pending() == 2
+    assert [m.to for m in mail.outbox] == [["crc@example.org"]] * 2
+    refused = Reminder.objects.filter(recipient__email="gone@example.org")
+    assert {(r.attempts, r.sent_at) for r in refused} == {(1, None)}
+    assert all("No such user" in r.last_error for r in refused)
+    assert tried.count("gone@example.org") == 2
+
+    with at("2026-02-21", hour=8):
+        assert reminders_send_pending() == 0
+        assert reminders_send_pending() == 0
+        assert reminders_send_pending() == 0
+    assert {r.attempts for r in refused.all()} == {3}
+    assert tried.count("gone@example.org") == 6
+    assert len(mail.outbox) == 2
+
+
+@pytest.mark.requirement("PROT-VISIT-REMINDERS")
+@pytest.mark.django_db
+def test_a_reminder_whose_news_is_past_is_not_sent(crc, dosing_from_22_february):
+    with at("2026-02-21"):
+        assert reminders_prepare() == 2
+    # The day after the first dose (22 February) neither the dosing reminder nor the
+    # digest of 21 February is news any more.
+    with at("2026-02-23"):
+        assert reminders_send_pending() == 0
+    assert mail.outbox == []
+    assert Reminder.objects.filter(sent_at__isnull=False).count() == 0
+    # On the first dosing day itself both still were.
+    with at("2026-02-22"):
+        assert reminders_send_pending() == 2
+    assert len(mail.outbox) == 2
 
 
 @pytest.mark.requirement("PROT-VISIT-REMINDERS")
