@@ -406,8 +406,15 @@ def main(argv: list[str] | None = None) -> int:
         print("Requirements without a test: " + ", ".join(gaps))
     if results.get("failed"):
         print("Requirements with a failing test: " + ", ".join(results["failed"]))
+    unproven = sorted(
+        rid
+        for rid, requirement in results["requirements"].items()
+        if requirement["outcome"] not in {"passed", "failed", "gap"}
+    )
+    if unproven:
+        print("Requirements whose tests did not all run and pass: " + ", ".join(unproven))
     print(f"Wrote {markdown} and {page}")
-    return 0
+    return 1 if gaps or results.get("failed") or unproven else 0
 
 
 if __name__ == "__main__":

@@ -37,14 +37,15 @@ pytest_plugins = ["tests.traceability"]
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
-    """In CI (ECRF_FORBID_SKIPS=1) a skipped test is a failed test."""
+    """In CI (ECRF_FORBID_SKIPS=1) a skipped or expected-to-fail test is a failed test."""
     outcome = yield
     report = outcome.get_result()
-    if (
-        report.skipped
-        and os.environ.get("ECRF_FORBID_SKIPS") == "1"
-        and not hasattr(report, "wasxfail")
-    ):
+    if report.skipped and os.environ.get("ECRF_FORBID_SKIPS") == "1":
+        if hasattr(report, "wasxfail"):
+            report.outcome = "failed"
+            report.longrepr = f"Expected failures are not allowed in CI: {report.wasxfail}"
+            del report.wasxfail
+            return
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"Skipped tests are not allowed in CI: {reason}"

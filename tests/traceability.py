@@ -374,16 +374,22 @@ class Traceability:
         )
 
     def requirement_outcome(self, tests: list[str]) -> str:
-        """One word for a requirement: failed if any test failed, passed if all passed."""
+        """One word for a requirement: failed if any test failed, passed if all passed.
+
+        A skipped or expected-to-fail test proves nothing: beside passing tests it makes
+        the requirement "incomplete", alone "skipped".
+        """
         if not tests:
             return "gap" if self.gaps is not None else "not_collected"
         outcomes = {self.outcomes.get(t, "not_run") for t in tests}
         if outcomes & {"failed", "error", "xpassed"}:
             return "failed"
-        if "not_run" in outcomes:
-            return "not_run" if outcomes == {"not_run"} else "incomplete"
-        if "passed" in outcomes or "xfailed" in outcomes:
+        if outcomes == {"passed"}:
             return "passed"
+        if outcomes == {"not_run"}:
+            return "not_run"
+        if "passed" in outcomes or "not_run" in outcomes:
+            return "incomplete"
         return "skipped"
 
     def results(self, *, exit_status: int) -> dict[str, Any]:
