@@ -236,6 +236,9 @@ def test_postgresql_restarted_under_load_gives_503_then_recovers_by_itself(
         assert not refused & set(stored)
 
         assert audit_mismatches(conn) == []
+    # And the hash chain over the audit trail is unbroken, as its own command checks it.
+    verified = run_manage("verify_audit_trail", DATABASE_URL=app_database)
+    assert "Audit trail intact" in verified.stdout
 
 
 def _terms(conn: psycopg.Connection[Any], query: sql.Composed) -> list[str]:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from ecrf.accounts.models import User
 from ecrf.accounts.services import api_token_issue
+from ecrf.audit.chain import chain_verify
 from ecrf.safety.models import AdverseEvent, SafetyNotification
 
 from .audit import audit_mismatches
@@ -46,6 +47,12 @@ WAIT_POINTS = {
     # waits for the coordinator's row.
     "at_commit": (f'SELECT 1 FROM "{USERS}" WHERE "id" = %(user)s FOR UPDATE', "COMMIT"),
 }
+
+
+def assert_chain_intact() -> None:
+    """The hash chain over every audit event holds, including any the killed save wrote."""
+    report = chain_verify(checked_by="fault test")
+    assert report.intact, str(report.finding)
 
 
 def sae_body(term: str) -> dict[str, Any]:
@@ -98,6 +105,7 @@ def test_a_web_process_killed_mid_save_leaves_all_or_nothing(
     url = f"{server.url}/api/v1/participants/{participant.pk}/adverse-events/"
     term = f"Pneumonia ({wait_point})"
     assert audit_mismatches(observer) == []
+    assert_chain_intact()
 
     lock_holder.execute(lock_sql, {"user": coordinator_a.pk})
     outcome: dict[str, Any] = {}
@@ -135,6 +143,7 @@ def test_a_web_process_killed_mid_save_leaves_all_or_nothing(
             None,
         )
     assert audit_mismatches(observer) == []
+    assert_chain_intact()
 
     # The server started again serves, and the same save goes through whole.
     server.start()
@@ -143,3 +152,4 @@ def test_a_web_process_killed_mid_save_leaves_all_or_nothing(
     assert response.status_code == 201, response.text
     assert saved(again) == {"adverse_events": 1, "audit_events": 1, "notifications": 1}
     assert audit_mismatches(observer) == []
+    assert_chain_intact()
