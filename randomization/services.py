@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -13,9 +12,13 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ecrf.accounts.models import User
 from ecrf.accounts.permissions import ensure_can_enter_data
+from ecrf.accounts.roles import Role
 from ecrf.audit.context import change_context
 from ecrf.core.exceptions import StateConflict
+from ecrf.notifications.models import StaffNotificationKind
+from ecrf.notifications.services import staff_notify
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.services import participant_set_status
 from ecrf.studies.models import Arm, Site, Study
@@ -23,9 +26,6 @@ from ecrf.studies.models import Arm, Site, Study
 from . import blocks
 from .models import AllocationRequest, ListSource, ListStatus, RandomizationList, Slot
 from .selectors import active_list_for, can_see_lists
-
-if TYPE_CHECKING:
-    from ecrf.accounts.models import User
 
 MAX_LIST_LENGTH = 10_000
 
@@ -369,13 +369,40 @@ def participant_randomize(
     )
 
 
-def _notify_exhausted(randomization_list: RandomizationList) -> None:
-    """Tell the statisticians once per exhaustion (a retry of the same request sends nothing)."""
-    from .tasks import notify_list_exhausted
+def _exhausted_message(randomization_list: RandomizationList) -> tuple[str, str]:
+    """Subject and body of the statisticians' e-mail about a list run out, in the active
+    language."""
+    stratum = randomization_list.site.code if randomization_list.site else _("all sites")
+    values = {
+        "study": randomization_list.study.code,
+        "stratum": stratum,
+        "version": randomization_list.version,
+    }
+    subject = _("[%(study)s] Randomization list %(stratum)s v%(version)s has run out") % values
+    body = (
+        _(
+            "The active randomization list of %(stratum)s (version %(version)s) has no free "
+            "slot. A coordinator's randomization was refused. Extend the list in the eCRF "
+            "(Randomization lists) so randomization can continue."
+        )
+        % values
+    )
+    return subject, body
 
+
+def _notify_exhausted(randomization_list: RandomizationList) -> None:
+    """Tell the statisticians once per exhaustion (a retry of the same request sends nothing).
+
+    The e-mails are outbox rows written with the mark, so a broker that is down delays
+    them but does not lose them.
+    """
     with transaction.atomic():
         marked = RandomizationList.objects.filter(
             pk=randomization_list.pk, exhausted_notified_at__isnull=True
         ).update(exhausted_notified_at=timezone.now())
         if marked:
-            transaction.on_commit(lambda: notify_list_exhausted.delay(randomization_list.pk))
+            staff_notify(
+                kind=StaffNotificationKind.LIST_EXHAUSTED,
+                recipients=User.objects.filter(role=Role.STATISTICIAN, is_active=True),
+                message=lambda: _exhausted_message(randomization_list),
+            )

@@ -349,14 +349,15 @@ def participant_set_status(
 def participant_unblind(*, participant: Participant, reason: str, performed_by: User) -> Unblinding:
     """An investigator reveals one participant's arm in a blinded study, saying why.
 
-    The data managers are told at once (e-mail through Celery) and the unblinding
-    stays in the audit trail. A broker that is down loses that e-mail (logged), never
-    the unblinding already committed.
+    The data managers are told at once, each in her language, by e-mails written to the
+    outbox in the same transaction, and the unblinding stays in the audit trail. A broker
+    that is down delays those e-mails; it loses neither them nor the unblinding.
     """
+    from ecrf.accounts.models import User
     from ecrf.accounts.roles import Role
     from ecrf.accounts.selectors import user_sees_site
-
-    from .tasks import notify_unblinding
+    from ecrf.notifications.models import StaffNotificationKind
+    from ecrf.notifications.services import staff_notify
 
     if performed_by.role != Role.INVESTIGATOR or not user_sees_site(performed_by, participant.site):
         raise PermissionDenied(_("Only an investigator of her site may unblind a participant."))
@@ -370,8 +371,34 @@ def participant_unblind(*, participant: Participant, reason: str, performed_by: 
         unblinding = Unblinding.objects.create(
             participant=participant, reason=reason.strip(), unblinded_by=performed_by
         )
-    transaction.on_commit(lambda: notify_unblinding.delay(unblinding.pk), robust=True)
+    staff_notify(
+        kind=StaffNotificationKind.UNBLINDING,
+        recipients=User.objects.filter(role=Role.DATA_MANAGER, is_active=True),
+        message=lambda: _unblinding_message(unblinding),
+    )
     return unblinding
+
+
+def _unblinding_message(unblinding: Unblinding) -> tuple[str, str]:
+    """Subject and body of the data managers' e-mail about an unblinding, in the active
+    language; the time in the site's zone."""
+    participant = unblinding.participant
+    values = {
+        "study": participant.site.study.code,
+        "subject": participant.subject_id,
+        "site": participant.site.code,
+        "investigator": str(unblinding.unblinded_by),
+        "time": unblinding.unblinded_at.astimezone(site_zone(participant.site)).isoformat(
+            timespec="minutes"
+        ),
+        "reason": unblinding.reason,
+    }
+    subject = _("[%(study)s] Unblinding of %(subject)s") % values
+    body = (
+        _("%(investigator)s unblinded %(subject)s (site %(site)s) at %(time)s.\nReason: %(reason)s")
+        % values
+    )
+    return subject, body
 
 
 @transaction.atomic

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from ecrf.audit.tracking import audited
+from ecrf.notifications.models import OutboxMessage
 from ecrf.quality.guard import guarded
 
 
@@ -146,7 +147,7 @@ class AdverseEvent(models.Model):
         return self.serious and not self.seriousness_criteria
 
 
-class SafetyNotification(models.Model):
+class SafetyNotification(OutboxMessage):
     """The sponsor's e-mail about a serious adverse event: written first, then sent once.
 
     Written in the transaction that made the event serious, so the notification exists
@@ -157,18 +158,8 @@ class SafetyNotification(models.Model):
     adverse_event = models.ForeignKey(
         AdverseEvent, on_delete=models.PROTECT, related_name="notifications"
     )
-    subject = models.CharField(max_length=300)
-    body = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
 
     class Meta:
         verbose_name = _("SAE notification")
         verbose_name_plural = _("SAE notifications")
         ordering = ["created_at", "pk"]
-
-    def __str__(self) -> str:
-        return self.subject

@@ -15,9 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override, pgettext
@@ -25,6 +23,7 @@ from django.utils.translation import override, pgettext
 from ecrf.audit.context import change_context
 from ecrf.audit.services import changed_values, record_update
 from ecrf.core.exceptions import StateConflict
+from ecrf.notifications.services import on_commit_queue, outbox_requeue, outbox_send
 from ecrf.participants.models import Participant
 from ecrf.participants.services import site_today, site_zone
 from ecrf.schedule.services import randomization_date
@@ -46,9 +45,6 @@ logger = logging.getLogger(__name__)
 
 #: A serious adverse event must reach the sponsor this long after the site learned of it.
 SAE_REPORTING_WINDOW = dt.timedelta(hours=24)
-#: An unsent notification with no attempt for this long is queued again by the beat job
-#: (longer than the task's largest retry delay, so a live retry chain is left alone).
-REQUEUE_AFTER = dt.timedelta(minutes=15)
 
 
 def _locked_participant(participant: Participant) -> Participant:
@@ -389,23 +385,12 @@ def sae_message(adverse_event: AdverseEvent) -> tuple[str, str]:
 
 
 def _notification_create(adverse_event: AdverseEvent) -> SafetyNotification:
-    """Write the sponsor's notification now; queue its sending once the transaction commits.
-
-    ``robust``: a broker that is down when the transaction commits does not turn the
-    saved event into an error page; the beat job queues the notification again. (A
-    function, not a ``functools.partial``: Django names the failed callback in its log
-    by ``__qualname__``, which a partial lacks, and would fail there instead.)
-    """
+    """Write the sponsor's notification now; queue its sending once the transaction commits."""
     subject, body = sae_message(adverse_event)
     notification = SafetyNotification.objects.create(
         adverse_event=adverse_event, subject=subject, body=body
     )
-    notification_id = notification.pk
-
-    def queue_notification() -> None:
-        safety_notification_queue(notification_id)
-
-    transaction.on_commit(queue_notification, robust=True)
+    on_commit_queue(safety_notification_queue, notification.pk)
     return notification
 
 
@@ -421,50 +406,17 @@ def safety_notification_queue(notification_id: int) -> None:
 def safety_notification_send(*, notification_id: int) -> bool:
     """Send one notification to ``SAFETY_CONTACTS`` unless it was sent; answer if it was now.
 
-    In one transaction: lock the row (``SELECT ... FOR UPDATE SKIP LOCKED``), send,
-    mark it sent, commit. A second run while the first holds the row skips it; a run
-    after the commit finds it sent. A worker killed before the commit leaves the row
-    unsent and unlocked, for a retry or the beat job. Delivery is at least once: a crash
-    after the mail server accepted the message but before the commit sends it again.
-
-    A failure to send is recorded (attempts, last error) and raised again for the task
-    to retry; with no contacts configured the row stays unsent, the error is logged and
-    recorded, and the beat job tries again once they are.
+    Sent once under a row lock, failures recorded and raised for the task to retry (see
+    :func:`ecrf.notifications.services.outbox_send`); with no contacts configured the
+    row stays unsent, the error logged and recorded, and the beat job tries again once
+    they are.
     """
-    failure: Exception | None = None
-    with transaction.atomic():
-        notification = (
-            SafetyNotification.objects.select_for_update(skip_locked=True)
-            .filter(pk=notification_id, sent_at__isnull=True)
-            .first()
-        )
-        if notification is None:
-            return False
-        now = timezone.now()
-        notification.attempts += 1
-        notification.last_attempt_at = now
-        recipients = list(settings.SAFETY_CONTACTS)
-        if not recipients:
-            notification.last_error = "SAFETY_CONTACTS is empty: nobody to notify."
-            logger.error("SAE notification %s not sent: SAFETY_CONTACTS is empty", notification.pk)
-        else:
-            try:
-                send_mail(
-                    subject=notification.subject,
-                    message=notification.body,
-                    from_email=settings.DEFAULT_FROM_EMAIL,
-                    recipient_list=recipients,
-                )
-            except Exception as exc:
-                failure = exc
-                notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            else:
-                notification.sent_at = timezone.now()
-                notification.last_error = ""
-        notification.save(update_fields=["attempts", "last_attempt_at", "last_error", "sent_at"])
-    if failure is not None:
-        raise failure
-    return notification.sent_at is not None
+    return outbox_send(
+        SafetyNotification.objects.all(),
+        message_id=notification_id,
+        recipients=lambda _notification: list(settings.SAFETY_CONTACTS),
+        nobody="SAFETY_CONTACTS is empty: nobody to notify.",
+    )
 
 
 def safety_notifications_requeue(*, now: dt.datetime | None = None) -> int:
@@ -472,15 +424,7 @@ def safety_notifications_requeue(*, now: dt.datetime | None = None) -> int:
 
     The beat job runs this every five minutes, so a message lost with a worker, or
     never queued because the broker was down, still gets the notification out.
-    Queuing one that is being sent does no harm: the task skips a locked or sent row.
     """
-    stale = (now or timezone.now()) - REQUEUE_AFTER
-    pending = list(
-        SafetyNotification.objects.filter(sent_at__isnull=True)
-        .filter(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=stale))
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    return outbox_requeue(
+        SafetyNotification.objects.all(), queue=safety_notification_queue, now=now
     )
-    for notification_id in pending:
-        safety_notification_queue(notification_id)
-    return len(pending)

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "ecrf.quality",
     "ecrf.queries",
     "ecrf.labs",
+    "ecrf.notifications",
     "ecrf.exports",
     "ecrf.reports",
     "ecrf.core",
@@ -250,6 +251,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ecrf.safety.tasks.requeue_safety_notifications",
         "schedule": timedelta(minutes=5),
     },
+    # Staff notifications (unblinding, a list run out): the same, for the outbox of staff.
+    "requeue-staff-notifications": {
+        "task": "ecrf.notifications.tasks.requeue_staff_notifications",
+        "schedule": timedelta(minutes=5),
+    },
     # Exports: queue again a job whose worker died; delete files past their expiry.
     "sweep-exports": {
         "task": "ecrf.exports.tasks.sweep_exports",
@@ -296,6 +302,8 @@ SAFETY_CONTACTS: list[str] = [
 ]
 # The Celery queue of the SAE notifications (None: Celery's default queue).
 SAFETY_NOTIFICATION_QUEUE: str | None = os.environ.get("SAFETY_NOTIFICATION_QUEUE") or None
+# The Celery queue of the staff notifications: unblinding, a randomization list run out.
+NOTIFICATION_QUEUE: str | None = os.environ.get("NOTIFICATION_QUEUE") or None
 # Exports: how long a finished file is kept for its owner, and the Celery queue of the
 # export jobs (None: Celery's default queue).
 EXPORT_RETENTION = timedelta(days=int(os.environ.get("EXPORT_RETENTION_DAYS", "7")))

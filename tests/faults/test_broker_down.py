@@ -2,8 +2,9 @@
 
 The app runs under gunicorn with a broker (a Redis of the test's own) that is not
 running. A serious adverse event is saved anyway: the sponsor's notification waits in
-the outbox table. The broker then starts on the same address, a real worker with it,
-and the beat job's task re-queues the notification: the sponsor gets one e-mail.
+the outbox table; so does an unblinding, with the data manager's e-mail. The broker then
+starts on the same address, a real worker with it, and the beat job's tasks re-queue
+both: the sponsor and the data manager each get one e-mail.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from django.utils import timezone
 
 from ecrf.accounts.services import api_token_issue
 from ecrf.celery import app
+from ecrf.notifications.models import StaffNotification
+from ecrf.notifications.tasks import requeue_staff_notifications
 from ecrf.participants.models import Unblinding
 from ecrf.safety.models import SafetyNotification
 from ecrf.safety.tasks import requeue_safety_notifications
@@ -84,9 +87,10 @@ def unblind(base: str, participant: Any, investigator: Any) -> requests.Response
 
 
 def beat_requeue(broker_url: str, queue: str) -> None:
-    """What beat does every five minutes: queue the re-queue task (for the test's worker)."""
+    """What beat does every five minutes: queue the re-queue tasks (for the test's worker)."""
     with app.connection_for_write(broker_url) as connection:
         requeue_safety_notifications.apply_async(queue=queue, connection=connection)
+        requeue_staff_notifications.apply_async(queue=queue, connection=connection)
 
 
 def test_a_serious_event_saved_while_the_broker_is_down_is_mailed_once_when_it_returns(
@@ -96,14 +100,17 @@ def test_a_serious_event_saved_while_the_broker_is_down_is_mailed_once_when_it_r
     participant,
     coordinator_a,
     investigator_a,
+    make_user,
     notification_queue,
     tmp_path,
 ):
+    make_user("data_manager", email="dm@sponsor.example")
     token = api_token_issue(user=coordinator_a, performed_by=coordinator_a).key
     server = app_server(
         workers=1,
         CELERY_BROKER_URL=own_redis.url,
         SAFETY_NOTIFICATION_QUEUE=notification_queue,
+        NOTIFICATION_QUEUE=notification_queue,
         SAFETY_CONTACTS=SAFETY_DESK,
     )
     url = f"{server.url}/api/v1/participants/{participant.pk}/adverse-events/"
@@ -121,12 +128,18 @@ def test_a_serious_event_saved_while_the_broker_is_down_is_mailed_once_when_it_r
     # The hand-over to the broker failed after the commit, and only that was lost.
     assert "on_commit" in server.log_text()
 
-    # The broker is down (connections refused): an unblinding, e-mailed to the data
-    # managers through the broker, is kept too.
+    # The broker is down (connections refused): an unblinding is kept too, and so is
+    # the data manager's e-mail about it.
     own_redis.refuse()
     unblinded = unblind(server.url, participant, investigator_a)
     assert unblinded.status_code == 302, server.log_text()[-5000:]
     assert Unblinding.objects.get(participant=participant).reason == "Suspected SAE"
+    staff = StaffNotification.objects.get(kind="unblinding")
+    assert (staff.recipient.email, staff.sent_at, staff.attempts) == (
+        "dm@sponsor.example",
+        None,
+        0,
+    )
 
     # The broker returns on the same address, with a worker.
     own_redis.start()
@@ -136,34 +149,37 @@ def test_a_serious_event_saved_while_the_broker_is_down_is_mailed_once_when_it_r
         queue=notification_queue,
         CELERY_BROKER_URL=own_redis.url,
         SAFETY_NOTIFICATION_QUEUE=notification_queue,
+        NOTIFICATION_QUEUE=notification_queue,
         SAFETY_CONTACTS=SAFETY_DESK,
         EMAIL_BACKEND=SLOW_MAIL,
         EMAIL_FILE_PATH=str(outbox),
     )
     beat_requeue(own_redis.url, notification_queue)
     wait_until(
-        lambda: worker.tasks_succeeded() >= 2,
-        what="the re-queue and the sending",
+        lambda: worker.tasks_succeeded() >= 4,
+        what="the two re-queues and the two sendings",
         timeout=60,
         log=worker.log_text,
     )
     notification.refresh_from_db()
     assert notification.sent_at is not None
     assert notification.attempts == 1
-    assert mailed_subjects(outbox) == [notification.subject]
+    staff.refresh_from_db()
+    assert (staff.sent_at is not None, staff.attempts) == (True, 1)
+    assert mailed_subjects(outbox) == sorted([notification.subject, staff.subject])
 
     # Beat's next run sends nothing twice; the app, never restarted, queues again.
     beat_requeue(own_redis.url, notification_queue)
     later = requests.post(url, json=sae_body("Sepsis"), headers=headers, timeout=60)
     assert later.status_code == 201, later.text
     wait_until(
-        lambda: worker.tasks_succeeded() >= 4,
-        what="the second run and the second event's sending",
+        lambda: worker.tasks_succeeded() >= 7,
+        what="the second runs and the second event's sending",
         timeout=60,
         log=worker.log_text,
     )
     second = SafetyNotification.objects.get(adverse_event_id=later.json()["id"])
     assert second.sent_at is not None
-    assert mailed_subjects(outbox) == sorted([notification.subject, second.subject])
+    assert mailed_subjects(outbox) == sorted([notification.subject, staff.subject, second.subject])
     health = requests.get(f"{server.url}/healthz", timeout=60)
     assert health.status_code == 200, json.dumps(health.json())

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from ecrf.notifications.models import StaffNotification
 from ecrf.participants.models import Eligibility, Unblinding
 from randomization.models import Slot
 
@@ -299,6 +300,8 @@ def test_blinded_study_hides_the_arm_until_an_investigator_unblinds(
     )
 
     make_user("data_manager", email="dm@example.org")
+    make_user("data_manager", email="dm-ja@example.org", language="ja")
+    make_user("data_manager", email="")
     investigator = make_user("investigator", ["S01"])
     client = client_for(investigator)
     refused = client.post(f"/participants/{participant.pk}/unblind/", {"reason": ""})
@@ -310,7 +313,19 @@ def test_blinded_study_hides_the_arm_until_an_investigator_unblinds(
         "low",
         "high",
     }
-    assert [m.to for m in mail.outbox] == [["dm@example.org"]]
+    mails = {m.to[0]: m for m in mail.outbox}
+    assert sorted(mails) == ["dm-ja@example.org", "dm@example.org"]
+    subject_id = participant.subject_id
+    assert mails["dm@example.org"].subject == f"[TAC-RI] Unblinding of {subject_id}"
+    assert "Reason: Severe adverse event" in mails["dm@example.org"].body
+    assert mails["dm-ja@example.org"].subject == f"[TAC-RI] {subject_id} の盲検解除"
+    assert "理由: Severe adverse event" in mails["dm-ja@example.org"].body
+    # Each e-mail is an outbox row, marked sent.
+    notifications = StaffNotification.objects.filter(kind="unblinding")
+    assert {(n.recipient.email, n.sent_at is not None) for n in notifications} == {
+        ("dm@example.org", True),
+        ("dm-ja@example.org", True),
+    }
 
 
 @pytest.mark.requirement("PROT-RAND-BLINDING", "PROT-RAND-OPEN-LABEL")

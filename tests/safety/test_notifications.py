@@ -18,13 +18,11 @@ from django.core import mail
 from django.db import transaction
 from django.utils import timezone
 
+from ecrf.notifications import services as outbox
+from ecrf.notifications.services import REQUEUE_AFTER
 from ecrf.safety import services
 from ecrf.safety.models import SafetyNotification
-from ecrf.safety.services import (
-    REQUEUE_AFTER,
-    safety_notification_send,
-    safety_notifications_requeue,
-)
+from ecrf.safety.services import safety_notification_send, safety_notifications_requeue
 from ecrf.safety.tasks import send_safety_notification
 
 from .conftest import SAE_VALUES, SAFETY_DESK, record
@@ -112,7 +110,7 @@ def test_a_mail_server_failure_is_recorded_and_retried_until_sent(
     ae = record(participant, coordinator_a, **SAE_VALUES)
     notification = SafetyNotification.objects.get(adverse_event=ae)
     with (
-        mock.patch.object(services, "send_mail", side_effect=SMTPException("451 try later")),
+        mock.patch.object(outbox, "send_mail", side_effect=SMTPException("451 try later")),
         pytest.raises(SMTPException),
     ):
         safety_notification_send(notification_id=notification.pk)
