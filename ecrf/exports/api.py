@@ -193,13 +193,16 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         responses={
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            403: OpenApiResponse(description="The caller may no longer see what it holds."),
             404: OpenApiResponse(description="No such export of the caller's."),
             409: OpenApiResponse(description="The export is not finished."),
             410: OpenApiResponse(description="The export expired; its file was deleted."),
         },
         description=(
-            "The export's file, to the user who asked for it. The header "
-            "`X-Checksum-SHA256` carries the checksum also given as `checksum`."
+            "The export's file, to the user who asked for it, while she could still make "
+            "the same export (403 once her access has narrowed). The header "
+            "`X-Checksum-SHA256` carries the checksum also given as `checksum`, and "
+            "`X-Audit-Chain-Head` the audit chain head given as `chain_head`."
         ),
     )
     @action(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -84,6 +85,18 @@ class ExportJob(models.Model):
     checksum = models.CharField(_("SHA-256 checksum"), max_length=64, blank=True)
     chain_head = models.CharField(_("audit chain head"), max_length=64, blank=True)
     row_count = models.BigIntegerField(_("rows"), null=True, blank=True)
+    #: What the file holds, as the run resolved it: the download is served only while
+    #: the owner could still make the same export.
+    scope_site_ids = ArrayField(
+        models.PositiveIntegerField(), verbose_name=_("sites exported"), default=list, blank=True
+    )
+    scope_concealed = ArrayField(
+        models.CharField(max_length=100),
+        verbose_name=_("records left out (concealment)"),
+        default=list,
+        blank=True,
+    )
+    scope_arm_visible = models.BooleanField(_("arm shown"), default=False)
 
     created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
     queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)

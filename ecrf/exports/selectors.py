@@ -129,10 +129,36 @@ def export_file_for(user: User | AnonymousUser, pk: uuid.UUID | str) -> tuple[Ex
             _("The export is not finished (status: %(status)s).")
             % {"status": job.get_status_display()}
         )
+    ensure_still_entitled(job)
     path = export_path(job)
     if not path.is_file():
         raise ExportGone(_("This export's file is no longer kept. Ask for a new export."))
     return job, path
+
+
+def ensure_still_entitled(job: ExportJob) -> None:
+    """Serve a finished file only while its owner could still make the same export (403).
+
+    A monitor who has since left a site, a user who may no longer export, or one from
+    whom allocation or the arm is now concealed does not take away what the file holds.
+    """
+    refused = PermissionDenied(
+        _(
+            "Your access has changed since this export was made, and it holds data you may "
+            "no longer see. Ask for a new export."
+        )
+    )
+    try:
+        now = export_scope(job)
+    except ExportRefused as exc:
+        raise refused from exc
+    if (
+        not job.scope_site_ids
+        or not set(job.scope_site_ids) <= set(now.site_ids)
+        or not set(now.concealed_models) <= set(job.scope_concealed)
+        or (job.scope_arm_visible and not now.arm_visible)
+    ):
+        raise refused
 
 
 def arm_visible_in_exports(user: User, *, blinded: bool, blinded_roles: list[str]) -> bool:

@@ -24,6 +24,8 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -34,6 +36,7 @@ from django.db import (
     DatabaseError,
     InterfaceError,
     OperationalError,
+    connection,
     connections,
     transaction,
 )
@@ -57,6 +60,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: A running job whose worker holds no lock and wrote no progress for this long died.
+#: The dates a range may name: wide enough for any study, narrow enough for every
+#: database and file format the export writes.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2999, 12, 31)
+
 HEARTBEAT_TIMEOUT = dt.timedelta(minutes=2)
 #: A job still waiting this long after it was queued is queued again (a lost message).
 REQUEUE_PENDING_AFTER = dt.timedelta(minutes=5)
@@ -191,7 +199,17 @@ def export_request(
         else:
             subject = participant.subject_id
 
-    if since is not None and until is not None and until < since:
+    out_of_range = [
+        name
+        for name, day in (("since", since), ("until", until))
+        if day is not None and not EARLIEST_DATE <= day <= LATEST_DATE
+    ]
+    for name in out_of_range:
+        errors[name] = [
+            _("Expected a date from %(earliest)s to %(latest)s.")
+            % {"earliest": EARLIEST_DATE.isoformat(), "latest": LATEST_DATE.isoformat()}
+        ]
+    if not out_of_range and since is not None and until is not None and until < since:
         errors["until"] = [
             _("The end of the date range (%(until)s) is before its start (%(since)s).")
             % {"until": until.isoformat(), "since": since.isoformat()}
@@ -325,16 +343,32 @@ def _run_locked(job_id: uuid.UUID, control: BaseDatabaseWrapper) -> str:
         return _write(job, control)
 
 
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """One transaction, one snapshot of the database, for the chain head and every row.
+
+    ``REPEATABLE READ``: events committed while the export runs are neither in the file
+    nor under the head it states, so the head covers exactly what the file holds.
+    (Inside a transaction already begun, that transaction's snapshot serves.)
+    """
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
 def _write(job: ExportJob, control: BaseDatabaseWrapper) -> str:
     fmt = selectors.export_format(job)
     partial_path = selectors.export_partial_path(job)
     final_path = selectors.export_path(job)
     try:
-        scope = selectors.export_scope(job)
-        head = _chain_head()
         final_path.parent.mkdir(parents=True, exist_ok=True)
         reporter = ProgressReporter(job.pk, control)
-        with partial_path.open("wb") as raw:
+        with _one_snapshot(), partial_path.open("wb") as raw:
+            scope = selectors.export_scope(job)
+            head = _chain_head()
             hasher = HashingWriter(raw)
             out = io.BufferedWriter(hasher, buffer_size=1 << 16)
             fmt.write(scope, out, progress=reporter, chain_head=head)
@@ -377,6 +411,9 @@ def _write(job: ExportJob, control: BaseDatabaseWrapper) -> str:
         checksum=hasher.hexdigest(),
         chain_head=head,
         row_count=reporter.rows,
+        scope_site_ids=list(scope.site_ids),
+        scope_concealed=list(scope.concealed_models),
+        scope_arm_visible=scope.arm_visible,
         finished_at=finished,
         heartbeat_at=finished,
         expires_at=finished + settings.EXPORT_RETENTION,

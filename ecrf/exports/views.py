@@ -126,7 +126,8 @@ def export_download(request: AuthenticatedRequest, pk: uuid.UUID) -> HttpRespons
 
 
 def file_response(job: ExportJob, path: Path) -> FileResponse:
-    """The export's file as an attachment, with its SHA-256 in a header to check against."""
+    """The export's file as an attachment, with its SHA-256 and the audit chain head it was
+    made from in headers to check against."""
     response = FileResponse(
         path.open("rb"),
         as_attachment=True,
@@ -134,4 +135,5 @@ def file_response(job: ExportJob, path: Path) -> FileResponse:
         content_type=selectors.export_format(job).media_type,
     )
     response["X-Checksum-SHA256"] = job.checksum
+    response["X-Audit-Chain-Head"] = job.chain_head
     return response

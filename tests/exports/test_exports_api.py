@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from ecrf.accounts.models import SiteMembership
 from ecrf.exports.models import ExportJob, ExportStatus
 from ecrf.exports.services import export_request, export_run
 
@@ -100,6 +101,7 @@ def test_the_whole_flow_ask_poll_download(
     assert len(content) == body["size"]
     assert download["Content-Type"].startswith("text/csv")
     assert download["X-Checksum-SHA256"] == body["checksum"]
+    assert download["X-Audit-Chain-Head"] == body["chain_head"]
     assert "attachment" in download["Content-Disposition"]
     assert "TAC-RI_audit_trail_S01_" in download["Content-Disposition"]
     assert participant_a.subject_id.encode() in content
@@ -145,6 +147,8 @@ def test_no_key_is_401():
         ),
         ({"kind": "audit_trail", "format": "csv", "since": "2026-13-01"}, "since", []),
         ({"kind": "audit_trail", "format": "csv", "until": "yesterday"}, "until", []),
+        ({"kind": "audit_trail", "format": "odm", "until": "9999-12-31"}, "until", ["2999-12-31"]),
+        ({"kind": "clinical_data", "format": "xpt", "since": "0001-01-01"}, "since", ["1900"]),
         ({"kind": "audit_trail", "format": "csv", "site": "S02"}, "site", ["S02"]),
         ({"kind": "audit_trail", "format": "csv", "site": "S99"}, "site", ["S99"]),
         ({"kind": "audit_trail", "format": "csv", "site": ["S01"]}, "site", []),
@@ -222,6 +226,30 @@ def test_a_download_after_expiry_is_410_with_a_clear_message(api_for, monitor_a,
 
     ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.EXPIRED)
     assert client.get(f"{URL}{job.pk}/download/").status_code == 410
+
+
+@pytest.mark.requirement("API-EXPORT-STATUS", "CFR11-10D-ACCESS")
+@pytest.mark.parametrize("change", ["left_a_site", "no_longer_exports", "lists_now_concealed"])
+def test_a_download_after_her_access_narrowed_is_403(
+    change, api_for, client_for, make_user, site_b, quick_format
+):
+    role = "statistician" if change == "lists_now_concealed" else "monitor"
+    owner = make_user(role, ["S01", "S02"] if role == "monitor" else [])
+    job = export_request(performed_by=owner, kind="audit_trail", format="csv")
+    export_run(job_id=job.pk)
+    url = f"{URL}{job.pk}/download/"
+    assert api_for(owner).get(url).status_code == 200
+    if change == "left_a_site":
+        SiteMembership.objects.filter(user=owner, site=site_b).delete()
+    else:
+        type(owner).objects.filter(pk=owner.pk).update(
+            role="coordinator" if change == "no_longer_exports" else "data_manager"
+        )
+    owner.refresh_from_db()
+    refused = api_for(owner).get(url)
+    assert refused.status_code == 403
+    assert "Your access has changed since this export was made" in refused.json()["detail"]
+    assert client_for(owner).get(f"/exports/{job.pk}/download/").status_code == 403
 
 
 def test_a_finished_file_that_was_removed_is_410(api_for, monitor_a, quick_format, export_media):

@@ -6,15 +6,16 @@ import csv
 import datetime as dt
 import io
 import logging
+import threading
 import time
 import zipfile
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import OperationalError, connections, transaction
+from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 
-from ecrf.audit.chain import chain_head
+from ecrf.audit.chain import chain_contains, chain_head
 from ecrf.exports import selectors, services
 from ecrf.exports.formats import FORMATS, LazyWriter
 from ecrf.exports.formats.audit import write_audit_csv
@@ -28,8 +29,10 @@ from ecrf.exports.services import (
     export_run,
     exports_sweep,
 )
+from ecrf.participants.models import Participant
 from ecrf.studies.models import Study
 
+from ..factories import ParticipantFactory
 from .conftest import file_of, lines_writer, sha256_of
 
 pytestmark = pytest.mark.django_db
@@ -501,6 +504,41 @@ def test_progress_is_not_written_per_row(monitor_a, register_format, monkeypatch
     job = export_request(performed_by=monitor_a, kind="audit_trail", format="csv")
     assert export_run(job_id=job.pk) == ExportStatus.DONE
     assert len(writes) <= 2
+
+
+@pytest.mark.requirement("CFR11-10A-ALTERED", "API-EXPORT-STATUS")
+@pytest.mark.django_db(transaction=True)
+def test_the_stated_head_covers_exactly_the_rows_of_the_file(
+    monitor_a, site_a, coordinator_a, export_media, monkeypatch
+):
+    ParticipantFactory(site=site_a, performed_by=coordinator_a)
+    read_head = services._chain_head
+
+    def head_then_a_change_committed_elsewhere() -> str:
+        head = read_head()
+
+        def enrol() -> None:
+            try:
+                ParticipantFactory(site=site_a, performed_by=coordinator_a)
+            finally:
+                connection.close()
+
+        other = threading.Thread(target=enrol)
+        other.start()
+        other.join()
+        return head
+
+    monkeypatch.setattr(services, "_chain_head", head_then_a_change_committed_elsewhere)
+    job = export_request(performed_by=monitor_a, kind="audit_trail", format="csv")
+    assert export_run(job_id=job.pk) == ExportStatus.DONE
+    content = file_of(job, export_media).read_text(encoding="utf-8-sig")
+    subjects = {row["subject_id"] for row in csv.DictReader(io.StringIO(content))}
+    # The second enrolment was committed after the export's snapshot: neither in the file
+    # nor under its head, which the chain has since moved past.
+    assert "S01-001" in subjects and "S01-002" not in subjects
+    assert Participant.objects.filter(subject_id="S01-002").exists()
+    assert job.chain_head != chain_head()
+    assert chain_contains(job.chain_head)
 
 
 # -- the beat job -------------------------------------------------------------------------
