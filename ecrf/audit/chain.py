@@ -11,6 +11,11 @@ that a table added later is covered too:
   to commit keeps the chain's lock for the few microseconds of the commit itself, and
   no transaction waiting for it holds anything another one waits for.
 
+An event's content is its row as JSON, without nulls, restricted to the columns of its
+table's *shape* when the link was made (:class:`~.models.ChainShape`): a column added
+later by a migration, and filled in the old events with its default, is not part of
+their digests, so a schema change does not read as tampering. Shapes are chained too.
+
 ``chain_verify`` recomputes every digest from the events as they are now. An edited
 event no longer matches its digest; a deleted event leaves a link without its event; an
 event inserted with the triggers disabled has no link; a deleted or edited link breaks
@@ -31,20 +36,33 @@ from .models import ChainLink, ChainVerification
 
 GENESIS = "0" * 64
 FORGED_EVENT_SQLSTATE = "EL002"
+#: The shapes are chained like events, under this table name.
+SHAPE_TABLE = "audit_chain_shape"
 
 #: Session settings that make an event's JSON the same text in every session.
 CANONICAL_SETTINGS = "SET LOCAL timezone = 'UTC'; SET LOCAL extra_float_digits = 1;"
 
 FUNCTIONS_SQL = rf"""
-CREATE OR REPLACE FUNCTION ecrf_audit_event_content(event jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$ SELECT jsonb_strip_nulls(event)::text $$;
+CREATE OR REPLACE FUNCTION ecrf_audit_event_content(event jsonb, shape text[]) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN shape IS NULL THEN jsonb_strip_nulls(event)::text
+           ELSE jsonb_strip_nulls(coalesce(
+               (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(event) e
+                 WHERE e.key = ANY(shape)),
+               '{{}}'::jsonb))::text
+           END $$;
 
-CREATE OR REPLACE FUNCTION ecrf_audit_chain_append(tbl text, event_id bigint, content text)
+CREATE OR REPLACE FUNCTION ecrf_audit_chain_append_event(tbl text, event_id bigint, event jsonb)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     previous text;
+    shape text[];
+    content text;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('ecrf_audit_chain'));
+    SELECT s.columns INTO shape FROM audit_chain_shape s
+     WHERE s.event_table = tbl ORDER BY s.from_seq DESC LIMIT 1;
+    content := ecrf_audit_event_content(event, shape);
     SELECT l.digest INTO previous FROM audit_chain_link l ORDER BY l.seq DESC LIMIT 1;
     previous := coalesce(previous, '{GENESIS}');
     INSERT INTO audit_chain_link (event_table, event_id, prev_digest, digest)
@@ -55,10 +73,41 @@ END $$;
 CREATE OR REPLACE FUNCTION ecrf_audit_chain_trigger() RETURNS trigger
 LANGUAGE plpgsql SET timezone = 'UTC' SET extra_float_digits = 1 AS $$
 BEGIN
-    PERFORM ecrf_audit_chain_append(
-        TG_TABLE_NAME, NEW.pgh_id, ecrf_audit_event_content(to_jsonb(NEW)));
+    PERFORM ecrf_audit_chain_append_event(TG_TABLE_NAME, NEW.pgh_id, to_jsonb(NEW));
     RETURN NULL;
 END $$;
+
+CREATE OR REPLACE FUNCTION ecrf_audit_shape_record(tbl text) RETURNS boolean
+LANGUAGE plpgsql SET timezone = 'UTC' SET extra_float_digits = 1 AS $$
+DECLARE
+    present text[];
+    latest text[];
+    shape audit_chain_shape;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('ecrf_audit_chain'));
+    SELECT array_agg(a.attname::text ORDER BY a.attname::text) INTO present
+      FROM pg_attribute a
+     WHERE a.attrelid = to_regclass(quote_ident(tbl)) AND a.attnum > 0 AND NOT a.attisdropped;
+    IF present IS NULL THEN
+        RETURN false;
+    END IF;
+    SELECT s.columns INTO latest FROM audit_chain_shape s
+     WHERE s.event_table = tbl ORDER BY s.from_seq DESC LIMIT 1;
+    IF latest IS NOT DISTINCT FROM present THEN
+        RETURN false;
+    END IF;
+    -- A table's first shape covers its links so far, which hashed these very columns;
+    -- a later one starts after the last link.
+    INSERT INTO audit_chain_shape (event_table, columns, from_seq)
+    VALUES (tbl, present, CASE WHEN latest IS NULL THEN 1
+                          ELSE coalesce((SELECT max(l.seq) FROM audit_chain_link l), 0) + 1 END)
+    RETURNING * INTO shape;
+    PERFORM ecrf_audit_chain_append_event('{SHAPE_TABLE}', shape.id, to_jsonb(shape));
+    RETURN true;
+END $$;
+
+DROP FUNCTION IF EXISTS ecrf_audit_chain_append(text, bigint, text);
+DROP FUNCTION IF EXISTS ecrf_audit_event_content(jsonb);
 
 CREATE OR REPLACE FUNCTION ecrf_audit_event_origin() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -97,21 +146,29 @@ def _triggers_sql(table: str) -> str:
 
 
 def _events_sql(tables: list[str]) -> str:
-    """Every event as (table, id, canonical content, time), one branch per table."""
-    return " UNION ALL ".join(
+    """Every event as (table, id, row as JSON, time), one branch per table, and the shapes."""
+    branches = [
         # Table names come from the model registry, never from input.
         f"SELECT '{table}'::text AS event_table, e.pgh_id::bigint AS event_id, "  # noqa: S608
-        f"ecrf_audit_event_content(to_jsonb(e)) AS content, e.pgh_created_at AS created_at "
+        f"to_jsonb(e) AS event, e.pgh_created_at AS created_at "
         f"FROM {connection.ops.quote_name(table)} e"
         for table in tables
+    ]
+    branches.append(
+        f"SELECT '{SHAPE_TABLE}'::text, s.id::bigint, to_jsonb(s), s.recorded_at "  # noqa: S608
+        f"FROM {SHAPE_TABLE} s"
     )
+    return " UNION ALL ".join(branches)
 
 
 def chain_install() -> None:
-    """Put every event table under the chain; on a trail not yet chained, chain it once.
+    """Put every event table under the chain and record its shape; on a trail not yet
+    chained, chain it once.
 
-    The first installation adopts the events already written, oldest first. Later runs
-    never chain an event after the fact: one without a link stays a finding.
+    A table whose columns changed since its last shape (a migration added one) gets a
+    new shape from the next link on. The first installation adopts the events already
+    written, oldest first. Later runs never chain an event after the fact: one without a
+    link stays a finding.
     """
     tables = event_tables()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -124,14 +181,29 @@ def chain_install() -> None:
         for table in tables:
             if table not in covered:
                 cursor.execute(_triggers_sql(table))
-        if ChainLink.objects.exists() or not tables:
+        adopt = bool(tables) and not ChainLink.objects.exclude(event_table=SHAPE_TABLE).exists()
+        chain_record_shapes(tables)
+        if not adopt:
             return
         cursor.execute(CANONICAL_SETTINGS)
         cursor.execute(
-            "SELECT ecrf_audit_chain_append(ev.event_table, ev.event_id, ev.content) "  # noqa: S608
+            "SELECT ecrf_audit_chain_append_event(ev.event_table, ev.event_id, ev.event) "  # noqa: S608
             f"FROM ({_events_sql(tables)}) ev "
-            "ORDER BY ev.created_at, ev.event_table, ev.event_id"
+            "WHERE ev.event_table <> %s AND NOT EXISTS (SELECT 1 FROM audit_chain_link l "
+            "WHERE l.event_table = ev.event_table AND l.event_id = ev.event_id) "
+            "ORDER BY ev.created_at, ev.event_table, ev.event_id",
+            [SHAPE_TABLE],
         )
+
+
+def chain_record_shapes(tables: list[str]) -> int:
+    """Record the columns of each existing event table whose columns changed; how many."""
+    with connection.cursor() as cursor:
+        recorded = 0
+        for table in tables:
+            cursor.execute("SELECT ecrf_audit_shape_record(%s)", [table])
+            recorded += bool(cursor.fetchone()[0])
+    return recorded
 
 
 def chain_head() -> str:
@@ -180,30 +252,33 @@ def chain_verify(*, checked_by: str) -> ChainReport:
     finding: ChainFinding | None = None
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(CANONICAL_SETTINGS)
-        events = (
-            _events_sql(tables)
-            if tables
-            else (
-                "SELECT NULL::text AS event_table, NULL::bigint AS event_id, "
-                "NULL::text AS content, NULL::timestamptz AS created_at WHERE false"
-            )
-        )
+        events = _events_sql(tables)
         cursor.execute(
             f"""
             WITH events AS ({events}),
+            shapes AS (
+                SELECT event_table, columns, from_seq,
+                       lead(from_seq) OVER (PARTITION BY event_table ORDER BY from_seq)
+                           AS until_seq
+                  FROM audit_chain_shape
+            ),
             chain AS (
                 SELECT l.seq, l.event_table, l.event_id, l.prev_digest, l.digest,
                        coalesce(lag(l.digest) OVER (ORDER BY l.seq), %s) AS expected_prev,
-                       ev.content
+                       ev.event IS NULL AS missing,
+                       ecrf_audit_event_content(ev.event, s.columns) AS content
                   FROM audit_chain_link l
                   LEFT JOIN events ev
                     ON ev.event_table = l.event_table AND ev.event_id = l.event_id
+                  LEFT JOIN shapes s
+                    ON s.event_table = l.event_table AND l.seq >= s.from_seq
+                   AND (s.until_seq IS NULL OR l.seq < s.until_seq)
             ),
             checked AS (
                 SELECT seq, event_table, event_id,
                        CASE
                          WHEN prev_digest <> expected_prev THEN 'link_broken'
-                         WHEN content IS NULL THEN 'event_missing'
+                         WHEN missing THEN 'event_missing'
                          WHEN digest <> encode(sha256(convert_to(
                               prev_digest || '|' || event_table || '|' || content, 'UTF8')),
                               'hex') THEN 'event_altered'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pgtrigger
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
@@ -12,7 +13,8 @@ class ChainLink(models.Model):
     """One audit event's place in the hash chain (21 CFR 11.10(e): changes cannot be hidden).
 
     ``digest`` is SHA-256 over the previous link's digest, the event's table and the
-    event's full content, written by a trigger in the same transaction as the event.
+    event's content (its columns of the table's shape at the time), written by a trigger
+    in the same transaction as the event.
     Each digest is the ``prev_digest`` of at most one link, so the chain cannot fork.
     """
 
@@ -40,6 +42,40 @@ class ChainLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.seq}: {self.event_table}#{self.event_id}"
+
+
+class ChainShape(models.Model):
+    """The columns of one event table that the chain hashes, from link ``from_seq`` on.
+
+    A migration that adds a column to an audited model fills that column in the events
+    already written (its default); hashing only the columns an event table had when
+    each link was made keeps those events verifiable, while a change to any column
+    hashed is still found. A shape is recorded after every ``migrate`` that changed a
+    table's columns, and is itself chained like an event, so it cannot be edited unseen.
+    """
+
+    event_table = models.CharField(max_length=63)
+    columns = ArrayField(models.CharField(max_length=63))
+    from_seq = models.BigIntegerField()
+    recorded_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "audit_chain_shape"
+        verbose_name = _("audit chain shape")
+        verbose_name_plural = _("audit chain shapes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_table", "from_seq"], name="chain_shape_one_per_table_and_link"
+            )
+        ]
+        triggers = [
+            pgtrigger.Protect(
+                name="shape_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_table} from link {self.from_seq}"
 
 
 class ChainVerification(models.Model):

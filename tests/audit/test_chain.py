@@ -17,8 +17,15 @@ from django.core.management.base import CommandError
 from django.db import close_old_connections, connection, transaction
 from django.db.utils import DatabaseError
 
-from ecrf.audit.chain import GENESIS, chain_head, chain_verify, event_tables
-from ecrf.audit.models import ChainLink, ChainVerification
+from ecrf.audit.chain import (
+    GENESIS,
+    SHAPE_TABLE,
+    chain_head,
+    chain_install,
+    chain_verify,
+    event_tables,
+)
+from ecrf.audit.models import ChainLink, ChainShape, ChainVerification
 from ecrf.audit.tasks import audit_trail_verify
 from ecrf.participants.models import Participant
 from ecrf.participants.services import participant_update_screening
@@ -69,7 +76,8 @@ def _broken_message() -> str:
 
 
 def test_every_committed_event_has_a_link_and_the_chain_is_intact(trail):
-    events = sum(_count(table) for table in event_tables())
+    # Every event is chained, and so is each table's shape (its columns).
+    events = sum(_count(table) for table in event_tables()) + _count(SHAPE_TABLE)
     assert ChainLink.objects.count() == events > 3
     report = chain_verify(checked_by="test")
     assert report.intact and report.finding is None
@@ -190,7 +198,7 @@ def test_parallel_writers_build_one_unbroken_chain(site_a, coordinator_a):
     assert Participant.objects.count() == 24
     report = chain_verify(checked_by="test")
     assert report.intact, report.finding
-    assert report.links_checked == sum(_count(table) for table in event_tables())
+    assert report.links_checked == sum(_count(table) for table in [*event_tables(), SHAPE_TABLE])
 
 
 def test_every_event_table_carries_the_chain_triggers():
@@ -225,3 +233,59 @@ def _count(table: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)}")
         return int(cursor.fetchone()[0])
+
+
+# -- schema changes ------------------------------------------------------------------
+
+
+def _add_column_with_default(table: str) -> None:
+    """What a migration adding a field with a default does: every old event gets it."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} ADD COLUMN review_flag integer NOT NULL DEFAULT 7")
+
+
+def test_a_column_added_with_a_default_by_a_migration_is_no_tampering(trail):
+    before = chain_verify(checked_by="test")
+    assert before.intact
+    _add_column_with_default(EVENT_TABLE)
+    try:
+        # The old events now hold the default, a value their digests never covered: the
+        # shape they were hashed with leaves it out.
+        assert chain_verify(checked_by="test").intact
+        chain_install()  # what ``migrate`` runs afterwards: the table's new shape
+        shapes = list(
+            ChainShape.objects.filter(event_table=EVENT_TABLE)
+            .order_by("from_seq")
+            .values_list("from_seq", "columns")
+        )
+        assert len(shapes) == 2 and "review_flag" in shapes[1][1]
+        assert "review_flag" not in shapes[0][1]
+        assert shapes[1][0] > before.head_seq
+
+        # A new event is hashed with the new column, so editing it is found; and an edit
+        # of an old event's columns is still found.
+        participant_update_screening(
+            participant=trail,
+            performed_by=trail.registered_by,
+            birth_date=trail.birth_date.replace(day=1),
+            screening_date=trail.screening_date,
+            reason="Day of birth corrected",
+        )
+        assert chain_verify(checked_by="test").intact
+        newest = _event_ids(trail)[-1]
+        _as_superuser(f"UPDATE {EVENT_TABLE} SET review_flag = 8 WHERE pgh_id = %s", [newest])
+        assert f"{EVENT_TABLE}#{newest}" in _broken_message()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {EVENT_TABLE} DROP COLUMN review_flag")
+
+
+def test_a_shape_edited_by_a_superuser_is_named(trail):
+    shape = ChainShape.objects.filter(event_table=EVENT_TABLE).get()
+    # Leaving a column out of the shape would hide an edit of it: the shape is chained.
+    _as_superuser(
+        "UPDATE audit_chain_shape SET columns = array_remove(columns, 'birth_date') WHERE id = %s",
+        [shape.pk],
+    )
+    message = _broken_message()
+    assert f"{SHAPE_TABLE}#{shape.pk}" in message and "edited" in message
