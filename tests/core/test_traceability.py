@@ -98,6 +98,22 @@ class Suite:
         return json.loads(self.results_path.read_text())
 
 
+def render_report(results: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``scripts/validation_report.py`` on a results file, as ``make`` does."""
+    return subprocess.run(
+        [
+            sys.executable,
+            str(BASE_DIR / "scripts" / "validation_report.py"),
+            "--results",
+            str(results),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.fixture
 def suite(tmp_path: Path) -> Suite:
     suite = Suite(tmp_path)
@@ -250,18 +266,7 @@ def test_a_skipped_or_expected_failure_leaves_a_requirement_unproven(suite, seco
     assert requirements["T-TWO"]["outcome"] == outcome
     # A passing test beside an expected failure is not proof either.
     assert requirements["T-ONE"]["outcome"] == "incomplete"
-    report = subprocess.run(
-        [
-            sys.executable,
-            str(BASE_DIR / "scripts" / "validation_report.py"),
-            "--results",
-            str(suite.results_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    report = render_report(suite.results_path)
     assert report.returncode == 1
     assert "Requirements whose tests did not all run and pass: T-ONE, T-TWO" in report.stdout
 
@@ -346,18 +351,7 @@ def test_the_report_lists_requirements_tests_gaps_failures_and_procedural_items(
         """,
     )
     suite.run()
-    report = subprocess.run(
-        [
-            sys.executable,
-            str(BASE_DIR / "scripts" / "validation_report.py"),
-            "--results",
-            str(suite.results_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    report = render_report(suite.results_path)
     assert report.returncode == 1, report.stderr
     assert "Requirements with a failing test: T-TWO" in report.stdout
     markdown = (suite.results_path.parent / "validation-report.md").read_text()
@@ -379,17 +373,6 @@ def test_the_report_lists_requirements_tests_gaps_failures_and_procedural_items(
 
 
 def test_the_report_without_results_says_how_to_get_them(tmp_path):
-    report = subprocess.run(
-        [
-            sys.executable,
-            str(BASE_DIR / "scripts" / "validation_report.py"),
-            "--results",
-            str(tmp_path / "none.json"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    report = render_report(tmp_path / "none.json")
     assert report.returncode == 2
     assert "run the tests first" in report.stderr
