@@ -161,7 +161,7 @@ def test_a_deleted_record_is_removed_with_its_reason(
     assert removed and all(i.get("TransactionType") == "Remove" for i in removed)
     assert all(i.get("Value") is None for i in removed)
     reasons = {i.findtext("odm:AuditRecord/odm:ReasonForChange", namespaces=NS) for i in removed}
-    assert reasons == {"Entered for the wrong day"}
+    assert reasons == {"-1 day: entered for the wrong day"}
     users = {i.find("odm:AuditRecord/odm:UserRef", NS).get("UserOID") for i in removed}
     assert users == {f"USR.{trail.data_manager.pk}"}
 
