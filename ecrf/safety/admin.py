@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from ecrf.accounts.selectors import scope_to_user_sites
 from ecrf.audit.admin import AuditedAdminMixin
+from ecrf.notifications.admin import OutboxAdmin
 
 from .models import AdverseEvent, SafetyNotification
 
@@ -29,14 +30,8 @@ class AdverseEventAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SafetyNotification)
-class SafetyNotificationAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class SafetyNotificationAdmin(OutboxAdmin):
     """The outbox of SAE e-mails: what was sent when, and what is still pending, and why."""
 
     list_display = ["subject", "created_at", "sent_at", "attempts", "last_error"]
     list_filter = ["sent_at"]
-
-    def has_add_permission(self, request, *args):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
