@@ -15,12 +15,24 @@ from ecrf.schedule.services import (
     dispensing_record,
     dose_record,
     drug_return_record,
+    embryo_transfer_set,
     visit_record,
 )
 
 from ..clock import at
 
 pytestmark = pytest.mark.django_db
+
+
+def _plan_et_on_1_march(participant, coordinator):
+    """The planned transfer of 1 March 2026, set on 21 February through the service."""
+    with at("2026-02-21"):
+        embryo_transfer_set(
+            participant=participant,
+            et_date=dt.date(2026, 3, 1),
+            performed=False,
+            performed_by=coordinator,
+        )
 
 
 def _put_et(api, participant, **body):
@@ -245,15 +257,7 @@ def test_compliance_and_accountability(coordinator_a, randomized):
 def test_visit_record_out_of_window_needs_a_reason(coordinator_a, randomized):
     from django.core.exceptions import ValidationError
 
-    from ecrf.schedule.services import embryo_transfer_set
-
-    with at("2026-02-21"):
-        embryo_transfer_set(
-            participant=randomized,
-            et_date=dt.date(2026, 3, 1),
-            performed=False,
-            performed_by=coordinator_a,
-        )
+    _plan_et_on_1_march(randomized, coordinator_a)
     with at("2026-03-20"):
         with pytest.raises(ValidationError) as excinfo:
             visit_record(
@@ -283,15 +287,7 @@ def test_visit_record_out_of_window_needs_a_reason(coordinator_a, randomized):
 def test_an_unknown_visit_outcome_names_the_outcomes_in_words(coordinator_a, randomized):
     from django.core.exceptions import ValidationError
 
-    from ecrf.schedule.services import embryo_transfer_set
-
-    with at("2026-02-21"):
-        embryo_transfer_set(
-            participant=randomized,
-            et_date=dt.date(2026, 3, 1),
-            performed=False,
-            performed_by=coordinator_a,
-        )
+    _plan_et_on_1_march(randomized, coordinator_a)
     with at("2026-03-16"), pytest.raises(ValidationError) as excinfo:
         visit_record(
             participant=randomized,
@@ -304,15 +300,7 @@ def test_an_unknown_visit_outcome_names_the_outcomes_in_words(coordinator_a, ran
 
 @pytest.mark.requirement("PROT-VISIT-STATUS", "PROT-VISIT-WINDOWS")
 def test_visit_status_flips_at_the_window_edges_with_a_frozen_clock(coordinator_a, randomized):
-    from ecrf.schedule.services import embryo_transfer_set
-
-    with at("2026-02-21"):
-        embryo_transfer_set(
-            participant=randomized,
-            et_date=dt.date(2026, 3, 1),
-            performed=False,
-            performed_by=coordinator_a,
-        )
+    _plan_et_on_1_march(randomized, coordinator_a)
     expected = {
         "2026-03-14": "upcoming",
         "2026-03-15": "due",
@@ -345,15 +333,8 @@ def test_dates_are_the_sites_local_dates(api_for, coordinator_a, randomized):
 
 @pytest.mark.requirement("PROT-VISIT-STATUS")
 def test_coordinator_agenda_lists_dosing_start_visits_and_missing_doses(coordinator_a, randomized):
-    from ecrf.schedule.services import embryo_transfer_set
-
+    _plan_et_on_1_march(randomized, coordinator_a)
     with at("2026-02-21"):
-        embryo_transfer_set(
-            participant=randomized,
-            et_date=dt.date(2026, 3, 1),
-            performed=False,
-            performed_by=coordinator_a,
-        )
         kinds = [item.kind for item in coordinator_agenda(coordinator_a)]
     assert kinds == ["dosing_start"]
     with at("2026-03-16"):
