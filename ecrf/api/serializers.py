@@ -10,6 +10,7 @@ from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ecrf.common import catalogue
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Consent, Eligibility, Participant
 from ecrf.safety.models import ActionTaken, AdverseEvent, Outcome, SeriousnessCriterion
@@ -317,12 +318,11 @@ class ParticipantSerializer(serializers.ModelSerializer):
         return schedule_body(schedule, self.get_dose_mg_per_day(obj))
 
     def _endpoint(self, obj: Participant, record: str) -> dict[str, Any] | None:
-        from ecrf.endpoints.services import ENDPOINT_FIELDS
-
-        instance = getattr(obj, record, None)
+        form = catalogue.form(record)
+        instance = getattr(obj, form.participant_accessor, None)
         if instance is None:
             return None
-        return {name: _plain(getattr(instance, name)) for name in ENDPOINT_FIELDS[record]}
+        return {field.name: _plain(getattr(instance, field.name)) for field in form.entered_fields}
 
     def get_biochemical_pregnancy(self, obj: Participant) -> dict[str, Any] | None:
         return self._endpoint(obj, "biochemical_pregnancy")

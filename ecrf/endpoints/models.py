@@ -14,7 +14,7 @@ class Result(models.TextChoices):
     NEGATIVE = "negative", _("Negative")
 
 
-@guarded("biochemical_pregnancy")
+@guarded
 @audited()
 class BiochemicalPregnancy(models.Model):
     """Secondary endpoint: serum hCG at ET+14 (window a study setting)."""
@@ -36,7 +36,7 @@ class BiochemicalPregnancy(models.Model):
         return f"{self.participant}: hCG {self.serum_hcg_miu_ml} ({self.result})"
 
 
-@guarded("clinical_pregnancy")
+@guarded
 @audited()
 class ClinicalPregnancy(models.Model):
     """Primary endpoint: a gestational sac on transvaginal ultrasound at ET+21."""
@@ -101,7 +101,7 @@ class EditCheckSetting(models.Model):
         return f"{self.study}: {self.code}"
 
 
-@guarded("edit_check")
+@guarded
 @audited()
 class EditCheckFinding(models.Model):
     """A soft check that fired on a participant's data, confirmed by who saved it."""

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
+from ecrf.common import catalogue
 from ecrf.core.exceptions import StateConflict
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.services import participant_set_status, site_today
@@ -31,19 +32,10 @@ ENDPOINT_MODELS: dict[str, type[models.Model]] = {
     CLINICAL: ClinicalPregnancy,
 }
 
-#: The fields of each endpoint form, as the API spells them.
+#: The fields of each endpoint form that the site enters, as the API spells them.
 ENDPOINT_FIELDS = {
-    BIOCHEMICAL: ("assessed_on", "serum_hcg_miu_ml", "result"),
-    CLINICAL: (
-        "assessed_on",
-        "transvaginal_ultrasound",
-        "gestational_sac_seen",
-        "number_of_sacs",
-        "fetal_heartbeat",
-        "ectopic_pregnancy",
-        "result",
-        "followup_study_consent",
-    ),
+    code: tuple(field.name for field in catalogue.form(code).entered_fields)
+    for code in (BIOCHEMICAL, CLINICAL)
 }
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from ecrf.accounts.roles import Role
 from ecrf.accounts.selectors import sites_visible_to
+from ecrf.common import catalogue
 from ecrf.core.exceptions import StateConflict
 from ecrf.studies.services import current_study
 from randomization.selectors import can_see_lists
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
 EXPORT_ROLES: frozenset[str] = frozenset(
     {Role.MONITOR, Role.DATA_MANAGER, Role.STATISTICIAN, Role.ADMIN}
 )
-#: Models whose rows and events stay out of the exports of anyone who may not see the
-#: randomization lists (allocation concealment).
-CONCEALED_MODELS: tuple[str, ...] = ("randomization.RandomizationList", "randomization.Slot")
 #: The first key of the PostgreSQL advisory locks a running export holds ("EXPT").
 LOCK_NAMESPACE = 0x45585054
 
@@ -190,7 +188,7 @@ def export_scope(job: ExportJob) -> ExportScope:
         subject_id=job.subject_id or None,
         since=job.since,
         until=job.until,
-        concealed_models=() if can_see_lists(owner) else CONCEALED_MODELS,
+        concealed_models=() if can_see_lists(owner) else catalogue.concealed_models(),
         arm_visible=arm_visible_in_exports(
             owner, blinded=study.blinded, blinded_roles=list(study.blinded_roles)
         ),

@@ -49,7 +49,7 @@ class NormalRange(models.Model):
         return f"{self.site.code} {self.analyte}: {self.low}-{self.high} {self.unit}"
 
 
-@guarded("safety_lab")
+@guarded
 @audited()
 class LabResult(models.Model):
     """One measurement at screening or ET+14, flagged against the site's normal range."""

@@ -20,7 +20,7 @@ class ParticipantStatus(models.TextChoices):
     COMPLETED = "completed", _("Completed")
 
 
-@guarded("participant", participant_column="id", site_column="site_id")
+@guarded
 @audited()
 class Participant(models.Model):
     """A person screened at a site, known by a site-prefixed subject id (``S01-001``)."""
@@ -68,7 +68,7 @@ class Participant(models.Model):
         return self.subject_id
 
 
-@guarded("status")
+@guarded
 @audited()
 class StatusChange(models.Model):
     """One change of a participant's status: from, to, who, when and why."""
@@ -93,7 +93,7 @@ class StatusChange(models.Model):
         return f"{self.participant}: {self.from_status} -> {self.to_status}"
 
 
-@guarded("eligibility")
+@guarded
 @audited()
 class Eligibility(models.Model):
     """The eligibility form: every criterion with the numbers behind it, and the result."""
@@ -151,7 +151,7 @@ class Eligibility(models.Model):
         return f"{self.participant}: {'eligible' if self.eligible else 'not eligible'}"
 
 
-@guarded("consent")
+@guarded
 @audited()
 class Consent(models.Model):
     """Informed consent: its date and the version of the consent form signed."""
@@ -174,7 +174,7 @@ class Consent(models.Model):
         return f"{self.participant}: {self.consent_date} v{self.consent_version}"
 
 
-@guarded("unblinding")
+@guarded
 @audited()
 class Unblinding(models.Model):
     """An investigator's unblinding of one participant in a blinded study, with the reason."""
@@ -202,7 +202,7 @@ class WithdrawalDecidedBy(models.TextChoices):
     SPONSOR = "sponsor", _("The sponsor")
 
 
-@guarded("withdrawal")
+@guarded
 @audited()
 class Withdrawal(models.Model):
     """Her withdrawal from the study: after it, no new data can be entered."""

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from ecrf.accounts.permissions import ensure_can_enter_data
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
+from ecrf.common import catalogue
 from ecrf.core.exceptions import StateConflict
 from ecrf.studies.models import Site, Study
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from ecrf.accounts.models import User
 
 #: The answers of the eligibility form (API contract), in protocol order.
-ELIGIBILITY_ANSWER_FIELDS = tuple(EligibilityAnswers.__dataclass_fields__)
+ELIGIBILITY_ANSWER_FIELDS = catalogue.form("eligibility").required_answers
 
 
 def site_zone(site: Site) -> zoneinfo.ZoneInfo:
@@ -197,7 +198,7 @@ def eligibility_record(
     ensure_can_enter_data(performed_by, participant.site)
     participant = lock_participant(participant, "eligibility")
     _ensure_open(participant)
-    known = (*ELIGIBILITY_ANSWER_FIELDS, "th1_th2_sample_date", "th1_th2_laboratory")
+    known = tuple(field.name for field in catalogue.form("eligibility").entered_fields)
     values: dict[str, Any] = {k: answers.get(k) for k in known}
     values["th1_th2_laboratory"] = values["th1_th2_laboratory"] or ""
     _validate_eligibility(participant, values)

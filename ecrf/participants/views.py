@@ -19,6 +19,7 @@ from ecrf.accounts.permissions import can_enter_data, can_view_history, ensure_r
 from ecrf.accounts.roles import UNBLINDING_ROLES, WITHDRAWING_ROLES
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.audit.selectors import history_of
+from ecrf.common import catalogue
 from ecrf.core.exceptions import StateConflict
 from ecrf.core.forms import add_service_errors
 from ecrf.core.http import AuthenticatedRequest, require_form_methods
@@ -26,7 +27,6 @@ from ecrf.quality import selectors as quality_selectors
 from ecrf.quality.forms import SignForm
 from ecrf.quality.services import record_codes as quality_record_codes
 from ecrf.queries import selectors as query_selectors
-from ecrf.queries.fields import QUERYABLE_FIELDS
 from randomization.selectors import can_see_lists
 from randomization.services import participant_randomize, study_arms
 
@@ -45,9 +45,6 @@ from .forms import (
 )
 from .models import Participant
 from .services import ELIGIBILITY_ANSWER_FIELDS
-
-#: The allocation list's own rows stay with the statisticians (concealment).
-CONCEALED_MODELS = ("randomization.Slot",)
 
 
 def _form_page(
@@ -153,9 +150,9 @@ def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 request.user, participant_id=participant.pk
             ).select_related("opened_by"),
             "query_targets": [
-                f"{record}.{field}"
-                for record, fields in QUERYABLE_FIELDS.items()
-                for field in fields
+                f"{form.code}.{field.name}"
+                for form in catalogue.queryable_forms()
+                for field in form.entered_fields
             ]
             if request.user.role in ("monitor", "data_manager")
             else [],
@@ -206,7 +203,8 @@ def participant_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         {
             "participant": participant,
             "entries": history_of(
-                participant, concealed=() if can_see_lists(request.user) else CONCEALED_MODELS
+                participant,
+                concealed=() if can_see_lists(request.user) else catalogue.concealed_models(),
             ),
         },
     )

@@ -11,17 +11,18 @@ it holds whatever writes (the UI, the API, the admin, a command, raw SQL):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TypeVar
 
 import pgtrigger
 from django.db import models
 
+from ecrf.common import catalogue
+
 M = TypeVar("M", bound=type[models.Model])
 
 LOCKED_SQLSTATE = "EL001"
 
-#: Record code (as the API names forms) of each guarded model, filled by ``guarded``.
+#: Record code (the catalogue's form code) of each guarded model, filled by ``guarded``.
 GUARDED_RECORDS: dict[type[models.Model], str] = {}
 
 GUARD_FUNCTION_SQL = r"""
@@ -78,26 +79,29 @@ $$ LANGUAGE plpgsql;
 """
 
 
-def guarded(
-    record: str, participant_column: str = "participant_id", site_column: str | None = None
-) -> Callable[[M], M]:
+def guarded(model: M) -> M:
     """Put a model of participant data under the lock, signature and verification guard.
 
-    ``site_column`` names the row's own site, for the participant table, whose new
-    rows have no participant to find their study by.
+    The record code, the column naming the participant and, for the participant table
+    (whose new rows have no participant to find their study by), the row's own site
+    column all come from the model's entry in the form catalogue.
     """
-
-    def decorate(model: M) -> M:
-        GUARDED_RECORDS[model] = record
-        site_new = f"NEW.{site_column}" if site_column else "NULL"
-        site_old = f"OLD.{site_column}" if site_column else "NULL"
-        pid_new = f"NEW.{participant_column}"
-        pid_old = f"OLD.{participant_column}"
-        trigger = pgtrigger.Trigger(
-            name="study_data_guard",
-            when=pgtrigger.Before,
-            operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
-            func=f"""
+    form = catalogue.form_of_model(model._meta.label)
+    if form is None or not form.holds_participant_data:
+        raise LookupError(f"{model._meta.label} holds no participant data in the form catalogue")
+    record = form.code
+    participant_column = f"{form.participant_path}_id" if form.participant_path else "id"
+    site_column = None if form.participant_path else "site_id"
+    GUARDED_RECORDS[model] = record
+    site_new = f"NEW.{site_column}" if site_column else "NULL"
+    site_old = f"OLD.{site_column}" if site_column else "NULL"
+    pid_new = f"NEW.{participant_column}"
+    pid_old = f"OLD.{participant_column}"
+    trigger = pgtrigger.Trigger(
+        name="study_data_guard",
+        when=pgtrigger.Before,
+        operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+        func=f"""
                 IF TG_OP = 'INSERT' THEN
                     PERFORM ecrf_study_data_guard(
                         {pid_new}, '{record}', TG_OP, NULL, to_jsonb(NEW), {site_new});
@@ -111,10 +115,8 @@ def guarded(
                     {pid_old}, '{record}', TG_OP, to_jsonb(OLD), NULL, {site_old});
                 RETURN OLD;
             """,
-        )
-        return pgtrigger.register(trigger)(model)
-
-    return decorate
+    )
+    return pgtrigger.register(trigger)(model)
 
 
 def is_lock_violation(exc: BaseException) -> bool:

@@ -19,10 +19,10 @@ from pghistory.models import Events
 from ecrf.accounts.roles import Role
 from ecrf.accounts.selectors import user_sees_site
 from ecrf.audit.context import change_context
+from ecrf.common import catalogue
 from ecrf.core.exceptions import StateConflict
 from ecrf.participants.models import Participant
 
-from .guard import GUARDED_RECORDS
 from .models import Lock, LockScope, Signature, Verification
 
 if TYPE_CHECKING:
@@ -36,8 +36,8 @@ DEFAULT_MEANING = gettext_lazy(
 
 
 def record_codes() -> list[str]:
-    """The forms of a participant, as the API names them."""
-    return sorted(set(GUARDED_RECORDS.values()))
+    """The forms and records of a participant's data, by their catalogue codes."""
+    return sorted(form.code for form in catalogue.participant_data())
 
 
 def _ensure_role(user: User, *roles: str) -> None:

@@ -12,10 +12,10 @@ from django.utils.translation import gettext as _
 from ecrf.accounts.roles import Role
 from ecrf.accounts.selectors import user_sees_site
 from ecrf.audit.context import change_context
+from ecrf.common import catalogue
 from ecrf.core.exceptions import StateConflict
 from ecrf.participants.models import Participant
 
-from .fields import MULTI_RECORD_FORMS, QUERYABLE_FIELDS, SINGLE_RECORD_FORMS
 from .models import MessageKind, Query, QueryMessage, QueryStatus
 
 if TYPE_CHECKING:
@@ -37,28 +37,32 @@ def _ensure(user: User | None, roles: tuple[str, ...], participant: Participant)
 def _validate_target(
     participant: Participant, record: str, field: str, record_id: int | None
 ) -> int | None:
-    if record not in QUERYABLE_FIELDS:
+    """A query is raised on an entered field of a form of the catalogue, on a saved row."""
+    forms = {form.code: form for form in catalogue.queryable_forms()}
+    if record not in forms:
         raise ValidationError(
             {
                 "record": _("Unknown form %(record)s; expected one of %(codes)s.")
-                % {"record": record, "codes": ", ".join(QUERYABLE_FIELDS)}
+                % {"record": record, "codes": ", ".join(forms)}
             }
         )
-    if field not in QUERYABLE_FIELDS[record]:
+    form = forms[record]
+    names = [entry.name for entry in form.entered_fields]
+    if field not in names:
         raise ValidationError(
             {
                 "field": _(
                     "The form %(record)s has no field %(field)s; expected one of %(fields)s."
                 )
-                % {"record": record, "field": field, "fields": ", ".join(QUERYABLE_FIELDS[record])}
+                % {"record": record, "field": field, "fields": ", ".join(names)}
             }
         )
-    if record in SINGLE_RECORD_FORMS:
-        instance = getattr(participant, SINGLE_RECORD_FORMS[record], None)
+    if not form.multi_record:
+        instance = getattr(participant, form.participant_accessor, None)
         if instance is None:
             raise ValidationError({"record": _("This form has not been entered for her yet.")})
         return instance.pk
-    related = getattr(participant, MULTI_RECORD_FORMS[record])
+    related = getattr(participant, form.participant_accessor)
     if record_id is None or not related.filter(pk=record_id).exists():
         raise ValidationError(
             {"record_id": _("Give the id of one of her %(record)s records.") % {"record": record}}

@@ -49,7 +49,7 @@ CTCAE_GRADES = [(grade, str(grade)) for grade in range(1, 6)]
 FATAL_GRADE = 5
 
 
-@guarded("adverse_event")
+@guarded
 @audited()
 class AdverseEvent(models.Model):
     """One adverse event of a participant, graded by CTCAE, with its seriousness.

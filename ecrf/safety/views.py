@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from ecrf.common import catalogue
 from ecrf.core.exceptions import StateConflict
 from ecrf.core.forms import add_service_errors
 from ecrf.core.http import AuthenticatedRequest, require_form_methods
@@ -25,18 +26,8 @@ from .models import AdverseEvent
 from .permissions import can_confirm_adverse_events, can_record_adverse_events
 from .selectors import adverse_event_get, adverse_events_of, sae_clock
 
-FORM_FIELDS = (
-    "term",
-    "onset_date",
-    "end_date",
-    "ctcae_grade",
-    "serious",
-    "seriousness_criteria",
-    "related",
-    "action_taken",
-    "outcome",
-    "learned_at",
-)
+#: The fields site staff enter on the adverse event form.
+FORM_FIELDS = tuple(field.name for field in catalogue.form("adverse_event").entered_fields)
 
 
 def _ensure_can_record(request: AuthenticatedRequest) -> None:

@@ -14,7 +14,7 @@ class EmbryoStage(models.TextChoices):
     BLASTOCYST = "blastocyst", _("Blastocyst")
 
 
-@guarded("embryo_transfer")
+@guarded
 @audited()
 class EmbryoTransfer(models.Model):
     """The planned embryo transfer date, then the transfer as performed."""
@@ -53,7 +53,7 @@ class EmbryoTransfer(models.Model):
         return f"{self.participant}: ET {self.et_date}"
 
 
-@guarded("dose")
+@guarded
 @audited()
 class DoseEntry(models.Model):
     """One dosing day of the dose diary: taken or missed, how much, when."""
@@ -93,7 +93,7 @@ class DoseEntry(models.Model):
         return f"{self.participant} {self.date}: {self.dose_mg} mg"
 
 
-@guarded("dispensing")
+@guarded
 @audited()
 class Dispensing(models.Model):
     """Capsules handed to the participant, with their lot number."""
@@ -118,7 +118,7 @@ class Dispensing(models.Model):
         return f"{self.participant}: {self.capsules} capsules, lot {self.lot_number}"
 
 
-@guarded("drug_return")
+@guarded
 @audited()
 class DrugReturn(models.Model):
     """Capsules brought back unused."""
@@ -144,7 +144,7 @@ class VisitOutcome(models.TextChoices):
     MISSED = "missed", _("Missed")
 
 
-@guarded("visit")
+@guarded
 @audited()
 class VisitRecord(models.Model):
     """A visit as it happened: done on a date (out of window with a reason) or missed."""

@@ -49,12 +49,12 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models, transaction
 
 from ecrf.audit.tracking import NEVER_AUDITED_FIELDS
+from ecrf.common import catalogue
 from ecrf.participants.models import Participant
-from ecrf.quality.guard import GUARDED_RECORDS
 from ecrf.studies.models import Arm, Site, Study
 
 from .base import ExportScope, Progress
-from .dictionary import FORM_SPECS, study_zone
+from .dictionary import study_zone
 
 if TYPE_CHECKING:
     import psycopg
@@ -209,11 +209,11 @@ def _beyond(
 
 
 def _record_name(model: type[models.Model]) -> str:
-    """The record's name as the API and the other exports call it (its form code)."""
-    for spec in FORM_SPECS:
-        if spec.model == model._meta.label:
-            return spec.name
-    return GUARDED_RECORDS.get(model, model._meta.model_name or model.__name__.lower())
+    """The record's name as the API and the other exports call it (its catalogue code)."""
+    entry = catalogue.form_of_model(model._meta.label)
+    if entry is not None:
+        return entry.code
+    return model._meta.model_name or model.__name__.lower()
 
 
 @functools.cache

@@ -1,9 +1,11 @@
-"""The study's forms as data, and the data dictionary that describes them.
+"""The study's forms resolved for one study, and the data dictionary that describes them.
 
-Every form of participant data is described once, here, from the models themselves
-(``_meta``: verbose names in English and Japanese, choices, lengths, field types,
-validators and constraints), so that the CSV, SAS transport and ODM exports and the
-dictionary shipped with them always agree with what the eCRF stores.
+The forms and their fields come from the form catalogue (``ecrf.common.catalogue``);
+what the catalogue reads from the models (verbose names in English and Japanese,
+choices, lengths, field types, validators and constraints) and what the study's
+settings add (edit checks, eligibility thresholds, its arms) is resolved here, so that
+the CSV, SAS transport and ODM exports and the dictionary shipped with them always
+agree with what the eCRF stores.
 
 How values are written in every export (see :func:`value_to_text`):
 
@@ -36,6 +38,8 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+
+from ecrf.common import catalogue
 
 if TYPE_CHECKING:
     from .base import ExportScope, Progress
@@ -149,127 +153,6 @@ class FormDef:
 def _path(prefix: str, name: str) -> str:
     return f"{prefix}__{name}" if prefix else name
 
-
-@dataclass(frozen=True)
-class _FormSpec:
-    name: str
-    model: str
-    sas_name: str
-    participant_path: str
-    date_field: str
-    recorded_field: str
-    repeating: bool
-    exclude: tuple[str, ...] = ()
-    filters: tuple[tuple[str, Any], ...] = ()
-
-
-#: Every form of participant data, in the order of the trial.
-FORM_SPECS: tuple[_FormSpec, ...] = (
-    _FormSpec(
-        "participant",
-        "participants.Participant",
-        "SUBJECT",
-        "",
-        "screening_date",
-        "registered_at",
-        False,
-        exclude=("site", "subject_number", "subject_id"),
-    ),
-    _FormSpec(
-        "eligibility", "participants.Eligibility", "ELIG", "participant", "", "updated_at", False
-    ),
-    _FormSpec(
-        "consent",
-        "participants.Consent",
-        "CONSENT",
-        "participant",
-        "consent_date",
-        "updated_at",
-        False,
-    ),
-    _FormSpec(
-        "randomization",
-        "randomization.Slot",
-        "RAND",
-        "participant",
-        "allocated_at",
-        "",
-        False,
-        exclude=("randomization_list", "sequence", "block", "block_size"),
-        filters=(("participant__isnull", False),),
-    ),
-    _FormSpec(
-        "withdrawal",
-        "participants.Withdrawal",
-        "WITHDRAW",
-        "participant",
-        "date",
-        "recorded_at",
-        False,
-    ),
-    _FormSpec(
-        "embryo_transfer",
-        "schedule.EmbryoTransfer",
-        "ET",
-        "participant",
-        "et_date",
-        "updated_at",
-        False,
-    ),
-    _FormSpec("dose", "schedule.DoseEntry", "DOSE", "participant", "date", "recorded_at", True),
-    _FormSpec(
-        "dispensing", "schedule.Dispensing", "DISPENSE", "participant", "dispensed_on", "", True
-    ),
-    _FormSpec(
-        "drug_return", "schedule.DrugReturn", "DRUGRET", "participant", "returned_on", "", True
-    ),
-    _FormSpec("visit", "schedule.VisitRecord", "VISIT", "participant", "done_on", "", True),
-    _FormSpec(
-        "biochemical_pregnancy",
-        "endpoints.BiochemicalPregnancy",
-        "BIOPREG",
-        "participant",
-        "assessed_on",
-        "updated_at",
-        False,
-    ),
-    _FormSpec(
-        "clinical_pregnancy",
-        "endpoints.ClinicalPregnancy",
-        "CLINPREG",
-        "participant",
-        "assessed_on",
-        "updated_at",
-        False,
-    ),
-    _FormSpec(
-        "adverse_event",
-        "safety.AdverseEvent",
-        "AE",
-        "participant",
-        "onset_date",
-        "recorded_at",
-        True,
-    ),
-    _FormSpec(
-        "safety_lab", "labs.LabResult", "LAB", "participant", "measured_on", "updated_at", True
-    ),
-)
-
-#: Units of measurement the models hold in a field's name rather than in a column.
-UNITS: dict[tuple[str, str], Promise] = {
-    ("eligibility", "age_at_assessment"): _("years"),
-    ("dose", "dose_mg"): _("mg"),
-    ("dose", "capsules"): _("capsules"),
-    ("dispensing", "capsules"): _("capsules"),
-    ("drug_return", "capsules"): _("capsules"),
-    ("embryo_transfer", "embryos_transferred"): _("embryos"),
-    ("clinical_pregnancy", "number_of_sacs"): _("sacs"),
-    ("biochemical_pregnancy", "serum_hcg_miu_ml"): _("mIU/mL"),
-    ("safety_lab", "value"): _("as given in the field unit (the site's laboratory unit)"),
-    ("safety_lab", "normal_low"): _("as given in the field unit (the site's laboratory unit)"),
-    ("safety_lab", "normal_high"): _("as given in the field unit (the site's laboratory unit)"),
-}
 
 #: The database's rules (check and unique constraints) in words, by constraint name.
 CONSTRAINT_WORDS: dict[str, tuple[tuple[str, ...], Promise]] = {
@@ -391,27 +274,11 @@ SERVICE_RULES: dict[tuple[str, str], tuple[Promise, ...]] = {
     ),
 }
 
-_SAS_OVERRIDES = {
-    "deviation_reason": "DEVREASN",
-    "seriousness_criteria": "SERCRIT",
-    "th1_th2_ratio": "TH1TH2",
-    "th1_th2_sample_date": "TH1TH2DT",
-    "th1_th2_laboratory": "TH1TH2LB",
-    "prior_good_quality_transfers": "PRIORET",
-    "prior_embryos_transferred": "PRIOREMB",
-    "prior_biochemical_pregnancy": "PRIORBIO",
-    "followup_study_consent": "FUPCONS",
-    "randomization_number": "RANDNO",
-    "transvaginal_ultrasound": "TVUS",
-    "gestational_sac_seen": "GSSEEN",
-    "number_of_sacs": "GSNUM",
-}
-
 
 def sas_name(name: str, taken: set[str]) -> str:
     """A SAS v5 name for ``name``: at most 8 letters, digits or underscores, upper case,
     not starting with a digit, and not in ``taken`` (to which it is added)."""
-    base = _SAS_OVERRIDES.get(name) or re.sub(r"[^A-Za-z0-9]", "", name).upper()
+    base = re.sub(r"[^A-Za-z0-9]", "", name).upper()
     if not base or base[0].isdigit():
         base = "V" + base
     candidate = base[:8]
@@ -424,7 +291,8 @@ def sas_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _in(language: str, text: Promise | str) -> str:
+def in_language(language: str, text: Promise | str) -> str:
+    """A translatable text in the given language."""
     with translation.override(language):
         return str(text)
 
@@ -585,17 +453,8 @@ def _arm_values(study_id: int | None) -> tuple[list[tuple[str, str]], list[tuple
     return [(c, en) for c, en, _ja in arms], [(c, ja) for c, _en, ja in arms]
 
 
-def _is_bookkeeping(field: models.Field[Any, Any], spec: _FormSpec) -> bool:
-    if field.primary_key or field.name in spec.exclude:
-        return True
-    if isinstance(field, models.ForeignKey):
-        target = field.related_model._meta.label  # type: ignore[union-attr]
-        return target != "studies.Arm"
-    return False
-
-
 def _form_def(
-    spec: _FormSpec,
+    spec: catalogue.Form,
     *,
     arm_visible: bool,
     eligibility_words: dict[str, tuple[Promise | str, ...]],
@@ -610,12 +469,10 @@ def _form_def(
         names, text = CONSTRAINT_WORDS[constraint.name]
         for name in names:
             constraint_words.setdefault(name, []).append(text)
-    taken = set(SAS_KEY_NAMES.values())
     fields: list[FieldDef] = []
-    for field in model._meta.concrete_fields:
-        if _is_bookkeeping(field, spec):
-            continue
-        is_arm = isinstance(field, models.ForeignKey)
+    for entry in spec.fields:
+        field = spec.model_field(entry.name)
+        is_arm = entry.concealed
         if is_arm and not arm_visible:
             continue
         data_type, length, fraction_digits = _data_type(field)
@@ -625,70 +482,68 @@ def _form_def(
             source = f"{field.name}__code"
         else:
             choices = _choices(field)
-            allowed_en = [(str(code), _in("en", label)) for code, label in choices]
-            allowed_ja = [(str(code), _in("ja", label)) for code, label in choices]
+            allowed_en = [(str(code), in_language("en", label)) for code, label in choices]
+            allowed_ja = [(str(code), in_language("ja", label)) for code, label in choices]
             source = field.name
         if data_type == "boolean":
-            allowed_en = [(code, _in("en", label)) for code, label in BOOLEAN_VALUES]
-            allowed_ja = [(code, _in("ja", label)) for code, label in BOOLEAN_VALUES]
-        if spec.name == "eligibility" and field.name == "failed_criteria":
+            allowed_en = [(code, in_language("en", label)) for code, label in BOOLEAN_VALUES]
+            allowed_ja = [(code, in_language("ja", label)) for code, label in BOOLEAN_VALUES]
+        if spec.code == "eligibility" and field.name == "failed_criteria":
             from ecrf.participants.eligibility import CRITERIA
 
-            allowed_en = [(c.code, _in("en", c.statement)) for c in CRITERIA]
-            allowed_ja = [(c.code, _in("ja", c.statement)) for c in CRITERIA]
+            allowed_en = [(c.code, in_language("en", c.statement)) for c in CRITERIA]
+            allowed_ja = [(c.code, in_language("ja", c.statement)) for c in CRITERIA]
         checks: list[Promise | str] = []
         mandatory = not field.null and not (field.blank and not isinstance(field, ArrayField))
         if isinstance(field, models.BooleanField) and not field.null:
             mandatory = True
-        if spec.name == "eligibility":
+        if spec.code == "eligibility":
             checks.extend(eligibility_words.get(field.name, ()))
         checks.extend(_validator_words(field))
         checks.extend(constraint_words.get(field.name, ()))
-        checks.extend(SERVICE_RULES.get((spec.name, field.name), ()))
-        checks.extend(endpoint_words.get((spec.name, field.name), ()))
+        checks.extend(SERVICE_RULES.get((spec.code, field.name), ()))
+        checks.extend(endpoint_words.get((spec.code, field.name), ()))
         if isinstance(field, ArrayField):
             checks.append(_("A list of codes separated by ';'."))
-        label = field.verbose_name
+        label: Any = field.verbose_name
         if is_arm and field.related_model is not None:
             label = field.related_model._meta.verbose_name
         fields.append(
             FieldDef(
-                form=spec.name,
+                form=spec.code,
                 name=field.name,
-                oid=f"I.{spec.name.upper()}.{field.name.upper()}",
+                oid=f"I.{spec.code.upper()}.{field.name.upper()}",
                 label_en=_label("en", label),
                 label_ja=_label("ja", label),
                 data_type=data_type,
                 length=length,
-                unit=_in("en", UNITS[(spec.name, field.name)])
-                if (spec.name, field.name) in UNITS
-                else "",
+                unit=in_language("en", entry.unit) if entry.unit is not None else "",
                 allowed_values=tuple(allowed_en),
-                edit_checks=tuple(dict.fromkeys(_in("en", c) for c in checks)),
+                edit_checks=tuple(dict.fromkeys(in_language("en", c) for c in checks)),
                 mandatory=mandatory,
                 fraction_digits=fraction_digits,
                 allowed_values_ja=tuple(allowed_ja),
-                edit_checks_ja=tuple(dict.fromkeys(_in("ja", c) for c in checks)),
+                edit_checks_ja=tuple(dict.fromkeys(in_language("ja", c) for c in checks)),
                 multiple=isinstance(field, ArrayField),
                 source=source,
-                sas_name=sas_name(field.name, taken),
+                sas_name=entry.sas,
                 arm=is_arm,
             )
         )
     verbose = model._meta.verbose_name
     return FormDef(
-        name=spec.name,
+        name=spec.code,
         model=model._meta.label,
-        oid=f"F.{spec.name.upper()}",
-        item_group_oid=f"IG.{spec.name.upper()}",
+        oid=f"F.{spec.code.upper()}",
+        item_group_oid=f"IG.{spec.code.upper()}",
         label_en=_label("en", verbose),
         label_ja=_label("ja", verbose),
         fields=tuple(fields),
         participant_path=spec.participant_path,
         date_field=spec.date_field,
         recorded_field=spec.recorded_field,
-        repeating=spec.repeating,
-        sas_name=spec.sas_name,
+        repeating=spec.multi_record,
+        sas_name=spec.sas_dataset,
         filters=spec.filters,
     )
 
@@ -711,7 +566,7 @@ def study_forms(*, arm_visible: bool = True, study_id: int | None = None) -> lis
             endpoint_words=endpoint_words,
             arm_values=arm_values,
         )
-        for spec in FORM_SPECS
+        for spec in catalogue.case_report_forms()
     ]
 
 

@@ -46,6 +46,7 @@ from django.utils import timezone
 from lxml import etree
 
 from ecrf.accounts.models import SiteMembership, User
+from ecrf.common import catalogue
 from ecrf.quality.models import Signature
 from ecrf.studies.models import Arm, Site, Study
 
@@ -59,29 +60,20 @@ from .audit import (
     export_transaction,
 )
 from .base import ExportScope, Progress
-from .dictionary import FieldDef, FormDef, forms_in_scope, study_zone, value_to_text
+from .dictionary import (
+    FieldDef,
+    FormDef,
+    forms_in_scope,
+    in_language,
+    study_zone,
+    value_to_text,
+)
 
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 ODM_VERSION = "1.3.2"
 
 SYSTEM_USER = "USR.SYSTEM"
-
-#: The study events of the trial and the forms each holds; a form not named here belongs
-#: to the common (unscheduled) event.
-STUDY_EVENTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    ("SCREENING", "Screening", "Scheduled", ("participant", "eligibility", "consent")),
-    ("RANDOMIZATION", "Randomization", "Scheduled", ("randomization",)),
-    (
-        "TREATMENT",
-        "Embryo transfer and treatment",
-        "Scheduled",
-        ("embryo_transfer", "dose", "dispensing", "drug_return"),
-    ),
-    ("BIOCHEMICAL_PREGNANCY", "Biochemical pregnancy", "Scheduled", ("biochemical_pregnancy",)),
-    ("CLINICAL_PREGNANCY", "Clinical pregnancy", "Scheduled", ("clinical_pregnancy",)),
-)
-COMMON_EVENT = ("COMMON", "Common forms", "Common")
 
 TRANSACTION_TYPES = {"create": "Insert", "update": "Update", "delete": "Remove"}
 
@@ -152,16 +144,16 @@ class Metadata:
         forms = forms_in_scope(scope)
         by_name = {form.name: form for form in forms}
         events: list[tuple[str, str, str, list[FormDef]]] = []
-        placed: set[str] = set()
-        for code, name, kind, names in STUDY_EVENTS:
-            members = [by_name[n] for n in names if n in by_name]
-            placed.update(f.name for f in members)
+        for visit in catalogue.VISITS:
+            members = [
+                by_name[entry.code]
+                for entry in catalogue.case_report_forms()
+                if entry.visit == visit.code and entry.code in by_name
+            ]
             if members:
-                events.append((f"SE.{code}", name, kind, members))
-        common = [form for form in forms if form.name not in placed]
-        if common:
-            code, name, kind = COMMON_EVENT
-            events.append((f"SE.{code}", name, kind, common))
+                kind = "Scheduled" if visit.scheduled else "Common"
+                name = in_language("en", visit.label)
+                events.append((f"SE.{visit.code.upper()}", name, kind, members))
         event_of = {form.name: oid for oid, _n, _k, members in events for form in members}
         code = study.code.upper()
         return cls(

@@ -1,0 +1,488 @@
+"""The catalogue of the study's case report forms: every form, every field, declared once.
+
+Plain frozen dataclasses and one tuple, :data:`FORMS`, in the order of the trial. Each
+form names its model, the visit it belongs to, whether a participant has one or many of
+it, and its fields as the API spells them, with their unit, whether site staff enter
+them (a monitor verifies and queries those), whether they are critical for
+verification, whether they reveal the allocated arm, their SAS name and their SDTM
+mapping. Labels, types and code lists are read from the model field the name points
+to (its translatable ``verbose_name`` and ``choices``), so a label exists once and is
+translated once.
+
+Everything that lists forms or fields reads this module: the database guard, queries
+and verification, allocation concealment, the data dictionary, the ODM metadata, the
+SAS transport names, the API's form routes and the labels of the audit trail.
+Records kept beside the forms (the status log, unblindings, edit-check findings) and
+the randomization lists are here too, marked as such, so that every model holding
+participant data, and every model whose history is concealed, is named once.
+
+This module imports no model: models are named by their label and looked up only
+when a label, type or code list is asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from django.apps import apps
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.db import models
+
+#: What a catalogue entry is: a case report form, a record kept beside the forms for one
+#: participant, or a record of the study that holds no participant's data.
+Kind = Literal["form", "participant_record", "study_record"]
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A visit (ODM study event) of the schedule, or the forms common to all visits."""
+
+    code: str
+    label: Promise
+    scheduled: bool = True
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a form.
+
+    ``name`` is the model field's name, which is also the name the API, the exports and
+    the audit trail use. ``entered`` marks the values site staff type from source
+    documents: a monitor verifies them and raises queries on them. ``critical`` puts
+    them first in source data verification. ``concealed`` marks a field that reveals
+    the allocated arm: blinded roles never see it. ``sas`` is its SAS v5 variable name
+    in the form's dataset; ``sdtm_domain`` and ``sdtm_variable`` map it to SDTM.
+    """
+
+    name: str
+    sas: str
+    unit: Promise | None = None
+    entered: bool = False
+    critical: bool = False
+    concealed: bool = False
+    required_answer: bool = False
+    sdtm_domain: str = ""
+    sdtm_variable: str = ""
+
+
+@dataclass(frozen=True)
+class Form:
+    """One case report form (or record kept beside the forms) and how it is stored.
+
+    ``participant_path`` is the ORM path from a row to its participant (empty for the
+    participant herself). ``date_field`` is the form's own date, if it has one;
+    ``recorded_field`` the time a row was saved, used when it has no date of its own.
+    ``filters`` narrows the model's rows to those that are participant data (a
+    randomization slot only once allocated). ``bookkeeping`` names the model's columns
+    that are not part of the form (list internals, who saved it: the audit trail holds
+    those). ``history_concealed`` keeps the form's rows and history from anyone who may
+    not see the randomization lists (allocation concealment).
+    """
+
+    code: str
+    model: str
+    kind: Kind = "form"
+    visit: str = "common"
+    multi_record: bool = False
+    fields: tuple[Field, ...] = ()
+    participant_path: str = "participant"
+    date_field: str = ""
+    recorded_field: str = ""
+    sas_dataset: str = ""
+    filters: tuple[tuple[str, Any], ...] = ()
+    bookkeeping: tuple[str, ...] = ()
+    history_concealed: bool = False
+
+    @property
+    def model_class(self) -> type[models.Model]:
+        return apps.get_model(self.model)
+
+    @property
+    def label(self) -> Any:
+        """The form's name in the active language (its model's ``verbose_name``)."""
+        return self.model_class._meta.verbose_name
+
+    @property
+    def is_crf(self) -> bool:
+        return self.kind == "form"
+
+    @property
+    def holds_participant_data(self) -> bool:
+        return self.kind != "study_record"
+
+    @property
+    def queryable(self) -> bool:
+        """A monitor raises queries on (and verifies) its entered fields."""
+        return any(f.entered for f in self.fields)
+
+    @property
+    def entered_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.entered)
+
+    @property
+    def required_answers(self) -> tuple[str, ...]:
+        """The fields every save of the form must answer."""
+        return tuple(f.name for f in self.fields if f.required_answer)
+
+    @property
+    def participant_accessor(self) -> str:
+        """The participant's attribute holding this form (one row, or a related manager)."""
+        relation = self.model_class._meta.get_field(self.participant_path)
+        return str(relation.remote_field.get_accessor_name())  # type: ignore[union-attr]
+
+    def field(self, name: str) -> Field:
+        for candidate in self.fields:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(f"{self.code}.{name}")
+
+    def model_field(self, name: str) -> models.Field[Any, Any]:
+        return self.model_class._meta.get_field(name)  # type: ignore[return-value]
+
+
+#: The visits of the trial, in order; a form's ``visit`` names one of them.
+VISITS: tuple[Visit, ...] = (
+    Visit("screening", _("Screening")),
+    Visit("randomization", _("Randomization")),
+    Visit("treatment", _("Embryo transfer and treatment")),
+    Visit("biochemical_pregnancy", _("Biochemical pregnancy")),
+    Visit("clinical_pregnancy", _("Clinical pregnancy")),
+    Visit("common", _("Common forms"), scheduled=False),
+)
+
+_SITE_UNIT = _("as given in the field unit (the site's laboratory unit)")
+
+
+def _answer(name: str, sas: str, **extra: Any) -> Field:
+    """An eligibility answer: entered, critical, and required on every save."""
+    return Field(name, sas, entered=True, critical=True, required_answer=True, **extra)
+
+
+#: Every form and record of the study, in the order of the trial.
+FORMS: tuple[Form, ...] = (
+    Form(
+        "participant",
+        "participants.Participant",
+        visit="screening",
+        participant_path="",
+        date_field="screening_date",
+        recorded_field="registered_at",
+        sas_dataset="SUBJECT",
+        bookkeeping=("id", "site", "subject_number", "subject_id", "registered_by"),
+        fields=(
+            Field("screening_date", "SCREENIN"),
+            Field("birth_date", "BIRTHDAT"),
+            Field("status", "STATUS"),
+            Field("registered_at", "REGISTER"),
+        ),
+    ),
+    Form(
+        "status",
+        "participants.StatusChange",
+        kind="participant_record",
+        recorded_field="changed_at",
+    ),
+    Form(
+        "eligibility",
+        "participants.Eligibility",
+        visit="screening",
+        recorded_field="updated_at",
+        sas_dataset="ELIG",
+        bookkeeping=("id", "participant", "assessed_by"),
+        fields=(
+            _answer("prior_good_quality_transfers", "PRIORET"),
+            _answer("prior_embryos_transferred", "PRIOREMB"),
+            _answer("prior_biochemical_pregnancy", "PRIORBIO"),
+            _answer("other_infertility_factor", "OTHERINF"),
+            _answer("th1_th2_ratio", "TH1TH2"),
+            Field("th1_th2_sample_date", "TH1TH2DT", entered=True),
+            Field("th1_th2_laboratory", "TH1TH2LB", entered=True),
+            _answer("frozen_embryos_available", "FROZENEM"),
+            _answer("able_to_attend_visits", "ABLETOAT"),
+            _answer("antiphospholipid_syndrome", "ANTIPHOS"),
+            _answer("coagulation_abnormality", "COAGULAT"),
+            _answer("thyroid_dysfunction", "THYROIDD"),
+            _answer("other_pregnancy_loss_factor", "OTHERPRE"),
+            _answer("tacrolimus_contraindication", "TACROLIM"),
+            _answer("pregnant", "PREGNANT"),
+            _answer("investigator_judges_unsuitable", "INVESTIG"),
+            Field("age_at_assessment", "AGEATASS", unit=_("years"), critical=True),
+            Field("eligible", "ELIGIBLE", critical=True),
+            Field("failed_criteria", "FAILEDCR"),
+            Field("updated_at", "UPDATEDA"),
+        ),
+    ),
+    Form(
+        "consent",
+        "participants.Consent",
+        visit="screening",
+        date_field="consent_date",
+        recorded_field="updated_at",
+        sas_dataset="CONSENT",
+        bookkeeping=("id", "participant", "recorded_by"),
+        fields=(
+            Field("consent_date", "CONSENTD", entered=True, critical=True),
+            Field("consent_version", "CONSENTV", entered=True, critical=True),
+            Field("updated_at", "UPDATEDA"),
+        ),
+    ),
+    Form(
+        "unblinding",
+        "participants.Unblinding",
+        kind="participant_record",
+        recorded_field="unblinded_at",
+    ),
+    Form(
+        "randomization_list",
+        "randomization.RandomizationList",
+        kind="study_record",
+        participant_path="",
+        history_concealed=True,
+    ),
+    Form(
+        "randomization",
+        "randomization.Slot",
+        visit="randomization",
+        date_field="allocated_at",
+        sas_dataset="RAND",
+        filters=(("participant__isnull", False),),
+        bookkeeping=(
+            "id",
+            "randomization_list",
+            "sequence",
+            "block",
+            "block_size",
+            "participant",
+            "allocated_by",
+        ),
+        history_concealed=True,
+        fields=(
+            Field("arm", "ARM", critical=True, concealed=True),
+            Field("randomization_number", "RANDNO", critical=True),
+            Field("allocated_at", "ALLOCATE", critical=True),
+        ),
+    ),
+    Form(
+        "withdrawal",
+        "participants.Withdrawal",
+        date_field="date",
+        recorded_field="recorded_at",
+        sas_dataset="WITHDRAW",
+        bookkeeping=("id", "participant", "recorded_by"),
+        fields=(
+            Field("date", "DATE"),
+            Field("reason", "REASON"),
+            Field("decided_by", "DECIDEDB"),
+            Field("recorded_at", "RECORDED"),
+        ),
+    ),
+    Form(
+        "embryo_transfer",
+        "schedule.EmbryoTransfer",
+        visit="treatment",
+        date_field="et_date",
+        recorded_field="updated_at",
+        sas_dataset="ET",
+        bookkeeping=("id", "participant", "recorded_by"),
+        fields=(
+            Field("et_date", "ETDATE", entered=True),
+            Field("performed", "PERFORME", entered=True),
+            Field("embryos_transferred", "EMBRYOST", unit=_("embryos"), entered=True),
+            Field("embryo_stage", "EMBRYOS2", entered=True),
+            Field("embryo_grade", "EMBRYOGR", entered=True),
+            Field("updated_at", "UPDATEDA"),
+        ),
+    ),
+    Form(
+        "dose",
+        "schedule.DoseEntry",
+        visit="treatment",
+        multi_record=True,
+        date_field="date",
+        recorded_field="recorded_at",
+        sas_dataset="DOSE",
+        bookkeeping=("id", "participant", "recorded_by"),
+        fields=(
+            Field("date", "DATE", entered=True),
+            Field("taken", "TAKEN", entered=True),
+            Field("dose_mg", "DOSEMG", unit=_("mg"), entered=True),
+            Field("capsules", "CAPSULES", unit=_("capsules"), entered=True),
+            Field("time_taken", "TIMETAKE", entered=True),
+            Field("comment", "COMMENT", entered=True),
+            Field("deviation", "DEVIATIO"),
+            Field("deviation_reason", "DEVREASN"),
+            Field("recorded_at", "RECORDED"),
+        ),
+    ),
+    Form(
+        "dispensing",
+        "schedule.Dispensing",
+        visit="treatment",
+        multi_record=True,
+        date_field="dispensed_on",
+        sas_dataset="DISPENSE",
+        bookkeeping=("id", "participant", "recorded_by"),
+        fields=(
+            Field("dispensed_on", "DISPENSE"),
+            Field("lot_number", "LOTNUMBE"),
+            Field("capsules", "CAPSULES", unit=_("capsules")),
+        ),
+    ),
+    Form(
+        "drug_return",
+        "schedule.DrugReturn",
+        visit="treatment",
+        multi_record=True,
+        date_field="returned_on",
+        sas_dataset="DRUGRET",
+        bookkeeping=("id", "participant", "recorded_by"),
+        fields=(
+            Field("returned_on", "RETURNED"),
+            Field("capsules", "CAPSULES", unit=_("capsules")),
+        ),
+    ),
+    Form(
+        "visit",
+        "schedule.VisitRecord",
+        multi_record=True,
+        date_field="done_on",
+        sas_dataset="VISIT",
+        bookkeeping=("id", "participant", "recorded_by"),
+        fields=(
+            Field("visit_code", "VISITCOD"),
+            Field("outcome", "OUTCOME"),
+            Field("done_on", "DONEON"),
+            Field("reason", "REASON"),
+        ),
+    ),
+    Form(
+        "biochemical_pregnancy",
+        "endpoints.BiochemicalPregnancy",
+        visit="biochemical_pregnancy",
+        date_field="assessed_on",
+        recorded_field="updated_at",
+        sas_dataset="BIOPREG",
+        bookkeeping=("id", "participant", "recorded_by"),
+        fields=(
+            Field("assessed_on", "ASSESSED", entered=True, critical=True),
+            Field("serum_hcg_miu_ml", "SERUMHCG", unit=_("mIU/mL"), entered=True, critical=True),
+            Field("result", "RESULT", entered=True, critical=True),
+            Field("updated_at", "UPDATEDA"),
+        ),
+    ),
+    Form(
+        "clinical_pregnancy",
+        "endpoints.ClinicalPregnancy",
+        visit="clinical_pregnancy",
+        date_field="assessed_on",
+        recorded_field="updated_at",
+        sas_dataset="CLINPREG",
+        bookkeeping=("id", "participant", "recorded_by"),
+        fields=(
+            Field("assessed_on", "ASSESSED", entered=True, critical=True),
+            Field("transvaginal_ultrasound", "TVUS", entered=True, critical=True),
+            Field("gestational_sac_seen", "GSSEEN", entered=True, critical=True),
+            Field("number_of_sacs", "GSNUM", unit=_("sacs"), entered=True, critical=True),
+            Field("fetal_heartbeat", "FETALHEA", entered=True, critical=True),
+            Field("ectopic_pregnancy", "ECTOPICP", entered=True, critical=True),
+            Field("result", "RESULT", entered=True, critical=True),
+            Field("followup_study_consent", "FUPCONS", entered=True),
+            Field("updated_at", "UPDATEDA"),
+        ),
+    ),
+    Form(
+        "edit_check",
+        "endpoints.EditCheckFinding",
+        kind="participant_record",
+        recorded_field="raised_at",
+    ),
+    Form(
+        "adverse_event",
+        "safety.AdverseEvent",
+        multi_record=True,
+        date_field="onset_date",
+        recorded_field="recorded_at",
+        sas_dataset="AE",
+        bookkeeping=("id", "participant", "recorded_by", "confirmed_by"),
+        fields=(
+            Field("term", "TERM", entered=True),
+            Field("onset_date", "ONSETDAT", entered=True),
+            Field("end_date", "ENDDATE", entered=True),
+            Field("ctcae_grade", "CTCAEGRA", entered=True),
+            Field("serious", "SERIOUS", entered=True, critical=True),
+            Field("seriousness_criteria", "SERCRIT", entered=True, critical=True),
+            Field("related", "RELATED", entered=True),
+            Field("action_taken", "ACTIONTA", entered=True),
+            Field("outcome", "OUTCOME", entered=True),
+            Field("learned_at", "LEARNEDA", entered=True),
+            Field("recorded_at", "RECORDED"),
+            Field("updated_at", "UPDATEDA"),
+            Field("confirmed_at", "CONFIRME"),
+        ),
+    ),
+    Form(
+        "safety_lab",
+        "labs.LabResult",
+        multi_record=True,
+        date_field="measured_on",
+        recorded_field="updated_at",
+        sas_dataset="LAB",
+        bookkeeping=("id", "participant", "recorded_by"),
+        fields=(
+            Field("visit", "VISIT"),
+            Field("analyte", "ANALYTE"),
+            Field("measured_on", "MEASURED", entered=True),
+            Field("value", "VALUE", unit=_SITE_UNIT, entered=True),
+            Field("unit", "UNIT"),
+            Field("normal_low", "NORMALLO", unit=_SITE_UNIT),
+            Field("normal_high", "NORMALHI", unit=_SITE_UNIT),
+            Field("out_of_range", "OUTOFRAN"),
+            Field("updated_at", "UPDATEDA"),
+        ),
+    ),
+)
+
+_BY_CODE = {form.code: form for form in FORMS}
+_BY_MODEL = {form.model: form for form in FORMS}
+
+
+def form(code: str) -> Form:
+    """The form with this code (``KeyError`` for an unknown one)."""
+    return _BY_CODE[code]
+
+
+def form_of_model(label: str) -> Form | None:
+    """The form stored by the model with this label (``app_label.ModelName``), if any."""
+    return _BY_MODEL.get(label)
+
+
+def case_report_forms() -> Iterator[Form]:
+    """The case report forms, in the order of the trial."""
+    return (f for f in FORMS if f.is_crf)
+
+
+def participant_data() -> Iterator[Form]:
+    """Every form and record holding a participant's data (the guard covers each)."""
+    return (f for f in FORMS if f.holds_participant_data)
+
+
+def queryable_forms() -> Iterator[Form]:
+    """The forms a monitor verifies and raises queries on."""
+    return (f for f in FORMS if f.queryable)
+
+
+def concealed_models() -> tuple[str, ...]:
+    """Models whose rows and history only those who may see the lists see."""
+    return tuple(f.model for f in FORMS if f.history_concealed)
+
+
+def visit(code: str) -> Visit:
+    for candidate in VISITS:
+        if candidate.code == code:
+            return candidate
+    raise KeyError(code)
