@@ -88,7 +88,7 @@ class RandomizationList(models.Model):
         return f"{stratum} v{self.version} ({self.status})"
 
 
-@guarded("randomization")
+@guarded
 @audited()
 class Slot(models.Model):
     """One position of a list: its block and arm, and the participant who took it."""
