@@ -22,13 +22,15 @@ when a label, type or code list is asked for.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.apps import apps
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+from .rules import AtLeast, Described, NotBefore, NotInFuture, Required, Rule
 
 if TYPE_CHECKING:
     from django.db import models
@@ -55,8 +57,10 @@ class Field:
     the audit trail use. ``entered`` marks the values site staff type from source
     documents: a monitor verifies them and raises queries on them. ``critical`` puts
     them first in source data verification. ``concealed`` marks a field that reveals
-    the allocated arm: blinded roles never see it. ``sas`` is its SAS v5 variable name
-    in the form's dataset; ``sdtm_domain`` and ``sdtm_variable`` map it to SDTM.
+    the allocated arm: blinded roles never see it. ``rules`` are what a value must
+    meet, in the order they are checked (the first broken one is reported). ``sas`` is
+    its SAS v5 variable name in the form's dataset; ``sdtm_domain`` and
+    ``sdtm_variable`` map it to SDTM.
     """
 
     name: str
@@ -65,7 +69,7 @@ class Field:
     entered: bool = False
     critical: bool = False
     concealed: bool = False
-    required_answer: bool = False
+    rules: tuple[Rule, ...] = ()
     sdtm_domain: str = ""
     sdtm_variable: str = ""
 
@@ -127,7 +131,25 @@ class Form:
     @property
     def required_answers(self) -> tuple[str, ...]:
         """The fields every save of the form must answer."""
-        return tuple(f.name for f in self.fields if f.required_answer)
+        return tuple(f.name for f in self.fields if any(isinstance(r, Required) for r in f.rules))
+
+    def errors(self, values: Mapping[str, Any], **anchors: Any) -> dict[str, str]:
+        """The first broken rule of each field given in ``values``, in words, by field.
+
+        ``anchors`` are the dates the rules compare with (``today`` at the site, her
+        ``screening_date``...); the form's own values are anchors too.
+        """
+        context = {**anchors, **values}
+        found: dict[str, str] = {}
+        for entry in self.fields:
+            if entry.name not in values:
+                continue
+            for rule in entry.rules:
+                message = rule.error(values[entry.name], context)
+                if message is not None:
+                    found[entry.name] = message
+                    break
+        return found
 
     @property
     def participant_accessor(self) -> str:
@@ -158,9 +180,14 @@ VISITS: tuple[Visit, ...] = (
 _SITE_UNIT = _("as given in the field unit (the site's laboratory unit)")
 
 
-def _answer(name: str, sas: str, **extra: Any) -> Field:
+_SCREENING = _("screening")
+_NOT_FUTURE = NotInFuture()
+_ASSESSED = NotInFuture(_("The assessment cannot be in the future."))
+
+
+def _answer(name: str, sas: str, *rules: Rule) -> Field:
     """An eligibility answer: entered, critical, and required on every save."""
-    return Field(name, sas, entered=True, critical=True, required_answer=True, **extra)
+    return Field(name, sas, entered=True, critical=True, rules=(Required(), *rules))
 
 
 #: Every form and record of the study, in the order of the trial.
@@ -175,7 +202,11 @@ FORMS: tuple[Form, ...] = (
         sas_dataset="SUBJECT",
         bookkeeping=("id", "site", "subject_number", "subject_id", "registered_by"),
         fields=(
-            Field("screening_date", "SCREENIN"),
+            Field(
+                "screening_date",
+                "SCREENIN",
+                rules=(NotInFuture(_("The screening date cannot be in the future.")),),
+            ),
             Field("birth_date", "BIRTHDAT"),
             Field("status", "STATUS"),
             Field("registered_at", "REGISTER"),
@@ -199,8 +230,24 @@ FORMS: tuple[Form, ...] = (
             _answer("prior_embryos_transferred", "PRIOREMB"),
             _answer("prior_biochemical_pregnancy", "PRIORBIO"),
             _answer("other_infertility_factor", "OTHERINF"),
-            _answer("th1_th2_ratio", "TH1TH2"),
-            Field("th1_th2_sample_date", "TH1TH2DT", entered=True),
+            _answer(
+                "th1_th2_ratio",
+                "TH1TH2",
+                AtLeast(_("The Th1/Th2 ratio cannot be negative.")),
+            ),
+            Field(
+                "th1_th2_sample_date",
+                "TH1TH2DT",
+                entered=True,
+                rules=(
+                    NotInFuture(_("The sample date cannot be in the future.")),
+                    NotBefore(
+                        _("The sample date cannot be before her date of birth."),
+                        anchor="birth_date",
+                        anchor_label=_("her date of birth"),
+                    ),
+                ),
+            ),
             Field("th1_th2_laboratory", "TH1TH2LB", entered=True),
             _answer("frozen_embryos_available", "FROZENEM"),
             _answer("able_to_attend_visits", "ABLETOAT"),
@@ -211,7 +258,20 @@ FORMS: tuple[Form, ...] = (
             _answer("tacrolimus_contraindication", "TACROLIM"),
             _answer("pregnant", "PREGNANT"),
             _answer("investigator_judges_unsuitable", "INVESTIG"),
-            Field("age_at_assessment", "AGEATASS", unit=_("years"), critical=True),
+            Field(
+                "age_at_assessment",
+                "AGEATASS",
+                unit=_("years"),
+                critical=True,
+                rules=(
+                    Described(
+                        text=_(
+                            "Counted from the date of birth at consent, or at screening "
+                            "before consent."
+                        )
+                    ),
+                ),
+            ),
             Field("eligible", "ELIGIBLE", critical=True),
             Field("failed_criteria", "FAILEDCR"),
             Field("updated_at", "UPDATEDA"),
@@ -226,8 +286,27 @@ FORMS: tuple[Form, ...] = (
         sas_dataset="CONSENT",
         bookkeeping=("id", "participant", "recorded_by"),
         fields=(
-            Field("consent_date", "CONSENTD", entered=True, critical=True),
-            Field("consent_version", "CONSENTV", entered=True, critical=True),
+            Field(
+                "consent_date",
+                "CONSENTD",
+                entered=True,
+                critical=True,
+                rules=(
+                    NotBefore(
+                        _("Consent cannot be dated before screening (%(date)s)."),
+                        anchor="screening_date",
+                        anchor_label=_SCREENING,
+                    ),
+                    NotInFuture(_("The consent date cannot be in the future.")),
+                ),
+            ),
+            Field(
+                "consent_version",
+                "CONSENTV",
+                entered=True,
+                critical=True,
+                rules=(Described(text=_("A consent form version in use (study setting).")),),
+            ),
             Field("updated_at", "UPDATEDA"),
         ),
     ),
@@ -275,8 +354,19 @@ FORMS: tuple[Form, ...] = (
         sas_dataset="WITHDRAW",
         bookkeeping=("id", "participant", "recorded_by"),
         fields=(
-            Field("date", "DATE"),
-            Field("reason", "REASON"),
+            Field(
+                "date",
+                "DATE",
+                rules=(
+                    NotBefore(
+                        _("The withdrawal cannot be dated before screening."),
+                        anchor="screening_date",
+                        anchor_label=_SCREENING,
+                    ),
+                    NotInFuture(_("The withdrawal cannot be dated in the future.")),
+                ),
+            ),
+            Field("reason", "REASON", rules=(Required(_("Give the reason for the withdrawal.")),)),
             Field("decided_by", "DECIDEDB"),
             Field("recorded_at", "RECORDED"),
         ),
@@ -290,8 +380,29 @@ FORMS: tuple[Form, ...] = (
         sas_dataset="ET",
         bookkeeping=("id", "participant", "recorded_by"),
         fields=(
-            Field("et_date", "ETDATE", entered=True),
-            Field("performed", "PERFORME", entered=True),
+            Field(
+                "et_date",
+                "ETDATE",
+                entered=True,
+                rules=(
+                    Described(
+                        text=_(
+                            "Not before randomization; moving it needs a reason and "
+                            "recomputes the schedule."
+                        )
+                    ),
+                ),
+            ),
+            Field(
+                "performed",
+                "PERFORME",
+                entered=True,
+                rules=(
+                    Described(
+                        text=_("A transfer dated in the future cannot be recorded as performed.")
+                    ),
+                ),
+            ),
             Field("embryos_transferred", "EMBRYOST", unit=_("embryos"), entered=True),
             Field("embryo_stage", "EMBRYOS2", entered=True),
             Field("embryo_grade", "EMBRYOGR", entered=True),
@@ -308,10 +419,41 @@ FORMS: tuple[Form, ...] = (
         sas_dataset="DOSE",
         bookkeeping=("id", "participant", "recorded_by"),
         fields=(
-            Field("date", "DATE", entered=True),
+            Field(
+                "date",
+                "DATE",
+                entered=True,
+                rules=(
+                    Described(
+                        text=_(
+                            "Inside the dosing window (from the embryo transfer, study "
+                            "setting); not in the future."
+                        )
+                    ),
+                ),
+            ),
             Field("taken", "TAKEN", entered=True),
-            Field("dose_mg", "DOSEMG", unit=_("mg"), entered=True),
-            Field("capsules", "CAPSULES", unit=_("capsules"), entered=True),
+            Field(
+                "dose_mg",
+                "DOSEMG",
+                unit=_("mg"),
+                entered=True,
+                rules=(
+                    Described(
+                        text=_(
+                            "The arm's daily dose in whole capsules unless recorded as a "
+                            "deviation; more than 0 mg when taken."
+                        )
+                    ),
+                ),
+            ),
+            Field(
+                "capsules",
+                "CAPSULES",
+                unit=_("capsules"),
+                entered=True,
+                rules=(Described(text=_("The dose divided by the capsule strength.")),),
+            ),
             Field("time_taken", "TIMETAKE", entered=True),
             Field("comment", "COMMENT", entered=True),
             Field("deviation", "DEVIATIO"),
@@ -328,9 +470,14 @@ FORMS: tuple[Form, ...] = (
         sas_dataset="DISPENSE",
         bookkeeping=("id", "participant", "recorded_by"),
         fields=(
-            Field("dispensed_on", "DISPENSE"),
-            Field("lot_number", "LOTNUMBE"),
-            Field("capsules", "CAPSULES", unit=_("capsules")),
+            Field("dispensed_on", "DISPENSE", rules=(_NOT_FUTURE,)),
+            Field("lot_number", "LOTNUMBE", rules=(Required(_("The lot number is required.")),)),
+            Field(
+                "capsules",
+                "CAPSULES",
+                unit=_("capsules"),
+                rules=(AtLeast(_("At least one capsule is dispensed."), minimum=1),),
+            ),
         ),
     ),
     Form(
@@ -342,8 +489,13 @@ FORMS: tuple[Form, ...] = (
         sas_dataset="DRUGRET",
         bookkeeping=("id", "participant", "recorded_by"),
         fields=(
-            Field("returned_on", "RETURNED"),
-            Field("capsules", "CAPSULES", unit=_("capsules")),
+            Field("returned_on", "RETURNED", rules=(_NOT_FUTURE,)),
+            Field(
+                "capsules",
+                "CAPSULES",
+                unit=_("capsules"),
+                rules=(AtLeast(_("The count cannot be negative.")),),
+            ),
         ),
     ),
     Form(
@@ -354,9 +506,13 @@ FORMS: tuple[Form, ...] = (
         sas_dataset="VISIT",
         bookkeeping=("id", "participant", "recorded_by"),
         fields=(
-            Field("visit_code", "VISITCOD"),
+            Field(
+                "visit_code",
+                "VISITCOD",
+                rules=(Described(text=_("A visit of the study's schedule.")),),
+            ),
             Field("outcome", "OUTCOME"),
-            Field("done_on", "DONEON"),
+            Field("done_on", "DONEON", rules=(_NOT_FUTURE,)),
             Field("reason", "REASON"),
         ),
     ),
@@ -369,7 +525,7 @@ FORMS: tuple[Form, ...] = (
         sas_dataset="BIOPREG",
         bookkeeping=("id", "participant", "recorded_by"),
         fields=(
-            Field("assessed_on", "ASSESSED", entered=True, critical=True),
+            Field("assessed_on", "ASSESSED", entered=True, critical=True, rules=(_ASSESSED,)),
             Field("serum_hcg_miu_ml", "SERUMHCG", unit=_("mIU/mL"), entered=True, critical=True),
             Field("result", "RESULT", entered=True, critical=True),
             Field("updated_at", "UPDATEDA"),
@@ -384,7 +540,7 @@ FORMS: tuple[Form, ...] = (
         sas_dataset="CLINPREG",
         bookkeeping=("id", "participant", "recorded_by"),
         fields=(
-            Field("assessed_on", "ASSESSED", entered=True, critical=True),
+            Field("assessed_on", "ASSESSED", entered=True, critical=True, rules=(_ASSESSED,)),
             Field("transvaginal_ultrasound", "TVUS", entered=True, critical=True),
             Field("gestational_sac_seen", "GSSEEN", entered=True, critical=True),
             Field("number_of_sacs", "GSNUM", unit=_("sacs"), entered=True, critical=True),
@@ -410,16 +566,59 @@ FORMS: tuple[Form, ...] = (
         sas_dataset="AE",
         bookkeeping=("id", "participant", "recorded_by", "confirmed_by"),
         fields=(
-            Field("term", "TERM", entered=True),
-            Field("onset_date", "ONSETDAT", entered=True),
-            Field("end_date", "ENDDATE", entered=True),
+            Field(
+                "term",
+                "TERM",
+                entered=True,
+                rules=(Required(_("Give the adverse event term (e.g. a CTCAE term).")),),
+            ),
+            Field(
+                "onset_date",
+                "ONSETDAT",
+                entered=True,
+                rules=(
+                    NotInFuture(_("The onset date cannot be in the future.")),
+                    NotBefore(
+                        _(
+                            "Adverse events are recorded from the first dose: the onset "
+                            "cannot be before randomization (%(date)s)."
+                        ),
+                        anchor="randomization_date",
+                        anchor_label=_("randomization"),
+                    ),
+                ),
+            ),
+            Field(
+                "end_date",
+                "ENDDATE",
+                entered=True,
+                rules=(
+                    NotBefore(
+                        _("The end date cannot be before the onset date (%(date)s)."),
+                        anchor="onset_date",
+                        anchor_label=_("the onset date"),
+                    ),
+                    NotInFuture(_("The end date cannot be in the future.")),
+                ),
+            ),
             Field("ctcae_grade", "CTCAEGRA", entered=True),
             Field("serious", "SERIOUS", entered=True, critical=True),
-            Field("seriousness_criteria", "SERCRIT", entered=True, critical=True),
+            Field(
+                "seriousness_criteria",
+                "SERCRIT",
+                entered=True,
+                critical=True,
+                rules=(Described(text=_("Death is a criterion only when the outcome is fatal.")),),
+            ),
             Field("related", "RELATED", entered=True),
             Field("action_taken", "ACTIONTA", entered=True),
             Field("outcome", "OUTCOME", entered=True),
-            Field("learned_at", "LEARNEDA", entered=True),
+            Field(
+                "learned_at",
+                "LEARNEDA",
+                entered=True,
+                rules=(Described(text=_("Not in the future.")),),
+            ),
             Field("recorded_at", "RECORDED"),
             Field("updated_at", "UPDATEDA"),
             Field("confirmed_at", "CONFIRME"),
@@ -436,12 +635,37 @@ FORMS: tuple[Form, ...] = (
         fields=(
             Field("visit", "VISIT"),
             Field("analyte", "ANALYTE"),
-            Field("measured_on", "MEASURED", entered=True),
-            Field("value", "VALUE", unit=_SITE_UNIT, entered=True),
+            Field(
+                "measured_on",
+                "MEASURED",
+                entered=True,
+                rules=(
+                    _NOT_FUTURE,
+                    NotBefore(
+                        _("This is more than 90 days before screening."),
+                        anchor="screening_date",
+                        anchor_label=_SCREENING,
+                        days=90,
+                    ),
+                ),
+            ),
+            Field(
+                "value",
+                "VALUE",
+                unit=_SITE_UNIT,
+                entered=True,
+                rules=(AtLeast(_("A measurement cannot be negative.")),),
+            ),
             Field("unit", "UNIT"),
             Field("normal_low", "NORMALLO", unit=_SITE_UNIT),
             Field("normal_high", "NORMALHI", unit=_SITE_UNIT),
-            Field("out_of_range", "OUTOFRAN"),
+            Field(
+                "out_of_range",
+                "OUTOFRAN",
+                rules=(
+                    Described(text=_("Computed against the site's normal range of the analyte.")),
+                ),
+            ),
             Field("updated_at", "UPDATEDA"),
         ),
     ),

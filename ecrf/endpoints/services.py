@@ -90,8 +90,11 @@ def endpoint_record(
     model = ENDPOINT_MODELS[record]
     values = {k: values.get(k) for k in ENDPOINT_FIELDS[record] if k in values}
     assessed_on: dt.date = values["assessed_on"]
-    if assessed_on > site_today(participant.site):
-        raise ValidationError({"assessed_on": _("The assessment cannot be in the future.")})
+    date_errors = catalogue.form(record).errors(
+        {"assessed_on": assessed_on}, today=site_today(participant.site)
+    )
+    if date_errors:
+        raise ValidationError(date_errors)
     existing = model._default_manager.filter(participant=participant).first()
     others = {
         BIOCHEMICAL: _values_of(

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from ecrf.accounts.permissions import ensure_can_enter_data
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
+from ecrf.common import catalogue
 from ecrf.participants.models import Participant
 from ecrf.participants.services import lock_participant, site_today
 from ecrf.studies.models import Site
@@ -61,12 +62,13 @@ def lab_result_record(
         errors["analyte"] = _("Expected one of: %(values)s.") % {
             "values": ", ".join(Analyte.values)
         }
-    if value < 0:
-        errors["value"] = _("A measurement cannot be negative.")
-    if measured_on > site_today(participant.site):
-        errors["measured_on"] = _("This date is in the future.")
-    elif measured_on < participant.screening_date - dt.timedelta(days=90):
-        errors["measured_on"] = _("This is more than 90 days before screening.")
+    errors.update(
+        catalogue.form("safety_lab").errors(
+            {"measured_on": measured_on, "value": value},
+            today=site_today(participant.site),
+            screening_date=participant.screening_date,
+        )
+    )
     normal = NormalRange.objects.filter(site=participant.site, analyte=analyte).first()
     if normal is None and "analyte" not in errors:
         errors["analyte"] = _("The site has no normal range for this analyte yet.")

@@ -60,9 +60,9 @@ def eligibility_rules(study: Study) -> EligibilityRules:
 
 
 def _validate_screening_dates(site: Site, screening_date: dt.date, birth_date: dt.date) -> None:
-    errors: dict[str, str] = {}
-    if screening_date > site_today(site):
-        errors["screening_date"] = _("The screening date cannot be in the future.")
+    errors = catalogue.form("participant").errors(
+        {"screening_date": screening_date}, today=site_today(site)
+    )
     if birth_date >= screening_date:
         errors["birth_date"] = _("The date of birth must be before the screening date.")
     else:
@@ -165,19 +165,9 @@ def assessment_age(participant: Participant, consent_date: dt.date | None = None
 
 
 def _validate_eligibility(participant: Participant, values: dict[str, Any]) -> None:
-    errors: dict[str, str] = {}
-    missing = [f for f in ELIGIBILITY_ANSWER_FIELDS if values.get(f) is None]
-    for field in missing:
-        errors[field] = _("This answer is required.")
-    ratio = values.get("th1_th2_ratio")
-    if ratio is not None and Decimal(ratio) < 0:
-        errors["th1_th2_ratio"] = _("The Th1/Th2 ratio cannot be negative.")
-    sample_date = values.get("th1_th2_sample_date")
-    today = site_today(participant.site)
-    if sample_date is not None and sample_date > today:
-        errors["th1_th2_sample_date"] = _("The sample date cannot be in the future.")
-    if sample_date is not None and sample_date < participant.birth_date:
-        errors["th1_th2_sample_date"] = _("The sample date cannot be before her date of birth.")
+    errors = catalogue.form("eligibility").errors(
+        values, today=site_today(participant.site), birth_date=participant.birth_date
+    )
     if errors:
         raise ValidationError(errors)
 
@@ -271,13 +261,11 @@ def consent_record(
     participant = lock_participant(participant, "consent")
     _ensure_open(participant)
     study = participant.site.study
-    errors: dict[str, str] = {}
-    if consent_date < participant.screening_date:
-        errors["consent_date"] = _("Consent cannot be dated before screening (%(screening)s).") % {
-            "screening": participant.screening_date.isoformat()
-        }
-    elif consent_date > site_today(participant.site):
-        errors["consent_date"] = _("The consent date cannot be in the future.")
+    errors = catalogue.form("consent").errors(
+        {"consent_date": consent_date},
+        today=site_today(participant.site),
+        screening_date=participant.screening_date,
+    )
     if consent_version not in study.consent_versions:
         errors["consent_version"] = _(
             "Unknown consent form version %(version)s; expected one of %(versions)s."
@@ -433,13 +421,11 @@ def participant_withdraw(
         raise StateConflict(
             _("%(subject)s has completed the study.") % {"subject": participant.subject_id}
         )
-    errors: dict[str, str] = {}
-    if not reason.strip():
-        errors["reason"] = _("Give the reason for the withdrawal.")
-    if date < participant.screening_date:
-        errors["date"] = _("The withdrawal cannot be dated before screening.")
-    elif date > site_today(participant.site):
-        errors["date"] = _("The withdrawal cannot be dated in the future.")
+    errors = catalogue.form("withdrawal").errors(
+        {"reason": reason, "date": date},
+        today=site_today(participant.site),
+        screening_date=participant.screening_date,
+    )
     if decided_by not in WithdrawalDecidedBy.values:
         errors["decided_by"] = _("Expected one of: %(values)s.") % {
             "values": ", ".join(WithdrawalDecidedBy.values)

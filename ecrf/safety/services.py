@@ -22,6 +22,7 @@ from django.utils.translation import override, pgettext
 
 from ecrf.audit.context import change_context
 from ecrf.audit.services import changed_values, record_update
+from ecrf.common import catalogue
 from ecrf.core.exceptions import StateConflict
 from ecrf.notifications.services import on_commit_queue, outbox_requeue, outbox_send
 from ecrf.participants.models import Participant
@@ -85,26 +86,14 @@ def _validated(participant: Participant, values: dict[str, Any]) -> dict[str, An
         )
     today = site_today(participant.site)
     randomized_on = randomization_date(participant, slot)
-    errors: dict[str, str] = {}
     term = (values["term"] or "").strip()
-    if not term:
-        errors["term"] = _("Give the adverse event term (e.g. a CTCAE term).")
     onset: dt.date = values["onset_date"]
     end: dt.date | None = values["end_date"]
-    if onset > today:
-        errors["onset_date"] = _("The onset date cannot be in the future.")
-    elif onset < randomized_on:
-        errors["onset_date"] = _(
-            "Adverse events are recorded from the first dose: the onset cannot be before "
-            "randomization (%(date)s)."
-        ) % {"date": randomized_on.isoformat()}
-    if end is not None:
-        if end < onset:
-            errors["end_date"] = _("The end date cannot be before the onset date (%(date)s).") % {
-                "date": onset.isoformat()
-            }
-        elif end > today:
-            errors["end_date"] = _("The end date cannot be in the future.")
+    errors = catalogue.form("adverse_event").errors(
+        {"term": term, "onset_date": onset, "end_date": end},
+        today=today,
+        randomization_date=randomized_on,
+    )
     grade = values["ctcae_grade"]
     if not isinstance(grade, int) or isinstance(grade, bool) or not 1 <= grade <= FATAL_GRADE:
         errors["ctcae_grade"] = _("Expected a CTCAE grade from 1 to 5.")

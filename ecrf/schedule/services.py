@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from ecrf.accounts.permissions import ensure_can_enter_data
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
+from ecrf.common import catalogue
 from ecrf.core.exceptions import StateConflict
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.services import site_today, site_zone
@@ -223,9 +224,11 @@ def dose_record(
         )
 
 
-def _not_future(participant: Participant, field: str, day: dt.date) -> None:
-    if day > site_today(participant.site):
-        raise ValidationError({field: _("This date is in the future.")})
+def _check(participant: Participant, form: str, values: dict[str, Any]) -> None:
+    """Refuse values that break a rule the catalogue declares for the form."""
+    errors = catalogue.form(form).errors(values, today=site_today(participant.site))
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic
@@ -239,11 +242,11 @@ def dispensing_record(
 ) -> Dispensing:
     """Capsules dispensed to her, with the lot number (drug accountability)."""
     participant, _slot = lock_treated_participant(participant, performed_by)
-    _not_future(participant, "dispensed_on", dispensed_on)
-    if not lot_number.strip():
-        raise ValidationError({"lot_number": _("The lot number is required.")})
-    if capsules < 1:
-        raise ValidationError({"capsules": _("At least one capsule is dispensed.")})
+    _check(
+        participant,
+        "dispensing",
+        {"dispensed_on": dispensed_on, "lot_number": lot_number, "capsules": capsules},
+    )
     with change_context(performed_by=performed_by, site=participant.site.code):
         return Dispensing.objects.create(
             participant=participant,
@@ -260,9 +263,7 @@ def drug_return_record(
 ) -> DrugReturn:
     """Capsules she brought back unused (drug accountability)."""
     participant, _slot = lock_treated_participant(participant, performed_by)
-    _not_future(participant, "returned_on", returned_on)
-    if capsules < 0:
-        raise ValidationError({"capsules": _("The count cannot be negative.")})
+    _check(participant, "drug_return", {"returned_on": returned_on, "capsules": capsules})
     with change_context(performed_by=performed_by, site=participant.site.code):
         return DrugReturn.objects.create(
             participant=participant,
@@ -300,9 +301,16 @@ def visit_record(
     if outcome == VisitOutcome.DONE:
         if done_on is None:
             errors["done_on"] = _("The date of the visit is required.")
-        elif done_on > site_today(participant.site):
-            errors["done_on"] = _("This date is in the future.")
-        elif not window.contains(done_on) and not reason.strip():
+        else:
+            errors = catalogue.form("visit").errors(
+                {"done_on": done_on}, today=site_today(participant.site)
+            )
+        if (
+            done_on is not None
+            and not errors
+            and not window.contains(done_on)
+            and not reason.strip()
+        ):
             errors["reason"] = _(
                 "%(date)s is outside the window (%(start)s to %(end)s): give the reason "
                 "for this deviation."

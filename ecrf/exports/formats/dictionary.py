@@ -224,56 +224,6 @@ CONSTRAINTS_WITHOUT_WORDS = frozenset(
     }
 )
 
-#: Rules the services enforce on save, in words, by form and field.
-SERVICE_RULES: dict[tuple[str, str], tuple[Promise, ...]] = {
-    ("participant", "screening_date"): (_("Not in the future."),),
-    ("eligibility", "th1_th2_sample_date"): (
-        _("Not in the future, nor before her date of birth."),
-    ),
-    ("eligibility", "age_at_assessment"): (
-        _("Counted from the date of birth at consent, or at screening before consent."),
-    ),
-    ("consent", "consent_date"): (_("Not before screening, nor in the future."),),
-    ("consent", "consent_version"): (_("A consent form version in use (study setting)."),),
-    ("withdrawal", "date"): (_("Not before screening, nor in the future."),),
-    ("withdrawal", "reason"): (_("Required."),),
-    ("embryo_transfer", "et_date"): (
-        _("Not before randomization; moving it needs a reason and recomputes the schedule."),
-    ),
-    ("embryo_transfer", "performed"): (
-        _("A transfer dated in the future cannot be recorded as performed."),
-    ),
-    ("dose", "date"): (
-        _("Inside the dosing window (from the embryo transfer, study setting); not in the future."),
-    ),
-    ("dose", "dose_mg"): (
-        _(
-            "The arm's daily dose in whole capsules unless recorded as a deviation; "
-            "more than 0 mg when taken."
-        ),
-    ),
-    ("dose", "capsules"): (_("The dose divided by the capsule strength."),),
-    ("dispensing", "dispensed_on"): (_("Not in the future."),),
-    ("dispensing", "lot_number"): (_("Required."),),
-    ("drug_return", "returned_on"): (_("Not in the future."),),
-    ("visit", "visit_code"): (_("A visit of the study's schedule."),),
-    ("visit", "done_on"): (_("Not in the future."),),
-    ("biochemical_pregnancy", "assessed_on"): (_("Not in the future."),),
-    ("clinical_pregnancy", "assessed_on"): (_("Not in the future."),),
-    ("adverse_event", "onset_date"): (_("Not in the future."),),
-    ("adverse_event", "end_date"): (_("Not in the future."),),
-    ("adverse_event", "seriousness_criteria"): (
-        _("Death is a criterion only when the outcome is fatal."),
-    ),
-    ("adverse_event", "learned_at"): (_("Not in the future."),),
-    ("safety_lab", "measured_on"): (
-        _("Not in the future, nor more than 90 days before screening."),
-    ),
-    ("safety_lab", "out_of_range"): (
-        _("Computed against the site's normal range of the analyte."),
-    ),
-}
-
 
 def sas_name(name: str, taken: set[str]) -> str:
     """A SAS v5 name for ``name``: at most 8 letters, digits or underscores, upper case,
@@ -501,7 +451,7 @@ def _form_def(
             checks.extend(eligibility_words.get(field.name, ()))
         checks.extend(_validator_words(field))
         checks.extend(constraint_words.get(field.name, ()))
-        checks.extend(SERVICE_RULES.get((spec.code, field.name), ()))
+        checks.extend(rule.describe() for rule in entry.rules)
         checks.extend(endpoint_words.get((spec.code, field.name), ()))
         if isinstance(field, ArrayField):
             checks.append(_("A list of codes separated by ';'."))

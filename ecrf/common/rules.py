@@ -1,0 +1,146 @@
+"""Validation rules of the forms, declared once: enforced by the services, described by
+the data dictionary.
+
+Each rule is a small frozen dataclass with two faces: :meth:`Rule.error` says what is
+wrong with a value (or nothing), and :meth:`Rule.describe` states the rule in words.
+The form catalogue attaches rules to fields (``Field.rules``); a service validates a
+form's values with ``catalogue.form(code).errors(values, today=..., ...)`` and the
+dictionary prints ``describe()`` of the very same objects, so the two cannot drift.
+
+Rules that compare a value with another date name it as an *anchor*: a key of the
+values being saved (the onset date of the same adverse event) or one the service
+passes in (``today`` at the site, her ``screening_date``, her ``birth_date``).
+A value or anchor that is missing is not judged here: being required is a rule of
+its own.
+
+``message`` overrides the default wording of the error where a form says it in its own
+words; ``%(date)s`` in it is the anchor's date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule of one field."""
+
+    message: Promise | None = None
+
+    def describe(self) -> Promise | str:
+        raise NotImplementedError
+
+    def error(self, value: Any, values: Mapping[str, Any]) -> str | None:
+        """What is wrong with ``value`` (``values``: the form's values and the anchors)."""
+        raise NotImplementedError
+
+    def _say(self, default: Promise, **params: Any) -> str:
+        text = self.message if self.message is not None else default
+        return str(text) % params if params else str(text)
+
+
+@dataclass(frozen=True)
+class Required(Rule):
+    """An answer must be given (blank text is no answer)."""
+
+    def describe(self) -> Promise | str:
+        return _("Required.")
+
+    def error(self, value: Any, values: Mapping[str, Any]) -> str | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return self._say(_("This answer is required."))
+        return None
+
+
+@dataclass(frozen=True)
+class NotInFuture(Rule):
+    """A date no later than today at the site (``today``)."""
+
+    def describe(self) -> Promise | str:
+        return _("Not in the future.")
+
+    def error(self, value: Any, values: Mapping[str, Any]) -> str | None:
+        today = values.get("today")
+        if value is None or today is None:
+            return None
+        if isinstance(value, dt.datetime):
+            value = value.date()
+        if value > today:
+            return self._say(_("This date is in the future."))
+        return None
+
+
+@dataclass(frozen=True)
+class NotBefore(Rule):
+    """A date no earlier than another date of hers, less ``days`` if given."""
+
+    anchor: str = ""
+    anchor_label: Promise | str = ""
+    days: int = 0
+
+    def describe(self) -> Promise | str:
+        if self.days:
+            return _("Not more than %(days)s days before %(anchor)s.") % {
+                "days": self.days,
+                "anchor": self.anchor_label,
+            }
+        return _("Not before %(anchor)s.") % {"anchor": self.anchor_label}
+
+    def error(self, value: Any, values: Mapping[str, Any]) -> str | None:
+        anchor = values.get(self.anchor)
+        if value is None or anchor is None:
+            return None
+        if value >= anchor - dt.timedelta(days=self.days):
+            return None
+        if self.days:
+            return self._say(
+                _("This is more than %(days)s days before %(anchor)s."),
+                days=self.days,
+                anchor=self.anchor_label,
+                date=anchor.isoformat(),
+            )
+        return self._say(
+            _("This is before %(anchor)s (%(date)s)."),
+            anchor=self.anchor_label,
+            date=anchor.isoformat(),
+        )
+
+
+@dataclass(frozen=True)
+class AtLeast(Rule):
+    """A number no smaller than ``minimum``."""
+
+    minimum: Decimal | int = 0
+
+    def describe(self) -> Promise | str:
+        if self.minimum == 0:
+            return _("Not negative.")
+        return _("At least %(value)s.") % {"value": self.minimum}
+
+    def error(self, value: Any, values: Mapping[str, Any]) -> str | None:
+        if value is None or Decimal(value) >= self.minimum:
+            return None
+        return self._say(_("Expected at least %(value)s."), value=self.minimum)
+
+
+@dataclass(frozen=True)
+class Described(Rule):
+    """A rule the service enforces with logic of its own (the dosing arithmetic, the
+    schedule a moved transfer recomputes, a value computed from others), stated here
+    so that the dictionary says it beside the field."""
+
+    text: Promise | str = ""
+
+    def describe(self) -> Promise | str:
+        return self.text
+
+    def error(self, value: Any, values: Mapping[str, Any]) -> str | None:
+        return None
