@@ -7,6 +7,7 @@ from ecrf.exports.api import ExportViewSet
 from ecrf.reports.api import EfficacyReportView
 
 from . import views
+from .forms import FormCatalogueView
 from .queries import QueryViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -18,5 +19,6 @@ router.register("exports", ExportViewSet, basename="export")
 
 urlpatterns = [
     *router.urls,
+    path("forms/", FormCatalogueView.as_view(), name="form-catalogue"),
     path("reports/efficacy/", EfficacyReportView.as_view(), name="reports-efficacy"),
 ]

@@ -160,6 +160,7 @@ ACCESS: dict[str, Rule] = {
     "query-close": rule(post=QUERY_RAISERS),
     "query-reopen": rule(post=QUERY_RAISERS),
     "reports-efficacy": rule(get=LIST_KEEPERS),
+    "form-catalogue": rule(get=ALL),
     "export-list": rule(get=SPONSOR, post=SPONSOR),
     "export-detail": rule(get=EXPORT_OWNER, hidden=True),
     "export-download": rule(get=EXPORT_OWNER, hidden=True),

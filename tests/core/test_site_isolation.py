@@ -91,6 +91,7 @@ ROUTES: dict[str, str | tuple[str, dict[str, str]] | None] = {
     "reports:safety": None,
     "reports:quality": None,
     "reports-efficacy": None,
+    "form-catalogue": None,
     "exports:index": None,
     "exports:status": "export",
     "exports:download": "export",

@@ -16,6 +16,7 @@ from rest_framework import serializers
 
 from ecrf.accounts.forms import LoginForm, StyledPasswordChangeForm, TokenForm
 from ecrf.accounts.selectors import sites_visible_to
+from ecrf.api import forms as api_forms
 from ecrf.api import queries as api_queries
 from ecrf.api import serializers as api
 from ecrf.endpoints.forms import BiochemicalPregnancyForm, ClinicalPregnancyForm
@@ -1149,6 +1150,9 @@ NOT_INPUTS: dict[type, str] = {
     reports_api.EndpointsSerializer: "part of the efficacy report",
     reports_api.EndpointResultSerializer: "part of the efficacy report",
     reports_api.ArmResultSerializer: "part of the efficacy report",
+    api_forms.CatalogueFormSerializer: "answer of GET forms",
+    api_forms.CatalogueFieldSerializer: "part of the form catalogue",
+    api_forms.ChoiceSerializer: "part of the form catalogue",
 }
 
 #: Input serializers no route takes (kept for a planned endpoint); listed so that

@@ -104,6 +104,7 @@ class FieldDef:
     source: str = ""
     sas_name: str = ""
     arm: bool = False
+    unit_ja: str = ""
 
 
 @dataclass(frozen=True)
@@ -477,6 +478,7 @@ def _form_def(
                 multiple=isinstance(field, ArrayField),
                 source=source,
                 sas_name=entry.sas,
+                unit_ja=in_language("ja", entry.unit) if entry.unit is not None else "",
                 arm=is_arm,
             )
         )
