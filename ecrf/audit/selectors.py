@@ -11,6 +11,8 @@ from django.db import models
 from django.utils.dateparse import parse_datetime
 from pghistory.models import Events
 
+from ecrf.common import catalogue
+
 #: Columns of event rows that are bookkeeping, not study data.
 _HIDDEN_FIELDS = {"id"}
 
@@ -70,11 +72,18 @@ def _entry(event: Events) -> HistoryEntry:
     created = event.pgh_created_at
     if isinstance(created, str):
         created = parse_datetime(created)
+    form = catalogue.form_of_model(event.pgh_obj_model) if event.pgh_obj_model else None
+    if form is not None:
+        record, record_label = form.code, str(form.label)
+    elif model is not None:
+        record, record_label = model._meta.model_name or "", str(model._meta.verbose_name)
+    else:
+        record = record_label = event.pgh_obj_model
     return HistoryEntry(
         timestamp=created,
         action=event.pgh_label,
-        record=model._meta.model_name if model else event.pgh_obj_model,
-        record_label=str(model._meta.verbose_name) if model else event.pgh_obj_model,
+        record=record,
+        record_label=record_label,
         record_id=event.pgh_obj_id or "",
         user=context.get("username"),
         role=context.get("role"),
