@@ -4,13 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from ecrf.core.views import healthz
+from ecrf.home.views import healthz
 
 admin.site.site_header = "Tacrolimus eCRF"
 admin.site.site_title = "Tacrolimus eCRF"
 
 urlpatterns = [
-    path("", include("ecrf.core.urls")),
+    path("", include("ecrf.home.urls")),
     path("accounts/", include("ecrf.accounts.urls")),
     path("participants/", include("ecrf.participants.urls")),
     path("participants/", include("ecrf.schedule.urls")),
@@ -29,7 +29,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
 ]
 
-handler400 = "ecrf.core.errors.bad_request"
-handler403 = "ecrf.core.errors.permission_denied"
-handler404 = "ecrf.core.errors.page_not_found"
-handler500 = "ecrf.core.errors.server_error"
+handler400 = "ecrf.common.errors.bad_request"
+handler403 = "ecrf.common.errors.permission_denied"
+handler404 = "ecrf.common.errors.page_not_found"
+handler500 = "ecrf.common.errors.server_error"

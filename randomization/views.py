@@ -10,9 +10,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from ecrf.core.exceptions import StateConflict
-from ecrf.core.forms import add_service_errors
-from ecrf.core.http import AuthenticatedRequest
+from ecrf.common.exceptions import StateConflict
+from ecrf.common.forms import add_service_errors
+from ecrf.common.http import AuthenticatedRequest
 from ecrf.studies.models import Site, Study
 from ecrf.studies.services import current_study
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.services import participant_set_status, site_today
 from ecrf.schedule.models import VisitOutcome, VisitRecord

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from ecrf.accounts.permissions import ensure_can_enter_data
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
 from ecrf.studies.models import Site, Study
 
 from .eligibility import EligibilityAnswers, EligibilityRules, age_on, evaluate

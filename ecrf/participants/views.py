@@ -19,9 +19,9 @@ from ecrf.accounts.permissions import can_enter_data, can_view_history, ensure_r
 from ecrf.accounts.roles import UNBLINDING_ROLES, WITHDRAWING_ROLES
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.audit.selectors import history_of
-from ecrf.core.exceptions import StateConflict
-from ecrf.core.forms import add_service_errors
-from ecrf.core.http import AuthenticatedRequest, require_form_methods
+from ecrf.common.exceptions import StateConflict
+from ecrf.common.forms import add_service_errors
+from ecrf.common.http import AuthenticatedRequest, require_form_methods
 from ecrf.quality import selectors as quality_selectors
 from ecrf.quality.forms import SignForm
 from ecrf.quality.services import record_codes as quality_record_codes

@@ -45,7 +45,7 @@ def ensure_unlocked(participant: Participant, record: str = "") -> None:
     """
     from django.utils.translation import gettext as _
 
-    from ecrf.core.exceptions import StateConflict
+    from ecrf.common.exceptions import StateConflict
 
     locks = open_locks_over(participant)
     if locks.filter(

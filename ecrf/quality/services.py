@@ -19,10 +19,10 @@ from pghistory.models import Events
 from ecrf.accounts.roles import Role
 from ecrf.accounts.selectors import user_sees_site
 from ecrf.audit.context import change_context
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
+from ecrf.common.guard import GUARDED_RECORDS
 from ecrf.participants.models import Participant
 
-from .guard import GUARDED_RECORDS
 from .models import Lock, LockScope, Signature, Verification
 
 if TYPE_CHECKING:

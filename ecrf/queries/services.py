@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from ecrf.accounts.roles import Role
 from ecrf.accounts.selectors import user_sees_site
 from ecrf.audit.context import change_context
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
 from ecrf.participants.models import Participant
 
 from .fields import MULTI_RECORD_FORMS, QUERYABLE_FIELDS, SINGLE_RECORD_FORMS

@@ -10,7 +10,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ecrf.core.http import AuthenticatedRequest
+from ecrf.common.http import AuthenticatedRequest
 from ecrf.participants.selectors import participant_get
 
 from . import selectors, services

@@ -22,7 +22,7 @@ from django.utils.translation import override, pgettext
 
 from ecrf.audit.context import change_context
 from ecrf.audit.services import changed_values, record_update
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
 from ecrf.notifications.services import on_commit_queue, outbox_requeue, outbox_send
 from ecrf.participants.models import Participant
 from ecrf.participants.services import site_today, site_zone

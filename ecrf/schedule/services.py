@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from ecrf.accounts.permissions import ensure_can_enter_data
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.services import site_today, site_zone
 from ecrf.quality.selectors import ensure_unlocked

@@ -49,8 +49,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models, transaction
 
 from ecrf.audit.tracking import NEVER_AUDITED_FIELDS
+from ecrf.common.guard import GUARDED_RECORDS
 from ecrf.participants.models import Participant
-from ecrf.quality.guard import GUARDED_RECORDS
 from ecrf.studies.models import Arm, Site, Study
 
 from .base import ExportScope, Progress

@@ -10,7 +10,7 @@ from ecrf.accounts.models import User
 from ecrf.accounts.services import user_create
 from ecrf.audit.commands import AuditedCommand
 from ecrf.audit.services import record_update
-from ecrf.core import demo
+from ecrf.home import demo
 from ecrf.participants.services import participant_enroll, site_today
 from ecrf.studies import trial
 from ecrf.studies.models import Site

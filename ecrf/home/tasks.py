@@ -3,6 +3,9 @@ from __future__ import annotations
 from celery import shared_task
 from django.core.management import call_command
 
+# The registered names are those the tasks had in ecrf.core, so that beat entries and
+# messages queued by an existing installation still find their task.
+
 
 @shared_task(name="ecrf.core.tasks.sessions_clear_expired")
 def sessions_clear_expired() -> None:

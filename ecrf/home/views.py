@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
 from ecrf.accounts.roles import Role
-from ecrf.core.http import AuthenticatedRequest
+from ecrf.common.http import AuthenticatedRequest
 from ecrf.participants.selectors import participants_visible_to
 from ecrf.quality import selectors as quality_selectors
 from ecrf.queries.selectors import open_query_counts_per_site, queries_visible_to
