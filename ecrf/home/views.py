@@ -1,4 +1,4 @@
-"""The home page of each role, and the health check."""
+"""The home page of each role, the participant's page, and the health check."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
+from ecrf.accounts.permissions import can_enter_data, can_view_history
 from ecrf.accounts.roles import Role
 from ecrf.common.http import AuthenticatedRequest
-from ecrf.participants.selectors import participants_visible_to
+from ecrf.participants.blinding import arm_visible_to
+from ecrf.participants.selectors import participant_get, participants_visible_to
 from ecrf.quality import selectors as quality_selectors
+from ecrf.quality.forms import SignForm
+from ecrf.quality.services import record_codes as quality_record_codes
+from ecrf.queries.fields import QUERYABLE_FIELDS
 from ecrf.queries.selectors import open_query_counts_per_site, queries_visible_to
 from ecrf.schedule.selectors import coordinator_agenda
 from ecrf.studies.services import current_study
@@ -43,6 +48,55 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
         context["study_lock"] = quality_selectors.study_lock(study) if study else None
         template = "core/home_sponsor.html"
     return render(request, template, context)
+
+
+@login_required
+@require_safe
+def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Her page: her forms, and what the layers above hold over them (her allocation,
+    queries, locks, signatures and verification marks)."""
+    participant = participant_get(request.user, pk)
+    allocation = getattr(participant, "allocation", None)
+    study = participant.site.study
+    return render(
+        request,
+        "participants/detail.html",
+        {
+            "participant": participant,
+            "eligibility": getattr(participant, "eligibility", None),
+            "consent": getattr(participant, "consent", None),
+            "allocation": allocation,
+            "arm_visible": allocation is not None and arm_visible_to(request.user, participant),
+            "status_changes": participant.status_changes.select_related("changed_by"),
+            "findings": participant.check_findings.filter(resolved_at__isnull=True),
+            "signatures": quality_selectors.signatures_of(participant),
+            "verifications": quality_selectors.verifications_of(participant),
+            "locks": quality_selectors.open_locks_over(participant),
+            "sign_form": SignForm(),
+            "queries": queries_visible_to(
+                request.user, participant_id=participant.pk
+            ).select_related("opened_by"),
+            "query_targets": [
+                f"{record}.{field}"
+                for record, fields in QUERYABLE_FIELDS.items()
+                for field in fields
+            ]
+            if request.user.role in ("monitor", "data_manager")
+            else [],
+            "record_codes": quality_record_codes() if request.user.role == "monitor" else [],
+            "lockable_records": quality_record_codes()
+            if request.user.role == "data_manager"
+            else [],
+            "can_withdraw": request.user.role in ("coordinator", "investigator")
+            and participant.status not in ("withdrawn", "completed"),
+            "can_enter_data": can_enter_data(request.user),
+            "can_view_history": can_view_history(request.user),
+            "can_unblind": study.blinded
+            and allocation is not None
+            and request.user.role == "investigator"
+            and not participant.unblindings.exists(),
+        },
+    )
 
 
 @never_cache
