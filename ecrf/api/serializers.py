@@ -10,9 +10,11 @@ from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ecrf.endpoints.services import ENDPOINT_FIELDS
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Consent, Eligibility, Participant
 from ecrf.safety.models import ActionTaken, AdverseEvent, Outcome, SeriousnessCriterion
+from ecrf.schedule.services import participant_schedule
 
 
 def _plain(value: Any) -> Any:
@@ -309,16 +311,12 @@ class ParticipantSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ScheduleSerializer(allow_null=True))
     def get_schedule(self, obj: Participant) -> dict[str, Any] | None:
-        from ecrf.schedule.services import participant_schedule
-
         schedule = participant_schedule(obj)
         if schedule is None:
             return None
         return schedule_body(schedule, self.get_dose_mg_per_day(obj))
 
     def _endpoint(self, obj: Participant, record: str) -> dict[str, Any] | None:
-        from ecrf.endpoints.services import ENDPOINT_FIELDS
-
         instance = getattr(obj, record, None)
         if instance is None:
             return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ecrf.endpoints.services import ENDPOINT_FIELDS
 from ecrf.participants.services import ELIGIBILITY_ANSWER_FIELDS
 
 #: API contract: `record` is a form code, `field` a field name of that form.
@@ -17,8 +16,17 @@ QUERYABLE_FIELDS: dict[str, tuple[str, ...]] = {
         "embryo_grade",
     ),
     "dose": ("date", "dose_mg", "taken", "capsules", "time_taken", "comment"),
-    "biochemical_pregnancy": ENDPOINT_FIELDS["biochemical_pregnancy"],
-    "clinical_pregnancy": ENDPOINT_FIELDS["clinical_pregnancy"],
+    "biochemical_pregnancy": ("assessed_on", "serum_hcg_miu_ml", "result"),
+    "clinical_pregnancy": (
+        "assessed_on",
+        "transvaginal_ultrasound",
+        "gestational_sac_seen",
+        "number_of_sacs",
+        "fetal_heartbeat",
+        "ectopic_pregnancy",
+        "result",
+        "followup_study_consent",
+    ),
     "safety_lab": ("measured_on", "value"),
     "adverse_event": (
         "term",

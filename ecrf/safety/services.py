@@ -396,7 +396,7 @@ def _notification_create(adverse_event: AdverseEvent) -> SafetyNotification:
 
 def safety_notification_queue(notification_id: int) -> None:
     """Hand one notification to a worker (queue ``SAFETY_NOTIFICATION_QUEUE``)."""
-    from .tasks import send_safety_notification
+    from .tasks import send_safety_notification  # noqa: PLC0415  (a service queues its own task)
 
     send_safety_notification.apply_async(
         args=[notification_id], queue=settings.SAFETY_NOTIFICATION_QUEUE or None

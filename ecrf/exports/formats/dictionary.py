@@ -37,6 +37,13 @@ from django.utils.functional import Promise
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from ecrf.endpoints.checks import CHECK_FIELDS, CHECKS, HARD
+from ecrf.endpoints.models import EditCheckSetting
+from ecrf.participants.eligibility import CRITERIA, EligibilityRules
+from ecrf.participants.services import eligibility_rules
+from ecrf.studies import trial
+from ecrf.studies.models import Arm, Study
+
 if TYPE_CHECKING:
     from .base import ExportScope, Progress
 
@@ -491,13 +498,8 @@ def _validator_words(field: models.Field[Any, Any]) -> list[Promise | str]:
 
 
 def _eligibility_words(study_id: int | None) -> dict[str, tuple[Promise | str, ...]]:
-    from ecrf.participants.eligibility import CRITERIA, EligibilityRules
-
     rules = EligibilityRules()
     if study_id is not None:
-        from ecrf.participants.services import eligibility_rules
-        from ecrf.studies.models import Study
-
         study = Study.objects.filter(pk=study_id).first()
         if study is not None:
             rules = eligibility_rules(study)
@@ -537,12 +539,8 @@ def _eligibility_words(study_id: int | None) -> dict[str, tuple[Promise | str, .
 
 
 def _endpoint_check_words(study_id: int | None) -> dict[tuple[str, str], list[Promise | str]]:
-    from ecrf.endpoints.checks import CHECK_FIELDS, CHECKS, HARD
-
     settings_by_code: dict[str, tuple[bool, str, Decimal | None]] = {}
     if study_id is not None:
-        from ecrf.endpoints.models import EditCheckSetting
-
         for setting in EditCheckSetting.objects.filter(study_id=study_id):
             settings_by_code[setting.code] = (setting.enabled, setting.severity, setting.threshold)
     words: dict[tuple[str, str], list[Promise | str]] = {}
@@ -572,9 +570,6 @@ def _endpoint_check_words(study_id: int | None) -> dict[tuple[str, str], list[Pr
 
 
 def _arm_values(study_id: int | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    from ecrf.studies import trial
-    from ecrf.studies.models import Arm
-
     arms = (
         [(a.code, a.name_en, a.name_ja) for a in Arm.objects.filter(study_id=study_id)]
         if study_id is not None
@@ -632,8 +627,6 @@ def _form_def(
             allowed_en = [(code, _in("en", label)) for code, label in BOOLEAN_VALUES]
             allowed_ja = [(code, _in("ja", label)) for code, label in BOOLEAN_VALUES]
         if spec.name == "eligibility" and field.name == "failed_criteria":
-            from ecrf.participants.eligibility import CRITERIA
-
             allowed_en = [(c.code, _in("en", c.statement)) for c in CRITERIA]
             allowed_ja = [(c.code, _in("ja", c.statement)) for c in CRITERIA]
         checks: list[Promise | str] = []
