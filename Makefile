@@ -9,9 +9,10 @@ PYTHON := .venv/bin/python
 run: install ## the app, a Celery worker and beat on the embedded PostgreSQL
 	$(PYTHON) scripts/run_local.py
 
-test: install system-deps ## lint, types and the whole suite
+test: install system-deps ## lint, layers, types and the whole suite
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	.venv/bin/lint-imports
 	$(PYTHON) -m mypy ecrf randomization
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
@@ -55,6 +56,7 @@ system-deps:
 lint: install
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	.venv/bin/lint-imports
 
 typecheck: install
 	$(PYTHON) -m mypy ecrf randomization

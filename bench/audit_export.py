@@ -40,9 +40,9 @@ def _make_trail() -> dict[str, Any]:
 
     from ecrf.accounts.services import user_create
     from ecrf.audit.context import change_context
+    from ecrf.home.services import study_setup_trial
     from ecrf.participants.services import participant_enroll
     from ecrf.studies.models import Site
-    from ecrf.studies.services import study_setup_trial
 
     study, _ = study_setup_trial(
         sites=[("S01", "Bench site one", ""), ("S02", "Bench site two", "")], performed_by=None

@@ -35,9 +35,9 @@ LOCKS = 8000
 
 def _prepare() -> dict[str, Any]:
     from ecrf.accounts.services import user_create
+    from ecrf.home.services import study_setup_trial
     from ecrf.participants.services import consent_record, eligibility_record, participant_enroll
     from ecrf.studies.models import Site
-    from ecrf.studies.services import study_setup_trial
     from randomization.models import ListStatus, RandomizationList
     from randomization.services import list_extend
     from tests.factories import ELIGIBLE_ANSWERS

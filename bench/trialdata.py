@@ -25,7 +25,7 @@ ET_DAYS_AGO = 15
 
 def trial(site_codes: list[str]) -> Study:
     """The tacrolimus study with these sites, each with its active randomization list."""
-    from ecrf.studies.services import study_setup_trial
+    from ecrf.home.services import study_setup_trial
 
     study, _report = study_setup_trial(
         sites=[(code, f"Site {code}", "") for code in site_codes], performed_by=None

@@ -4,15 +4,28 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from ecrf.core.views import healthz
+from ecrf.home.views import healthz, participant_detail
+from ecrf.participants.urls import urlpatterns as participant_urlpatterns
+from randomization.views import participant_randomize_view
 
 admin.site.site_header = "Tacrolimus eCRF"
 admin.site.site_title = "Tacrolimus eCRF"
 
+#: The ``participants`` namespace: the pages of her own forms, her page (which gathers
+#: what the layers above hold over her data) and her randomization.
+participant_pages = (
+    [
+        *participant_urlpatterns,
+        path("<int:pk>/", participant_detail, name="detail"),
+        path("<int:pk>/randomize/", participant_randomize_view, name="randomize"),
+    ],
+    "participants",
+)
+
 urlpatterns = [
-    path("", include("ecrf.core.urls")),
+    path("", include("ecrf.home.urls")),
     path("accounts/", include("ecrf.accounts.urls")),
-    path("participants/", include("ecrf.participants.urls")),
+    path("participants/", include(participant_pages)),
     path("participants/", include("ecrf.schedule.urls")),
     path("participants/", include("ecrf.safety.urls")),
     path("participants/", include("ecrf.endpoints.urls")),
@@ -29,7 +42,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
 ]
 
-handler400 = "ecrf.core.errors.bad_request"
-handler403 = "ecrf.core.errors.permission_denied"
-handler404 = "ecrf.core.errors.page_not_found"
-handler500 = "ecrf.core.errors.server_error"
+handler400 = "ecrf.common.errors.bad_request"
+handler403 = "ecrf.common.errors.permission_denied"
+handler404 = "ecrf.common.errors.page_not_found"
+handler500 = "ecrf.common.errors.server_error"

@@ -9,7 +9,7 @@ from django.db import models
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
-from ecrf.accounts.roles import Role
+from ecrf.accounts.permissions import can_see_lists
 
 from .models import ListStatus, RandomizationList, Slot
 
@@ -18,13 +18,6 @@ if TYPE_CHECKING:
 
     from ecrf.accounts.models import User
     from ecrf.studies.models import Site, Study
-
-LIST_ROLES = frozenset({Role.STATISTICIAN.value, Role.ADMIN.value})
-
-
-def can_see_lists(user: User | AnonymousUser) -> bool:
-    """Only statisticians and admins may see or export allocation lists."""
-    return user.is_authenticated and getattr(user, "role", None) in LIST_ROLES
 
 
 def ensure_can_see_lists(user: User | AnonymousUser) -> None:

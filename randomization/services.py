@@ -16,7 +16,7 @@ from ecrf.accounts.models import User
 from ecrf.accounts.permissions import ensure_can_enter_data
 from ecrf.accounts.roles import Role
 from ecrf.audit.context import change_context
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
 from ecrf.notifications.models import StaffNotificationKind
 from ecrf.notifications.services import staff_notify
 from ecrf.participants.models import Participant, ParticipantStatus

@@ -1,18 +1,24 @@
-"""Randomization lists, for statisticians and admins: generate, import, activate, extend."""
+"""Randomizing a participant; randomization lists, for statisticians and admins: generate,
+import, activate, extend."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from ecrf.core.exceptions import StateConflict
-from ecrf.core.forms import add_service_errors
-from ecrf.core.http import AuthenticatedRequest
+from ecrf.accounts.permissions import can_enter_data
+from ecrf.common.exceptions import StateConflict
+from ecrf.common.forms import add_service_errors
+from ecrf.common.http import AuthenticatedRequest, require_form_methods
+from ecrf.participants.forms import RandomizeForm
+from ecrf.participants.selectors import participant_get
 from ecrf.studies.models import Site, Study
 from ecrf.studies.services import current_study
 
@@ -165,3 +171,44 @@ def list_export(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         f'attachment; filename="randomization-{stratum}-v{randomization_list.version}.csv"'
     )
     return response
+
+
+@login_required
+@require_form_methods
+def participant_randomize_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """A confirmation step that restates what will happen, then the allocation itself."""
+    participant = participant_get(request.user, pk)
+    if not can_enter_data(request.user):
+        raise PermissionDenied(_("Only coordinators randomize participants."))
+    if request.method == "POST":
+        form = RandomizeForm(request.POST)
+        if form.is_valid():
+            try:
+                allocation = services.participant_randomize(
+                    participant=participant,
+                    idempotency_key=f"web-{form.cleaned_data['token']}",
+                    performed_by=request.user,
+                )
+            except StateConflict as exc:
+                messages.error(request, exc.detail)
+            else:
+                messages.success(
+                    request,
+                    _("Randomized: %(number)s, %(arm)s.")
+                    % {"number": allocation.randomization_number, "arm": allocation.arm_name},
+                )
+            return redirect("participants:detail", pk=participant.pk)
+    form = RandomizeForm(initial={"token": uuid.uuid4().hex})
+    study = participant.site.study
+    arms = services.study_arms(study)
+    return render(
+        request,
+        "participants/randomize.html",
+        {
+            "form": form,
+            "participant": participant,
+            "stratified": study.stratify_by_site,
+            "arms": " / ".join(arm.name for arm in arms),
+            "ratio": ":".join(str(arm.allocation_weight) for arm in arms),
+        },
+    )

@@ -19,11 +19,11 @@ from rest_framework.test import APIClient
 
 from ecrf.accounts.models import User
 from ecrf.accounts.services import api_token_issue
+from ecrf.home.services import study_setup_trial
 from ecrf.participants.models import Participant
 from ecrf.participants.services import consent_record, eligibility_record
 from ecrf.studies import trial
 from ecrf.studies.models import Site, Study
-from ecrf.studies.services import study_setup_trial
 
 from .factories import ELIGIBLE_ANSWERS, ParticipantFactory, UserFactory
 

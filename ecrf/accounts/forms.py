@@ -5,6 +5,7 @@ from typing import Any
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.utils.translation import gettext_lazy as _
 
@@ -23,8 +24,6 @@ class LoginForm(AuthenticationForm):
         self.helper.add_input(Submit("submit", _("Sign in"), css_class="w-100"))
 
     def get_invalid_login_error(self) -> forms.ValidationError:
-        from django.conf import settings
-
         return forms.ValidationError(
             self.error_messages["invalid_login"],
             code="invalid_login",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
-from .roles import DATA_ENTRY_ROLES, HISTORY_ROLES
+from .roles import DATA_ENTRY_ROLES, HISTORY_ROLES, LIST_ROLES
 from .selectors import user_sees_site
 
 if TYPE_CHECKING:
@@ -24,6 +24,11 @@ def can_enter_data(user: User | AnonymousUser) -> bool:
 
 def can_view_history(user: User | AnonymousUser) -> bool:
     return getattr(user, "role", None) in HISTORY_ROLES and user.is_authenticated
+
+
+def can_see_lists(user: User | AnonymousUser) -> bool:
+    """Only statisticians and admins may see or export allocation lists."""
+    return user.is_authenticated and getattr(user, "role", None) in LIST_ROLES
 
 
 def has_role(user: User | AnonymousUser, roles: frozenset[str]) -> bool:

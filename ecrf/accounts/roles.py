@@ -31,3 +31,5 @@ VERIFYING_ROLES: frozenset[str] = frozenset({Role.MONITOR})
 LOCKING_ROLES: frozenset[str] = frozenset({Role.DATA_MANAGER})
 QUERY_RAISING_ROLES: frozenset[str] = frozenset({Role.MONITOR, Role.DATA_MANAGER})
 QUERY_ANSWERING_ROLES: frozenset[str] = frozenset({Role.COORDINATOR, Role.INVESTIGATOR})
+#: Who sees the randomization lists and their history (allocation concealment).
+LIST_ROLES: frozenset[str] = frozenset({Role.STATISTICIAN, Role.ADMIN})

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from ecrf.core.http import AuthenticatedRequest, require_form_methods
+from ecrf.common.http import AuthenticatedRequest, require_form_methods
 
 from . import mfa
 from .forms import LoginForm, StyledPasswordChangeForm, TokenForm

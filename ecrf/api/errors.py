@@ -18,13 +18,13 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ecrf.core.errors import (
+from ecrf.common.errors import (
     DATABASE_RETRY_AFTER_SECONDS,
     database_unavailable_message,
     is_database_unavailable,
 )
-from ecrf.core.exceptions import StateConflict
-from ecrf.quality.guard import is_lock_violation
+from ecrf.common.exceptions import StateConflict
+from ecrf.common.guard import is_lock_violation
 from ecrf.quality.middleware import locked_message
 
 

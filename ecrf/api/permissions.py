@@ -6,12 +6,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from ecrf.accounts.permissions import can_enter_data, has_role
-
-
-def method_not_taken(request: Request, view: Any) -> bool:
-    """A method the route does not take: let it through so that it answers 405, not 403."""
-    action_map = getattr(view, "action_map", None)
-    return action_map is not None and (request.method or "").lower() not in action_map
+from ecrf.common.http import method_not_taken
 
 
 class ReadAnyRoleWriteDataEntry(BasePermission):

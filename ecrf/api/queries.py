@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ecrf.accounts.roles import QUERY_ANSWERING_ROLES, QUERY_RAISING_ROLES
-from ecrf.core.http import request_user
+from ecrf.common.http import request_user
 from ecrf.participants.selectors import participants_visible_to
 from ecrf.queries import selectors, services
 from ecrf.queries.models import Query, QueryStatus

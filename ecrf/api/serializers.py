@@ -14,6 +14,7 @@ from ecrf.common import catalogue
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Consent, Eligibility, Participant
 from ecrf.safety.models import ActionTaken, AdverseEvent, Outcome, SeriousnessCriterion
+from ecrf.schedule.services import participant_schedule
 
 
 def _plain(value: Any) -> Any:
@@ -310,8 +311,6 @@ class ParticipantSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ScheduleSerializer(allow_null=True))
     def get_schedule(self, obj: Participant) -> dict[str, Any] | None:
-        from ecrf.schedule.services import participant_schedule
-
         schedule = participant_schedule(obj)
         if schedule is None:
             return None

@@ -15,8 +15,8 @@ from rest_framework.response import Response
 
 from ecrf.accounts.roles import LOCKING_ROLES, SIGNING_ROLES, WITHDRAWING_ROLES
 from ecrf.accounts.selectors import sites_visible_to
-from ecrf.core.exceptions import StateConflict
-from ecrf.core.http import request_user
+from ecrf.common.exceptions import StateConflict
+from ecrf.common.http import request_user
 from ecrf.endpoints.services import endpoint_record
 from ecrf.participants import selectors, services
 from ecrf.participants.blinding import arm_visible_to

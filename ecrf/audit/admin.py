@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.forms import reason_for_change_field
-from ecrf.core.http import request_user
+from ecrf.common.http import request_user
 
 from .context import change_context
 from .selectors import history_of

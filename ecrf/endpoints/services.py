@@ -14,13 +14,23 @@ from django.utils.translation import gettext as _
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
 from ecrf.common import catalogue
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.services import participant_set_status, site_today
+from ecrf.queries.services import query_open
 from ecrf.schedule.models import VisitOutcome, VisitRecord
 from ecrf.schedule.services import lock_treated_participant, participant_schedule
 
-from .checks import BIOCHEMICAL, CLINICAL, HARD, CheckContext, CheckSetting, Finding, run_checks
+from .checks import (
+    BIOCHEMICAL,
+    CHECKS,
+    CLINICAL,
+    HARD,
+    CheckContext,
+    CheckSetting,
+    Finding,
+    run_checks,
+)
 from .models import BiochemicalPregnancy, ClinicalPregnancy, EditCheckFinding, EditCheckSetting
 
 if TYPE_CHECKING:
@@ -171,10 +181,6 @@ def _keep_findings(
     participant: Participant, record: str, soft: list[Finding], performed_by: User
 ) -> None:
     """Open a finding per confirmed soft check; resolve this form's checks that no longer fire."""
-    from ecrf.queries.services import query_open
-
-    from .checks import CHECKS
-
     codes_here = {c.code for c in CHECKS if record in c.records}
     firing = {f.code for f in soft}
     with change_context(performed_by=performed_by, site=participant.site.code):

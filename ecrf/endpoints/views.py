@@ -12,8 +12,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from ecrf.accounts.permissions import can_enter_data
-from ecrf.core.forms import add_service_errors
-from ecrf.core.http import AuthenticatedRequest, require_form_methods
+from ecrf.common.forms import add_service_errors
+from ecrf.common.http import AuthenticatedRequest, require_form_methods
 from ecrf.participants.selectors import participant_get
 from ecrf.queries.selectors import queries_visible_to
 

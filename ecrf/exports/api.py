@@ -23,8 +23,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ecrf.api.permissions import method_not_taken
-from ecrf.core.http import request_user
+from ecrf.common.http import method_not_taken, request_user
 from ecrf.studies.models import Site
 
 from . import selectors, services

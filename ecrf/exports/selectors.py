@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from ecrf.accounts.roles import Role
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.common import catalogue
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
 from ecrf.studies.services import current_study
 from randomization.selectors import can_see_lists
 

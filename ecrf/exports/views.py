@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from ecrf.accounts.selectors import sites_visible_to
-from ecrf.core.forms import add_service_errors
-from ecrf.core.http import AuthenticatedRequest
+from ecrf.common.forms import add_service_errors
+from ecrf.common.http import AuthenticatedRequest
 
 from . import selectors, services
 from .exceptions import ExportGone

@@ -149,7 +149,7 @@ def staff_notify(
 
 def staff_notification_queue(notification_id: int) -> None:
     """Hand one staff notification to a worker (queue ``NOTIFICATION_QUEUE``)."""
-    from .tasks import send_staff_notification
+    from .tasks import send_staff_notification  # noqa: PLC0415  (a service queues its own task)
 
     send_staff_notification.apply_async(
         args=[notification_id], queue=settings.NOTIFICATION_QUEUE or None

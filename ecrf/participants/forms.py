@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from ecrf.audit.forms import reason_for_change_field
 from ecrf.studies.models import Site
 
-from .models import ParticipantStatus
+from .models import ParticipantStatus, WithdrawalDecidedBy
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -150,8 +150,6 @@ class WithdrawalForm(forms.Form):
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from .models import WithdrawalDecidedBy
-
         super().__init__(*args, **kwargs)
         decided = self.fields["decided_by"]
         assert isinstance(decided, forms.ChoiceField)

@@ -5,18 +5,24 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ecrf.accounts.models import User
 from ecrf.accounts.permissions import ensure_can_enter_data
+from ecrf.accounts.roles import Role
+from ecrf.accounts.selectors import user_sees_site
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
 from ecrf.common import catalogue
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
+from ecrf.common.locks import ensure_unlocked
+from ecrf.notifications.models import StaffNotificationKind
+from ecrf.notifications.services import staff_notify
 from ecrf.studies.models import Site, Study
 
 from .eligibility import EligibilityAnswers, EligibilityRules, age_on, evaluate
@@ -28,11 +34,9 @@ from .models import (
     StatusChange,
     Unblinding,
     Withdrawal,
+    WithdrawalDecidedBy,
 )
 from .status import derive_status
-
-if TYPE_CHECKING:
-    from ecrf.accounts.models import User
 
 #: The answers of the eligibility form (API contract), in protocol order.
 ELIGIBILITY_ANSWER_FIELDS = catalogue.form("eligibility").required_answers
@@ -80,8 +84,6 @@ def _validate_screening_dates(site: Site, screening_date: dt.date, birth_date: d
 
 def lock_participant(participant: Participant, record: str = "") -> Participant:
     """Her row, locked for this transaction, after checking no data lock stands over it."""
-    from ecrf.quality.selectors import ensure_unlocked
-
     locked = (
         Participant.objects.select_for_update(of=("self",))
         .select_related("site__study")
@@ -311,9 +313,8 @@ def _refresh_status(participant: Participant, *, performed_by: User | None, reas
 
 
 def _is_allocated(participant: Participant) -> bool:
-    from randomization.models import Slot
-
-    return Slot.objects.filter(participant=participant).exists()
+    # Through the reverse relation of her slot: the slots belong to the layer above.
+    return Participant.objects.filter(pk=participant.pk, allocation__isnull=False).exists()
 
 
 def participant_set_status(
@@ -342,12 +343,6 @@ def participant_unblind(*, participant: Participant, reason: str, performed_by: 
     outbox in the same transaction, and the unblinding stays in the audit trail. A broker
     that is down delays those e-mails; it loses neither them nor the unblinding.
     """
-    from ecrf.accounts.models import User
-    from ecrf.accounts.roles import Role
-    from ecrf.accounts.selectors import user_sees_site
-    from ecrf.notifications.models import StaffNotificationKind
-    from ecrf.notifications.services import staff_notify
-
     if performed_by.role != Role.INVESTIGATOR or not user_sees_site(performed_by, participant.site):
         raise PermissionDenied(_("Only an investigator of her site may unblind a participant."))
     if not participant.site.study.blinded:
@@ -403,11 +398,6 @@ def participant_withdraw(
 
     After it, no new study data can be entered for her.
     """
-    from ecrf.accounts.roles import Role
-    from ecrf.accounts.selectors import user_sees_site
-
-    from .models import WithdrawalDecidedBy
-
     if performed_by.role not in (Role.COORDINATOR, Role.INVESTIGATOR) or not user_sees_site(
         performed_by, participant.site
     ):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -15,29 +14,25 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from ecrf.accounts.permissions import can_enter_data, can_view_history, ensure_role
+from ecrf.accounts.permissions import (
+    can_enter_data,
+    can_see_lists,
+    can_view_history,
+    ensure_role,
+)
 from ecrf.accounts.roles import UNBLINDING_ROLES, WITHDRAWING_ROLES
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.audit.selectors import history_of
 from ecrf.common import catalogue
-from ecrf.core.exceptions import StateConflict
-from ecrf.core.forms import add_service_errors
-from ecrf.core.http import AuthenticatedRequest, require_form_methods
-from ecrf.quality import selectors as quality_selectors
-from ecrf.quality.forms import SignForm
-from ecrf.quality.services import record_codes as quality_record_codes
-from ecrf.queries import selectors as query_selectors
-from randomization.selectors import can_see_lists
-from randomization.services import participant_randomize, study_arms
+from ecrf.common.forms import add_service_errors
+from ecrf.common.http import AuthenticatedRequest, require_form_methods
 
 from . import selectors, services
-from .blinding import arm_visible_to
 from .eligibility import evaluate_partial
 from .forms import (
     ConsentForm,
     EligibilityForm,
     ParticipantFilterForm,
-    RandomizeForm,
     ScreeningCorrectionForm,
     ScreeningForm,
     UnblindForm,
@@ -122,53 +117,6 @@ def participant_create(request: AuthenticatedRequest) -> HttpResponse:
             return redirect("participants:detail", pk=participant.pk)
     return render(
         request, "participants/create.html", {"form": form}, status=400 if form.errors else 200
-    )
-
-
-@login_required
-@require_safe
-def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    participant = selectors.participant_get(request.user, pk)
-    allocation = getattr(participant, "allocation", None)
-    study = participant.site.study
-    return render(
-        request,
-        "participants/detail.html",
-        {
-            "participant": participant,
-            "eligibility": getattr(participant, "eligibility", None),
-            "consent": getattr(participant, "consent", None),
-            "allocation": allocation,
-            "arm_visible": allocation is not None and arm_visible_to(request.user, participant),
-            "status_changes": participant.status_changes.select_related("changed_by"),
-            "findings": participant.check_findings.filter(resolved_at__isnull=True),
-            "signatures": quality_selectors.signatures_of(participant),
-            "verifications": quality_selectors.verifications_of(participant),
-            "locks": quality_selectors.open_locks_over(participant),
-            "sign_form": SignForm(),
-            "queries": query_selectors.queries_visible_to(
-                request.user, participant_id=participant.pk
-            ).select_related("opened_by"),
-            "query_targets": [
-                f"{form.code}.{field.name}"
-                for form in catalogue.queryable_forms()
-                for field in form.entered_fields
-            ]
-            if request.user.role in ("monitor", "data_manager")
-            else [],
-            "record_codes": quality_record_codes() if request.user.role == "monitor" else [],
-            "lockable_records": quality_record_codes()
-            if request.user.role == "data_manager"
-            else [],
-            "can_withdraw": request.user.role in ("coordinator", "investigator")
-            and participant.status not in ("withdrawn", "completed"),
-            "can_enter_data": can_enter_data(request.user),
-            "can_view_history": can_view_history(request.user),
-            "can_unblind": study.blinded
-            and allocation is not None
-            and request.user.role == "investigator"
-            and not participant.unblindings.exists(),
-        },
     )
 
 
@@ -297,47 +245,6 @@ def participant_consent(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             participant=participant, performed_by=request.user, **data
         ),
         saved_message=lambda _result: (messages.SUCCESS, _("Consent recorded.")),
-    )
-
-
-@login_required
-@require_form_methods
-def participant_randomize_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    """A confirmation step that restates what will happen, then the allocation itself."""
-    participant = selectors.participant_get(request.user, pk)
-    if not can_enter_data(request.user):
-        raise PermissionDenied(_("Only coordinators randomize participants."))
-    if request.method == "POST":
-        form = RandomizeForm(request.POST)
-        if form.is_valid():
-            try:
-                allocation = participant_randomize(
-                    participant=participant,
-                    idempotency_key=f"web-{form.cleaned_data['token']}",
-                    performed_by=request.user,
-                )
-            except StateConflict as exc:
-                messages.error(request, exc.detail)
-            else:
-                messages.success(
-                    request,
-                    _("Randomized: %(number)s, %(arm)s.")
-                    % {"number": allocation.randomization_number, "arm": allocation.arm_name},
-                )
-            return redirect("participants:detail", pk=participant.pk)
-    form = RandomizeForm(initial={"token": uuid.uuid4().hex})
-    study = participant.site.study
-    arms = study_arms(study)
-    return render(
-        request,
-        "participants/randomize.html",
-        {
-            "form": form,
-            "participant": participant,
-            "stratified": study.stratify_by_site,
-            "arms": " / ".join(arm.name for arm in arms),
-            "ratio": ":".join(str(arm.allocation_weight) for arm in arms),
-        },
     )
 
 

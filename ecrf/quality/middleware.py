@@ -9,9 +9,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from ecrf.core.exceptions import StateConflict
-
-from .guard import is_lock_violation
+from ecrf.common.exceptions import StateConflict
+from ecrf.common.guard import is_lock_violation
 
 
 def locked_message() -> str:

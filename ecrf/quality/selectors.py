@@ -35,25 +35,3 @@ def signatures_of(participant: Participant) -> QuerySet[Signature]:
 
 def verifications_of(participant: Participant) -> QuerySet[Verification]:
     return Verification.objects.filter(participant=participant).select_related("verified_by")
-
-
-def ensure_unlocked(participant: Participant, record: str = "") -> None:
-    """Refuse, before any validation, a write to data under a standing lock (409).
-
-    The database guard refuses such writes whatever path they take; this check only
-    lets a service say so first, instead of answering about a field first.
-    """
-    from django.utils.translation import gettext as _
-
-    from ecrf.core.exceptions import StateConflict
-
-    locks = open_locks_over(participant)
-    if locks.filter(
-        Q(scope__in=[LockScope.STUDY, LockScope.PARTICIPANT]) | Q(record=record)
-    ).exists():
-        raise StateConflict(
-            _(
-                "This data is locked by the data manager and cannot change until it is "
-                "unlocked with a reason."
-            )
-        )

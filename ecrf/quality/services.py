@@ -20,7 +20,7 @@ from ecrf.accounts.roles import Role
 from ecrf.accounts.selectors import user_sees_site
 from ecrf.audit.context import change_context
 from ecrf.common import catalogue
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
 from ecrf.participants.models import Participant
 
 from .models import Lock, LockScope, Signature, Verification

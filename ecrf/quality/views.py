@@ -15,8 +15,8 @@ from django.views.decorators.http import require_POST
 
 from ecrf.accounts.permissions import ensure_role
 from ecrf.accounts.roles import LOCKING_ROLES, SIGNING_ROLES, VERIFYING_ROLES
-from ecrf.core.exceptions import StateConflict
-from ecrf.core.http import AuthenticatedRequest
+from ecrf.common.exceptions import StateConflict
+from ecrf.common.http import AuthenticatedRequest
 from ecrf.participants.selectors import participant_get
 from ecrf.studies.services import current_study
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ecrf.core.http import AuthenticatedRequest
+from ecrf.common.http import AuthenticatedRequest
 from ecrf.participants.selectors import participant_get
 
 from . import selectors, services
@@ -55,8 +55,6 @@ def query_step_view(request: AuthenticatedRequest, query_pk: int, step: str) -> 
         "reopen": lambda: services.query_reopen(query=query, text=text, performed_by=request.user),
     }
     if step not in actions:
-        from django.http import Http404
-
         raise Http404
     try:
         actions[step]()

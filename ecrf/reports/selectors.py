@@ -36,6 +36,7 @@ from ecrf.accounts.selectors import scope_to_user_sites, sites_visible_to
 from ecrf.endpoints.models import BiochemicalPregnancy, ClinicalPregnancy, Result
 from ecrf.participants.eligibility import CRITERIA
 from ecrf.participants.models import Consent, Eligibility, Participant, ParticipantStatus
+from ecrf.participants.services import site_today
 from ecrf.quality.models import Verification
 from ecrf.queries.models import Query, QueryStatus
 from ecrf.safety.models import AdverseEvent
@@ -723,8 +724,6 @@ def _overdue_per_site(
 def data_quality(user: User | AnonymousUser, study: Study) -> list[SiteQuality]:
     """Per site the user sees: open queries (by age and the oldest), forms verified
     against forms entered, overdue visits and dose-diary days."""
-    from ecrf.participants.services import site_today
-
     now = timezone.now()
     sites = list(sites_visible_to(user).filter(study=study).order_by("code"))
     quality = {

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 
 from ecrf.accounts.roles import ALL_SITES_ROLES
 from ecrf.accounts.selectors import sites_visible_to
-from ecrf.core.http import AuthenticatedRequest
+from ecrf.common.http import AuthenticatedRequest
 from ecrf.studies.models import Study
 from ecrf.studies.services import current_study
 

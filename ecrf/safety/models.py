@@ -9,8 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from ecrf.audit.tracking import audited
+from ecrf.common.guard import guarded
 from ecrf.notifications.models import OutboxMessage
-from ecrf.quality.guard import guarded
 
 
 class SeriousnessCriterion(models.TextChoices):

@@ -23,7 +23,7 @@ from django.utils.translation import override, pgettext
 from ecrf.audit.context import change_context
 from ecrf.audit.services import changed_values, record_update
 from ecrf.common import catalogue
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
 from ecrf.notifications.services import on_commit_queue, outbox_requeue, outbox_send
 from ecrf.participants.models import Participant
 from ecrf.participants.services import site_today, site_zone
@@ -385,7 +385,7 @@ def _notification_create(adverse_event: AdverseEvent) -> SafetyNotification:
 
 def safety_notification_queue(notification_id: int) -> None:
     """Hand one notification to a worker (queue ``SAFETY_NOTIFICATION_QUEUE``)."""
-    from .tasks import send_safety_notification
+    from .tasks import send_safety_notification  # noqa: PLC0415  (a service queues its own task)
 
     send_safety_notification.apply_async(
         args=[notification_id], queue=settings.SAFETY_NOTIFICATION_QUEUE or None

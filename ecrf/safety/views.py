@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ecrf.common import catalogue
-from ecrf.core.exceptions import StateConflict
-from ecrf.core.forms import add_service_errors
-from ecrf.core.http import AuthenticatedRequest, require_form_methods
+from ecrf.common.exceptions import StateConflict
+from ecrf.common.forms import add_service_errors
+from ecrf.common.http import AuthenticatedRequest, require_form_methods
 from ecrf.participants.models import Participant
 from ecrf.participants.selectors import participant_get
 

@@ -7,12 +7,14 @@ built-in definition is checked by every ``manage.py`` command.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.core.checks import Error, Tags, register
 from django.db import DatabaseError
 
 from ecrf.studies import trial
+from ecrf.studies.models import Arm, Study
 
 from .arithmetic import (
     Regimen,
@@ -21,6 +23,7 @@ from .arithmetic import (
     definition_errors,
     regimen_errors,
 )
+from .definitions import regimen, schedule_definition
 
 
 def trial_definition() -> ScheduleDefinition:
@@ -38,8 +41,6 @@ def check_trial_schedule(app_configs: Any = None, **kwargs: Any) -> list[Error]:
         Error(f"Trial schedule: {message}", id="schedule.E001")
         for message in definition_errors(trial_definition())
     ]
-    from decimal import Decimal
-
     for code, *_names, dose, _weight in trial.ARMS:
         regimen = Regimen(Decimal(dose), Decimal(trial.CAPSULE_MG), trial.INTAKES_PER_DAY)
         errors += [
@@ -52,10 +53,6 @@ def check_trial_schedule(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 @register(Tags.database)
 def check_stored_schedules(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """Each study's schedule and each arm's regimen as stored in the database."""
-    from ecrf.studies.models import Arm, Study
-
-    from .definitions import regimen, schedule_definition
-
     errors: list[Error] = []
     try:
         for study in Study.objects.prefetch_related("visit_definitions"):

@@ -6,7 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.tracking import audited
-from ecrf.quality.guard import guarded
+from ecrf.common.guard import guarded
 
 
 class EmbryoStage(models.TextChoices):

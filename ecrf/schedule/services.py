@@ -14,10 +14,10 @@ from ecrf.accounts.permissions import ensure_can_enter_data
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
 from ecrf.common import catalogue
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
+from ecrf.common.locks import ensure_unlocked
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.services import site_today, site_zone
-from ecrf.quality.selectors import ensure_unlocked
 
 from .arithmetic import Schedule, compute_schedule
 from .definitions import regimen, schedule_definition

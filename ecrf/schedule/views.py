@@ -17,8 +17,8 @@ from django.views.decorators.http import require_POST, require_safe
 from icalendar import Calendar, Event
 
 from ecrf.accounts.permissions import can_enter_data
-from ecrf.core.forms import add_service_errors
-from ecrf.core.http import AuthenticatedRequest
+from ecrf.common.forms import add_service_errors
+from ecrf.common.http import AuthenticatedRequest
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Participant
 from ecrf.participants.selectors import participant_get

@@ -50,7 +50,7 @@ INSTALLED_APPS = [
     "ecrf.notifications",
     "ecrf.exports",
     "ecrf.reports",
-    "ecrf.core",
+    "ecrf.home",
     "randomization",
 ]
 
@@ -87,7 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "ecrf.core.context_processors.navigation",
+                "ecrf.home.context_processors.navigation",
             ],
         },
     },
@@ -312,7 +312,7 @@ EXPORT_QUEUE: str | None = os.environ.get("EXPORT_QUEUE") or None
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"no_personal_data": {"()": "ecrf.core.logging.NoPersonalDataFilter"}},
+    "filters": {"no_personal_data": {"()": "ecrf.common.logging.NoPersonalDataFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },

@@ -19,7 +19,7 @@ def embedded_postgres_url(database: str, data_dir: Path | None = None) -> str:
     The URL is also exported as ``DATABASE_URL`` so that child processes (a Celery
     worker started by a test, say) reach the same server.
     """
-    import pgserver  # imported here: production never loads it
+    import pgserver  # noqa: PLC0415  (imported here: production never loads it)
 
     data_dir = data_dir or BASE_DIR / "var" / "pgdata"
     data_dir.mkdir(parents=True, exist_ok=True)

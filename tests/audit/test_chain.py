@@ -26,7 +26,7 @@ from ecrf.audit.chain import (
     event_tables,
 )
 from ecrf.audit.models import ChainLink, ChainShape, ChainVerification
-from ecrf.audit.tasks import audit_trail_verify
+from ecrf.home.tasks import audit_trail_verify
 from ecrf.participants.models import Participant
 from ecrf.participants.services import participant_update_screening
 from tests.conftest import run_manage

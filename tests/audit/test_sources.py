@@ -11,7 +11,7 @@ from django.utils import timezone
 from pghistory.models import Events
 
 from ecrf.accounts.models import User
-from ecrf.core.tasks import sessions_clear_expired
+from ecrf.home.tasks import sessions_clear_expired
 from ecrf.studies.models import Study
 
 from ..conftest import run_manage

@@ -13,9 +13,9 @@ from django.apps import apps
 from django.utils import translation
 
 from ecrf.common import catalogue
+from ecrf.common.guard import GUARDED_RECORDS
 from ecrf.exports.formats.dictionary import SAS_KEY_NAMES
 from ecrf.participants.eligibility import EligibilityAnswers
-from ecrf.quality.guard import GUARDED_RECORDS
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from ecrf.core.logging import NoPersonalDataFilter
+from ecrf.common.logging import NoPersonalDataFilter
 
 
 def _filtered(message: str, *args: object) -> str:

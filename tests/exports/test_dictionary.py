@@ -11,6 +11,7 @@ from django.apps import apps
 from django.db import models
 
 from ecrf.common import catalogue
+from ecrf.common.guard import GUARDED_RECORDS
 from ecrf.endpoints.models import EditCheckSetting
 from ecrf.exports.formats.base import ExportScope
 from ecrf.exports.formats.dictionary import (
@@ -22,7 +23,6 @@ from ecrf.exports.formats.dictionary import (
     value_to_text,
     write_dictionary_csv,
 )
-from ecrf.quality.guard import GUARDED_RECORDS
 from ecrf.safety.models import Outcome
 
 pytestmark = pytest.mark.django_db

@@ -17,10 +17,10 @@ from django.test import Client
 from django.utils import timezone
 
 from ecrf.accounts.services import api_token_issue
+from ecrf.home.services import study_setup_trial
 from ecrf.participants.services import consent_record, eligibility_record
 from ecrf.studies import trial
 from ecrf.studies.models import Site
-from ecrf.studies.services import study_setup_trial
 from randomization.services import participant_randomize
 
 from ..conftest import sign_in

@@ -11,7 +11,7 @@ from django.db import InterfaceError, OperationalError
 from django.test import RequestFactory
 
 from ecrf.api.errors import exception_handler
-from ecrf.core.errors import is_database_unavailable, server_error
+from ecrf.common.errors import is_database_unavailable, server_error
 
 pytestmark = pytest.mark.requirement("ICH-E6R3-4.3.6-SYSTEM-FAILURE")
 
@@ -106,7 +106,7 @@ def test_a_session_lost_to_the_outage_answers_503_not_400(monkeypatch):
     from django.contrib.sessions.models import Session
     from django.http import HttpResponse
 
-    from ecrf.core.errors import bad_request
+    from ecrf.common.errors import bad_request
 
     def database_away(*args, **kwargs):
         raise wrapped(psycopg.OperationalError("server closed the connection"))
@@ -128,7 +128,7 @@ def test_a_session_lost_to_the_outage_answers_503_not_400(monkeypatch):
 def test_a_bad_request_of_its_own_is_still_400():
     from django.core.exceptions import SuspiciousOperation
 
-    from ecrf.core.errors import bad_request
+    from ecrf.common.errors import bad_request
 
     response = bad_request(RequestFactory().get("/x/"), SuspiciousOperation("bad"))
     assert response.status_code == 400

@@ -7,8 +7,8 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from pghistory.models import Events
 
+from ecrf.common.guard import is_lock_violation
 from ecrf.endpoints.models import BiochemicalPregnancy
-from ecrf.quality.guard import is_lock_violation
 from ecrf.quality.models import Lock, Signature, Verification
 from ecrf.quality.services import verification_mark
 
@@ -324,7 +324,7 @@ def test_every_table_of_participant_data_is_guarded():
     import pghistory.models
     from django.apps import apps
 
-    from ecrf.quality.guard import GUARDED_RECORDS
+    from ecrf.common.guard import GUARDED_RECORDS
 
     exempt = {
         "quality.Signature",

@@ -12,7 +12,7 @@ import pytest
 from django.core import mail
 from django.db import connection
 
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
 from ecrf.participants.models import ParticipantStatus, StatusChange
 from ecrf.participants.services import eligibility_record, participant_set_status
 from randomization.models import ListStatus, RandomizationList, Slot

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from pghistory.models import Events
 
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
 from randomization import blocks
 from randomization.models import ListStatus, RandomizationList, Slot
 from randomization.services import list_activate, list_extend, list_generate

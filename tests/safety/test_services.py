@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from pghistory.models import Events
 
-from ecrf.core.exceptions import StateConflict
+from ecrf.common.exceptions import StateConflict
 from ecrf.participants.models import ParticipantStatus
 from ecrf.participants.services import participant_set_status
 from ecrf.safety.models import AdverseEvent, SafetyNotification

@@ -51,19 +51,20 @@ def _lazy(kind: str, format: str, media_type: str, extension: str, target: str) 
 
 _AUDIT = "ecrf.exports.formats.audit"
 _CLINICAL = "ecrf.exports.formats.clinical"
+_ODM = "ecrf.exports.formats.odm"
 
 FORMATS: dict[tuple[str, str], ExportFormat] = {
     (entry.kind, entry.format): entry
     for entry in [
         _lazy("audit_trail", "csv", "text/csv", ".csv", f"{_AUDIT}:write_audit_csv"),
-        _lazy("audit_trail", "odm", "application/xml", ".xml", f"{_AUDIT}:write_audit_odm"),
+        _lazy("audit_trail", "odm", "application/xml", ".xml", f"{_ODM}:write_audit_odm"),
         _lazy("clinical_data", "csv", "application/zip", ".zip", f"{_CLINICAL}:write_clinical_csv"),
         _lazy(
             "clinical_data",
             "odm",
             "application/xml",
             ".xml",
-            "ecrf.exports.formats.odm:write_clinical_odm",
+            f"{_ODM}:write_clinical_odm",
         ),
         _lazy("clinical_data", "xpt", "application/zip", ".zip", f"{_CLINICAL}:write_clinical_xpt"),
         _lazy(

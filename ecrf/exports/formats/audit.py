@@ -687,12 +687,3 @@ def write_audit_csv(
         out.write(buffer)
     rows = max(rows, 0)
     progress(rows, rows)
-
-
-def write_audit_odm(
-    scope: ExportScope, out: BinaryIO, *, progress: Progress, chain_head: str
-) -> None:
-    """The audit trail as CDISC ODM 1.3.2 (see :func:`ecrf.exports.formats.odm.write_audit_odm`)."""
-    from .odm import write_audit_odm as write  # odm.py reads the trail from this module
-
-    write(scope, out, progress=progress, chain_head=chain_head)

@@ -51,7 +51,7 @@ from .dictionary import (
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415  (heavy: loaded only to write XPT)
 
     from .base import ExportScope, Progress
 
@@ -377,7 +377,7 @@ def _xpt_number(value: Any) -> float:
 
 def _xpt_column(field: FieldDef, values: list[Any]) -> tuple[pd.Series[Any], str | None]:
     """The column of one field as pyreadstat writes it, and its SAS format."""
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415  (heavy: loaded only to write XPT)
 
     if field.data_type in {"integer", "float", "boolean"}:
         return pd.Series([_xpt_number(v) for v in values], dtype="float64"), None
@@ -398,7 +398,7 @@ def _form_frame(
     form: FormDef, scope: ExportScope, tracker: _Progress
 ) -> tuple[pd.DataFrame, dict[str, str | None], dict[str, str], dict[str, list[str]]]:
     """One form as a DataFrame with SAS names, its labels, formats and text continuations."""
-    import pandas as pd
+    import pandas as pd  # noqa: PLC0415  (heavy: loaded only to write XPT)
 
     keys: dict[str, list[Any]] = {name: [] for name in KEY_COLUMNS}
     columns: list[list[Any]] = [[] for _ in form.fields]
@@ -458,7 +458,7 @@ def write_clinical_xpt(
     English ones, at most 40 bytes. Text over 200 bytes is split into continuation
     variables rather than cut (``XPT_TEXT_RULE``).
     """
-    import pyreadstat
+    import pyreadstat  # noqa: PLC0415  (heavy: loaded only to write XPT)
 
     forms = forms_in_scope(scope)
     counts = {form.name: form_queryset(form, scope).count() for form in forms}

@@ -40,6 +40,12 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.common import catalogue
+from ecrf.endpoints.checks import CHECK_FIELDS, CHECKS, HARD
+from ecrf.endpoints.models import EditCheckSetting
+from ecrf.participants.eligibility import CRITERIA, EligibilityRules
+from ecrf.participants.services import eligibility_rules
+from ecrf.studies import trial
+from ecrf.studies.models import Arm, Study
 
 if TYPE_CHECKING:
     from .base import ExportScope, Progress
@@ -310,13 +316,8 @@ def _validator_words(field: models.Field[Any, Any]) -> list[Promise | str]:
 
 
 def _eligibility_words(study_id: int | None) -> dict[str, tuple[Promise | str, ...]]:
-    from ecrf.participants.eligibility import CRITERIA, EligibilityRules
-
     rules = EligibilityRules()
     if study_id is not None:
-        from ecrf.participants.services import eligibility_rules
-        from ecrf.studies.models import Study
-
         study = Study.objects.filter(pk=study_id).first()
         if study is not None:
             rules = eligibility_rules(study)
@@ -356,12 +357,8 @@ def _eligibility_words(study_id: int | None) -> dict[str, tuple[Promise | str, .
 
 
 def _endpoint_check_words(study_id: int | None) -> dict[tuple[str, str], list[Promise | str]]:
-    from ecrf.endpoints.checks import CHECK_FIELDS, CHECKS, HARD
-
     settings_by_code: dict[str, tuple[bool, str, Decimal | None]] = {}
     if study_id is not None:
-        from ecrf.endpoints.models import EditCheckSetting
-
         for setting in EditCheckSetting.objects.filter(study_id=study_id):
             settings_by_code[setting.code] = (setting.enabled, setting.severity, setting.threshold)
     words: dict[tuple[str, str], list[Promise | str]] = {}
@@ -391,9 +388,6 @@ def _endpoint_check_words(study_id: int | None) -> dict[tuple[str, str], list[Pr
 
 
 def _arm_values(study_id: int | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    from ecrf.studies import trial
-    from ecrf.studies.models import Arm
-
     arms = (
         [(a.code, a.name_en, a.name_ja) for a in Arm.objects.filter(study_id=study_id)]
         if study_id is not None
@@ -440,8 +434,6 @@ def _form_def(
             allowed_en = [(code, in_language("en", label)) for code, label in BOOLEAN_VALUES]
             allowed_ja = [(code, in_language("ja", label)) for code, label in BOOLEAN_VALUES]
         if spec.code == "eligibility" and field.name == "failed_criteria":
-            from ecrf.participants.eligibility import CRITERIA
-
             allowed_en = [(c.code, in_language("en", c.statement)) for c in CRITERIA]
             allowed_ja = [(c.code, in_language("ja", c.statement)) for c in CRITERIA]
         checks: list[Promise | str] = []

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db import migrations
 
-from ecrf.quality.guard import GUARD_FUNCTION_SQL
+from ecrf.common.guard import GUARD_FUNCTION_SQL
 
 
 class Migration(migrations.Migration):

@@ -4,7 +4,7 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
-class CoreConfig(AppConfig):
-    name = "ecrf.core"
-    label = "core"
+class HomeConfig(AppConfig):
+    name = "ecrf.home"
+    label = "home"
     verbose_name = _("eCRF")

@@ -1,4 +1,5 @@
-"""Typed requests: the pages behind ``login_required`` always have a real user."""
+"""Typed requests (the pages behind ``login_required`` always have a real user), and the
+request helpers every app's pages and API share."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.http import HttpRequest
 from django.views.decorators.http import require_http_methods
+from rest_framework.request import Request
 
 if TYPE_CHECKING:
     from ecrf.accounts.models import User
@@ -22,3 +24,9 @@ def request_user(request: Any) -> User:
 
 #: A page with a form: shown by GET (and HEAD), submitted by POST; other methods answer 405.
 require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
+
+
+def method_not_taken(request: Request, view: Any) -> bool:
+    """A method the route does not take: let it through so that it answers 405, not 403."""
+    action_map = getattr(view, "action_map", None)
+    return action_map is not None and (request.method or "").lower() not in action_map

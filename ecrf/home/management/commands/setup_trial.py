@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from ecrf.audit.commands import AuditedCommand
+from ecrf.home.services import study_setup_trial
 from ecrf.studies import trial
-from ecrf.studies.services import study_setup_trial
 
 
 class Command(AuditedCommand):

@@ -10,11 +10,11 @@ from ecrf.accounts.models import User
 from ecrf.accounts.services import user_create
 from ecrf.audit.commands import AuditedCommand
 from ecrf.audit.services import record_update
-from ecrf.core import demo
+from ecrf.home import demo
+from ecrf.home.services import study_setup_trial
 from ecrf.participants.services import participant_enroll, site_today
 from ecrf.studies import trial
 from ecrf.studies.models import Site
-from ecrf.studies.services import study_setup_trial
 
 
 class Command(AuditedCommand):
