@@ -1,5 +1,5 @@
 """Typed requests (the pages behind ``login_required`` always have a real user), and the
-request helpers every app's pages and API share."""
+helpers the pages and the API of every app share."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.http import HttpRequest
 from django.views.decorators.http import require_http_methods
-from rest_framework.request import Request
 
 if TYPE_CHECKING:
+    from rest_framework.request import Request
+
     from ecrf.accounts.models import User
 
 
