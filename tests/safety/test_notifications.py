@@ -7,7 +7,6 @@ import email
 import email.policy
 import os
 import signal
-import time
 from pathlib import Path
 from smtplib import SMTPException
 from unittest import mock
@@ -25,6 +24,7 @@ from ecrf.safety.models import SafetyNotification
 from ecrf.safety.services import safety_notification_send, safety_notifications_requeue
 from ecrf.safety.tasks import send_safety_notification
 
+from ..conftest import wait_for
 from .conftest import SAE_VALUES, SAFETY_DESK, record
 
 VERY_SLOW_MAIL = "tests.safety.mail_backends.VerySlowFileBackend"
@@ -183,15 +183,6 @@ def sae_messages(folder: Path) -> list[email.message.EmailMessage]:
         if "SAE" in str(message["Subject"]):
             found.append(message)
     return found
-
-
-def wait_for(condition, *, what: str, workers=(), timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            logs = "\n\n".join(w.log_text() for w in workers)
-            pytest.fail(f"Timed out waiting for {what}.\n{logs}")
-        time.sleep(0.05)
 
 
 def row_is_locked(notification_id: int) -> bool:
