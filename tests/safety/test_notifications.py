@@ -14,7 +14,7 @@ from unittest import mock
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ecrf.notifications import services as outbox
@@ -186,14 +186,21 @@ def sae_messages(folder: Path) -> list[email.message.EmailMessage]:
 
 
 def row_is_locked(notification_id: int) -> bool:
-    """Whether another transaction (a worker sending it) holds the notification's row."""
-    with transaction.atomic():
-        free = (
-            SafetyNotification.objects.select_for_update(skip_locked=True)
-            .filter(pk=notification_id)
-            .exists()
+    """Whether another transaction (a worker sending it) holds the notification's row.
+
+    Read without taking a lock: the row's ``xmax`` names the transaction that locked it,
+    still open while a session runs it. (Trying the lock would itself hold the row for a
+    moment, and a worker whose ``SKIP LOCKED`` came at that moment would skip the row.)
+    """
+    table = connection.ops.quote_name(SafetyNotification._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {table} n "  # noqa: S608  (the model's own table)
+            "JOIN pg_stat_activity a ON a.backend_xid = n.xmax "
+            "WHERE n.id = %s AND a.pid <> pg_backend_pid())",
+            [notification_id],
         )
-    return not free
+        return bool(cursor.fetchone()[0])
 
 
 @pytest.fixture
