@@ -125,7 +125,7 @@ class TrialKeeper:
     on the real transactions (``transactional_db``, ``live_server``, real processes)
     empties the database at its end (a flush, which ends with ``post_migrate``): the
     trial is then built again, through the same service and its audit triggers, before
-    the next test.
+    the next test that asks for it.
     """
 
     def __init__(self) -> None:
@@ -159,7 +159,8 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     # Before the test's own fixtures: its transaction must start with the trial there.
-    TRIAL.restore()
+    if "trial_built" in getattr(item, "fixturenames", ()):
+        TRIAL.restore()
     return (yield)
 
 
@@ -179,7 +180,8 @@ def _transactional(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture(autouse=True)
 def _trial_only_where_asked(request: pytest.FixtureRequest) -> None:
     """A test that does not ask for the trial (``study``, ``trial_built``) finds an empty
-    database, as it would have before the trial was built once per session.
+    database, as it did before the trial was built once per session (a transactional
+    test finds the trial unless a flush removed it).
 
     Within its own transaction, all tables are emptied (TRUNCATE is transactional in
     PostgreSQL): the rollback at the end of the test brings the trial back.
@@ -189,6 +191,8 @@ def _trial_only_where_asked(request: pytest.FixtureRequest) -> None:
     )
     if not uses_database or "trial_built" in request.fixturenames or _transactional(request):
         return
+    if TRIAL.flushed:
+        return  # emptied already, by the flush after a transactional test
     request.getfixturevalue("_django_db_helper")
     with connection.cursor() as cursor:
         for statement in _empty_database_sql():
