@@ -3,6 +3,10 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV ?= uv
 PYTHON := .venv/bin/python
+# The suite runs on this many pytest-xdist workers (auto: one per CPU), each with a test
+# database, a broker (a Redis database or a broker database) and ports of its own.
+PYTEST_WORKERS ?= auto
+PYTEST := $(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 .PHONY: run test validation-report bench load install uv system-deps lint typecheck messages run-prod clean
 
@@ -14,7 +18,7 @@ test: install system-deps ## lint, layers, types and the whole suite
 	$(PYTHON) -m ruff format --check .
 	.venv/bin/lint-imports
 	$(PYTHON) -m mypy ecrf randomization
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 bench: install ## benchmarks (not part of the tests), one JSON line each
 	PYTHONPATH=. $(PYTHON) bench/run.py $(BENCHMARKS)
@@ -27,7 +31,7 @@ load: install ## locust against gunicorn and a Celery worker, 60 s, loopback onl
 # fails when the suite failed or a requirement is not proven by tests that all ran and passed.
 validation-report: install system-deps ## run the suite, then test-artifacts/validation/validation-report.{md,html}
 	@rm -f test-artifacts/validation/results.json; \
-	status=0; $(PYTHON) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	status=0; $(PYTEST) $(PYTEST_ARGS) || status=$$?; \
 	$(PYTHON) scripts/validation_report.py || exit $$?; \
 	exit $$status
 

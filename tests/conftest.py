@@ -5,14 +5,22 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
+import psycopg
+import psycopg.sql
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.core.management.color import no_style
+from django.db import connection, transaction
+from django.db.models.signals import post_migrate
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
@@ -31,8 +39,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS = BASE_DIR / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 
-#: Requirement-to-test traceability (traceability/requirements.yaml).
-pytest_plugins = ["tests.traceability"]
+#: Requirement-to-test traceability (traceability/requirements.yaml), and pytester for its tests.
+pytest_plugins = ["tests.traceability", "pytester"]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -51,13 +59,177 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
         report.longrepr = f"Skipped tests are not allowed in CI: {reason}"
 
 
+# -- one broker per xdist worker ------------------------------------------------------
+
+
+def xdist_worker_number() -> int | None:
+    """The number of this pytest-xdist worker (gw0 is 0); None when not under xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker.removeprefix("gw")) if worker.startswith("gw") else None
+
+
+def worker_broker_url(broker_url: str, number: int) -> str:
+    """The broker of xdist worker ``number``: Redis database ``N + number`` of the configured
+    Redis database N, or a PostgreSQL database of its own beside the configured one for
+    kombu's SQLAlchemy transport. A real Celery worker a test starts is given the same URL,
+    so it never consumes the messages of a test running on another xdist worker."""
+    parts = urlsplit(broker_url)
+    if parts.scheme in {"redis", "rediss"}:
+        base = int(parts.path.strip("/") or 0)
+        if base + number > 15:
+            raise pytest.UsageError(
+                f"Redis database {base} + {number} for xdist worker gw{number} is past 15: "
+                "run fewer workers or give CELERY_BROKER_URL a lower database number"
+            )
+        return urlunsplit(parts._replace(path=f"/{base + number}"))
+    if parts.scheme.startswith("sqla+"):
+        name = f"{parts.path.strip('/')}_broker_gw{number}"
+        server = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+        with psycopg.connect(server, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if exists.fetchone() is None:
+                conn.execute(
+                    psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name))
+                )
+        return urlunsplit(parts._replace(path=f"/{name}"))
+    return broker_url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    number = xdist_worker_number()
+    if number is None:
+        return
+    from ecrf.celery import app
+
+    settings.CELERY_BROKER_URL = worker_broker_url(settings.CELERY_BROKER_URL, number)
+    # Celery reads the variable before its configuration: both name this worker's broker.
+    os.environ["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
+    app.conf.broker_url = settings.CELERY_BROKER_URL
+
+
 # -- study, sites, users ---------------------------------------------------------------
 
 
-@pytest.fixture
-def study(db: None) -> Study:
+def trial_build() -> Study:
+    """The trial of the tests: the study, its arms and visits, and sites S01 and S02 with
+    their activated randomization lists, set up through the service as ``setup_trial`` does."""
     study, _ = study_setup_trial(sites=list(trial.SITES[:2]), performed_by=None)
     return study
+
+
+class TrialKeeper:
+    """Keeps the session's trial in the test database.
+
+    The trial is built and committed once per session (``django_db_setup``); each test
+    runs in a transaction rolled back at its end, so it finds the trial as built. A test
+    on the real transactions (``transactional_db``, ``live_server``, real processes)
+    empties the database at its end (a flush, which ends with ``post_migrate``): the
+    trial is then built again, through the same service and its audit triggers, before
+    the next test that asks for it.
+    """
+
+    def __init__(self) -> None:
+        self.blocker: Any = None
+        self.flushed = False
+
+    def database_flushed(self, **kwargs: Any) -> None:
+        self.flushed = True
+
+    def build(self, blocker: Any) -> None:
+        self.blocker = blocker
+        with blocker.unblock():
+            trial_build()
+        self.flushed = False
+
+    def restore(self) -> None:
+        if self.flushed and self.blocker is not None:
+            self.build(self.blocker)
+
+
+TRIAL = TrialKeeper()
+post_migrate.connect(TRIAL.database_flushed, dispatch_uid="tests-trial-flushed")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """The test database, migrated, with the trial built once for the whole session."""
+    TRIAL.build(django_db_blocker)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    # Before the test's own fixtures: its transaction must start with the trial there.
+    if "trial_built" in getattr(item, "fixturenames", ()):
+        TRIAL.restore()
+    return (yield)
+
+
+@lru_cache(maxsize=1)
+def _empty_database_sql() -> tuple[str, ...]:
+    tables = connection.introspection.django_table_names(only_existing=True)
+    return tuple(connection.ops.sql_flush(no_style(), tables))
+
+
+def _transactional(request: pytest.FixtureRequest) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+    )
+
+
+@pytest.fixture(autouse=True)
+def _trial_only_where_asked(request: pytest.FixtureRequest) -> None:
+    """A test that does not ask for the trial (``study``, ``trial_built``) finds an empty
+    database, as it did before the trial was built once per session (a transactional
+    test finds the trial unless a flush removed it).
+
+    Within its own transaction, all tables are emptied (TRUNCATE is transactional in
+    PostgreSQL): the rollback at the end of the test brings the trial back.
+    """
+    uses_database = request.node.get_closest_marker("django_db") is not None or bool(
+        {"db", "transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    if not uses_database or "trial_built" in request.fixturenames or _transactional(request):
+        return
+    if TRIAL.flushed:
+        return  # emptied already, by the flush after a transactional test
+    request.getfixturevalue("_django_db_helper")
+    with connection.cursor() as cursor:
+        for statement in _empty_database_sql():
+            cursor.execute(statement)
+
+
+@pytest.fixture(scope="session")
+def trial_built(django_db_setup: None) -> None:
+    """The trial is in the database: a test or fixture that builds on it asks for this
+    (``study`` does); a test that does not finds an empty database."""
+
+
+@pytest.fixture
+def study(db: None, trial_built: None) -> Study:
+    return Study.objects.get(code=trial.STUDY_CODE)
+
+
+@contextmanager
+def module_transaction(django_db_blocker: Any) -> Iterator[None]:
+    """A transaction around a whole module's tests, rolled back at its end.
+
+    What a module-scoped fixture writes inside it is seen by each test of the module;
+    each test's own transaction is a savepoint within it, rolled back after the test,
+    so every test starts from the same data. Marked as a test case's transaction, as
+    Django's ``TestCase.setUpTestData`` does, so that a service's durable block inside
+    a test is allowed as it is in any other test.
+    """
+    atomic = transaction.atomic()
+    atomic._from_testcase = True  # type: ignore[attr-defined]
+    with django_db_blocker.unblock():
+        atomic.__enter__()
+    try:
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
 
 
 @pytest.fixture
@@ -70,17 +242,68 @@ def site_b(study: Study) -> Site:
     return Site.objects.get(code="S02")
 
 
+def study_user(role: str, sites: list[str] | None = None, **kwargs: Any) -> User:
+    """A user of ``role``: of site S01 for a site-bound role unless ``sites`` says otherwise."""
+    site_codes = (
+        sites
+        if sites is not None
+        else (["S01"] if role in {"coordinator", "investigator", "monitor"} else [])
+    )
+    return UserFactory(role=role, site_codes=site_codes, **kwargs)
+
+
+def eligible_consented(site: Site, coordinator: User, **answers: Any) -> Participant:
+    """A participant of ``site`` who is eligible and has consented."""
+    participant = ParticipantFactory(site=site, performed_by=coordinator)
+    eligibility_record(
+        participant=participant,
+        answers={**ELIGIBLE_ANSWERS, **answers},
+        performed_by=coordinator,
+    )
+    consent_record(
+        participant=participant,
+        consent_date=participant.screening_date + dt.timedelta(days=1),
+        consent_version="1.0",
+        performed_by=coordinator,
+    )
+    participant.refresh_from_db()
+    return participant
+
+
+def randomized_on_20_february(site: Site, coordinator: User) -> Participant:
+    """A participant of ``site`` randomized on 2026-02-20, Tokyo time."""
+    from randomization.services import participant_randomize
+
+    from .clock import at
+
+    with at("2026-02-20"):
+        participant = eligible_consented(site, coordinator)
+        participant_randomize(
+            participant=participant, idempotency_key="randomized", performed_by=coordinator
+        )
+    participant.refresh_from_db()
+    return participant
+
+
+def transfer_planned_on_1_march(participant: Participant, coordinator: User) -> Participant:
+    """Her embryo transfer planned (on 2026-02-21) for 2026-03-01."""
+    from ecrf.schedule.services import embryo_transfer_set
+
+    from .clock import at
+
+    with at("2026-02-21"):
+        embryo_transfer_set(
+            participant=participant,
+            et_date=dt.date(2026, 3, 1),
+            performed=False,
+            performed_by=coordinator,
+        )
+    return participant
+
+
 @pytest.fixture
 def make_user(study: Study) -> Callable[..., User]:
-    def make(role: str, sites: list[str] | None = None, **kwargs: Any) -> User:
-        site_codes = (
-            sites
-            if sites is not None
-            else (["S01"] if role in {"coordinator", "investigator", "monitor"} else [])
-        )
-        return UserFactory(role=role, site_codes=site_codes, **kwargs)
-
-    return make
+    return study_user
 
 
 @pytest.fixture
@@ -108,57 +331,21 @@ def ready_participant(site_a: Any, coordinator_a: Any) -> Callable[..., Particip
     """A participant of site A who is eligible and has consented."""
 
     def make(site: Any = None, coordinator: Any = None, **answers: Any) -> Participant:
-        site = site or site_a
-        coordinator = coordinator or coordinator_a
-        participant = ParticipantFactory(site=site, performed_by=coordinator)
-        eligibility_record(
-            participant=participant,
-            answers={**ELIGIBLE_ANSWERS, **answers},
-            performed_by=coordinator,
-        )
-        consent_record(
-            participant=participant,
-            consent_date=participant.screening_date + dt.timedelta(days=1),
-            consent_version="1.0",
-            performed_by=coordinator,
-        )
-        participant.refresh_from_db()
-        return participant
+        return eligible_consented(site or site_a, coordinator or coordinator_a, **answers)
 
     return make
 
 
 @pytest.fixture
-def randomized(ready_participant: Callable[..., Participant], coordinator_a: User) -> Participant:
+def randomized(site_a: Site, coordinator_a: User) -> Participant:
     """A participant of site A randomized on 2026-02-20, Tokyo time."""
-    from randomization.services import participant_randomize
-
-    from .clock import at
-
-    with at("2026-02-20"):
-        participant = ready_participant()
-        participant_randomize(
-            participant=participant, idempotency_key="randomized", performed_by=coordinator_a
-        )
-    participant.refresh_from_db()
-    return participant
+    return randomized_on_20_february(site_a, coordinator_a)
 
 
 @pytest.fixture
 def transferred(randomized: Participant, coordinator_a: User) -> Participant:
     """The randomized participant with her embryo transfer planned on 2026-03-01."""
-    from ecrf.schedule.services import embryo_transfer_set
-
-    from .clock import at
-
-    with at("2026-02-21"):
-        embryo_transfer_set(
-            participant=randomized,
-            et_date=dt.date(2026, 3, 1),
-            performed=False,
-            performed_by=coordinator_a,
-        )
-    return randomized
+    return transfer_planned_on_1_march(randomized, coordinator_a)
 
 
 # -- signed-in clients -----------------------------------------------------------------
@@ -251,41 +438,107 @@ def run_manage(*args: str, check: bool = True, **env: str) -> subprocess.Complet
     return result
 
 
+def wait_for(
+    condition: Callable[[], Any],
+    *,
+    what: str,
+    workers: Iterable[Worker] = (),
+    timeout: float = 90,
+) -> Any:
+    """Poll ``condition`` until it answers something true, and answer that; fail naming
+    ``what`` if it never does, with the logs of the ``workers`` involved."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            logs = "\n\n".join(w.log_text() for w in workers)
+            pytest.fail(f"Timed out waiting for {what}.\n{logs}")
+        time.sleep(0.05)
+    return result
+
+
+@dataclass
+class Worker:
+    """A real Celery worker process and its log."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def tasks_succeeded(self) -> int:
+        return self.log.read_bytes().count(b" succeeded in ")
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
 @pytest.fixture
-def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A real Celery worker process consuming the configured broker, on the test database."""
-    log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "ecrf",
-                "worker",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=BASE_DIR,
-            env=subprocess_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 60
-    while b" ready." not in log.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"The Celery worker did not start:\n{log.read_text()}")
-        time.sleep(0.2)
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+def start_worker(transactional_db: None, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """Start real Celery workers on the test database, consuming only ``queue``.
+
+    A queue of the test's own keeps messages of other test runs (or of a worker killed
+    mid-task) out of this test. Extra keyword arguments become environment variables
+    of the worker (an e-mail backend, say). Workers still running at the end are stopped.
+    """
+    workers: list[Worker] = []
+
+    def start(*, queue: str, **env: str) -> Worker:
+        name = f"w{len(workers) + 1}-{uuid.uuid4().hex[:8]}"
+        log = tmp_path / f"worker-{name}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "ecrf",
+                    "worker",
+                    "--pool=solo",
+                    "--loglevel=INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    f"--queues={queue}",
+                    f"--hostname={name}@%h",
+                ],
+                cwd=BASE_DIR,
+                env=subprocess_env(**env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        worker = Worker(process=process, log=log)
+        workers.append(worker)
+        deadline = time.monotonic() + 60
+        while b" ready." not in log.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"The Celery worker did not start:\n{worker.log_text()}")
+            time.sleep(0.2)
+        return worker
+
+    yield start
+    for worker in workers:
+        if worker.process.poll() is None:
+            worker.process.terminate()
+    for worker in workers:
+        try:
+            worker.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait()
+
+
+@pytest.fixture
+def queue_name() -> str:
+    """A Celery queue no other test run consumes."""
+    return f"test-reminders-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def celery_worker(start_worker: Callable[..., Worker]) -> Worker:
+    """A real Celery worker consuming the default queue of the configured broker."""
+    from ecrf.celery import app
+
+    return start_worker(queue=app.conf.task_default_queue)
 
 
 # -- a real browser --------------------------------------------------------------------

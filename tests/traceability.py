@@ -12,6 +12,9 @@ the ids live in ``traceability/requirements.yaml``. This plugin
   git commit, machine, Python, pytest and PostgreSQL versions).
 
 ``scripts/validation_report.py`` renders that file as the validation report.
+
+Under pytest-xdist each worker collects the suite and checks the markers; it hands what
+it collected to the controller, which sees every test's report and writes the file.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ DEFAULT_RESULTS = Path("test-artifacts") / "validation" / "results.json"
 ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9][A-Z0-9.]*)+$")
 PROCEDURAL_KINDS = {"procedural", "not_applicable"}
 RESULTS_SCHEMA = 1
+#: The key of what an xdist worker collected, in the output it hands to the controller.
+WORKER_OUTPUT = "ecrf_traceability"
+WORKER_POSTGRESQL = "ecrf_traceability_postgresql"
+WORKER_REFUSAL = "ecrf_traceability_refusal"
 
 
 class CatalogueError(ValueError):
@@ -270,6 +277,7 @@ class Traceability:
     postgresql: str | None = None
     gaps: list[str] | None = None
     refused: bool = False
+    refusal: str = ""
 
     # -- collection --------------------------------------------------------------------
 
@@ -278,11 +286,17 @@ class Traceability:
         problems = check_markers(items, self.catalogue)
         if problems:
             self.refused = True
-            raise pytest.UsageError(
+            message = (
                 "Requirement markers name requirements that cannot be traced:\n  "
                 + "\n  ".join(problems)
                 + f"\nThe software requirements are listed in {self.requirements_file}."
             )
+            if not self.worker:
+                raise pytest.UsageError(message)
+            # An error raised on an xdist worker would read as a crash: the worker runs
+            # nothing and the controller stops the run with the message instead.
+            self.config.workeroutput[WORKER_REFUSAL] = message  # type: ignore[attr-defined]
+            items.clear()
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected += len(items)
@@ -295,9 +309,43 @@ class Traceability:
         if self.refused:
             return
         self.items = {item.nodeid: marker_ids(item) for item in session.items}
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[WORKER_OUTPUT] = {
+                "items": self.items,
+                "deselected": self.deselected,
+                "collection_errors": self.collection_errors,
+            }
+            return
+        self.find_gaps()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """An xdist worker is done: take in what it collected (each worker collects the
+        same suite) and the PostgreSQL it ran on."""
+        output = getattr(node, "workeroutput", {})
+        if output.get(WORKER_REFUSAL):
+            self.refused = True
+            self.refusal = output[WORKER_REFUSAL]
+        collected = output.get(WORKER_OUTPUT)
+        if collected:
+            self.items.update(collected["items"])
+            self.deselected = max(self.deselected, collected["deselected"])
+            self.collection_errors = max(self.collection_errors, collected["collection_errors"])
+            self.find_gaps()
+        if self.postgresql is None and output.get(WORKER_POSTGRESQL):
+            self.postgresql = output[WORKER_POSTGRESQL]
+
+    def find_gaps(self) -> None:
+        """On a run of the whole suite, the software requirements no test names."""
         if self.whole_suite() and not self.collection_errors:
             traced = {rid for ids in self.items.values() for rid in ids}
             self.gaps = [rid for rid in self.catalogue.software if rid not in traced]
+
+    @property
+    def worker(self) -> bool:
+        """Whether this is an xdist worker, which hands its results to the controller."""
+        return hasattr(self.config, "workerinput")
 
     @property
     def requirements_file(self) -> str:
@@ -326,6 +374,9 @@ class Traceability:
         # Before the fixtures' teardown: a database test's connection is still open.
         if self.postgresql is None:
             self.postgresql = postgresql_version()
+            workeroutput = getattr(self.config, "workeroutput", None)
+            if workeroutput is not None and self.postgresql is not None:
+                workeroutput[WORKER_POSTGRESQL] = self.postgresql
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         nodeid = report.nodeid
@@ -349,12 +400,20 @@ class Traceability:
     # -- the end -----------------------------------------------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.worker:
+            return
+        if self.refusal:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+            sys.stderr.write(f"ERROR: {self.refusal}\n")
+            return
         if self.gaps and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if not self.config.option.collectonly and self.items:
             self.write(exit_status=int(session.exitstatus))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.worker:
+            return
         if self.gaps:
             terminalreporter.section("requirements without a test", sep="=", red=True, bold=True)
             terminalreporter.line(
@@ -475,8 +534,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
-        return
     root = config.rootpath
     requirements = Path(config.getoption("requirements_file") or root / DEFAULT_REQUIREMENTS)
     results = Path(config.getoption("validation_results") or root / DEFAULT_RESULTS)

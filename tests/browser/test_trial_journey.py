@@ -33,8 +33,8 @@ from ecrf.quality.models import Signature
 from ecrf.studies.models import Site
 from randomization.models import Slot
 from tests.clock import at
+from tests.conftest import Worker
 from tests.factories import PASSWORD
-from tests.schedule.conftest import Worker, queue_name, start_worker  # noqa: F401
 
 from .test_pages import record_console_errors, screenshot, signed_in_context
 from .test_randomization_journey import NO_ANSWERS, YES_ANSWERS
@@ -170,8 +170,8 @@ def test_a_participant_goes_through_the_trial_across_every_role(
     live_server: Any,
     make_user: Callable[..., User],
     site_a: Site,
-    start_worker: Callable[..., Worker],  # noqa: F811
-    queue_name: str,  # noqa: F811
+    start_worker: Callable[..., Worker],
+    queue_name: str,
     settings: Any,
     screenshot_dir: Path,
 ) -> None:

@@ -11,6 +11,7 @@ of site A against site B's objects) is ``test_site_isolation``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,14 @@ from rest_framework.test import APIClient
 
 from ecrf.queries.services import query_open
 from ecrf.safety.services import adverse_event_record
+from ecrf.studies.models import Site
 from randomization.models import RandomizationList
+from tests.conftest import (
+    module_transaction,
+    randomized_on_20_february,
+    study_user,
+    transfer_planned_on_1_march,
+)
 from tests.core.test_site_isolation import ROUTES, app_routes
 
 pytestmark = [
@@ -194,35 +202,57 @@ def _expected(entry: Rule, principal: str, method: str) -> str:
     return "hidden" if entry.hidden else "denied"
 
 
-@pytest.mark.parametrize("name", sorted(ACCESS))
-def test_each_role_gets_what_the_table_says(name, make_user, client_for, api_for, transferred):
+@dataclass(frozen=True)
+class Scenery:
+    """A user of each role and an object of each kind a route takes."""
+
+    users: dict[str, Any]
+    objects: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def scenery(trial_built: None, django_db_blocker: Any) -> Iterator[Scenery]:
+    """Built once for the module's tests, each of which rolls back what it wrote."""
     from ecrf.exports.models import ExportJob
 
-    users = {role: make_user(role) for role in ROLES}
-    objects = {
-        "participant": transferred,
-        "query": query_open(
-            participant=transferred,
-            record="consent",
-            field="consent_date",
-            text="Please check the consent date against the signed form.",
-            performed_by=users["monitor"],
-        ),
-        "randomization_list": RandomizationList.objects.get(site__code="S01"),
-        "adverse_event": adverse_event_record(
-            participant=transferred,
-            term="Headache",
-            onset_date=dt.date(2026, 3, 2),
-            ctcae_grade=1,
-            serious=False,
-            related=False,
-            outcome="recovered",
-            performed_by=users["coordinator"],
-        ),
-        "export": ExportJob.objects.create(
-            owner=users["data_manager"], kind="audit_trail", format="csv"
-        ),
-    }
+    with module_transaction(django_db_blocker):
+        with django_db_blocker.unblock():
+            coordinator_a = study_user("coordinator", ["S01"], username="coordinator_a")
+            transferred = transfer_planned_on_1_march(
+                randomized_on_20_february(Site.objects.get(code="S01"), coordinator_a),
+                coordinator_a,
+            )
+            users = {role: study_user(role) for role in ROLES}
+            objects = {
+                "participant": transferred,
+                "query": query_open(
+                    participant=transferred,
+                    record="consent",
+                    field="consent_date",
+                    text="Please check the consent date against the signed form.",
+                    performed_by=users["monitor"],
+                ),
+                "randomization_list": RandomizationList.objects.get(site__code="S01"),
+                "adverse_event": adverse_event_record(
+                    participant=transferred,
+                    term="Headache",
+                    onset_date=dt.date(2026, 3, 2),
+                    ctcae_grade=1,
+                    serious=False,
+                    related=False,
+                    outcome="recovered",
+                    performed_by=users["coordinator"],
+                ),
+                "export": ExportJob.objects.create(
+                    owner=users["data_manager"], kind="audit_trail", format="csv"
+                ),
+            }
+        yield Scenery(users=users, objects=objects)
+
+
+@pytest.mark.parametrize("name", sorted(ACCESS))
+def test_each_role_gets_what_the_table_says(name, scenery, client_for, api_for):
+    users, objects = scenery.users, scenery.objects
     kind = ROUTES[name]
     kwargs: dict[str, Any] = {}
     if kind is not None:

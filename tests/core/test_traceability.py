@@ -1,7 +1,7 @@
 """The traceability matrix checks itself: markers, gaps, results and the report.
 
-Each test runs pytest in a separate process on a small suite of its own, with the plugin
-and a requirements file of its own, and reads back what the plugin wrote.
+Each test runs pytest (pytester) on a small suite of its own, with the plugin and a
+requirements file of its own and no other plugin, and reads back what the plugin wrote.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -50,49 +51,44 @@ markers =
 """
 
 
+@dataclass(frozen=True)
+class Run:
+    """How a run of the small suite ended, and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 class Suite:
     """A small suite in a folder of its own, run by pytest with the traceability plugin."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.results_path = root / "out" / "results.json"
-        (root / "checks").mkdir()
-        (root / "pytest.ini").write_text(PYTEST_INI)
-        (root / "requirements.yaml").write_text(REQUIREMENTS)
+    def __init__(self, pytester: pytest.Pytester) -> None:
+        self.pytester = pytester
+        self.root = pytester.path
+        self.results_path = self.root / "out" / "results.json"
+        (self.root / "checks").mkdir()
+        (self.root / "pytest.ini").write_text(PYTEST_INI)
+        (self.root / "requirements.yaml").write_text(REQUIREMENTS)
 
     def file(self, name: str, source: str) -> None:
         (self.root / "checks" / name).write_text(
             "import pytest\n\n" + textwrap.dedent(source).lstrip()
         )
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-p",
-                "tests.traceability",
-                "-p",
-                "no:cacheprovider",
-                "--requirements-file",
-                str(self.root / "requirements.yaml"),
-                "--validation-results",
-                str(self.results_path),
-                *args,
-            ],
-            cwd=self.root,
-            env={
-                "PATH": "/usr/bin:/bin",
-                "PYTHONPATH": str(BASE_DIR),
-                "HOME": str(self.root),
-                # Only the plugin under test: no Django, Hypothesis or load-test plugins.
-                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-            },
-            capture_output=True,
-            text=True,
-            timeout=120,
+    def run(self, *args: str) -> Run:
+        result = self.pytester.runpytest_inprocess(
+            "-p",
+            "tests.traceability",
+            "-p",
+            "no:cacheprovider",
+            "--requirements-file",
+            str(self.root / "requirements.yaml"),
+            "--validation-results",
+            str(self.results_path),
+            *args,
         )
+        return Run(int(result.ret), "\n".join(result.outlines), "\n".join(result.errlines))
 
     def results(self) -> dict[str, Any]:
         return json.loads(self.results_path.read_text())
@@ -115,8 +111,10 @@ def render_report(results: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def suite(tmp_path: Path) -> Suite:
-    suite = Suite(tmp_path)
+def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Suite:
+    # Only the plugin under test: no Django, Hypothesis or load-test plugins.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    suite = Suite(pytester)
     suite.file(
         "test_one.py",
         """
@@ -376,3 +374,53 @@ def test_the_report_without_results_says_how_to_get_them(tmp_path):
     report = render_report(tmp_path / "none.json")
     assert report.returncode == 2
     assert "run the tests first" in report.stderr
+
+
+def test_under_xdist_the_results_hold_every_test_of_every_worker(suite):
+    suite.file(
+        "test_two.py",
+        """
+        pytestmark = pytest.mark.requirement("T-TWO")
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_many(n):
+            assert n != 5
+        """,
+    )
+    run = suite.run("-p", "xdist.plugin", "-n", "2")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "requirements without a test" not in run.stdout
+    results = suite.results()
+    assert results["run"]["whole_suite"] is True
+    assert results["gaps"] == []
+    outcomes = {nodeid: t["outcome"] for nodeid, t in results["tests"].items()}
+    assert outcomes == {
+        "checks/test_one.py::test_one": "passed",
+        "checks/test_one.py::test_untraced": "passed",
+        **{f"checks/test_two.py::test_many[{n}]": "passed" for n in range(5)},
+        "checks/test_two.py::test_many[5]": "failed",
+    }
+    assert results["requirements"]["T-ONE"]["outcome"] == "passed"
+    assert results["requirements"]["T-TWO"]["outcome"] == "failed"
+
+
+def test_under_xdist_a_requirement_without_a_test_still_fails_the_run(suite):
+    run = suite.run("-p", "xdist.plugin", "-n", "2")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "T-TWO: Rule 2" in run.stdout
+    assert suite.results()["gaps"] == ["T-TWO"]
+
+
+def test_under_xdist_a_marker_with_an_unknown_id_stops_the_run(suite):
+    suite.file(
+        "test_typo.py",
+        """
+        @pytest.mark.requirement("T-TOW")
+        def test_typo():
+            pass
+        """,
+    )
+    run = suite.run("-p", "xdist.plugin", "-n", "2")
+    assert run.returncode == pytest.ExitCode.USAGE_ERROR, run.stdout + run.stderr
+    assert "checks/test_typo.py::test_typo: unknown requirement 'T-TOW'" in run.stderr
+    assert not suite.results_path.exists()

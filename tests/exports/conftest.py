@@ -12,8 +12,6 @@ from ecrf.exports import formats
 from ecrf.exports.formats import ExportFormat, ExportScope, Progress
 from ecrf.exports.models import ExportJob
 
-from ..schedule.conftest import queue_name, start_worker  # noqa: F401  (real workers)
-
 
 @pytest.fixture(autouse=True)
 def export_media(settings: Any, tmp_path: Path) -> Path:

@@ -6,8 +6,6 @@ import datetime as dt
 import hashlib
 import os
 import signal
-import time
-from collections.abc import Callable
 
 import pytest
 from django.utils import timezone
@@ -16,19 +14,10 @@ from ecrf.exports import selectors
 from ecrf.exports.models import ExportJob, ExportStatus
 from ecrf.exports.services import HEARTBEAT_TIMEOUT, export_request, exports_sweep
 
+from ..conftest import wait_for
 from .slow_format import expected_bytes
 
 pytestmark = [pytest.mark.needs_broker, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(condition: Callable[[], object], *, what: str, workers=(), timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            logs = "\n\n".join(w.log_text() for w in workers)
-            pytest.fail(f"Timed out waiting for {what}.\n{logs}")
-        time.sleep(0.05)
-    return result
 
 
 def job_state(job: ExportJob) -> ExportJob:

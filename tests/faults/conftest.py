@@ -30,7 +30,6 @@ from psycopg import sql
 
 from ..conftest import BASE_DIR, database_url, subprocess_env
 from ..safety.conftest import investigator_a, participant, randomized, safety_desk  # noqa: F401
-from ..schedule.conftest import queue_name, start_worker  # noqa: F401
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 

@@ -90,5 +90,5 @@ class Scene:
 
 
 @pytest.fixture
-def scene(request: pytest.FixtureRequest, db: None) -> Scene:
+def scene(request: pytest.FixtureRequest, study: Any) -> Scene:
     return Scene(request)

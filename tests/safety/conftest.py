@@ -12,8 +12,6 @@ from ecrf.participants.models import Participant
 from ecrf.safety.services import adverse_event_record
 from randomization.services import participant_randomize
 
-from ..schedule.conftest import queue_name, start_worker  # noqa: F401  (real workers)
-
 SAFETY_DESK = "safety-desk@sponsor.example"
 #: Days between randomization and "now" in the fixtures: room for onset dates.
 RANDOMIZED_DAYS_AGO = 10

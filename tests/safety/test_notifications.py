@@ -7,7 +7,6 @@ import email
 import email.policy
 import os
 import signal
-import time
 from pathlib import Path
 from smtplib import SMTPException
 from unittest import mock
@@ -15,7 +14,7 @@ from unittest import mock
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ecrf.notifications import services as outbox
@@ -25,6 +24,7 @@ from ecrf.safety.models import SafetyNotification
 from ecrf.safety.services import safety_notification_send, safety_notifications_requeue
 from ecrf.safety.tasks import send_safety_notification
 
+from ..conftest import wait_for
 from .conftest import SAE_VALUES, SAFETY_DESK, record
 
 VERY_SLOW_MAIL = "tests.safety.mail_backends.VerySlowFileBackend"
@@ -185,24 +185,22 @@ def sae_messages(folder: Path) -> list[email.message.EmailMessage]:
     return found
 
 
-def wait_for(condition, *, what: str, workers=(), timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            logs = "\n\n".join(w.log_text() for w in workers)
-            pytest.fail(f"Timed out waiting for {what}.\n{logs}")
-        time.sleep(0.05)
-
-
 def row_is_locked(notification_id: int) -> bool:
-    """Whether another transaction (a worker sending it) holds the notification's row."""
-    with transaction.atomic():
-        free = (
-            SafetyNotification.objects.select_for_update(skip_locked=True)
-            .filter(pk=notification_id)
-            .exists()
+    """Whether another transaction (a worker sending it) holds the notification's row.
+
+    Read without taking a lock: the row's ``xmax`` names the transaction that locked it,
+    still open while a session runs it. (Trying the lock would itself hold the row for a
+    moment, and a worker whose ``SKIP LOCKED`` came at that moment would skip the row.)
+    """
+    table = connection.ops.quote_name(SafetyNotification._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {table} n "  # noqa: S608  (the model's own table)
+            "JOIN pg_stat_activity a ON a.backend_xid = n.xmax "
+            "WHERE n.id = %s AND a.pid <> pg_backend_pid())",
+            [notification_id],
         )
-    return not free
+        return bool(cursor.fetchone()[0])
 
 
 @pytest.fixture

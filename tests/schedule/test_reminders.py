@@ -9,7 +9,6 @@ import os
 import signal
 import smtplib
 import threading
-import time
 import zoneinfo
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +30,8 @@ from ecrf.schedule.selectors import coordinator_agenda
 from ecrf.schedule.services import embryo_transfer_set
 from ecrf.schedule.tasks import send_daily_reminders
 from randomization.services import participant_randomize
+
+from ..conftest import wait_for
 
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
 #: Randomized on 2026-02-20, ET on 2026-02-24: dosing from 2026-02-22 (ET-2).
@@ -441,15 +442,6 @@ def sent_messages(folder: Path) -> Counter[tuple[str, str]]:
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         found[(str(message["To"]), str(message["Subject"]))] += 1
     return found
-
-
-def wait_for(condition, *, what: str, workers=(), timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            logs = "\n\n".join(w.log_text() for w in workers)
-            pytest.fail(f"Timed out waiting for {what}.\n{logs}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
