@@ -40,7 +40,8 @@ DEFAULT_RESULTS = Path("test-artifacts") / "validation" / "results.json"
 ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9][A-Z0-9.]*)+$")
 PROCEDURAL_KINDS = {"procedural", "not_applicable"}
 RESULTS_SCHEMA = 1
-#: The key of what an xdist worker collected, in the output it hands to the controller.
+#: Keys of the output an xdist worker hands to the controller: what it collected, the
+#: PostgreSQL it ran on, and why it refused the markers.
 WORKER_OUTPUT = "ecrf_traceability"
 WORKER_POSTGRESQL = "ecrf_traceability_postgresql"
 WORKER_REFUSAL = "ecrf_traceability_refusal"
