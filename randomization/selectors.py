@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext as _
 
-from ecrf.accounts.roles import Role
+from ecrf.accounts.policy import may_manage_lists
 
 from .models import ListStatus, RandomizationList, Slot
 
@@ -19,22 +17,10 @@ if TYPE_CHECKING:
     from ecrf.accounts.models import User
     from ecrf.studies.models import Site, Study
 
-LIST_ROLES = frozenset({Role.STATISTICIAN.value, Role.ADMIN.value})
-
-
-def can_see_lists(user: User | AnonymousUser) -> bool:
-    """Only statisticians and admins may see or export allocation lists."""
-    return user.is_authenticated and getattr(user, "role", None) in LIST_ROLES
-
-
-def ensure_can_see_lists(user: User | AnonymousUser) -> None:
-    if not can_see_lists(user):
-        raise PermissionDenied(_("Only statisticians and administrators see randomization lists."))
-
 
 def lists_visible_to(user: User | AnonymousUser) -> models.QuerySet[RandomizationList]:
     """Every list for statisticians and admins; for anyone else the lists do not exist."""
-    if not can_see_lists(user):
+    if not may_manage_lists(user):
         return RandomizationList.objects.none()
     return RandomizationList.objects.select_related("site").annotate(
         size=models.Count("slots"),

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from ecrf.accounts.policy import enforce, may_manage_lists
 from ecrf.core.exceptions import StateConflict
 from ecrf.core.forms import add_service_errors
 from ecrf.core.http import AuthenticatedRequest
@@ -50,14 +51,14 @@ def _index(
 @login_required
 @require_safe
 def list_index(request: AuthenticatedRequest) -> HttpResponse:
-    selectors.ensure_can_see_lists(request.user)
+    enforce(may_manage_lists(request.user))
     return _index(request)
 
 
 @login_required
 @require_POST
 def list_generate_view(request: AuthenticatedRequest) -> HttpResponse:
-    selectors.ensure_can_see_lists(request.user)
+    enforce(may_manage_lists(request.user))
     study = _study_or_404()
     form = GenerateListForm(request.POST, sites=Site.objects.filter(study=study))
     if form.is_valid():
@@ -80,7 +81,7 @@ def list_generate_view(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_POST
 def list_import_view(request: AuthenticatedRequest) -> HttpResponse:
-    selectors.ensure_can_see_lists(request.user)
+    enforce(may_manage_lists(request.user))
     study = _study_or_404()
     form = ImportListForm(request.POST, request.FILES, sites=Site.objects.filter(study=study))
     if form.is_valid():

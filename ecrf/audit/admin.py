@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
+from ecrf.accounts.policy import may_administer
 from ecrf.audit.forms import reason_for_change_field
 from ecrf.core.http import request_user
 
@@ -93,8 +94,7 @@ class AuditedAdminMixin:
 
 
 def _is_admin_role(request: HttpRequest) -> bool:
-    user = request.user
-    return bool(user.is_authenticated and user.is_active and user.role == "admin")
+    return bool(may_administer(request.user))
 
 
 admin.site.has_permission = lambda request: _is_admin_role(request)  # type: ignore[method-assign]

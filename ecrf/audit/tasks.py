@@ -10,8 +10,7 @@ from django.core.mail import send_mail
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from ecrf.accounts.models import User
-from ecrf.accounts.roles import Role
+from ecrf.accounts.policy import told_of_broken_audit_trail
 
 from .chain import chain_verify
 
@@ -28,7 +27,7 @@ def audit_trail_verify() -> bool:
         )
         return True
     logger.error("audit trail broken: %s", report.finding)
-    admins = User.objects.filter(role=Role.ADMIN, is_active=True).exclude(email="")
+    admins = told_of_broken_audit_trail().exclude(email="")
     for admin in admins:
         with translation.override(admin.language or settings.LANGUAGE_CODE):
             send_mail(

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
-from ecrf.accounts.roles import Role
+from ecrf.accounts.policy import may_administer, may_enter_data, may_lock, may_verify
 from ecrf.core.http import AuthenticatedRequest
 from ecrf.participants.selectors import participants_visible_to
 from ecrf.quality import selectors as quality_selectors
@@ -28,19 +28,21 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
         "overview": selectors.site_overview(user),
         "recent": list(participants_visible_to(user).order_by("-registered_at")[:10]),
     }
-    if user.role == Role.COORDINATOR:
+    if may_enter_data(user):
         context["worklist"] = selectors.coordinator_worklist(user)
         context["agenda"] = coordinator_agenda(user)
         context["open_queries"] = queries_visible_to(user, status="open")[:50]
         context["today"] = timezone.localdate()
         template = "core/home_coordinator.html"
-    elif user.role == Role.MONITOR:
+    elif may_verify(user):
         context["query_counts"] = open_query_counts_per_site(user)
         context["answered"] = queries_visible_to(user, status="answered")[:50]
         template = "core/home_monitor.html"
     else:
         study = current_study()
         context["study_lock"] = quality_selectors.study_lock(study) if study else None
+        context["may_administer"] = may_administer(user)
+        context["may_lock"] = may_lock(user)
         template = "core/home_sponsor.html"
     return render(request, template, context)
 

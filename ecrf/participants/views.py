@@ -8,26 +8,31 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from ecrf.accounts.permissions import can_enter_data, can_view_history, ensure_role
-from ecrf.accounts.roles import UNBLINDING_ROLES, WITHDRAWING_ROLES
+from ecrf.accounts.policy import (
+    enforce,
+    may_enter_data,
+    may_manage_lists,
+    may_randomize,
+    may_register,
+    may_unblind,
+    may_view_history,
+    may_withdraw,
+    permissions_for,
+)
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.audit.selectors import history_of
-from ecrf.core.exceptions import StateConflict
-from ecrf.core.forms import add_service_errors
 from ecrf.core.http import AuthenticatedRequest, require_form_methods
 from ecrf.quality import selectors as quality_selectors
 from ecrf.quality.forms import SignForm
 from ecrf.quality.services import record_codes as quality_record_codes
 from ecrf.queries import selectors as query_selectors
 from ecrf.queries.fields import QUERYABLE_FIELDS
-from randomization.selectors import can_see_lists
 from randomization.services import participant_randomize, study_arms
 
 from . import selectors, services
@@ -44,6 +49,7 @@ from .forms import (
     WithdrawalForm,
 )
 from .models import Participant
+from .pages import SavedMessage, form_submit, saved_as
 from .services import ELIGIBILITY_ANSWER_FIELDS
 
 #: The allocation list's own rows stay with the statisticians (concealment).
@@ -57,28 +63,29 @@ def _form_page(
     participant: Participant,
     template: str,
     save: Callable[[dict[str, Any]], Any],
-    saved_message: Callable[[Any], tuple[int, str]],
+    saved_message: SavedMessage,
     context: dict[str, Any] | None = None,
 ) -> HttpResponse:
-    """A participant's form page: a valid form goes to one service call.
+    """A participant's form page: shown by GET, submitted by POST (:func:`form_submit`);
+    success is told on the participant's page."""
 
-    Field errors come back on the form (400); a state conflict (a withdrawn
-    participant, say) and success are told on the participant's page.
-    """
-    if request.method == "POST" and form.is_valid():
-        try:
-            result = save(dict(form.cleaned_data))
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            level, text = saved_message(result)
-            messages.add_message(request, level, text)
-            return redirect("participants:detail", pk=participant.pk)
-    return render(
+    def render_page(status: int) -> HttpResponse:
+        return render(
+            request,
+            template,
+            {"form": form, "participant": participant, **(context or {})},
+            status=status,
+        )
+
+    if request.method != "POST":
+        return render_page(200)
+    return form_submit(
         request,
-        template,
-        {"form": form, "participant": participant, **(context or {})},
-        status=400 if form.errors else 200,
+        form=form,
+        save=save,
+        saved=saved_message,
+        redirect_to=lambda _result: redirect("participants:detail", pk=participant.pk),
+        render_page=render_page,
     )
 
 
@@ -98,33 +105,31 @@ def participant_list(request: AuthenticatedRequest) -> HttpResponse:
     return render(
         request,
         "participants/list.html",
-        {"form": form, "page": page, "can_enter_data": can_enter_data(request.user)},
+        {"form": form, "page": page, "can_enter_data": may_register(request.user)},
     )
 
 
 @login_required
 @require_form_methods
 def participant_create(request: AuthenticatedRequest) -> HttpResponse:
-    if not can_enter_data(request.user):
-        raise PermissionDenied(_("Only coordinators register screened participants."))
+    enforce(may_register(request.user))
     form = ScreeningForm(request.POST or None, sites=sites_visible_to(request.user))
-    if request.method == "POST" and form.is_valid():
-        try:
-            participant = services.participant_enroll(
-                site=form.cleaned_data["site"],
-                screening_date=form.cleaned_data["screening_date"],
-                birth_date=form.cleaned_data["birth_date"],
-                performed_by=request.user,
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(
-                request, _("Registered %(subject)s.") % {"subject": participant.subject_id}
-            )
-            return redirect("participants:detail", pk=participant.pk)
-    return render(
-        request, "participants/create.html", {"form": form}, status=400 if form.errors else 200
+
+    def render_page(status: int) -> HttpResponse:
+        return render(request, "participants/create.html", {"form": form}, status=status)
+
+    if request.method != "POST":
+        return render_page(200)
+    return form_submit(
+        request,
+        form=form,
+        save=lambda data: services.participant_enroll(performed_by=request.user, **data),
+        saved=lambda participant: (
+            messages.SUCCESS,
+            _("Registered %(subject)s.") % {"subject": participant.subject_id},
+        ),
+        redirect_to=lambda participant: redirect("participants:detail", pk=participant.pk),
+        render_page=render_page,
     )
 
 
@@ -133,7 +138,7 @@ def participant_create(request: AuthenticatedRequest) -> HttpResponse:
 def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
     allocation = getattr(participant, "allocation", None)
-    study = participant.site.study
+    may = permissions_for(request.user, participant)
     return render(
         request,
         "participants/detail.html",
@@ -152,25 +157,17 @@ def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "queries": query_selectors.queries_visible_to(
                 request.user, participant_id=participant.pk
             ).select_related("opened_by"),
+            "may": may,
             "query_targets": [
                 f"{record}.{field}"
                 for record, fields in QUERYABLE_FIELDS.items()
                 for field in fields
             ]
-            if request.user.role in ("monitor", "data_manager")
+            if may.raise_query
             else [],
-            "record_codes": quality_record_codes() if request.user.role == "monitor" else [],
-            "lockable_records": quality_record_codes()
-            if request.user.role == "data_manager"
-            else [],
-            "can_withdraw": request.user.role in ("coordinator", "investigator")
-            and participant.status not in ("withdrawn", "completed"),
-            "can_enter_data": can_enter_data(request.user),
-            "can_view_history": can_view_history(request.user),
-            "can_unblind": study.blinded
-            and allocation is not None
-            and request.user.role == "investigator"
-            and not participant.unblindings.exists(),
+            "record_codes": quality_record_codes() if may.verify else [],
+            "lockable_records": quality_record_codes() if may.lock else [],
+            "can_unblind": may.unblind and not participant.unblindings.exists(),
         },
     )
 
@@ -179,8 +176,7 @@ def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_form_methods
 def participant_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
-    if not can_enter_data(request.user):
-        raise PermissionDenied(_("Your role may read this data but not enter or change it."))
+    enforce(may_enter_data(request.user))
     initial = {"screening_date": participant.screening_date, "birth_date": participant.birth_date}
     return _form_page(
         request,
@@ -190,7 +186,7 @@ def participant_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         save=lambda data: services.participant_update_screening(
             participant=participant, performed_by=request.user, **data
         ),
-        saved_message=lambda _result: (messages.SUCCESS, _("Saved.")),
+        saved_message=saved_as(_("Saved.")),
     )
 
 
@@ -198,15 +194,14 @@ def participant_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_safe
 def participant_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
-    if not can_view_history(request.user):
-        raise PermissionDenied
+    enforce(may_view_history(request.user, participant))
     return render(
         request,
         "participants/history.html",
         {
             "participant": participant,
             "entries": history_of(
-                participant, concealed=() if can_see_lists(request.user) else CONCEALED_MODELS
+                participant, concealed=() if may_manage_lists(request.user) else CONCEALED_MODELS
             ),
         },
     )
@@ -232,8 +227,7 @@ def _eligibility_saved(record: Any) -> tuple[int, str]:
 def participant_eligibility(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The eligibility form; the page shows, as she types, which criterion fails and why."""
     participant = selectors.participant_get(request.user, pk)
-    if not can_enter_data(request.user):
-        raise PermissionDenied(_("Your role may read this data but not enter or change it."))
+    enforce(may_enter_data(request.user))
 
     def save(data: dict[str, Any]) -> Any:
         reason = data.pop("reason", "")
@@ -280,8 +274,7 @@ def participant_eligibility_check(request: AuthenticatedRequest, pk: int) -> Jso
 @require_form_methods
 def participant_consent(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
-    if not can_enter_data(request.user):
-        raise PermissionDenied(_("Your role may read this data but not enter or change it."))
+    enforce(may_enter_data(request.user))
     record = getattr(participant, "consent", None)
     initial = (
         {"consent_date": record.consent_date, "consent_version": record.consent_version}
@@ -298,7 +291,7 @@ def participant_consent(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         save=lambda data: services.consent_record(
             participant=participant, performed_by=request.user, **data
         ),
-        saved_message=lambda _result: (messages.SUCCESS, _("Consent recorded.")),
+        saved_message=saved_as(_("Consent recorded.")),
     )
 
 
@@ -307,39 +300,42 @@ def participant_consent(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def participant_randomize_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """A confirmation step that restates what will happen, then the allocation itself."""
     participant = selectors.participant_get(request.user, pk)
-    if not can_enter_data(request.user):
-        raise PermissionDenied(_("Only coordinators randomize participants."))
-    if request.method == "POST":
-        form = RandomizeForm(request.POST)
-        if form.is_valid():
-            try:
-                allocation = participant_randomize(
-                    participant=participant,
-                    idempotency_key=f"web-{form.cleaned_data['token']}",
-                    performed_by=request.user,
-                )
-            except StateConflict as exc:
-                messages.error(request, exc.detail)
-            else:
-                messages.success(
-                    request,
-                    _("Randomized: %(number)s, %(arm)s.")
-                    % {"number": allocation.randomization_number, "arm": allocation.arm_name},
-                )
-            return redirect("participants:detail", pk=participant.pk)
-    form = RandomizeForm(initial={"token": uuid.uuid4().hex})
+    enforce(may_randomize(request.user))
+    form = RandomizeForm(request.POST or None, initial={"token": uuid.uuid4().hex})
     study = participant.site.study
     arms = study_arms(study)
-    return render(
+
+    def render_page(status: int) -> HttpResponse:
+        return render(
+            request,
+            "participants/randomize.html",
+            {
+                "form": form,
+                "participant": participant,
+                "stratified": study.stratify_by_site,
+                "arms": " / ".join(arm.name for arm in arms),
+                "ratio": ":".join(str(arm.allocation_weight) for arm in arms),
+            },
+            status=status,
+        )
+
+    if request.method != "POST":
+        return render_page(200)
+    return form_submit(
         request,
-        "participants/randomize.html",
-        {
-            "form": form,
-            "participant": participant,
-            "stratified": study.stratify_by_site,
-            "arms": " / ".join(arm.name for arm in arms),
-            "ratio": ":".join(str(arm.allocation_weight) for arm in arms),
-        },
+        form=form,
+        save=lambda data: participant_randomize(
+            participant=participant,
+            idempotency_key=f"web-{data['token']}",
+            performed_by=request.user,
+        ),
+        saved=lambda allocation: (
+            messages.SUCCESS,
+            _("Randomized: %(number)s, %(arm)s.")
+            % {"number": allocation.randomization_number, "arm": allocation.arm_name},
+        ),
+        redirect_to=lambda _allocation: redirect("participants:detail", pk=participant.pk),
+        render_page=render_page,
     )
 
 
@@ -347,7 +343,7 @@ def participant_randomize_view(request: AuthenticatedRequest, pk: int) -> HttpRe
 @require_form_methods
 def participant_unblind_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
-    ensure_role(request.user, UNBLINDING_ROLES)
+    enforce(may_unblind(request.user))
     return _form_page(
         request,
         form=UnblindForm(request.POST or None),
@@ -368,7 +364,7 @@ def participant_unblind_view(request: AuthenticatedRequest, pk: int) -> HttpResp
 def participant_withdraw_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Withdrawal, with date, reason and who decided; no new data after it."""
     participant = selectors.participant_get(request.user, pk)
-    ensure_role(request.user, WITHDRAWING_ROLES)
+    enforce(may_withdraw(request.user))
     return _form_page(
         request,
         form=WithdrawalForm(request.POST or None),

@@ -13,8 +13,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ecrf.accounts.permissions import ensure_role
-from ecrf.accounts.roles import LOCKING_ROLES, SIGNING_ROLES, VERIFYING_ROLES
+from ecrf.accounts.policy import enforce, may_lock, may_sign, may_verify
 from ecrf.core.exceptions import StateConflict
 from ecrf.core.http import AuthenticatedRequest
 from ecrf.participants.selectors import participant_get
@@ -57,7 +56,7 @@ def _attempt(request: AuthenticatedRequest, action: Callable[[], object], done: 
 @require_POST
 def sign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
-    ensure_role(request.user, SIGNING_ROLES)
+    enforce(may_sign(request.user))
     form = SignForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Re-enter your password to sign."))
@@ -80,7 +79,7 @@ def sign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_POST
 def verify(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
-    ensure_role(request.user, VERIFYING_ROLES)
+    enforce(may_verify(request.user))
     form = VerifyForm(request.POST)
     if not _refused(request, form):
         _attempt(
@@ -100,7 +99,7 @@ def verify(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_POST
 def lock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
-    ensure_role(request.user, LOCKING_ROLES)
+    enforce(may_lock(request.user))
     form = LockForm(request.POST)
     if _refused(request, form):
         return _back(pk)
@@ -122,7 +121,7 @@ def lock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_POST
 def unlock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
-    ensure_role(request.user, LOCKING_ROLES)
+    enforce(may_lock(request.user))
     form = LockForm(request.POST)
     if _refused(request, form):
         return _back(pk)
@@ -144,7 +143,7 @@ def unlock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_POST
 def study_lock(request: AuthenticatedRequest) -> HttpResponse:
     """The database lock before analysis: the whole study's data, frozen."""
-    ensure_role(request.user, LOCKING_ROLES)
+    enforce(may_lock(request.user))
     study = current_study()
     form = LockForm(request.POST)
     if _refused(request, form):
@@ -163,7 +162,7 @@ def study_lock(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_POST
 def study_unlock(request: AuthenticatedRequest) -> HttpResponse:
-    ensure_role(request.user, LOCKING_ROLES)
+    enforce(may_lock(request.user))
     study = current_study()
     form = LockForm(request.POST)
     if _refused(request, form):
