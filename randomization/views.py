@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -11,14 +15,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from ecrf.accounts.policy import enforce, may_manage_lists
-from ecrf.core.exceptions import StateConflict
 from ecrf.core.forms import add_service_errors
 from ecrf.core.http import AuthenticatedRequest
+from ecrf.participants.pages import SavedMessage, form_submit, saved_as
 from ecrf.studies.models import Site, Study
 from ecrf.studies.services import current_study
 
 from . import blocks, selectors, services
 from .forms import ExtendListForm, GenerateListForm, ImportListForm
+from .models import RandomizationList
 
 
 def _study_or_404() -> Study:
@@ -103,7 +108,12 @@ def list_import_view(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_safe
 def list_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    randomization_list = selectors.list_get(request.user, pk)
+    return _list_page(request, selectors.list_get(request.user, pk))
+
+
+def _list_page(
+    request: AuthenticatedRequest, randomization_list: RandomizationList, status: int = 200
+) -> HttpResponse:
     return render(
         request,
         "randomization/detail.html",
@@ -112,6 +122,27 @@ def list_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "slots": selectors.list_slots(randomization_list),
             "extend_form": ExtendListForm(),
         },
+        status=status,
+    )
+
+
+def _on_list_page(
+    request: AuthenticatedRequest,
+    randomization_list: RandomizationList,
+    form: forms.Form,
+    save: Callable[[dict[str, Any]], Any],
+    saved: SavedMessage,
+) -> HttpResponse:
+    """A form of the list's page, submitted by :func:`form_submit`."""
+    pk = randomization_list.pk
+    return form_submit(
+        request,
+        form=form,
+        save=save,
+        saved=saved,
+        redirect_to=lambda _result: redirect("randomization:detail", pk=pk),
+        render_page=lambda status: _list_page(request, randomization_list, status),
+        back=lambda: redirect("randomization:detail", pk=pk),
     )
 
 
@@ -119,36 +150,32 @@ def list_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_POST
 def list_activate_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     randomization_list = selectors.list_get(request.user, pk)
-    try:
-        services.list_activate(randomization_list=randomization_list, performed_by=request.user)
-    except StateConflict as exc:
-        messages.error(request, exc.detail)
-    else:
-        messages.success(request, _("List activated."))
-    return redirect("randomization:detail", pk=pk)
+    return _on_list_page(
+        request,
+        randomization_list,
+        forms.Form(request.POST),
+        lambda _data: services.list_activate(
+            randomization_list=randomization_list, performed_by=request.user
+        ),
+        saved_as(_("List activated.")),
+    )
 
 
 @login_required
 @require_POST
 def list_extend_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     randomization_list = selectors.list_get(request.user, pk)
-    form = ExtendListForm(request.POST)
-    if form.is_valid():
-        try:
-            added = services.list_extend(
-                randomization_list=randomization_list,
-                length=form.cleaned_data["length"],
-                performed_by=request.user,
-            )
-        except StateConflict as exc:
-            messages.error(request, exc.detail)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, _("%(n)s slots added.") % {"n": added})
-    else:
-        messages.error(request, " ".join(str(m) for errs in form.errors.values() for m in errs))
-    return redirect("randomization:detail", pk=pk)
+    return _on_list_page(
+        request,
+        randomization_list,
+        ExtendListForm(request.POST),
+        lambda data: services.list_extend(
+            randomization_list=randomization_list,
+            length=data["length"],
+            performed_by=request.user,
+        ),
+        lambda added: (messages.SUCCESS, _("%(n)s slots added.") % {"n": added}),
+    )
 
 
 @login_required

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from ecrf.accounts.policy import enforce, may_enter_data
 from ecrf.core.http import AuthenticatedRequest, require_form_methods
-from ecrf.participants.pages import form_submit
+from ecrf.participants.pages import form_submit, posted
 from ecrf.participants.selectors import participant_get
 from ecrf.queries.selectors import queries_visible_to
 
@@ -35,7 +35,7 @@ def endpoint_form(request: AuthenticatedRequest, pk: int, record: str) -> HttpRe
     initial: dict[str, Any] = (
         {name: getattr(existing, name) for name in ENDPOINT_FIELDS[record]} if existing else {}
     )
-    form = FORMS[record](request.POST or None, initial=initial, form_id=f"{record}-form")
+    form = FORMS[record](posted(request), initial=initial, form_id=f"{record}-form")
     warnings: list[Finding] = []
 
     def render_page(status: int) -> HttpResponse:

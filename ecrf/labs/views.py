@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from ecrf.accounts.policy import enforce, may_enter_data
 from ecrf.core.http import AuthenticatedRequest, require_form_methods
-from ecrf.participants.pages import form_submit, saved_as
+from ecrf.participants.pages import form_submit, posted, saved_as
 from ecrf.participants.selectors import participant_get
 
 from .forms import LabResultForm
@@ -21,7 +21,7 @@ from .services import lab_result_record
 @require_form_methods
 def lab_results(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
-    form = LabResultForm(request.POST or None)
+    form = LabResultForm(posted(request))
 
     def render_page(status: int) -> HttpResponse:
         return render(

@@ -49,7 +49,7 @@ from .forms import (
     WithdrawalForm,
 )
 from .models import Participant
-from .pages import SavedMessage, form_submit, saved_as
+from .pages import SavedMessage, form_submit, posted, saved_as
 from .services import ELIGIBILITY_ANSWER_FIELDS
 
 #: The allocation list's own rows stay with the statisticians (concealment).
@@ -113,7 +113,7 @@ def participant_list(request: AuthenticatedRequest) -> HttpResponse:
 @require_form_methods
 def participant_create(request: AuthenticatedRequest) -> HttpResponse:
     enforce(may_register(request.user))
-    form = ScreeningForm(request.POST or None, sites=sites_visible_to(request.user))
+    form = ScreeningForm(posted(request), sites=sites_visible_to(request.user))
 
     def render_page(status: int) -> HttpResponse:
         return render(request, "participants/create.html", {"form": form}, status=status)
@@ -136,7 +136,14 @@ def participant_create(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_safe
 def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    participant = selectors.participant_get(request.user, pk)
+    return participant_page(request, selectors.participant_get(request.user, pk))
+
+
+def participant_page(
+    request: AuthenticatedRequest, participant: Participant, status: int = 200
+) -> HttpResponse:
+    """Her page: her forms, allocation, queries and data quality, and the buttons of the
+    actions the policy allows this user; ``status`` 409 when shown again after a refusal."""
     allocation = getattr(participant, "allocation", None)
     may = permissions_for(request.user, participant)
     return render(
@@ -169,6 +176,7 @@ def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "lockable_records": quality_record_codes() if may.lock else [],
             "can_unblind": may.unblind and not participant.unblindings.exists(),
         },
+        status=status,
     )
 
 
@@ -180,7 +188,7 @@ def participant_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     initial = {"screening_date": participant.screening_date, "birth_date": participant.birth_date}
     return _form_page(
         request,
-        form=ScreeningCorrectionForm(request.POST or None, initial=initial),
+        form=ScreeningCorrectionForm(posted(request), initial=initial),
         participant=participant,
         template="participants/edit.html",
         save=lambda data: services.participant_update_screening(
@@ -237,7 +245,7 @@ def participant_eligibility(request: AuthenticatedRequest, pk: int) -> HttpRespo
 
     return _form_page(
         request,
-        form=EligibilityForm(request.POST or None, initial=_eligibility_initial(participant)),
+        form=EligibilityForm(posted(request), initial=_eligibility_initial(participant)),
         participant=participant,
         template="participants/eligibility.html",
         save=save,
@@ -284,7 +292,7 @@ def participant_consent(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _form_page(
         request,
         form=ConsentForm(
-            request.POST or None, initial=initial, versions=participant.site.study.consent_versions
+            posted(request), initial=initial, versions=participant.site.study.consent_versions
         ),
         participant=participant,
         template="participants/consent.html",
@@ -301,7 +309,7 @@ def participant_randomize_view(request: AuthenticatedRequest, pk: int) -> HttpRe
     """A confirmation step that restates what will happen, then the allocation itself."""
     participant = selectors.participant_get(request.user, pk)
     enforce(may_randomize(request.user))
-    form = RandomizeForm(request.POST or None, initial={"token": uuid.uuid4().hex})
+    form = RandomizeForm(posted(request), initial={"token": uuid.uuid4().hex})
     study = participant.site.study
     arms = study_arms(study)
 
@@ -346,7 +354,7 @@ def participant_unblind_view(request: AuthenticatedRequest, pk: int) -> HttpResp
     enforce(may_unblind(request.user))
     return _form_page(
         request,
-        form=UnblindForm(request.POST or None),
+        form=UnblindForm(posted(request)),
         participant=participant,
         template="participants/unblind.html",
         save=lambda data: services.participant_unblind(
@@ -367,7 +375,7 @@ def participant_withdraw_view(request: AuthenticatedRequest, pk: int) -> HttpRes
     enforce(may_withdraw(request.user))
     return _form_page(
         request,
-        form=WithdrawalForm(request.POST or None),
+        form=WithdrawalForm(posted(request)),
         participant=participant,
         template="participants/withdraw.html",
         save=lambda data: services.participant_withdraw(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.forms import Form
 from django.http import HttpResponse
 from django.shortcuts import redirect
@@ -14,9 +14,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ecrf.accounts.policy import enforce, may_lock, may_sign, may_verify
-from ecrf.core.exceptions import StateConflict
 from ecrf.core.http import AuthenticatedRequest
+from ecrf.participants.models import Participant
+from ecrf.participants.pages import form_submit, saved_as
 from ecrf.participants.selectors import participant_get
+from ecrf.participants.views import participant_page
 from ecrf.studies.services import current_study
 
 from . import selectors, services
@@ -27,29 +29,38 @@ def _back(pk: int) -> HttpResponse:
     return redirect("participants:detail", pk=pk)
 
 
-def _refused(request: AuthenticatedRequest, form: Form) -> bool:
-    """An invalid form is refused with its errors, each naming its field; nothing is saved."""
-    if form.is_valid():
-        return False
-    for name, errors in form.errors.items():
-        for error in errors:
-            text = str(error)
-            if name in form.fields:
-                text = _("%(field)s: %(error)s") % {"field": form[name].label, "error": text}
-            messages.error(request, text)
-    return True
+def _on_her_page(
+    request: AuthenticatedRequest,
+    participant: Participant,
+    form: Form,
+    save: Callable[[dict[str, Any]], object],
+    done: str,
+) -> HttpResponse:
+    """A form of her page's data-quality panel, submitted by :func:`form_submit`."""
+    return form_submit(
+        request,
+        form=form,
+        save=save,
+        saved=saved_as(done),
+        redirect_to=lambda _result: _back(participant.pk),
+        render_page=lambda status: participant_page(request, participant, status),
+        back=lambda: _back(participant.pk),
+    )
 
 
-def _attempt(request: AuthenticatedRequest, action: Callable[[], object], done: str) -> None:
-    """Run one service call; say what went wrong (invalid input, a state conflict) or ``done``."""
-    try:
-        action()
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    except StateConflict as exc:
-        messages.error(request, exc.detail)
-    else:
-        messages.success(request, done)
+def _on_home_page(
+    request: AuthenticatedRequest, form: Form, save: Callable[[dict[str, Any]], object], done: str
+) -> HttpResponse:
+    """A form of the home page's database-lock panel, submitted by :func:`form_submit`."""
+    return form_submit(
+        request,
+        form=form,
+        save=save,
+        saved=saved_as(done),
+        redirect_to=lambda _result: redirect("core:home"),
+        render_page=None,
+        back=lambda: redirect("core:home"),
+    )
 
 
 @login_required
@@ -57,22 +68,19 @@ def _attempt(request: AuthenticatedRequest, action: Callable[[], object], done: 
 def sign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
     enforce(may_sign(request.user))
-    form = SignForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Re-enter your password to sign."))
-        return _back(pk)
-    _attempt(
+    return _on_her_page(
         request,
-        lambda: services.signature_sign(
+        participant,
+        SignForm(request.POST),
+        lambda data: services.signature_sign(
             participant=participant,
-            password=form.cleaned_data["password"],
-            meaning=form.cleaned_data["meaning"],
+            password=data["password"],
+            meaning=data["meaning"],
             performed_by=request.user,
             request=request,
         ),
         _("The casebook is signed."),
     )
-    return _back(pk)
 
 
 @login_required
@@ -80,19 +88,18 @@ def sign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def verify(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
     enforce(may_verify(request.user))
-    form = VerifyForm(request.POST)
-    if not _refused(request, form):
-        _attempt(
-            request,
-            lambda: services.verification_mark(
-                participant=participant,
-                record=form.cleaned_data["record"],
-                field=form.cleaned_data["field"],
-                performed_by=request.user,
-            ),
-            _("Marked as verified against source."),
-        )
-    return _back(pk)
+    return _on_her_page(
+        request,
+        participant,
+        VerifyForm(request.POST),
+        lambda data: services.verification_mark(
+            participant=participant,
+            record=data["record"],
+            field=data["field"],
+            performed_by=request.user,
+        ),
+        _("Marked as verified against source."),
+    )
 
 
 @login_required
@@ -100,21 +107,19 @@ def verify(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def lock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
     enforce(may_lock(request.user))
-    form = LockForm(request.POST)
-    if _refused(request, form):
-        return _back(pk)
-    _attempt(
+    return _on_her_page(
         request,
-        lambda: services.lock_set(
+        participant,
+        LockForm(request.POST),
+        lambda data: services.lock_set(
             study=participant.site.study,
             participant=participant,
             record=request.POST.get("record", ""),
-            reason=form.cleaned_data.get("reason", ""),
+            reason=data.get("reason", ""),
             performed_by=request.user,
         ),
         _("Locked."),
     )
-    return _back(pk)
 
 
 @login_required
@@ -122,21 +127,19 @@ def lock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def unlock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
     enforce(may_lock(request.user))
-    form = LockForm(request.POST)
-    if _refused(request, form):
-        return _back(pk)
     standing = selectors.participant_lock(participant)
     if standing is None:
         messages.error(request, _("She is not locked."))
         return _back(pk)
-    _attempt(
+    return _on_her_page(
         request,
-        lambda: services.lock_release(
-            lock=standing, reason=form.cleaned_data.get("reason", ""), performed_by=request.user
+        participant,
+        LockForm(request.POST),
+        lambda data: services.lock_release(
+            lock=standing, reason=data.get("reason", ""), performed_by=request.user
         ),
         _("Unlocked."),
     )
-    return _back(pk)
 
 
 @login_required
@@ -145,18 +148,16 @@ def study_lock(request: AuthenticatedRequest) -> HttpResponse:
     """The database lock before analysis: the whole study's data, frozen."""
     enforce(may_lock(request.user))
     study = current_study()
-    form = LockForm(request.POST)
-    if _refused(request, form):
+    if study is None:
         return redirect("core:home")
-    if study is not None:
-        _attempt(
-            request,
-            lambda: services.lock_set(
-                study=study, reason=form.cleaned_data.get("reason", ""), performed_by=request.user
-            ),
-            _("The study database is locked."),
-        )
-    return redirect("core:home")
+    return _on_home_page(
+        request,
+        LockForm(request.POST),
+        lambda data: services.lock_set(
+            study=study, reason=data.get("reason", ""), performed_by=request.user
+        ),
+        _("The study database is locked."),
+    )
 
 
 @login_required
@@ -164,18 +165,15 @@ def study_lock(request: AuthenticatedRequest) -> HttpResponse:
 def study_unlock(request: AuthenticatedRequest) -> HttpResponse:
     enforce(may_lock(request.user))
     study = current_study()
-    form = LockForm(request.POST)
-    if _refused(request, form):
-        return redirect("core:home")
     standing = selectors.study_lock(study) if study is not None else None
     if standing is None:
         messages.error(request, _("The study is not locked."))
         return redirect("core:home")
-    _attempt(
+    return _on_home_page(
         request,
-        lambda: services.lock_release(
-            lock=standing, reason=form.cleaned_data.get("reason", ""), performed_by=request.user
+        LockForm(request.POST),
+        lambda data: services.lock_release(
+            lock=standing, reason=data.get("reason", ""), performed_by=request.user
         ),
         _("The study database is unlocked."),
     )
-    return redirect("core:home")

@@ -2,66 +2,80 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ecrf.core.http import AuthenticatedRequest
+from ecrf.participants.models import Participant
+from ecrf.participants.pages import form_submit, saved_as
 from ecrf.participants.selectors import participant_get
+from ecrf.participants.views import participant_page
 
 from . import selectors, services
+from .forms import QueryOpenForm, QueryStepForm
 
 
 def _back(pk: int) -> HttpResponse:
     return redirect(f"/participants/{pk}/#queries")
 
 
+def _on_her_page(
+    request: AuthenticatedRequest, participant: Participant, form: Any, save: Any, done: str
+) -> HttpResponse:
+    """A form of her page's query panel, submitted by :func:`form_submit`."""
+    return form_submit(
+        request,
+        form=form,
+        save=save,
+        saved=saved_as(done),
+        redirect_to=lambda _result: _back(participant.pk),
+        render_page=lambda status: participant_page(request, participant, status),
+        back=lambda: _back(participant.pk),
+    )
+
+
 @login_required
 @require_POST
 def query_open_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
-    record, _sep, field = request.POST.get("target", "").partition(".")
-    record_id = request.POST.get("record_id") or None
-    try:
-        services.query_open(
+
+    def save(data: dict[str, Any]) -> object:
+        record, _sep, field = data["target"].partition(".")
+        record_id = data["record_id"]
+        return services.query_open(
             participant=participant,
             record=record,
             field=field,
-            text=request.POST.get("text", ""),
+            text=data["text"],
             record_id=int(record_id) if record_id and record_id.isdigit() else None,
             performed_by=request.user,
         )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("Query opened."))
-    return _back(pk)
+
+    return _on_her_page(request, participant, QueryOpenForm(request.POST), save, _("Query opened."))
 
 
 @login_required
 @require_POST
 def query_step_view(request: AuthenticatedRequest, query_pk: int, step: str) -> HttpResponse:
     query = selectors.query_get(request.user, query_pk)
-    text = request.POST.get("text", "")
-    actions = {
-        "respond": lambda: services.query_respond(
-            query=query, text=text, performed_by=request.user
-        ),
-        "close": lambda: services.query_close(query=query, text=text, performed_by=request.user),
-        "reopen": lambda: services.query_reopen(query=query, text=text, performed_by=request.user),
+    steps = {
+        "respond": services.query_respond,
+        "close": services.query_close,
+        "reopen": services.query_reopen,
     }
-    if step not in actions:
-        from django.http import Http404
-
+    if step not in steps:
         raise Http404
-    try:
-        actions[step]()
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("Saved."))
-    return _back(query.participant_id)
+    step_service = steps[step]
+    participant = participant_get(request.user, query.participant_id)
+    return _on_her_page(
+        request,
+        participant,
+        QueryStepForm(request.POST),
+        lambda data: step_service(query=query, text=data["text"], performed_by=request.user),
+        _("Saved."),
+    )
