@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext as _
 
-from ecrf.accounts.permissions import can_see_lists
+from ecrf.accounts.policy import may_manage_lists
 
 from .models import ListStatus, RandomizationList, Slot
 
@@ -20,14 +18,9 @@ if TYPE_CHECKING:
     from ecrf.studies.models import Site, Study
 
 
-def ensure_can_see_lists(user: User | AnonymousUser) -> None:
-    if not can_see_lists(user):
-        raise PermissionDenied(_("Only statisticians and administrators see randomization lists."))
-
-
 def lists_visible_to(user: User | AnonymousUser) -> models.QuerySet[RandomizationList]:
     """Every list for statisticians and admins; for anyone else the lists do not exist."""
-    if not can_see_lists(user):
+    if not may_manage_lists(user):
         return RandomizationList.objects.none()
     return RandomizationList.objects.select_related("site").annotate(
         size=models.Count("slots"),

@@ -6,26 +6,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ecrf.accounts.models import User
-from ecrf.accounts.permissions import ensure_can_enter_data
-from ecrf.accounts.roles import Role
+from ecrf.accounts.policy import enforce, may_manage_lists, may_randomize, told_of_exhausted_list
 from ecrf.audit.context import change_context
 from ecrf.common.exceptions import StateConflict
 from ecrf.notifications.models import StaffNotificationKind
 from ecrf.notifications.services import staff_notify
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.services import participant_set_status
+from ecrf.participants.writes import participant_write
 from ecrf.studies.models import Arm, Site, Study
 
 from . import blocks
 from .models import AllocationRequest, ListSource, ListStatus, RandomizationList, Slot
-from .selectors import active_list_for, can_see_lists
+from .selectors import active_list_for
 
 MAX_LIST_LENGTH = 10_000
 
@@ -49,10 +49,8 @@ def study_arms(study: Study) -> list[Arm]:
 
 
 def _ensure_statistician(user: User | None) -> None:
-    if user is not None and not can_see_lists(user):
-        raise PermissionDenied(
-            _("Only statisticians and administrators manage randomization lists.")
-        )
+    if user is not None:
+        enforce(may_manage_lists(user))
 
 
 def _stratum(study: Study, site: Site | None) -> Site | None:
@@ -284,16 +282,22 @@ def participant_randomize(
         raise ValidationError(
             {"idempotency_key": _("An Idempotency-Key of 1 to 200 characters is required.")}
         )
-    ensure_can_enter_data(performed_by, participant.site)
     exhausted: RandomizationList | None = None
-    with transaction.atomic():
-        # The replay check comes after the lock: a retry racing its original waits for
-        # it and then finds its answer, instead of being refused as a second request.
-        locked = (
-            Participant.objects.select_for_update(of=("self",))
-            .select_related("site__study", "eligibility", "consent")
-            .get(pk=participant.pk)
-        )
+    # Durable: the refusal of a list run out commits first, then the statisticians'
+    # notice commits on its own, so a caller's transaction cannot swallow either.
+    # The replay check comes after the lock: a retry racing its original waits for it
+    # and then finds its answer, instead of being refused as a second request. Her own
+    # state (already randomized, withdrawn) is checked after the replay, which answers
+    # a repeated request the same way whatever happened since.
+    with participant_write(
+        participant.pk,
+        performed_by=performed_by,
+        action=may_randomize,
+        record="randomization",
+        allow_withdrawn=True,
+        related=("eligibility", "consent"),
+        durable=True,
+    ) as locked:
         replay = (
             AllocationRequest.objects.filter(requested_by=performed_by, key=key)
             .select_related("slot__arm")
@@ -336,22 +340,21 @@ def participant_randomize(
                 )
         else:
             prefix = locked.site.code if stratum_site is not None else study.code
-            with change_context(performed_by=performed_by, site=locked.site.code):
-                slot.participant = locked
-                slot.allocated_at = timezone.now()
-                slot.allocated_by = performed_by
-                slot.randomization_number = f"{prefix}-R{slot.sequence:03d}"
-                slot.save(
-                    update_fields=[
-                        "participant",
-                        "allocated_at",
-                        "allocated_by",
-                        "randomization_number",
-                    ]
-                )
-                AllocationRequest.objects.create(
-                    key=key, requested_by=performed_by, participant=locked, slot=slot
-                )
+            slot.participant = locked
+            slot.allocated_at = timezone.now()
+            slot.allocated_by = performed_by
+            slot.randomization_number = f"{prefix}-R{slot.sequence:03d}"
+            slot.save(
+                update_fields=[
+                    "participant",
+                    "allocated_at",
+                    "allocated_by",
+                    "randomization_number",
+                ]
+            )
+            AllocationRequest.objects.create(
+                key=key, requested_by=performed_by, participant=locked, slot=slot
+            )
             participant_set_status(
                 participant=locked,
                 status=ParticipantStatus.RANDOMIZED,
@@ -396,13 +399,13 @@ def _notify_exhausted(randomization_list: RandomizationList) -> None:
     The e-mails are outbox rows written with the mark, so a broker that is down delays
     them but does not lose them.
     """
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         marked = RandomizationList.objects.filter(
             pk=randomization_list.pk, exhausted_notified_at__isnull=True
         ).update(exhausted_notified_at=timezone.now())
         if marked:
             staff_notify(
                 kind=StaffNotificationKind.LIST_EXHAUSTED,
-                recipients=User.objects.filter(role=Role.STATISTICIAN, is_active=True),
+                recipients=told_of_exhausted_list(),
                 message=lambda: _exhausted_message(randomization_list),
             )

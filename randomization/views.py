@@ -4,26 +4,30 @@ import, activate, extend."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from ecrf.accounts.permissions import can_enter_data
-from ecrf.common.exceptions import StateConflict
+from ecrf.accounts.policy import enforce, may_manage_lists, may_randomize
 from ecrf.common.forms import add_service_errors
 from ecrf.common.http import AuthenticatedRequest, require_form_methods
 from ecrf.participants.forms import RandomizeForm
+from ecrf.participants.pages import SavedMessage, form_submit, posted, saved_as
 from ecrf.participants.selectors import participant_get
 from ecrf.studies.models import Site, Study
 from ecrf.studies.services import current_study
 
 from . import blocks, selectors, services
 from .forms import ExtendListForm, GenerateListForm, ImportListForm
+from .models import RandomizationList
 
 
 def _study_or_404() -> Study:
@@ -56,14 +60,14 @@ def _index(
 @login_required
 @require_safe
 def list_index(request: AuthenticatedRequest) -> HttpResponse:
-    selectors.ensure_can_see_lists(request.user)
+    enforce(may_manage_lists(request.user))
     return _index(request)
 
 
 @login_required
 @require_POST
 def list_generate_view(request: AuthenticatedRequest) -> HttpResponse:
-    selectors.ensure_can_see_lists(request.user)
+    enforce(may_manage_lists(request.user))
     study = _study_or_404()
     form = GenerateListForm(request.POST, sites=Site.objects.filter(study=study))
     if form.is_valid():
@@ -86,7 +90,7 @@ def list_generate_view(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_POST
 def list_import_view(request: AuthenticatedRequest) -> HttpResponse:
-    selectors.ensure_can_see_lists(request.user)
+    enforce(may_manage_lists(request.user))
     study = _study_or_404()
     form = ImportListForm(request.POST, request.FILES, sites=Site.objects.filter(study=study))
     if form.is_valid():
@@ -108,7 +112,12 @@ def list_import_view(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_safe
 def list_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    randomization_list = selectors.list_get(request.user, pk)
+    return _list_page(request, selectors.list_get(request.user, pk))
+
+
+def _list_page(
+    request: AuthenticatedRequest, randomization_list: RandomizationList, status: int = 200
+) -> HttpResponse:
     return render(
         request,
         "randomization/detail.html",
@@ -117,6 +126,27 @@ def list_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "slots": selectors.list_slots(randomization_list),
             "extend_form": ExtendListForm(),
         },
+        status=status,
+    )
+
+
+def _on_list_page(
+    request: AuthenticatedRequest,
+    randomization_list: RandomizationList,
+    form: forms.Form,
+    save: Callable[[dict[str, Any]], Any],
+    saved: SavedMessage,
+) -> HttpResponse:
+    """A form of the list's page, submitted by :func:`form_submit`."""
+    pk = randomization_list.pk
+    return form_submit(
+        request,
+        form=form,
+        save=save,
+        saved=saved,
+        redirect_to=lambda _result: redirect("randomization:detail", pk=pk),
+        render_page=lambda status: _list_page(request, randomization_list, status),
+        back=lambda: redirect("randomization:detail", pk=pk),
     )
 
 
@@ -124,36 +154,32 @@ def list_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_POST
 def list_activate_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     randomization_list = selectors.list_get(request.user, pk)
-    try:
-        services.list_activate(randomization_list=randomization_list, performed_by=request.user)
-    except StateConflict as exc:
-        messages.error(request, exc.detail)
-    else:
-        messages.success(request, _("List activated."))
-    return redirect("randomization:detail", pk=pk)
+    return _on_list_page(
+        request,
+        randomization_list,
+        forms.Form(request.POST),
+        lambda _data: services.list_activate(
+            randomization_list=randomization_list, performed_by=request.user
+        ),
+        saved_as(_("List activated.")),
+    )
 
 
 @login_required
 @require_POST
 def list_extend_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     randomization_list = selectors.list_get(request.user, pk)
-    form = ExtendListForm(request.POST)
-    if form.is_valid():
-        try:
-            added = services.list_extend(
-                randomization_list=randomization_list,
-                length=form.cleaned_data["length"],
-                performed_by=request.user,
-            )
-        except StateConflict as exc:
-            messages.error(request, exc.detail)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, _("%(n)s slots added.") % {"n": added})
-    else:
-        messages.error(request, " ".join(str(m) for errs in form.errors.values() for m in errs))
-    return redirect("randomization:detail", pk=pk)
+    return _on_list_page(
+        request,
+        randomization_list,
+        ExtendListForm(request.POST),
+        lambda data: services.list_extend(
+            randomization_list=randomization_list,
+            length=data["length"],
+            performed_by=request.user,
+        ),
+        lambda added: (messages.SUCCESS, _("%(n)s slots added.") % {"n": added}),
+    )
 
 
 @login_required
@@ -178,37 +204,40 @@ def list_export(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def participant_randomize_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """A confirmation step that restates what will happen, then the allocation itself."""
     participant = participant_get(request.user, pk)
-    if not can_enter_data(request.user):
-        raise PermissionDenied(_("Only coordinators randomize participants."))
-    if request.method == "POST":
-        form = RandomizeForm(request.POST)
-        if form.is_valid():
-            try:
-                allocation = services.participant_randomize(
-                    participant=participant,
-                    idempotency_key=f"web-{form.cleaned_data['token']}",
-                    performed_by=request.user,
-                )
-            except StateConflict as exc:
-                messages.error(request, exc.detail)
-            else:
-                messages.success(
-                    request,
-                    _("Randomized: %(number)s, %(arm)s.")
-                    % {"number": allocation.randomization_number, "arm": allocation.arm_name},
-                )
-            return redirect("participants:detail", pk=participant.pk)
-    form = RandomizeForm(initial={"token": uuid.uuid4().hex})
+    enforce(may_randomize(request.user))
+    form = RandomizeForm(posted(request), initial={"token": uuid.uuid4().hex})
     study = participant.site.study
     arms = services.study_arms(study)
-    return render(
+
+    def render_page(status: int) -> HttpResponse:
+        return render(
+            request,
+            "participants/randomize.html",
+            {
+                "form": form,
+                "participant": participant,
+                "stratified": study.stratify_by_site,
+                "arms": " / ".join(arm.name for arm in arms),
+                "ratio": ":".join(str(arm.allocation_weight) for arm in arms),
+            },
+            status=status,
+        )
+
+    if request.method != "POST":
+        return render_page(200)
+    return form_submit(
         request,
-        "participants/randomize.html",
-        {
-            "form": form,
-            "participant": participant,
-            "stratified": study.stratify_by_site,
-            "arms": " / ".join(arm.name for arm in arms),
-            "ratio": ":".join(str(arm.allocation_weight) for arm in arms),
-        },
+        form=form,
+        save=lambda data: services.participant_randomize(
+            participant=participant,
+            idempotency_key=f"web-{data['token']}",
+            performed_by=request.user,
+        ),
+        saved=lambda allocation: (
+            messages.SUCCESS,
+            _("Randomized: %(number)s, %(arm)s.")
+            % {"number": allocation.randomization_number, "arm": allocation.arm_name},
+        ),
+        redirect_to=lambda _allocation: redirect("participants:detail", pk=participant.pk),
+        render_page=render_page,
     )

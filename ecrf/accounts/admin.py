@@ -8,6 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from ecrf.audit.admin import AuditedAdminMixin, ReasonForChangeForm
 
 from .models import SiteMembership, User
+from .policy import may_administer
+from .roles import Role
 
 
 class SiteMembershipInline(admin.TabularInline):
@@ -15,7 +17,7 @@ class SiteMembershipInline(admin.TabularInline):
     extra = 0
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return request.user.is_authenticated and request.user.role == "admin"
+        return bool(may_administer(request.user))
 
 
 class UserChangeWithReasonForm(ReasonForChangeForm, UserChangeForm):
@@ -43,5 +45,5 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
     )
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
-        obj.is_staff = obj.role == "admin"
+        obj.is_staff = obj.role == Role.ADMIN
         super().save_model(request, obj, form, change)

@@ -24,8 +24,7 @@ from ecrf.common.errors import (
     is_database_unavailable,
 )
 from ecrf.common.exceptions import StateConflict
-from ecrf.common.guard import is_lock_violation
-from ecrf.quality.middleware import locked_message
+from ecrf.common.guard import is_lock_violation, locked_message
 
 
 def _validation_payload(exc: DjangoValidationError) -> dict[str, list[str]]:

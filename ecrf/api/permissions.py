@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from ecrf.accounts.permissions import can_enter_data, has_role
+from ecrf.accounts.policy import Policy, may_enter_data
 from ecrf.common.http import method_not_taken
 
 
@@ -30,17 +30,20 @@ class ReadAnyRoleWriteDataEntry(BasePermission):
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         return request.method in SAFE_METHODS or self.may_write(request.user)
 
+    #: The policy that decides a write, asked for the role alone (the object's site
+    #: was checked when it was found among the caller's sites).
+    policy: Policy = staticmethod(may_enter_data)  # type: ignore[assignment]
+
     def may_write(self, user: Any) -> bool:
-        return can_enter_data(user)
+        return bool(type(self).policy(user))
 
 
-def read_any_role_write(roles: frozenset[str]) -> type[ReadAnyRoleWriteDataEntry]:
-    """Every role reads (its own sites); only ``roles`` write, checked before any input is read."""
+def read_any_role_write(action: Policy) -> type[ReadAnyRoleWriteDataEntry]:
+    """Every role reads (its own sites); only roles ``action`` allows write, checked
+    before any input is read."""
 
-    class ReadAnyRoleWriteRoles(ReadAnyRoleWriteDataEntry):
+    class ReadAnyRoleWriteAction(ReadAnyRoleWriteDataEntry):
         message = "Your role may not do this."
+        policy = staticmethod(action)  # type: ignore[assignment]
 
-        def may_write(self, user: Any) -> bool:
-            return has_role(user, roles)
-
-    return ReadAnyRoleWriteRoles
+    return ReadAnyRoleWriteAction

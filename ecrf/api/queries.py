@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ecrf.accounts.roles import QUERY_ANSWERING_ROLES, QUERY_RAISING_ROLES
+from ecrf.accounts.policy import may_answer_query, may_raise_query
 from ecrf.common.http import request_user
 from ecrf.participants.selectors import participants_visible_to
 from ecrf.queries import selectors, services
@@ -71,7 +71,7 @@ class QueryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     """Queries of the caller's sites; another site's query answers 404."""
 
     serializer_class = QuerySerializer
-    permission_classes = [read_any_role_write(QUERY_RAISING_ROLES)]
+    permission_classes = [read_any_role_write(may_raise_query)]
     queryset = Query.objects.none()
     lookup_value_regex = r"\d+"
 
@@ -128,7 +128,7 @@ class QueryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(
         detail=True,
         methods=["post"],
-        permission_classes=[read_any_role_write(QUERY_ANSWERING_ROLES)],
+        permission_classes=[read_any_role_write(may_answer_query)],
     )
     def respond(self, request: Request, pk: str) -> Response:
         query = self._query(request, pk)

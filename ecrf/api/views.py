@@ -9,11 +9,10 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ecrf.accounts.roles import LOCKING_ROLES, SIGNING_ROLES, WITHDRAWING_ROLES
+from ecrf.accounts.policy import may_lock, may_record_adverse_events, may_sign, may_withdraw
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.common.exceptions import StateConflict
 from ecrf.common.http import request_user
@@ -24,7 +23,6 @@ from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.quality import selectors as quality_selectors
 from ecrf.quality import services as quality_services
 from ecrf.safety import services as safety_services
-from ecrf.safety.permissions import can_record_adverse_events
 from ecrf.schedule import services as schedule_services
 from randomization.services import Allocation, participant_randomize
 
@@ -72,8 +70,7 @@ def allocation_body(allocation: Allocation) -> dict[str, Any]:
 class ReadAnyRoleWriteSafety(ReadAnyRoleWriteDataEntry):
     """As for the other forms, but coordinators and investigators both write safety data."""
 
-    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
-        return request.method in SAFE_METHODS or can_record_adverse_events(request.user)
+    policy = staticmethod(may_record_adverse_events)  # type: ignore[assignment]
 
 
 class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -304,7 +301,7 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         detail=True,
         methods=["post"],
         url_path="withdraw",
-        permission_classes=[read_any_role_write(WITHDRAWING_ROLES)],
+        permission_classes=[read_any_role_write(may_withdraw)],
     )
     def withdraw(self, request: Request, pk: str) -> Response:
         participant = self._participant(request, pk)
@@ -351,7 +348,7 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         detail=True,
         methods=["post", "delete"],
         url_path="lock",
-        permission_classes=[read_any_role_write(LOCKING_ROLES)],
+        permission_classes=[read_any_role_write(may_lock)],
     )
     def lock(self, request: Request, pk: str) -> Response:
         """Lock her data (or one form, with `record`); DELETE with `reason` unlocks."""
@@ -384,7 +381,7 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         detail=True,
         methods=["post"],
         url_path="signature",
-        permission_classes=[read_any_role_write(SIGNING_ROLES)],
+        permission_classes=[read_any_role_write(may_sign)],
     )
     def signature(self, request: Request, pk: str) -> Response:
         """The investigator signs her casebook by re-entering her password."""

@@ -45,16 +45,16 @@ class AuditedAdminMixin:
     form: Any = ReasonForChangeForm
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return _is_admin_role(request)
+        return admin.site.has_permission(request)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return _is_admin_role(request)
+        return admin.site.has_permission(request)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return _is_admin_role(request)
+        return admin.site.has_permission(request)
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return _is_admin_role(request)
+        return admin.site.has_permission(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -90,11 +90,3 @@ class AuditedAdminMixin:
             change_context(performed_by=request_user(request), reason=reason),
         ):
             super().save_related(request, form, formsets, change)  # type: ignore[misc]
-
-
-def _is_admin_role(request: HttpRequest) -> bool:
-    user = request.user
-    return bool(user.is_authenticated and user.is_active and user.role == "admin")
-
-
-admin.site.has_permission = lambda request: _is_admin_role(request)  # type: ignore[method-assign]

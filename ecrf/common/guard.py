@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import pgtrigger
 from django.db import models
+from django.utils.translation import gettext as _
 
 from ecrf.common import catalogue
 
@@ -127,3 +128,11 @@ def is_lock_violation(exc: BaseException) -> bool:
             return True
         cause = cause.__cause__
     return False
+
+
+def locked_message() -> str:
+    """What a user is told when a write meets locked data."""
+    return _(
+        "This data is locked by the data manager and cannot change until it is unlocked "
+        "with a reason."
+    )

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db import connection
-from django.utils.translation import gettext as _
 
 from .exceptions import StateConflict
+from .guard import locked_message
 
 if TYPE_CHECKING:
     from ecrf.participants.models import Participant
@@ -41,9 +41,4 @@ def ensure_unlocked(participant: Participant, record: str = "") -> None:
         )
         locked = cursor.fetchone() is not None
     if locked:
-        raise StateConflict(
-            _(
-                "This data is locked by the data manager and cannot change until it is "
-                "unlocked with a reason."
-            )
-        )
+        raise StateConflict(locked_message())

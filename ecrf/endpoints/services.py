@@ -7,19 +7,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ecrf.audit.context import change_context
-from ecrf.audit.services import record_update
 from ecrf.common import catalogue
 from ecrf.common.exceptions import StateConflict
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.services import participant_set_status, site_today
+from ecrf.participants.writes import record_upsert
 from ecrf.queries.services import query_open
 from ecrf.schedule.models import VisitOutcome, VisitRecord
-from ecrf.schedule.services import lock_treated_participant, participant_schedule
+from ecrf.schedule.services import participant_schedule, treatment_write
 
 from .checks import (
     BIOCHEMICAL,
@@ -77,7 +77,6 @@ def _values_of(instance: models.Model | None, record: str) -> dict[str, Any] | N
     return {name: getattr(instance, name) for name in ENDPOINT_FIELDS[record]}
 
 
-@transaction.atomic
 def endpoint_record(
     *,
     participant: Participant,
@@ -93,88 +92,90 @@ def endpoint_record(
     confirmed (``confirm_warnings``), and are then kept as findings beside the data.
     The form's visit is marked done on its date; both endpoints in, she has completed.
     """
-    participant, _slot = lock_treated_participant(participant, performed_by, record)
-    schedule = participant_schedule(participant)
-    if schedule is None:
-        raise StateConflict(_("Set the embryo transfer date first: the visits follow from it."))
-    model = ENDPOINT_MODELS[record]
-    values = {k: values.get(k) for k in ENDPOINT_FIELDS[record] if k in values}
-    assessed_on: dt.date = values["assessed_on"]
-    date_errors = catalogue.form(record).errors(
-        {"assessed_on": assessed_on}, today=site_today(participant.site)
-    )
-    if date_errors:
-        raise ValidationError(date_errors)
-    existing = model._default_manager.filter(participant=participant).first()
-    others = {
-        BIOCHEMICAL: _values_of(
-            BiochemicalPregnancy.objects.filter(participant=participant).first(), BIOCHEMICAL
-        ),
-        CLINICAL: _values_of(
-            ClinicalPregnancy.objects.filter(participant=participant).first(), CLINICAL
-        ),
-    }
-    saved = {**(others[record] or {}), **values}
-    others[record] = saved
-    if record == CLINICAL and not saved.get("gestational_sac_seen") and saved.get("number_of_sacs"):
-        # The database holds the same rule (sacs_counted_only_when_seen).
-        raise ValidationError(
-            {"number_of_sacs": _("Sacs are counted only when a gestational sac is seen.")}
+    with treatment_write(participant, performed_by, record, reason) as (participant, _slot):
+        schedule = participant_schedule(participant)
+        if schedule is None:
+            raise StateConflict(_("Set the embryo transfer date first: the visits follow from it."))
+        model = ENDPOINT_MODELS[record]
+        values = {k: values.get(k) for k in ENDPOINT_FIELDS[record] if k in values}
+        assessed_on: dt.date = values["assessed_on"]
+        date_errors = catalogue.form(record).errors(
+            {"assessed_on": assessed_on}, today=site_today(participant.site)
         )
-    window = schedule.visit(record)
-    findings = run_checks(
-        CheckContext(
-            record=record,
-            values=values,
-            et_date=schedule.et_date,
-            window=(window.window_start, window.window_end),
-            biochemical=others[BIOCHEMICAL],
-            clinical=others[CLINICAL],
-        ),
-        check_settings(participant.site.study),
-    )
-    hard = [f for f in findings if f.severity == HARD]
-    if hard:
-        errors: dict[str, list[str]] = {}
-        for finding in hard:
-            errors.setdefault(finding.field, []).append(finding.message)
-        raise ValidationError(errors)
-    soft = [f for f in findings if f.severity != HARD]
-    if soft and not confirm_warnings:
-        raise UnconfirmedWarnings(soft)
-    site = participant.site.code
-    if existing is None:
-        with change_context(performed_by=performed_by, site=site):
-            instance = model._default_manager.create(
-                participant=participant, recorded_by=performed_by, **values
+        if date_errors:
+            raise ValidationError(date_errors)
+        others = {
+            BIOCHEMICAL: _values_of(
+                BiochemicalPregnancy.objects.filter(participant=participant).first(), BIOCHEMICAL
+            ),
+            CLINICAL: _values_of(
+                ClinicalPregnancy.objects.filter(participant=participant).first(), CLINICAL
+            ),
+        }
+        saved = {**(others[record] or {}), **values}
+        others[record] = saved
+        if (
+            record == CLINICAL
+            and not saved.get("gestational_sac_seen")
+            and saved.get("number_of_sacs")
+        ):
+            # The database holds the same rule (sacs_counted_only_when_seen).
+            raise ValidationError(
+                {"number_of_sacs": _("Sacs are counted only when a gestational sac is seen.")}
             )
-    else:
-        instance = existing
-        record_update(
-            instance=instance, values=values, reason=reason, performed_by=performed_by, site=site
+        window = schedule.visit(record)
+        findings = run_checks(
+            CheckContext(
+                record=record,
+                values=values,
+                et_date=schedule.et_date,
+                window=(window.window_start, window.window_end),
+                biochemical=others[BIOCHEMICAL],
+                clinical=others[CLINICAL],
+            ),
+            check_settings(participant.site.study),
         )
-    _keep_findings(participant, record, soft, performed_by)
-    if not VisitRecord.objects.filter(participant=participant, visit_code=record).exists():
-        with change_context(performed_by=performed_by, site=site):
-            VisitRecord.objects.create(
-                participant=participant,
-                visit_code=record,
-                outcome=VisitOutcome.DONE,
-                done_on=assessed_on,
-                reason=next((f.message for f in soft if f.code == "assessment_outside_window"), ""),
-                recorded_by=performed_by,
-            )
-    if all(
-        m._default_manager.filter(participant=participant).exists()
-        for m in ENDPOINT_MODELS.values()
-    ):
-        participant_set_status(
+        hard = [f for f in findings if f.severity == HARD]
+        if hard:
+            errors: dict[str, list[str]] = {}
+            for finding in hard:
+                errors.setdefault(finding.field, []).append(finding.message)
+            raise ValidationError(errors)
+        soft = [f for f in findings if f.severity != HARD]
+        if soft and not confirm_warnings:
+            raise UnconfirmedWarnings(soft)
+        instance, _created = record_upsert(
+            model,
             participant=participant,
-            status=ParticipantStatus.COMPLETED,
-            reason=_("Both endpoints recorded"),
+            values=values,
+            created_values={"recorded_by": performed_by},
+            reason=reason,
             performed_by=performed_by,
         )
-    return EndpointSaved(record=instance, warnings=soft)
+        _keep_findings(participant, record, soft, performed_by)
+        if not VisitRecord.objects.filter(participant=participant, visit_code=record).exists():
+            with change_context(performed_by=performed_by, site=participant.site.code):
+                VisitRecord.objects.create(
+                    participant=participant,
+                    visit_code=record,
+                    outcome=VisitOutcome.DONE,
+                    done_on=assessed_on,
+                    reason=next(
+                        (f.message for f in soft if f.code == "assessment_outside_window"), ""
+                    ),
+                    recorded_by=performed_by,
+                )
+        if all(
+            m._default_manager.filter(participant=participant).exists()
+            for m in ENDPOINT_MODELS.values()
+        ):
+            participant_set_status(
+                participant=participant,
+                status=ParticipantStatus.COMPLETED,
+                reason=_("Both endpoints recorded"),
+                performed_by=performed_by,
+            )
+        return EndpointSaved(record=instance, warnings=soft)
 
 
 def _keep_findings(

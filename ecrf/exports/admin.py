@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from ecrf.accounts.roles import Role
+from ecrf.accounts.policy import may_administer
 
 from .models import ExportJob
 
@@ -33,10 +33,10 @@ class ExportJobAdmin(admin.ModelAdmin):
     list_select_related = ["owner", "site"]
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return getattr(request.user, "role", None) == Role.ADMIN
+        return bool(may_administer(request.user))
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return getattr(request.user, "role", None) == Role.ADMIN
+        return bool(may_administer(request.user))
 
     def has_add_permission(self, request, *args):  # type: ignore[no-untyped-def]
         return False

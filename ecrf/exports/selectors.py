@@ -13,12 +13,11 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ecrf.accounts.roles import Role
+from ecrf.accounts.policy import enforce, may_export, may_manage_lists
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.common import catalogue
 from ecrf.common.exceptions import StateConflict
 from ecrf.studies.services import current_study
-from randomization.selectors import can_see_lists
 
 from .exceptions import ExportGone, ExportRefused
 from .formats import FORMATS, ExportFormat, ExportScope
@@ -31,28 +30,17 @@ if TYPE_CHECKING:
 
     from ecrf.accounts.models import User
 
-#: Roles that may take data away (API contract: ``POST /api/v1/exports/``).
-EXPORT_ROLES: frozenset[str] = frozenset(
-    {Role.MONITOR, Role.DATA_MANAGER, Role.STATISTICIAN, Role.ADMIN}
-)
 #: The first key of the PostgreSQL advisory locks a running export holds ("EXPT").
 LOCK_NAMESPACE = 0x45585054
 
 
 def can_export(user: User | AnonymousUser) -> bool:
     """Monitors, data managers, statisticians and admins export; site staff do not."""
-    return (
-        bool(getattr(user, "is_authenticated", False))
-        and user.is_active
-        and getattr(user, "role", None) in EXPORT_ROLES
-    )
+    return bool(may_export(user))
 
 
 def ensure_can_export(user: User | AnonymousUser) -> None:
-    if not can_export(user):
-        raise PermissionDenied(
-            _("Only monitors, data managers, statisticians and administrators export data.")
-        )
+    enforce(may_export(user))
 
 
 def exports_of(user: User | AnonymousUser) -> models.QuerySet[ExportJob]:
@@ -188,7 +176,7 @@ def export_scope(job: ExportJob) -> ExportScope:
         subject_id=job.subject_id or None,
         since=job.since,
         until=job.until,
-        concealed_models=() if can_see_lists(owner) else catalogue.concealed_models(),
+        concealed_models=() if may_manage_lists(owner) else catalogue.concealed_models(),
         arm_visible=arm_visible_in_exports(
             owner, blinded=study.blinded, blinded_roles=list(study.blinded_roles)
         ),

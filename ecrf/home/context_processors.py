@@ -6,8 +6,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from ecrf.accounts.policy import may_administer, may_export, may_manage_lists, may_register
 from ecrf.accounts.roles import Role
-from ecrf.exports.selectors import can_export
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -17,15 +17,15 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         return {"nav_items": []}
     items = [(_("Home"), reverse("core:home"))]
     items.append((_("Participants"), reverse("participants:list")))
-    if user.role == Role.COORDINATOR:
+    if may_register(user):
         items.append((_("Register screening"), reverse("participants:create")))
     if user.role:
         items.append((_("Reports"), reverse("reports:index")))
-    if can_export(user):
+    if may_export(user):
         items.append((_("Exports"), reverse("exports:index")))
-    if user.role in (Role.STATISTICIAN, Role.ADMIN):
+    if may_manage_lists(user):
         items.append((_("Randomization lists"), reverse("randomization:index")))
-    if user.role == Role.ADMIN:
+    if may_administer(user):
         items.append((_("Accounts and sites"), reverse("admin:index")))
     items.append((_("API documentation"), reverse("api-docs")))
     return {"nav_items": items, "role_label": Role(user.role).label if user.role else ""}

@@ -11,8 +11,7 @@ from django.core.management import call_command
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from ecrf.accounts.models import User
-from ecrf.accounts.roles import Role
+from ecrf.accounts.policy import told_of_broken_audit_trail
 from ecrf.audit.chain import chain_verify
 
 # The registered task names and the logger's name are those the tasks had before they
@@ -43,7 +42,7 @@ def audit_trail_verify() -> bool:
         )
         return True
     logger.error("audit trail broken: %s", report.finding)
-    admins = User.objects.filter(role=Role.ADMIN, is_active=True).exclude(email="")
+    admins = told_of_broken_audit_trail().exclude(email="")
     for admin in admins:
         with translation.override(admin.language or settings.LANGUAGE_CODE):
             send_mail(

@@ -9,11 +9,17 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
-from ecrf.accounts.permissions import can_enter_data, can_view_history
-from ecrf.accounts.roles import Role
+from ecrf.accounts.policy import (
+    may_administer,
+    may_enter_data,
+    may_lock,
+    may_verify,
+    permissions_for,
+)
 from ecrf.common import catalogue
 from ecrf.common.http import AuthenticatedRequest
 from ecrf.participants.blinding import arm_visible_to
+from ecrf.participants.models import Participant
 from ecrf.participants.selectors import participant_get, participants_visible_to
 from ecrf.quality import selectors as quality_selectors
 from ecrf.quality.forms import SignForm
@@ -33,19 +39,21 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
         "overview": selectors.site_overview(user),
         "recent": list(participants_visible_to(user).order_by("-registered_at")[:10]),
     }
-    if user.role == Role.COORDINATOR:
+    if may_enter_data(user):
         context["worklist"] = selectors.coordinator_worklist(user)
         context["agenda"] = coordinator_agenda(user)
         context["open_queries"] = queries_visible_to(user, status="open")[:50]
         context["today"] = timezone.localdate()
         template = "core/home_coordinator.html"
-    elif user.role == Role.MONITOR:
+    elif may_verify(user):
         context["query_counts"] = open_query_counts_per_site(user)
         context["answered"] = queries_visible_to(user, status="answered")[:50]
         template = "core/home_monitor.html"
     else:
         study = current_study()
         context["study_lock"] = quality_selectors.study_lock(study) if study else None
+        context["may_administer"] = may_administer(user)
+        context["may_lock"] = may_lock(user)
         template = "core/home_sponsor.html"
     return render(request, template, context)
 
@@ -53,11 +61,17 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_safe
 def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return participant_page(request, participant_get(request.user, pk))
+
+
+def participant_page(
+    request: AuthenticatedRequest, participant: Participant, status: int = 200
+) -> HttpResponse:
     """Her page: her forms, and what the layers above hold over them (her allocation,
-    queries, locks, signatures and verification marks)."""
-    participant = participant_get(request.user, pk)
+    queries, locks, signatures and verification marks), with the buttons of the actions
+    the policy allows this user; ``status`` 409 when shown again after a refusal."""
     allocation = getattr(participant, "allocation", None)
-    study = participant.site.study
+    may = permissions_for(request.user, participant)
     return render(
         request,
         "participants/detail.html",
@@ -76,26 +90,19 @@ def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "queries": queries_visible_to(
                 request.user, participant_id=participant.pk
             ).select_related("opened_by"),
+            "may": may,
             "query_targets": [
                 f"{form.code}.{field.name}"
                 for form in catalogue.queryable_forms()
                 for field in form.entered_fields
             ]
-            if request.user.role in ("monitor", "data_manager")
+            if may.raise_query
             else [],
-            "record_codes": quality_record_codes() if request.user.role == "monitor" else [],
-            "lockable_records": quality_record_codes()
-            if request.user.role == "data_manager"
-            else [],
-            "can_withdraw": request.user.role in ("coordinator", "investigator")
-            and participant.status not in ("withdrawn", "completed"),
-            "can_enter_data": can_enter_data(request.user),
-            "can_view_history": can_view_history(request.user),
-            "can_unblind": study.blinded
-            and allocation is not None
-            and request.user.role == "investigator"
-            and not participant.unblindings.exists(),
+            "record_codes": quality_record_codes() if may.verify else [],
+            "lockable_records": quality_record_codes() if may.lock else [],
+            "can_unblind": may.unblind and not participant.unblindings.exists(),
         },
+        status=status,
     )
 
 

@@ -7,15 +7,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.translation import gettext as _
 
-from ecrf.accounts.permissions import ensure_can_enter_data
+from ecrf.accounts.policy import may_enter_data
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
 from ecrf.common import catalogue
 from ecrf.participants.models import Participant
-from ecrf.participants.services import lock_participant, site_today
+from ecrf.participants.services import site_today
+from ecrf.participants.writes import participant_write
 from ecrf.studies.models import Site
 
 from .defaults import DEFAULT_RANGES
@@ -37,7 +37,6 @@ def normal_ranges_setup(*, site: Site, performed_by: User | None) -> int:
     return added
 
 
-@transaction.atomic
 def lab_result_record(
     *,
     participant: Participant,
@@ -53,41 +52,48 @@ def lab_result_record(
     The unit and normal range are the site's, copied beside the value so a later change
     of the range does not rewrite how the value was judged.
     """
-    ensure_can_enter_data(performed_by, participant.site)
-    participant = lock_participant(participant, "safety_lab")
-    errors: dict[str, str] = {}
-    if visit not in LabVisit.values:
-        errors["visit"] = _("Expected one of: %(values)s.") % {"values": ", ".join(LabVisit.values)}
-    if analyte not in Analyte.values:
-        errors["analyte"] = _("Expected one of: %(values)s.") % {
-            "values": ", ".join(Analyte.values)
-        }
-    errors.update(
-        catalogue.form("safety_lab").errors(
-            {"measured_on": measured_on, "value": value},
-            today=site_today(participant.site),
-            screening_date=participant.screening_date,
+    with participant_write(
+        participant.pk,
+        performed_by=performed_by,
+        action=may_enter_data,
+        record="safety_lab",
+        reason=reason,
+        allow_withdrawn=True,
+    ) as participant:
+        errors: dict[str, str] = {}
+        if visit not in LabVisit.values:
+            errors["visit"] = _("Expected one of: %(values)s.") % {
+                "values": ", ".join(LabVisit.values)
+            }
+        if analyte not in Analyte.values:
+            errors["analyte"] = _("Expected one of: %(values)s.") % {
+                "values": ", ".join(Analyte.values)
+            }
+        errors.update(
+            catalogue.form("safety_lab").errors(
+                {"measured_on": measured_on, "value": value},
+                today=site_today(participant.site),
+                screening_date=participant.screening_date,
+            )
         )
-    )
-    normal = NormalRange.objects.filter(site=participant.site, analyte=analyte).first()
-    if normal is None and "analyte" not in errors:
-        errors["analyte"] = _("The site has no normal range for this analyte yet.")
-    if errors:
-        raise ValidationError(errors)
-    assert normal is not None
-    values = {
-        "measured_on": measured_on,
-        "value": value,
-        "unit": normal.unit,
-        "normal_low": normal.low,
-        "normal_high": normal.high,
-        "out_of_range": not normal.low <= value <= normal.high,
-    }
-    existing = LabResult.objects.filter(
-        participant=participant, visit=visit, analyte=analyte
-    ).first()
-    if existing is None:
-        with change_context(performed_by=performed_by, site=participant.site.code):
+        normal = NormalRange.objects.filter(site=participant.site, analyte=analyte).first()
+        if normal is None and "analyte" not in errors:
+            errors["analyte"] = _("The site has no normal range for this analyte yet.")
+        if errors:
+            raise ValidationError(errors)
+        assert normal is not None
+        values = {
+            "measured_on": measured_on,
+            "value": value,
+            "unit": normal.unit,
+            "normal_low": normal.low,
+            "normal_high": normal.high,
+            "out_of_range": not normal.low <= value <= normal.high,
+        }
+        existing = LabResult.objects.filter(
+            participant=participant, visit=visit, analyte=analyte
+        ).first()
+        if existing is None:
             return LabResult.objects.create(
                 participant=participant,
                 visit=visit,
@@ -95,11 +101,11 @@ def lab_result_record(
                 recorded_by=performed_by,
                 **values,
             )
-    record_update(
-        instance=existing,
-        values=values,
-        reason=reason,
-        performed_by=performed_by,
-        site=participant.site.code,
-    )
-    return existing
+        record_update(
+            instance=existing,
+            values=values,
+            reason=reason,
+            performed_by=performed_by,
+            site=participant.site.code,
+        )
+        return existing

@@ -7,20 +7,24 @@ import zoneinfo
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ecrf.accounts.models import User
-from ecrf.accounts.permissions import ensure_can_enter_data
-from ecrf.accounts.roles import Role
-from ecrf.accounts.selectors import user_sees_site
+from ecrf.accounts.policy import (
+    enforce,
+    may_enter_data,
+    may_register,
+    may_unblind,
+    may_withdraw,
+    told_of_unblinding,
+)
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
 from ecrf.common import catalogue
 from ecrf.common.exceptions import StateConflict
-from ecrf.common.locks import ensure_unlocked
 from ecrf.notifications.models import StaffNotificationKind
 from ecrf.notifications.services import staff_notify
 from ecrf.studies.models import Site, Study
@@ -37,6 +41,7 @@ from .models import (
     WithdrawalDecidedBy,
 )
 from .status import derive_status
+from .writes import participant_write, record_upsert
 
 #: The answers of the eligibility form (API contract), in protocol order.
 ELIGIBILITY_ANSWER_FIELDS = catalogue.form("eligibility").required_answers
@@ -82,25 +87,6 @@ def _validate_screening_dates(site: Site, screening_date: dt.date, birth_date: d
         raise ValidationError(errors)
 
 
-def lock_participant(participant: Participant, record: str = "") -> Participant:
-    """Her row, locked for this transaction, after checking no data lock stands over it."""
-    locked = (
-        Participant.objects.select_for_update(of=("self",))
-        .select_related("site__study")
-        .get(pk=participant.pk)
-    )
-    ensure_unlocked(locked, record)
-    return locked
-
-
-def _ensure_open(participant: Participant) -> None:
-    if participant.status == ParticipantStatus.WITHDRAWN:
-        raise StateConflict(
-            _("%(subject)s has withdrawn; no new data can be entered.")
-            % {"subject": participant.subject_id}
-        )
-
-
 @transaction.atomic
 def participant_enroll(
     *, site: Site, screening_date: dt.date, birth_date: dt.date, performed_by: User
@@ -112,7 +98,7 @@ def participant_enroll(
     reused, not even after a failed screen. A date of birth giving an age at screening
     outside the study's plausible range is refused as a typing error.
     """
-    ensure_can_enter_data(performed_by, site)
+    enforce(may_register(performed_by, site))
     _validate_screening_dates(site, screening_date, birth_date)
     with change_context(performed_by=performed_by, site=site.code):
         locked_site = Site.objects.select_for_update().get(pk=site.pk)
@@ -129,7 +115,6 @@ def participant_enroll(
         )
 
 
-@transaction.atomic
 def participant_update_screening(
     *,
     participant: Participant,
@@ -142,20 +127,24 @@ def participant_update_screening(
 
     Age depends on the date of birth, so the eligibility assessment is re-run.
     """
-    ensure_can_enter_data(performed_by, participant.site)
-    participant = lock_participant(participant, "participant")
-    _ensure_open(participant)
-    _validate_screening_dates(participant.site, screening_date, birth_date)
-    changes = record_update(
-        instance=participant,
-        values={"screening_date": screening_date, "birth_date": birth_date},
-        reason=reason,
+    with participant_write(
+        participant.pk,
         performed_by=performed_by,
-        site=participant.site.code,
-    )
-    if changes:
-        _reassess(participant, performed_by=performed_by, reason=reason)
-    return participant
+        action=may_enter_data,
+        record="participant",
+        reason=reason,
+    ) as participant:
+        _validate_screening_dates(participant.site, screening_date, birth_date)
+        changes = record_update(
+            instance=participant,
+            values={"screening_date": screening_date, "birth_date": birth_date},
+            reason=reason,
+            performed_by=performed_by,
+            site=participant.site.code,
+        )
+        if changes:
+            _reassess(participant, performed_by=performed_by, reason=reason)
+        return participant
 
 
 def assessment_age(participant: Participant, consent_date: dt.date | None = None) -> int:
@@ -174,7 +163,6 @@ def _validate_eligibility(participant: Participant, values: dict[str, Any]) -> N
         raise ValidationError(errors)
 
 
-@transaction.atomic
 def eligibility_record(
     *,
     participant: Participant,
@@ -187,41 +175,38 @@ def eligibility_record(
     Every inclusion and exclusion criterion is evaluated with the study's thresholds;
     the result and the codes of the failed criteria are stored with the answers.
     """
-    ensure_can_enter_data(performed_by, participant.site)
-    participant = lock_participant(participant, "eligibility")
-    _ensure_open(participant)
-    known = tuple(field.name for field in catalogue.form("eligibility").entered_fields)
-    values: dict[str, Any] = {k: answers.get(k) for k in known}
-    values["th1_th2_laboratory"] = values["th1_th2_laboratory"] or ""
-    _validate_eligibility(participant, values)
-    age = assessment_age(participant)
-    failures = evaluate(
-        EligibilityAnswers(**{k: values[k] for k in ELIGIBILITY_ANSWER_FIELDS}),
-        age,
-        eligibility_rules(participant.site.study),
-    )
-    values.update(
-        age_at_assessment=age,
-        eligible=not failures,
-        failed_criteria=[f.code for f in failures],
-    )
-    existing = Eligibility.objects.filter(participant=participant).first()
-    if existing is None:
-        with change_context(performed_by=performed_by, site=participant.site.code):
-            eligibility = Eligibility.objects.create(
-                participant=participant, assessed_by=performed_by, **values
-            )
-    else:
-        eligibility = existing
-        record_update(
-            instance=eligibility,
-            values={**values, "assessed_by": performed_by},
+    with participant_write(
+        participant.pk,
+        performed_by=performed_by,
+        action=may_enter_data,
+        record="eligibility",
+        reason=reason,
+    ) as participant:
+        known = tuple(field.name for field in catalogue.form("eligibility").entered_fields)
+        values: dict[str, Any] = {k: answers.get(k) for k in known}
+        values["th1_th2_laboratory"] = values["th1_th2_laboratory"] or ""
+        _validate_eligibility(participant, values)
+        age = assessment_age(participant)
+        failures = evaluate(
+            EligibilityAnswers(**{k: values[k] for k in ELIGIBILITY_ANSWER_FIELDS}),
+            age,
+            eligibility_rules(participant.site.study),
+        )
+        values.update(
+            age_at_assessment=age,
+            eligible=not failures,
+            failed_criteria=[f.code for f in failures],
+            assessed_by=performed_by,
+        )
+        eligibility, _created = record_upsert(
+            Eligibility,
+            participant=participant,
+            values=values,
             reason=reason,
             performed_by=performed_by,
-            site=participant.site.code,
         )
-    _refresh_status(participant, performed_by=performed_by, reason=_("Eligibility assessed"))
-    return eligibility
+        _refresh_status(participant, performed_by=performed_by, reason=_("Eligibility assessed"))
+        return eligibility
 
 
 def _reassess(participant: Participant, *, performed_by: User, reason: str) -> None:
@@ -246,7 +231,6 @@ def _reassess(participant: Participant, *, performed_by: User, reason: str) -> N
     _refresh_status(participant, performed_by=performed_by, reason=reason)
 
 
-@transaction.atomic
 def consent_record(
     *,
     participant: Participant,
@@ -259,44 +243,40 @@ def consent_record(
 
     Age is counted at consent, so the eligibility assessment is re-run.
     """
-    ensure_can_enter_data(performed_by, participant.site)
-    participant = lock_participant(participant, "consent")
-    _ensure_open(participant)
-    study = participant.site.study
-    errors = catalogue.form("consent").errors(
-        {"consent_date": consent_date},
-        today=site_today(participant.site),
-        screening_date=participant.screening_date,
-    )
-    if consent_version not in study.consent_versions:
-        errors["consent_version"] = _(
-            "Unknown consent form version %(version)s; expected one of %(versions)s."
-        ) % {"version": consent_version, "versions": ", ".join(study.consent_versions) or "-"}
-    if errors:
-        raise ValidationError(errors)
-    existing = Consent.objects.filter(participant=participant).first()
-    if existing is None:
-        if participant.status == ParticipantStatus.RANDOMIZED:
+    with participant_write(
+        participant.pk,
+        performed_by=performed_by,
+        action=may_enter_data,
+        record="consent",
+        reason=reason,
+    ) as participant:
+        study = participant.site.study
+        errors = catalogue.form("consent").errors(
+            {"consent_date": consent_date},
+            today=site_today(participant.site),
+            screening_date=participant.screening_date,
+        )
+        if consent_version not in study.consent_versions:
+            errors["consent_version"] = _(
+                "Unknown consent form version %(version)s; expected one of %(versions)s."
+            ) % {"version": consent_version, "versions": ", ".join(study.consent_versions) or "-"}
+        if errors:
+            raise ValidationError(errors)
+        if participant.status == ParticipantStatus.RANDOMIZED and not hasattr(
+            participant, "consent"
+        ):
             raise StateConflict(_("Consent must be recorded before randomization."))
-        with change_context(performed_by=performed_by, site=participant.site.code):
-            consent = Consent.objects.create(
-                participant=participant,
-                consent_date=consent_date,
-                consent_version=consent_version,
-                recorded_by=performed_by,
-            )
-    else:
-        consent = existing
-        record_update(
-            instance=consent,
+        consent, _created = record_upsert(
+            Consent,
+            participant=participant,
             values={"consent_date": consent_date, "consent_version": consent_version},
+            created_values={"recorded_by": performed_by},
             reason=reason,
             performed_by=performed_by,
-            site=participant.site.code,
         )
-    _reassess(participant, performed_by=performed_by, reason=_("Age counted at consent"))
-    _refresh_status(participant, performed_by=performed_by, reason=_("Consent recorded"))
-    return consent
+        _reassess(participant, performed_by=performed_by, reason=_("Age counted at consent"))
+        _refresh_status(participant, performed_by=performed_by, reason=_("Consent recorded"))
+        return consent
 
 
 def _refresh_status(participant: Participant, *, performed_by: User | None, reason: str) -> None:
@@ -335,7 +315,6 @@ def participant_set_status(
         participant.save(update_fields=["status"])
 
 
-@transaction.atomic
 def participant_unblind(*, participant: Participant, reason: str, performed_by: User) -> Unblinding:
     """An investigator reveals one participant's arm in a blinded study, saying why.
 
@@ -343,24 +322,26 @@ def participant_unblind(*, participant: Participant, reason: str, performed_by: 
     outbox in the same transaction, and the unblinding stays in the audit trail. A broker
     that is down delays those e-mails; it loses neither them nor the unblinding.
     """
-    if performed_by.role != Role.INVESTIGATOR or not user_sees_site(performed_by, participant.site):
-        raise PermissionDenied(_("Only an investigator of her site may unblind a participant."))
-    if not participant.site.study.blinded:
-        raise StateConflict(_("This study is open-label; there is nothing to unblind."))
-    if not _is_allocated(participant):
-        raise StateConflict(_("She has not been randomized; there is no arm to reveal."))
-    if not reason.strip():
-        raise ValidationError({"reason": _("Give the reason for unblinding.")})
-    with change_context(performed_by=performed_by, reason=reason, site=participant.site.code):
+    with participant_write(
+        participant.pk,
+        performed_by=performed_by,
+        action=may_unblind,
+        record="unblinding",
+        reason=reason,
+        allow_withdrawn=True,
+        related=("allocation",),
+    ) as participant:
+        if not reason.strip():
+            raise ValidationError({"reason": _("Give the reason for unblinding.")})
         unblinding = Unblinding.objects.create(
             participant=participant, reason=reason.strip(), unblinded_by=performed_by
         )
-    staff_notify(
-        kind=StaffNotificationKind.UNBLINDING,
-        recipients=User.objects.filter(role=Role.DATA_MANAGER, is_active=True),
-        message=lambda: _unblinding_message(unblinding),
-    )
-    return unblinding
+        staff_notify(
+            kind=StaffNotificationKind.UNBLINDING,
+            recipients=told_of_unblinding(),
+            message=lambda: _unblinding_message(unblinding),
+        )
+        return unblinding
 
 
 def _unblinding_message(unblinding: Unblinding) -> tuple[str, str]:
@@ -385,7 +366,6 @@ def _unblinding_message(unblinding: Unblinding) -> tuple[str, str]:
     return subject, body
 
 
-@transaction.atomic
 def participant_withdraw(
     *,
     participant: Participant,
@@ -398,31 +378,25 @@ def participant_withdraw(
 
     After it, no new study data can be entered for her.
     """
-    if performed_by.role not in (Role.COORDINATOR, Role.INVESTIGATOR) or not user_sees_site(
-        performed_by, participant.site
-    ):
-        raise PermissionDenied(_("Only site staff of her site record a withdrawal."))
-    participant = lock_participant(participant, "withdrawal")
-    if participant.status == ParticipantStatus.WITHDRAWN:
-        raise StateConflict(
-            _("%(subject)s has already withdrawn.") % {"subject": participant.subject_id}
+    with participant_write(
+        participant.pk,
+        performed_by=performed_by,
+        action=may_withdraw,
+        record="withdrawal",
+        reason=reason,
+        allow_withdrawn=True,
+    ) as participant:
+        errors = catalogue.form("withdrawal").errors(
+            {"reason": reason, "date": date},
+            today=site_today(participant.site),
+            screening_date=participant.screening_date,
         )
-    if participant.status == ParticipantStatus.COMPLETED:
-        raise StateConflict(
-            _("%(subject)s has completed the study.") % {"subject": participant.subject_id}
-        )
-    errors = catalogue.form("withdrawal").errors(
-        {"reason": reason, "date": date},
-        today=site_today(participant.site),
-        screening_date=participant.screening_date,
-    )
-    if decided_by not in WithdrawalDecidedBy.values:
-        errors["decided_by"] = _("Expected one of: %(values)s.") % {
-            "values": ", ".join(WithdrawalDecidedBy.values)
-        }
-    if errors:
-        raise ValidationError(errors)
-    with change_context(performed_by=performed_by, reason=reason, site=participant.site.code):
+        if decided_by not in WithdrawalDecidedBy.values:
+            errors["decided_by"] = _("Expected one of: %(values)s.") % {
+                "values": ", ".join(WithdrawalDecidedBy.values)
+            }
+        if errors:
+            raise ValidationError(errors)
         withdrawal = Withdrawal.objects.create(
             participant=participant,
             date=date,
@@ -430,10 +404,10 @@ def participant_withdraw(
             decided_by=decided_by,
             recorded_by=performed_by,
         )
-    participant_set_status(
-        participant=participant,
-        status=ParticipantStatus.WITHDRAWN,
-        reason=reason.strip(),
-        performed_by=performed_by,
-    )
-    return withdrawal
+        participant_set_status(
+            participant=participant,
+            status=ParticipantStatus.WITHDRAWN,
+            reason=reason.strip(),
+            performed_by=performed_by,
+        )
+        return withdrawal

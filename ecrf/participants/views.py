@@ -7,24 +7,24 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from ecrf.accounts.permissions import (
-    can_enter_data,
-    can_see_lists,
-    can_view_history,
-    ensure_role,
+from ecrf.accounts.policy import (
+    enforce,
+    may_enter_data,
+    may_manage_lists,
+    may_register,
+    may_unblind,
+    may_view_history,
+    may_withdraw,
 )
-from ecrf.accounts.roles import UNBLINDING_ROLES, WITHDRAWING_ROLES
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.audit.selectors import history_of
 from ecrf.common import catalogue
-from ecrf.common.forms import add_service_errors
 from ecrf.common.http import AuthenticatedRequest, require_form_methods
 
 from . import selectors, services
@@ -39,6 +39,7 @@ from .forms import (
     WithdrawalForm,
 )
 from .models import Participant
+from .pages import SavedMessage, form_submit, posted, saved_as
 from .services import ELIGIBILITY_ANSWER_FIELDS
 
 
@@ -49,28 +50,29 @@ def _form_page(
     participant: Participant,
     template: str,
     save: Callable[[dict[str, Any]], Any],
-    saved_message: Callable[[Any], tuple[int, str]],
+    saved_message: SavedMessage,
     context: dict[str, Any] | None = None,
 ) -> HttpResponse:
-    """A participant's form page: a valid form goes to one service call.
+    """A participant's form page: shown by GET, submitted by POST (:func:`form_submit`);
+    success is told on the participant's page."""
 
-    Field errors come back on the form (400); a state conflict (a withdrawn
-    participant, say) and success are told on the participant's page.
-    """
-    if request.method == "POST" and form.is_valid():
-        try:
-            result = save(dict(form.cleaned_data))
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            level, text = saved_message(result)
-            messages.add_message(request, level, text)
-            return redirect("participants:detail", pk=participant.pk)
-    return render(
+    def render_page(status: int) -> HttpResponse:
+        return render(
+            request,
+            template,
+            {"form": form, "participant": participant, **(context or {})},
+            status=status,
+        )
+
+    if request.method != "POST":
+        return render_page(200)
+    return form_submit(
         request,
-        template,
-        {"form": form, "participant": participant, **(context or {})},
-        status=400 if form.errors else 200,
+        form=form,
+        save=save,
+        saved=saved_message,
+        redirect_to=lambda _result: redirect("participants:detail", pk=participant.pk),
+        render_page=render_page,
     )
 
 
@@ -90,33 +92,31 @@ def participant_list(request: AuthenticatedRequest) -> HttpResponse:
     return render(
         request,
         "participants/list.html",
-        {"form": form, "page": page, "can_enter_data": can_enter_data(request.user)},
+        {"form": form, "page": page, "can_enter_data": may_register(request.user)},
     )
 
 
 @login_required
 @require_form_methods
 def participant_create(request: AuthenticatedRequest) -> HttpResponse:
-    if not can_enter_data(request.user):
-        raise PermissionDenied(_("Only coordinators register screened participants."))
-    form = ScreeningForm(request.POST or None, sites=sites_visible_to(request.user))
-    if request.method == "POST" and form.is_valid():
-        try:
-            participant = services.participant_enroll(
-                site=form.cleaned_data["site"],
-                screening_date=form.cleaned_data["screening_date"],
-                birth_date=form.cleaned_data["birth_date"],
-                performed_by=request.user,
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(
-                request, _("Registered %(subject)s.") % {"subject": participant.subject_id}
-            )
-            return redirect("participants:detail", pk=participant.pk)
-    return render(
-        request, "participants/create.html", {"form": form}, status=400 if form.errors else 200
+    enforce(may_register(request.user))
+    form = ScreeningForm(posted(request), sites=sites_visible_to(request.user))
+
+    def render_page(status: int) -> HttpResponse:
+        return render(request, "participants/create.html", {"form": form}, status=status)
+
+    if request.method != "POST":
+        return render_page(200)
+    return form_submit(
+        request,
+        form=form,
+        save=lambda data: services.participant_enroll(performed_by=request.user, **data),
+        saved=lambda participant: (
+            messages.SUCCESS,
+            _("Registered %(subject)s.") % {"subject": participant.subject_id},
+        ),
+        redirect_to=lambda participant: redirect("participants:detail", pk=participant.pk),
+        render_page=render_page,
     )
 
 
@@ -124,18 +124,17 @@ def participant_create(request: AuthenticatedRequest) -> HttpResponse:
 @require_form_methods
 def participant_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
-    if not can_enter_data(request.user):
-        raise PermissionDenied(_("Your role may read this data but not enter or change it."))
+    enforce(may_enter_data(request.user))
     initial = {"screening_date": participant.screening_date, "birth_date": participant.birth_date}
     return _form_page(
         request,
-        form=ScreeningCorrectionForm(request.POST or None, initial=initial),
+        form=ScreeningCorrectionForm(posted(request), initial=initial),
         participant=participant,
         template="participants/edit.html",
         save=lambda data: services.participant_update_screening(
             participant=participant, performed_by=request.user, **data
         ),
-        saved_message=lambda _result: (messages.SUCCESS, _("Saved.")),
+        saved_message=saved_as(_("Saved.")),
     )
 
 
@@ -143,8 +142,7 @@ def participant_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_safe
 def participant_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
-    if not can_view_history(request.user):
-        raise PermissionDenied
+    enforce(may_view_history(request.user, participant))
     return render(
         request,
         "participants/history.html",
@@ -152,7 +150,7 @@ def participant_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "participant": participant,
             "entries": history_of(
                 participant,
-                concealed=() if can_see_lists(request.user) else catalogue.concealed_models(),
+                concealed=() if may_manage_lists(request.user) else catalogue.concealed_models(),
             ),
         },
     )
@@ -178,8 +176,7 @@ def _eligibility_saved(record: Any) -> tuple[int, str]:
 def participant_eligibility(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The eligibility form; the page shows, as she types, which criterion fails and why."""
     participant = selectors.participant_get(request.user, pk)
-    if not can_enter_data(request.user):
-        raise PermissionDenied(_("Your role may read this data but not enter or change it."))
+    enforce(may_enter_data(request.user))
 
     def save(data: dict[str, Any]) -> Any:
         reason = data.pop("reason", "")
@@ -189,7 +186,7 @@ def participant_eligibility(request: AuthenticatedRequest, pk: int) -> HttpRespo
 
     return _form_page(
         request,
-        form=EligibilityForm(request.POST or None, initial=_eligibility_initial(participant)),
+        form=EligibilityForm(posted(request), initial=_eligibility_initial(participant)),
         participant=participant,
         template="participants/eligibility.html",
         save=save,
@@ -226,8 +223,7 @@ def participant_eligibility_check(request: AuthenticatedRequest, pk: int) -> Jso
 @require_form_methods
 def participant_consent(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
-    if not can_enter_data(request.user):
-        raise PermissionDenied(_("Your role may read this data but not enter or change it."))
+    enforce(may_enter_data(request.user))
     record = getattr(participant, "consent", None)
     initial = (
         {"consent_date": record.consent_date, "consent_version": record.consent_version}
@@ -237,14 +233,14 @@ def participant_consent(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _form_page(
         request,
         form=ConsentForm(
-            request.POST or None, initial=initial, versions=participant.site.study.consent_versions
+            posted(request), initial=initial, versions=participant.site.study.consent_versions
         ),
         participant=participant,
         template="participants/consent.html",
         save=lambda data: services.consent_record(
             participant=participant, performed_by=request.user, **data
         ),
-        saved_message=lambda _result: (messages.SUCCESS, _("Consent recorded.")),
+        saved_message=saved_as(_("Consent recorded.")),
     )
 
 
@@ -252,10 +248,10 @@ def participant_consent(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_form_methods
 def participant_unblind_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = selectors.participant_get(request.user, pk)
-    ensure_role(request.user, UNBLINDING_ROLES)
+    enforce(may_unblind(request.user))
     return _form_page(
         request,
-        form=UnblindForm(request.POST or None),
+        form=UnblindForm(posted(request)),
         participant=participant,
         template="participants/unblind.html",
         save=lambda data: services.participant_unblind(
@@ -273,10 +269,10 @@ def participant_unblind_view(request: AuthenticatedRequest, pk: int) -> HttpResp
 def participant_withdraw_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Withdrawal, with date, reason and who decided; no new data after it."""
     participant = selectors.participant_get(request.user, pk)
-    ensure_role(request.user, WITHDRAWING_ROLES)
+    enforce(may_withdraw(request.user))
     return _form_page(
         request,
-        form=WithdrawalForm(request.POST or None),
+        form=WithdrawalForm(posted(request)),
         participant=participant,
         template="participants/withdraw.html",
         save=lambda data: services.participant_withdraw(

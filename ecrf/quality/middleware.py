@@ -7,17 +7,9 @@ from collections.abc import Callable
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils.translation import gettext as _
 
 from ecrf.common.exceptions import StateConflict
-from ecrf.common.guard import is_lock_violation
-
-
-def locked_message() -> str:
-    return _(
-        "This data is locked by the data manager and cannot change until it is unlocked "
-        "with a reason."
-    )
+from ecrf.common.guard import is_lock_violation, locked_message
 
 
 class LockedDataMiddleware:

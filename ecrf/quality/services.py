@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import authenticate
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpRequest
@@ -16,12 +16,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from pghistory.models import Events
 
-from ecrf.accounts.roles import Role
-from ecrf.accounts.selectors import user_sees_site
+from ecrf.accounts.policy import enforce, may_lock, may_sign, may_verify
 from ecrf.audit.context import change_context
 from ecrf.common import catalogue
 from ecrf.common.exceptions import StateConflict
 from ecrf.participants.models import Participant
+from ecrf.participants.writes import participant_write
 
 from .models import Lock, LockScope, Signature, Verification
 
@@ -40,11 +40,6 @@ def record_codes() -> list[str]:
     return sorted(form.code for form in catalogue.participant_data())
 
 
-def _ensure_role(user: User, *roles: str) -> None:
-    if user.role not in roles:
-        raise PermissionDenied(_("Your role may not do this."))
-
-
 @transaction.atomic
 def lock_set(
     *,
@@ -58,7 +53,7 @@ def lock_set(
 
     While the lock stands the database refuses every write to the data under it.
     """
-    _ensure_role(performed_by, Role.DATA_MANAGER)
+    enforce(may_lock(performed_by, participant))
     if record and record not in record_codes():
         raise ValidationError(
             {
@@ -91,7 +86,7 @@ def lock_set(
 @transaction.atomic
 def lock_release(*, lock: Lock, reason: str, performed_by: User) -> Lock:
     """Unlock, with the reason; data managers only."""
-    _ensure_role(performed_by, Role.DATA_MANAGER)
+    enforce(may_lock(performed_by, lock.participant))
     if not reason.strip():
         raise ValidationError({"reason": _("Give the reason for unlocking.")})
     lock = Lock.objects.select_for_update().get(pk=lock.pk)
@@ -141,18 +136,20 @@ def signature_sign(
     the password is checked before the transaction opens, so that refusing the
     signature does not roll back the record of the failed attempt.
     """
-    if performed_by.role != Role.INVESTIGATOR or not user_sees_site(performed_by, participant.site):
-        raise PermissionDenied(_("Only an investigator of her site signs her casebook."))
+    enforce(may_sign(performed_by, participant))
     if not password:
         raise ValidationError({"password": _("Re-enter your password to sign.")})
     checked = authenticate(request, username=performed_by.get_username(), password=password)
     if checked is None or checked.pk != performed_by.pk:
         raise ValidationError({"password": _("The password is not correct; nothing was signed.")})
-    data_hash, events = casebook_fingerprint(participant)
-    with (
-        transaction.atomic(),
-        change_context(performed_by=performed_by, site=participant.site.code),
-    ):
+    with participant_write(
+        participant.pk,
+        performed_by=performed_by,
+        action=may_sign,
+        allow_locked=True,
+        allow_withdrawn=True,
+    ) as participant:
+        data_hash, events = casebook_fingerprint(participant)
         return Signature.objects.create(
             participant=participant,
             signed_by=performed_by,
@@ -163,7 +160,6 @@ def signature_sign(
         )
 
 
-@transaction.atomic
 def verification_mark(
     *,
     participant: Participant,
@@ -173,16 +169,20 @@ def verification_mark(
     performed_by: User,
 ) -> Verification:
     """A monitor (of her site) marks a form, or one field, as verified against source."""
-    if performed_by.role != Role.MONITOR or not user_sees_site(performed_by, participant.site):
-        raise PermissionDenied(_("Only a monitor of her site verifies her data."))
-    if record not in record_codes():
-        raise ValidationError(
-            {
-                "record": _("Unknown form; expected one of %(codes)s.")
-                % {"codes": ", ".join(record_codes())}
-            }
-        )
-    with change_context(performed_by=performed_by, site=participant.site.code):
+    with participant_write(
+        participant.pk,
+        performed_by=performed_by,
+        action=may_verify,
+        allow_locked=True,
+        allow_withdrawn=True,
+    ) as participant:
+        if record not in record_codes():
+            raise ValidationError(
+                {
+                    "record": _("Unknown form; expected one of %(codes)s.")
+                    % {"codes": ", ".join(record_codes())}
+                }
+            )
         return Verification.objects.create(
             participant=participant,
             record=record,

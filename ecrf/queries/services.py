@@ -2,36 +2,40 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
-from django.db import transaction
 from django.utils.translation import gettext as _
 
-from ecrf.accounts.roles import Role
-from ecrf.accounts.selectors import user_sees_site
-from ecrf.audit.context import change_context
+from ecrf.accounts.policy import Policy, may_answer_query, may_close_query, may_raise_query
 from ecrf.common import catalogue
 from ecrf.common.exceptions import StateConflict
 from ecrf.participants.models import Participant
+from ecrf.participants.writes import participant_write
 
 from .models import MessageKind, Query, QueryMessage, QueryStatus
 
 if TYPE_CHECKING:
     from ecrf.accounts.models import User
 
-RAISING_ROLES = (Role.MONITOR, Role.DATA_MANAGER)
 #: The longest question or answer (as the API contract's serializers take it).
 MAX_TEXT_LENGTH = 2000
-ANSWERING_ROLES = (Role.COORDINATOR, Role.INVESTIGATOR)
 
 
-def _ensure(user: User | None, roles: tuple[str, ...], participant: Participant) -> None:
-    if user is None:
-        return
-    if user.role not in roles or not user_sees_site(user, participant.site):
-        raise PermissionDenied(_("Your role may not do this for this participant."))
+def _query_write(
+    participant_id: int, performed_by: User | None, action: Policy
+) -> AbstractContextManager[Participant]:
+    """A step of a query: a discussion beside the data, so it goes on under a lock and
+    after her withdrawal (:func:`participant_write`)."""
+    return participant_write(
+        participant_id,
+        performed_by=performed_by,
+        action=action,
+        allow_locked=True,
+        allow_withdrawn=True,
+    )
 
 
 def _validate_target(
@@ -84,7 +88,6 @@ def _step(query: Query, kind: str, text: str, author: User | None) -> None:
     QueryMessage.objects.create(query=query, kind=kind, text=text, author=author)
 
 
-@transaction.atomic
 def query_open(
     *,
     participant: Participant,
@@ -96,12 +99,11 @@ def query_open(
     performed_by: User | None,
 ) -> Query:
     """A monitor or data manager (or an edit check, with no user) asks about one field."""
-    _ensure(performed_by, RAISING_ROLES, participant)
-    text = _text(text)
-    if not text:
-        raise ValidationError({"text": _("Write the question.")})
-    target_id = _validate_target(participant, record, field, record_id)
-    with change_context(performed_by=performed_by, site=participant.site.code):
+    with _query_write(participant.pk, performed_by, may_raise_query) as participant:
+        text = _text(text)
+        if not text:
+            raise ValidationError({"text": _("Write the question.")})
+        target_id = _validate_target(participant, record, field, record_id)
         query = Query.objects.create(
             participant=participant,
             record=record,
@@ -111,57 +113,51 @@ def query_open(
             edit_check=edit_check,
         )
         _step(query, MessageKind.OPENED, text, performed_by)
-    return query
+        return query
 
 
 def _locked_query(query: Query) -> Query:
     return Query.objects.select_for_update().select_related("participant__site").get(pk=query.pk)
 
 
-@transaction.atomic
 def query_respond(*, query: Query, text: str, performed_by: User) -> Query:
     """The site answers (a correction of the value goes through the form, with its reason)."""
-    query = _locked_query(query)
-    _ensure(performed_by, ANSWERING_ROLES, query.participant)
-    text = _text(text)
-    if not text:
-        raise ValidationError({"text": _("Write the answer.")})
-    if query.status == QueryStatus.CLOSED:
-        raise StateConflict(_("This query is closed; it cannot be answered."))
-    with change_context(performed_by=performed_by, site=query.participant.site.code):
+    with _query_write(query.participant_id, performed_by, may_answer_query):
+        query = _locked_query(query)
+        text = _text(text)
+        if not text:
+            raise ValidationError({"text": _("Write the answer.")})
+        if query.status == QueryStatus.CLOSED:
+            raise StateConflict(_("This query is closed; it cannot be answered."))
         query.status = QueryStatus.ANSWERED
         query.save(update_fields=["status"])
         _step(query, MessageKind.ANSWERED, text, performed_by)
-    return query
+        return query
 
 
-@transaction.atomic
 def query_close(*, query: Query, text: str = "", performed_by: User) -> Query:
     """The monitor or data manager closes the query (optionally saying why)."""
-    query = _locked_query(query)
-    _ensure(performed_by, RAISING_ROLES, query.participant)
-    if query.status == QueryStatus.CLOSED:
-        raise StateConflict(_("This query is already closed."))
-    text = _text(text)
-    with change_context(performed_by=performed_by, site=query.participant.site.code):
+    with _query_write(query.participant_id, performed_by, may_close_query):
+        query = _locked_query(query)
+        if query.status == QueryStatus.CLOSED:
+            raise StateConflict(_("This query is already closed."))
+        text = _text(text)
         query.status = QueryStatus.CLOSED
         query.save(update_fields=["status"])
         _step(query, MessageKind.CLOSED, text, performed_by)
-    return query
+        return query
 
 
-@transaction.atomic
 def query_reopen(*, query: Query, text: str, performed_by: User) -> Query:
     """The monitor or data manager re-opens a query whose answer did not settle it."""
-    query = _locked_query(query)
-    _ensure(performed_by, RAISING_ROLES, query.participant)
-    if query.status == QueryStatus.OPEN:
-        raise StateConflict(_("This query is already open."))
-    text = _text(text)
-    if not text:
-        raise ValidationError({"text": _("Say why the query is re-opened.")})
-    with change_context(performed_by=performed_by, site=query.participant.site.code):
+    with _query_write(query.participant_id, performed_by, may_close_query):
+        query = _locked_query(query)
+        if query.status == QueryStatus.OPEN:
+            raise StateConflict(_("This query is already open."))
+        text = _text(text)
+        if not text:
+            raise ValidationError({"text": _("Say why the query is re-opened.")})
         query.status = QueryStatus.OPEN
         query.save(update_fields=["status"])
         _step(query, MessageKind.REOPENED, text, performed_by)
-    return query
+        return query

@@ -16,10 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import PermissionDenied
-from django.utils.translation import gettext as _
-
-from ecrf.accounts.roles import Role
+from ecrf.accounts import policy
 from ecrf.quality.selectors import study_lock
 
 if TYPE_CHECKING:
@@ -28,27 +25,10 @@ if TYPE_CHECKING:
     from ecrf.accounts.models import User
     from ecrf.studies.models import Study
 
-#: Roles that see efficacy results whenever they ask, before the database lock too.
-EFFICACY_ALWAYS_ROLES: frozenset[str] = frozenset({Role.STATISTICIAN, Role.ADMIN})
-#: Sponsor roles that see efficacy results after the lock or where the study allows.
-EFFICACY_AFTER_LOCK_ROLES: frozenset[str] = frozenset({Role.DATA_MANAGER})
-#: Roles that see the CONSORT flow and the safety table (over their sites).
-SPONSOR_REPORT_ROLES: frozenset[str] = frozenset(
-    {Role.MONITOR, Role.DATA_MANAGER, Role.STATISTICIAN, Role.ADMIN}
-)
-#: Roles that see enrollment and data quality (over their sites).
-SITE_REPORT_ROLES: frozenset[str] = frozenset(Role)
-
-
-def _role(user: User | AnonymousUser) -> str | None:
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return None
-    return getattr(user, "role", None) or None
-
 
 def arms_hidden_from(user: User | AnonymousUser, study: Study) -> bool:
     """In a blinded study the roles it names see no result split by arm."""
-    return study.blinded and _role(user) in study.blinded_roles
+    return policy.arms_hidden_from(user, study)
 
 
 @dataclass(frozen=True)
@@ -61,50 +41,25 @@ class EfficacyAccess:
 
 
 def efficacy_access(user: User | AnonymousUser, study: Study) -> EfficacyAccess:
-    """Statisticians and admins always; data managers after the lock or where allowed."""
+    """:func:`ecrf.accounts.policy.may_view_efficacy`, with the database lock read here."""
     locked = study_lock(study) is not None
-    role = _role(user)
-    if arms_hidden_from(user, study):
-        return EfficacyAccess(
-            False, locked, _("The efficacy results are split by arm, which your role may not see.")
-        )
-    if role in EFFICACY_ALWAYS_ROLES:
-        return EfficacyAccess(True, locked)
-    if role in EFFICACY_AFTER_LOCK_ROLES:
-        if locked or study.efficacy_visible_before_lock:
-            return EfficacyAccess(True, locked)
-        return EfficacyAccess(
-            False,
-            locked,
-            _("The efficacy results are shown to data managers once the study database is locked."),
-        )
-    return EfficacyAccess(
-        False,
-        locked,
-        _(
-            "The efficacy results are study-wide; statisticians and the sponsor's data "
-            "managers see them."
-        ),
-    )
+    decision = policy.may_view_efficacy(user, study, database_locked=locked)
+    return EfficacyAccess(decision.allowed, locked, decision.reason)
 
 
 def ensure_efficacy_access(user: User | AnonymousUser, study: Study) -> EfficacyAccess:
     access = efficacy_access(user, study)
-    if not access.allowed:
-        raise PermissionDenied(access.reason)
+    policy.enforce(policy.Decision(access.allowed, access.reason))
     return access
 
 
 def can_see_sponsor_reports(user: User | AnonymousUser) -> bool:
-    return _role(user) in SPONSOR_REPORT_ROLES
+    return bool(policy.may_view_sponsor_reports(user))
 
 
 def ensure_sponsor_reports(user: User | AnonymousUser) -> None:
-    if not can_see_sponsor_reports(user):
-        raise PermissionDenied(
-            _("The CONSORT flow and the safety table are for the sponsor's monitors and staff.")
-        )
+    policy.enforce(policy.may_view_sponsor_reports(user))
 
 
 def can_see_site_reports(user: User | AnonymousUser) -> bool:
-    return _role(user) in SITE_REPORT_ROLES
+    return bool(policy.may_view_site_reports(user))

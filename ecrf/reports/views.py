@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from ecrf.accounts.roles import ALL_SITES_ROLES
+from ecrf.accounts.policy import sees_all_sites
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.common.http import AuthenticatedRequest
 from ecrf.studies.models import Study
@@ -39,7 +39,7 @@ def _ensure_site_reports(request: AuthenticatedRequest) -> None:
 
 def _context(request: AuthenticatedRequest, study: Study, **extra: Any) -> dict[str, Any]:
     """What every report page states: the study, and the sites it covers for this user."""
-    all_sites = request.user.role in ALL_SITES_ROLES
+    all_sites = sees_all_sites(request.user)
     return {
         "study": study,
         "scope_sites": (

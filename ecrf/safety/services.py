@@ -11,22 +11,23 @@ import datetime as dt
 import logging
 import zoneinfo
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override, pgettext
 
-from ecrf.audit.context import change_context
+from ecrf.accounts.policy import may_confirm_adverse_events, may_record_adverse_events
 from ecrf.audit.services import changed_values, record_update
 from ecrf.common import catalogue
 from ecrf.common.exceptions import StateConflict
 from ecrf.notifications.services import on_commit_queue, outbox_requeue, outbox_send
 from ecrf.participants.models import Participant
 from ecrf.participants.services import site_today, site_zone
+from ecrf.participants.writes import participant_write
 from ecrf.schedule.services import randomization_date
 
 from .models import (
@@ -37,7 +38,6 @@ from .models import (
     SafetyNotification,
     SeriousnessCriterion,
 )
-from .permissions import ensure_can_confirm_adverse_events, ensure_can_record_adverse_events
 
 if TYPE_CHECKING:
     from ecrf.accounts.models import User
@@ -46,14 +46,6 @@ logger = logging.getLogger(__name__)
 
 #: A serious adverse event must reach the sponsor this long after the site learned of it.
 SAE_REPORTING_WINDOW = dt.timedelta(hours=24)
-
-
-def _locked_participant(participant: Participant) -> Participant:
-    return (
-        Participant.objects.select_for_update(of=("self",))
-        .select_related("site__study", "allocation")
-        .get(pk=participant.pk)
-    )
 
 
 def _normalized_criteria(criteria: Iterable[str]) -> list[str]:
@@ -158,7 +150,22 @@ def _validated(participant: Participant, values: dict[str, Any]) -> dict[str, An
     }
 
 
-@transaction.atomic
+def _adverse_event_write(
+    participant: Participant, performed_by: User, reason: str = ""
+) -> AbstractContextManager[Participant]:
+    """A write of her adverse events: site staff of her site, also after her withdrawal
+    (safety follow-up continues), never under a lock."""
+    return participant_write(
+        participant.pk,
+        performed_by=performed_by,
+        action=may_record_adverse_events,
+        record="adverse_event",
+        reason=reason,
+        allow_withdrawn=True,
+        related=("allocation",),
+    )
+
+
 def adverse_event_record(
     *,
     participant: Participant,
@@ -185,33 +192,30 @@ def adverse_event_record(
     them. It is then flagged on the safety page as needing its criteria, and an
     investigator cannot confirm it until they are given.
     """
-    ensure_can_record_adverse_events(performed_by, participant.site)
-    participant = _locked_participant(participant)
-    values = _validated(
-        participant,
-        {
-            "term": term,
-            "onset_date": onset_date,
-            "end_date": end_date,
-            "ctcae_grade": ctcae_grade,
-            "serious": serious,
-            "seriousness_criteria": seriousness_criteria,
-            "related": related,
-            "action_taken": action_taken,
-            "outcome": outcome,
-            "learned_at": learned_at,
-        },
-    )
-    with change_context(performed_by=performed_by, site=participant.site.code):
+    with _adverse_event_write(participant, performed_by) as participant:
+        values = _validated(
+            participant,
+            {
+                "term": term,
+                "onset_date": onset_date,
+                "end_date": end_date,
+                "ctcae_grade": ctcae_grade,
+                "serious": serious,
+                "seriousness_criteria": seriousness_criteria,
+                "related": related,
+                "action_taken": action_taken,
+                "outcome": outcome,
+                "learned_at": learned_at,
+            },
+        )
         adverse_event = AdverseEvent.objects.create(
             participant=participant, recorded_by=performed_by, **values
         )
-    if adverse_event.serious:
-        _notification_create(adverse_event)
-    return adverse_event
+        if adverse_event.serious:
+            _notification_create(adverse_event)
+        return adverse_event
 
 
-@transaction.atomic
 def adverse_event_update(
     *,
     adverse_event: AdverseEvent,
@@ -235,72 +239,71 @@ def adverse_event_update(
     event the investigator had confirmed withdraws the confirmation, in the same audited
     change: the investigator confirms the new assessment.
     """
-    ensure_can_record_adverse_events(performed_by, adverse_event.participant.site)
-    participant = _locked_participant(adverse_event.participant)
-    adverse_event = AdverseEvent.objects.select_for_update().get(
-        pk=adverse_event.pk, participant=participant
-    )
-    values = _validated(
-        participant,
-        {
-            "term": term,
-            "onset_date": onset_date,
-            "end_date": end_date,
-            "ctcae_grade": ctcae_grade,
-            "serious": serious,
-            "seriousness_criteria": seriousness_criteria,
-            "related": related,
-            "action_taken": action_taken,
-            "outcome": outcome,
-            "learned_at": learned_at or adverse_event.learned_at,
-        },
-    )
-    was_serious = adverse_event.serious
-    if changed_values(adverse_event, values) and adverse_event.confirmed_at is not None:
-        values.update(confirmed_by=None, confirmed_at=None)
-    record_update(
-        instance=adverse_event,
-        values=values,
-        reason=reason,
-        performed_by=performed_by,
-        site=participant.site.code,
-    )
-    if adverse_event.serious and not was_serious:
-        _notification_create(adverse_event)
-    return adverse_event
+    with _adverse_event_write(adverse_event.participant, performed_by, reason) as participant:
+        adverse_event = AdverseEvent.objects.select_for_update().get(
+            pk=adverse_event.pk, participant=participant
+        )
+        values = _validated(
+            participant,
+            {
+                "term": term,
+                "onset_date": onset_date,
+                "end_date": end_date,
+                "ctcae_grade": ctcae_grade,
+                "serious": serious,
+                "seriousness_criteria": seriousness_criteria,
+                "related": related,
+                "action_taken": action_taken,
+                "outcome": outcome,
+                "learned_at": learned_at or adverse_event.learned_at,
+            },
+        )
+        was_serious = adverse_event.serious
+        if changed_values(adverse_event, values) and adverse_event.confirmed_at is not None:
+            values.update(confirmed_by=None, confirmed_at=None)
+        record_update(
+            instance=adverse_event,
+            values=values,
+            reason=reason,
+            performed_by=performed_by,
+            site=participant.site.code,
+        )
+        if adverse_event.serious and not was_serious:
+            _notification_create(adverse_event)
+        return adverse_event
 
 
-@transaction.atomic
 def adverse_event_confirm(*, adverse_event: AdverseEvent, performed_by: User) -> AdverseEvent:
     """An investigator of her site confirms the adverse event as recorded.
 
     Refused when already confirmed, and for a serious event whose seriousness criteria
     are still missing. Confirmation stops the 24-hour clock shown on the pages.
     """
-    ensure_can_confirm_adverse_events(performed_by, adverse_event.participant.site)
-    participant = _locked_participant(adverse_event.participant)
-    adverse_event = AdverseEvent.objects.select_for_update().get(
-        pk=adverse_event.pk, participant=participant
-    )
-    if adverse_event.confirmed_at is not None:
-        raise StateConflict(_("This adverse event is already confirmed."))
-    if adverse_event.criteria_missing:
-        raise ValidationError(
-            {
-                "seriousness_criteria": _(
-                    "Give the seriousness criteria of this serious event before confirming it."
-                )
-            }
-        )
-    with change_context(
+    with participant_write(
+        adverse_event.participant_id,
         performed_by=performed_by,
+        action=may_confirm_adverse_events,
+        record="adverse_event",
         reason=_("Confirmed by the investigator"),
-        site=participant.site.code,
-    ):
+        allow_withdrawn=True,
+    ) as participant:
+        adverse_event = AdverseEvent.objects.select_for_update().get(
+            pk=adverse_event.pk, participant=participant
+        )
+        if adverse_event.confirmed_at is not None:
+            raise StateConflict(_("This adverse event is already confirmed."))
+        if adverse_event.criteria_missing:
+            raise ValidationError(
+                {
+                    "seriousness_criteria": _(
+                        "Give the seriousness criteria of this serious event before confirming it."
+                    )
+                }
+            )
         adverse_event.confirmed_by = performed_by
         adverse_event.confirmed_at = timezone.now()
         adverse_event.save(update_fields=["confirmed_by", "confirmed_at"])
-    return adverse_event
+        return adverse_event
 
 
 # -- the sponsor's notification of a serious adverse event -----------------------------

@@ -6,33 +6,30 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from ecrf.accounts.policy import (
+    enforce,
+    may_confirm_adverse_events,
+    may_record_adverse_events,
+)
 from ecrf.common import catalogue
-from ecrf.common.exceptions import StateConflict
-from ecrf.common.forms import add_service_errors
 from ecrf.common.http import AuthenticatedRequest, require_form_methods
 from ecrf.participants.models import Participant
+from ecrf.participants.pages import form_submit, saved_as
 from ecrf.participants.selectors import participant_get
 
 from . import services
 from .forms import AdverseEventEditForm, AdverseEventForm, ConfirmForm
 from .models import AdverseEvent
-from .permissions import can_confirm_adverse_events, can_record_adverse_events
 from .selectors import adverse_event_get, adverse_events_of, sae_clock
 
 #: The fields site staff enter on the adverse event form.
 FORM_FIELDS = tuple(field.name for field in catalogue.form("adverse_event").entered_fields)
-
-
-def _ensure_can_record(request: AuthenticatedRequest) -> None:
-    if not can_record_adverse_events(request.user):
-        raise PermissionDenied(_("Your role may read adverse events but not record them."))
 
 
 @login_required
@@ -40,35 +37,37 @@ def _ensure_can_record(request: AuthenticatedRequest) -> None:
 def adverse_events_page(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Her adverse events with the SAE clock, and the form to record one (site staff)."""
     participant = participant_get(request.user, pk)
-    can_record = can_record_adverse_events(request.user)
+    can_record = bool(may_record_adverse_events(request.user, participant))
     form = AdverseEventForm(initial={"outcome": "", "related": None})
     if request.method == "POST":
-        _ensure_can_record(request)
+        enforce(may_record_adverse_events(request.user))
         form = AdverseEventForm(request.POST)
-        if form.is_valid():
-            try:
-                adverse_event = services.adverse_event_record(
-                    participant=participant, performed_by=request.user, **form.cleaned_data
-                )
-            except ValidationError as exc:
-                add_service_errors(form, exc)
-            except StateConflict as exc:
-                messages.error(request, exc.detail)
-                return redirect("safety:adverse_events", pk=participant.pk)
-            else:
-                messages.success(request, _saved_message(adverse_event))
-                return redirect("safety:adverse_events", pk=participant.pk)
     form.helper.form_action = reverse("safety:adverse_events", args=[participant.pk])
-    return render(
+
+    def render_page(status: int) -> HttpResponse:
+        return render(
+            request,
+            "safety/adverse_events.html",
+            {
+                "participant": participant,
+                "rows": adverse_events_of(participant),
+                "form": form,
+                "can_record": can_record,
+            },
+            status=status,
+        )
+
+    if request.method != "POST":
+        return render_page(200)
+    return form_submit(
         request,
-        "safety/adverse_events.html",
-        {
-            "participant": participant,
-            "rows": adverse_events_of(participant),
-            "form": form,
-            "can_record": can_record,
-        },
-        status=400 if form.errors else 200,
+        form=form,
+        save=lambda data: services.adverse_event_record(
+            participant=participant, performed_by=request.user, **data
+        ),
+        saved=lambda adverse_event: (messages.SUCCESS, _saved_message(adverse_event)),
+        redirect_to=lambda _event: redirect("safety:adverse_events", pk=participant.pk),
+        render_page=render_page,
     )
 
 
@@ -91,6 +90,7 @@ def _event_page(
     adverse_event: AdverseEvent,
     form: AdverseEventEditForm,
     confirm_form: ConfirmForm,
+    status: int = 200,
 ) -> HttpResponse:
     form.helper.form_action = reverse(
         "safety:adverse_event", args=[participant.pk, adverse_event.pk]
@@ -108,11 +108,11 @@ def _event_page(
             "notifications": adverse_event.notifications.order_by("created_at", "pk"),
             "form": form,
             "confirm_form": confirm_form,
-            "can_record": can_record_adverse_events(request.user),
-            "can_confirm": can_confirm_adverse_events(request.user)
+            "can_record": bool(may_record_adverse_events(request.user, participant)),
+            "can_confirm": bool(may_confirm_adverse_events(request.user, participant))
             and adverse_event.confirmed_at is None,
         },
-        status=400 if form.errors or confirm_form.errors else 200,
+        status=status,
     )
 
 
@@ -122,29 +122,32 @@ def adverse_event_page(request: AuthenticatedRequest, pk: int, ae_pk: int) -> Ht
     """One adverse event: correct it (a changed value needs a reason) or confirm it."""
     participant = participant_get(request.user, pk)
     adverse_event = adverse_event_get(participant, ae_pk)
-    form = AdverseEventEditForm(initial=_initial(adverse_event))
-    if request.method == "POST":
-        _ensure_can_record(request)
-        form = AdverseEventEditForm(request.POST)
-        if form.is_valid():
-            data = dict(form.cleaned_data)
-            try:
-                services.adverse_event_update(
-                    adverse_event=adverse_event,
-                    performed_by=request.user,
-                    reason=data.pop("reason"),
-                    **data,
-                )
-            except ValidationError as exc:
-                add_service_errors(form, exc)
-            except StateConflict as exc:
-                messages.error(request, exc.detail)
-                return redirect("safety:adverse_event", pk=participant.pk, ae_pk=adverse_event.pk)
-            else:
-                messages.success(request, _("Adverse event saved."))
-                return redirect("safety:adverse_events", pk=participant.pk)
+    if request.method != "POST":
+        form = AdverseEventEditForm(initial=_initial(adverse_event))
+        return _event_page(request, participant, adverse_event, form, ConfirmForm())
+    enforce(may_record_adverse_events(request.user))
+    form = AdverseEventEditForm(request.POST)
+
+    def save(data: dict[str, Any]) -> AdverseEvent:
+        return services.adverse_event_update(
+            adverse_event=adverse_event,
+            performed_by=request.user,
+            reason=data.pop("reason"),
+            **data,
+        )
+
+    def render_page(status: int) -> HttpResponse:
         adverse_event.refresh_from_db()
-    return _event_page(request, participant, adverse_event, form, ConfirmForm())
+        return _event_page(request, participant, adverse_event, form, ConfirmForm(), status)
+
+    return form_submit(
+        request,
+        form=form,
+        save=save,
+        saved=saved_as(_("Adverse event saved.")),
+        redirect_to=lambda _event: redirect("safety:adverse_events", pk=participant.pk),
+        render_page=render_page,
+    )
 
 
 @login_required
@@ -153,17 +156,21 @@ def adverse_event_confirm_post(request: AuthenticatedRequest, pk: int, ae_pk: in
     """The investigator confirms the event as recorded."""
     participant = participant_get(request.user, pk)
     adverse_event = adverse_event_get(participant, ae_pk)
-    if not can_confirm_adverse_events(request.user):
-        raise PermissionDenied(_("Only an investigator may confirm an adverse event."))
+    enforce(may_confirm_adverse_events(request.user))
     confirm_form = ConfirmForm(request.POST)
-    try:
-        services.adverse_event_confirm(adverse_event=adverse_event, performed_by=request.user)
-    except ValidationError as exc:
-        add_service_errors(confirm_form, exc)
+
+    def render_page(status: int) -> HttpResponse:
+        adverse_event.refresh_from_db()
         form = AdverseEventEditForm(initial=_initial(adverse_event))
-        return _event_page(request, participant, adverse_event, form, confirm_form)
-    except StateConflict as exc:
-        messages.error(request, exc.detail)
-    else:
-        messages.success(request, _("Adverse event confirmed."))
-    return redirect("safety:adverse_events", pk=participant.pk)
+        return _event_page(request, participant, adverse_event, form, confirm_form, status)
+
+    return form_submit(
+        request,
+        form=confirm_form,
+        save=lambda _data: services.adverse_event_confirm(
+            adverse_event=adverse_event, performed_by=request.user
+        ),
+        saved=saved_as(_("Adverse event confirmed.")),
+        redirect_to=lambda _event: redirect("safety:adverse_events", pk=participant.pk),
+        render_page=render_page,
+    )

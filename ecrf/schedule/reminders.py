@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, override
 
 from ecrf.accounts.models import User
-from ecrf.accounts.roles import Role
+from ecrf.accounts.policy import reminded_of_visits
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.selectors import participants_visible_to
 from ecrf.participants.services import site_today
@@ -55,9 +55,7 @@ STILL_NEWS_DAYS = {ReminderKind.DIGEST: 1, ReminderKind.DOSING_START: 0}
 
 def _coordinators_to_remind() -> QuerySet[User]:
     """Active coordinators who can receive e-mail."""
-    return (
-        User.objects.filter(role=Role.COORDINATOR, is_active=True).exclude(email="").order_by("pk")
-    )
+    return reminded_of_visits().exclude(email="").order_by("pk")
 
 
 def _dosing_start_message(participant: Participant, schedule: Schedule) -> tuple[str, str]:

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.translation import gettext as _
 
-from ecrf.accounts.permissions import ensure_can_enter_data
-from ecrf.audit.context import change_context
-from ecrf.audit.services import record_update
+from ecrf.accounts.policy import may_enter_data
 from ecrf.common import catalogue
 from ecrf.common.exceptions import StateConflict
-from ecrf.common.locks import ensure_unlocked
-from ecrf.participants.models import Participant, ParticipantStatus
+from ecrf.participants.models import Participant
 from ecrf.participants.services import site_today, site_zone
+from ecrf.participants.writes import participant_write, record_upsert
 
 from .arithmetic import Schedule, compute_schedule
 from .definitions import regimen, schedule_definition
@@ -36,29 +35,27 @@ if TYPE_CHECKING:
     from randomization.models import Slot
 
 
-def lock_treated_participant(
-    participant: Participant, performed_by: User, record: str = ""
-) -> tuple[Participant, Slot]:
-    """Lock a randomized, not withdrawn participant for a treatment-period write."""
-    ensure_can_enter_data(performed_by, participant.site)
-    locked = (
-        Participant.objects.select_for_update(of=("self",))
-        .select_related("site__study", "allocation__arm")
-        .get(pk=participant.pk)
-    )
-    ensure_unlocked(locked, record)
-    if locked.status == ParticipantStatus.WITHDRAWN:
-        raise StateConflict(
-            _("%(subject)s has withdrawn; no new data can be entered.")
-            % {"subject": locked.subject_id}
-        )
-    slot = getattr(locked, "allocation", None)
-    if slot is None:
-        raise StateConflict(
-            _("%(subject)s is not randomized yet; the treatment schedule starts after it.")
-            % {"subject": locked.subject_id}
-        )
-    return locked, slot
+@contextlib.contextmanager
+def treatment_write(
+    participant: Participant, performed_by: User, record: str, reason: str = ""
+) -> Iterator[tuple[Participant, Slot]]:
+    """A treatment-period write (:func:`participant_write`): coordinators of her site, a
+    randomized participant who has not withdrawn, nothing under a lock."""
+    with participant_write(
+        participant.pk,
+        performed_by=performed_by,
+        action=may_enter_data,
+        record=record,
+        reason=reason,
+        related=("allocation__arm",),
+    ) as locked:
+        slot = getattr(locked, "allocation", None)
+        if slot is None:
+            raise StateConflict(
+                _("%(subject)s is not randomized yet; the treatment schedule starts after it.")
+                % {"subject": locked.subject_id}
+            )
+        yield locked, slot
 
 
 def randomization_date(participant: Participant, slot: Slot) -> dt.date:
@@ -75,7 +72,6 @@ def participant_schedule(participant: Participant) -> Schedule | None:
     return compute_schedule(transfer.et_date, schedule_definition(participant.site.study))
 
 
-@transaction.atomic
 def embryo_transfer_set(
     *,
     participant: Participant,
@@ -92,56 +88,54 @@ def embryo_transfer_set(
     Moving the date needs a reason and recomputes the dosing window and the visits;
     doses already recorded keep their dates (they are what happened).
     """
-    participant, slot = lock_treated_participant(participant, performed_by, "embryo_transfer")
-    study = participant.site.study
-    errors: dict[str, str] = {}
-    randomized_on = randomization_date(participant, slot)
-    latest = randomized_on + dt.timedelta(days=study.max_days_randomization_to_et)
-    if et_date < randomized_on:
-        errors["et_date"] = _("The embryo transfer cannot be before randomization (%(date)s).") % {
-            "date": randomized_on.isoformat()
-        }
-    elif et_date > latest:
-        errors["et_date"] = _(
-            "The embryo transfer must be within %(days)s days of randomization (by %(date)s)."
-        ) % {"days": study.max_days_randomization_to_et, "date": latest.isoformat()}
-    elif performed and et_date > site_today(participant.site):
-        errors["performed"] = _("A transfer dated in the future cannot be recorded as performed.")
-    if not performed and embryos_transferred is not None:
-        errors["embryos_transferred"] = _("Embryos are counted once the transfer is performed.")
-    if embryos_transferred is not None and not 1 <= embryos_transferred <= 5:
-        errors["embryos_transferred"] = _("Expected 1 to 5 embryos.")
-    if embryo_stage and embryo_stage not in EmbryoStage.values:
-        errors["embryo_stage"] = _("Expected one of: %(stages)s.") % {
-            "stages": ", ".join(EmbryoStage.values)
-        }
-    if errors:
-        raise ValidationError(errors)
-    values: dict[str, Any] = {
-        "et_date": et_date,
-        "performed": performed,
-        "embryos_transferred": embryos_transferred,
-        "embryo_stage": embryo_stage,
-        "embryo_grade": embryo_grade,
-    }
-    transfer = EmbryoTransfer.objects.filter(participant=participant).first()
-    if transfer is None:
-        with change_context(performed_by=performed_by, site=participant.site.code):
-            transfer = EmbryoTransfer.objects.create(
-                participant=participant, recorded_by=performed_by, **values
+    with treatment_write(participant, performed_by, "embryo_transfer", reason) as (
+        participant,
+        slot,
+    ):
+        study = participant.site.study
+        errors: dict[str, str] = {}
+        randomized_on = randomization_date(participant, slot)
+        latest = randomized_on + dt.timedelta(days=study.max_days_randomization_to_et)
+        if et_date < randomized_on:
+            errors["et_date"] = _(
+                "The embryo transfer cannot be before randomization (%(date)s)."
+            ) % {"date": randomized_on.isoformat()}
+        elif et_date > latest:
+            errors["et_date"] = _(
+                "The embryo transfer must be within %(days)s days of randomization (by %(date)s)."
+            ) % {"days": study.max_days_randomization_to_et, "date": latest.isoformat()}
+        elif performed and et_date > site_today(participant.site):
+            errors["performed"] = _(
+                "A transfer dated in the future cannot be recorded as performed."
             )
-    else:
-        record_update(
-            instance=transfer,
+        if not performed and embryos_transferred is not None:
+            errors["embryos_transferred"] = _("Embryos are counted once the transfer is performed.")
+        if embryos_transferred is not None and not 1 <= embryos_transferred <= 5:
+            errors["embryos_transferred"] = _("Expected 1 to 5 embryos.")
+        if embryo_stage and embryo_stage not in EmbryoStage.values:
+            errors["embryo_stage"] = _("Expected one of: %(stages)s.") % {
+                "stages": ", ".join(EmbryoStage.values)
+            }
+        if errors:
+            raise ValidationError(errors)
+        values: dict[str, Any] = {
+            "et_date": et_date,
+            "performed": performed,
+            "embryos_transferred": embryos_transferred,
+            "embryo_stage": embryo_stage,
+            "embryo_grade": embryo_grade,
+        }
+        transfer, _created = record_upsert(
+            EmbryoTransfer,
+            participant=participant,
             values=values,
+            created_values={"recorded_by": performed_by},
             reason=reason,
             performed_by=performed_by,
-            site=participant.site.code,
         )
-    return transfer, compute_schedule(transfer.et_date, schedule_definition(study))
+        return transfer, compute_schedule(transfer.et_date, schedule_definition(study))
 
 
-@transaction.atomic
 def dose_record(
     *,
     participant: Participant,
@@ -160,56 +154,57 @@ def dose_record(
     one day. A dose other than the arm's is refused unless it comes with the reason
     for the deviation, and is then flagged as a protocol deviation.
     """
-    participant, slot = lock_treated_participant(participant, performed_by)
-    schedule = participant_schedule(participant)
-    if schedule is None:
-        raise StateConflict(
-            _("Set the embryo transfer date first: the dosing days follow from it.")
-        )
-    arm_regimen = regimen(slot.arm)
-    errors: dict[str, str] = {}
-    if not schedule.in_dosing_window(date):
-        errors["date"] = _("%(date)s is outside the dosing window (%(start)s to %(end)s).") % {
-            "date": date.isoformat(),
-            "start": schedule.dosing_start.isoformat(),
-            "end": schedule.dosing_end.isoformat(),
-        }
-    elif date > site_today(participant.site):
-        errors["date"] = _("A dose cannot be recorded for a day in the future.")
-    elif DoseEntry.objects.filter(participant=participant, date=date).exists():
-        errors["date"] = _(
-            "The diary already has an entry for %(date)s; correct that entry instead."
-        ) % {"date": date.isoformat()}
-    if dose_mg is None:
-        dose_mg = arm_regimen.daily_dose_mg if taken else Decimal(0)
-    deviation = False
-    if not taken:
-        if dose_mg != 0:
-            errors["dose_mg"] = _("A missed day has a dose of 0 mg.")
-    elif dose_mg <= 0:
-        errors["dose_mg"] = _("A dose taken is more than 0 mg; record a missed day instead.")
-    elif dose_mg % arm_regimen.capsule_mg:
-        errors["dose_mg"] = _("%(dose)s mg is not a whole number of %(capsule)s mg capsules.") % {
-            "dose": dose_mg,
-            "capsule": arm_regimen.capsule_mg,
-        }
-    elif dose_mg != arm_regimen.daily_dose_mg:
-        if not deviation_reason.strip():
+    with treatment_write(participant, performed_by, "dose") as (participant, slot):
+        schedule = participant_schedule(participant)
+        if schedule is None:
+            raise StateConflict(
+                _("Set the embryo transfer date first: the dosing days follow from it.")
+            )
+        arm_regimen = regimen(slot.arm)
+        errors: dict[str, str] = {}
+        if not schedule.in_dosing_window(date):
+            errors["date"] = _("%(date)s is outside the dosing window (%(start)s to %(end)s).") % {
+                "date": date.isoformat(),
+                "start": schedule.dosing_start.isoformat(),
+                "end": schedule.dosing_end.isoformat(),
+            }
+        elif date > site_today(participant.site):
+            errors["date"] = _("A dose cannot be recorded for a day in the future.")
+        elif DoseEntry.objects.filter(participant=participant, date=date).exists():
+            errors["date"] = _(
+                "The diary already has an entry for %(date)s; correct that entry instead."
+            ) % {"date": date.isoformat()}
+        if dose_mg is None:
+            dose_mg = arm_regimen.daily_dose_mg if taken else Decimal(0)
+        deviation = False
+        if not taken:
+            if dose_mg != 0:
+                errors["dose_mg"] = _("A missed day has a dose of 0 mg.")
+        elif dose_mg <= 0:
+            errors["dose_mg"] = _("A dose taken is more than 0 mg; record a missed day instead.")
+        elif dose_mg % arm_regimen.capsule_mg:
             errors["dose_mg"] = _(
-                "The arm's dose is %(expected)s mg a day; another dose is a protocol "
-                "deviation and needs its reason."
-            ) % {"expected": arm_regimen.daily_dose_mg.normalize()}
-        deviation = True
-    expected_capsules = int(dose_mg / arm_regimen.capsule_mg) if "dose_mg" not in errors else 0
-    if capsules is not None and "dose_mg" not in errors and capsules != expected_capsules:
-        errors["capsules"] = _("%(dose)s mg is %(n)s capsules of %(capsule)s mg.") % {
-            "dose": dose_mg.normalize(),
-            "n": expected_capsules,
-            "capsule": arm_regimen.capsule_mg.normalize(),
-        }
-    if errors:
-        raise ValidationError(errors)
-    with change_context(performed_by=performed_by, site=participant.site.code):
+                "%(dose)s mg is not a whole number of %(capsule)s mg capsules."
+            ) % {
+                "dose": dose_mg,
+                "capsule": arm_regimen.capsule_mg,
+            }
+        elif dose_mg != arm_regimen.daily_dose_mg:
+            if not deviation_reason.strip():
+                errors["dose_mg"] = _(
+                    "The arm's dose is %(expected)s mg a day; another dose is a protocol "
+                    "deviation and needs its reason."
+                ) % {"expected": arm_regimen.daily_dose_mg.normalize()}
+            deviation = True
+        expected_capsules = int(dose_mg / arm_regimen.capsule_mg) if "dose_mg" not in errors else 0
+        if capsules is not None and "dose_mg" not in errors and capsules != expected_capsules:
+            errors["capsules"] = _("%(dose)s mg is %(n)s capsules of %(capsule)s mg.") % {
+                "dose": dose_mg.normalize(),
+                "n": expected_capsules,
+                "capsule": arm_regimen.capsule_mg.normalize(),
+            }
+        if errors:
+            raise ValidationError(errors)
         return DoseEntry.objects.create(
             participant=participant,
             date=date,
@@ -231,7 +226,6 @@ def _check(participant: Participant, form: str, values: dict[str, Any]) -> None:
         raise ValidationError(errors)
 
 
-@transaction.atomic
 def dispensing_record(
     *,
     participant: Participant,
@@ -241,13 +235,12 @@ def dispensing_record(
     performed_by: User,
 ) -> Dispensing:
     """Capsules dispensed to her, with the lot number (drug accountability)."""
-    participant, _slot = lock_treated_participant(participant, performed_by)
-    _check(
-        participant,
-        "dispensing",
-        {"dispensed_on": dispensed_on, "lot_number": lot_number, "capsules": capsules},
-    )
-    with change_context(performed_by=performed_by, site=participant.site.code):
+    with treatment_write(participant, performed_by, "dispensing") as (participant, _slot):
+        _check(
+            participant,
+            "dispensing",
+            {"dispensed_on": dispensed_on, "lot_number": lot_number, "capsules": capsules},
+        )
         return Dispensing.objects.create(
             participant=participant,
             dispensed_on=dispensed_on,
@@ -257,14 +250,12 @@ def dispensing_record(
         )
 
 
-@transaction.atomic
 def drug_return_record(
     *, participant: Participant, returned_on: dt.date, capsules: int, performed_by: User
 ) -> DrugReturn:
     """Capsules she brought back unused (drug accountability)."""
-    participant, _slot = lock_treated_participant(participant, performed_by)
-    _check(participant, "drug_return", {"returned_on": returned_on, "capsules": capsules})
-    with change_context(performed_by=performed_by, site=participant.site.code):
+    with treatment_write(participant, performed_by, "drug_return") as (participant, _slot):
+        _check(participant, "drug_return", {"returned_on": returned_on, "capsules": capsules})
         return DrugReturn.objects.create(
             participant=participant,
             returned_on=returned_on,
@@ -273,7 +264,6 @@ def drug_return_record(
         )
 
 
-@transaction.atomic
 def visit_record(
     *,
     participant: Participant,
@@ -284,54 +274,53 @@ def visit_record(
     performed_by: User,
 ) -> VisitRecord:
     """A visit done (outside its window only with a reason: a deviation) or missed (with why)."""
-    participant, _slot = lock_treated_participant(participant, performed_by)
-    schedule = participant_schedule(participant)
-    if schedule is None:
-        raise StateConflict(_("Set the embryo transfer date first: the visits follow from it."))
-    codes = [v.code for v in schedule.visits]
-    if visit_code not in codes:
-        raise ValidationError(
-            {
-                "visit_code": _("Unknown visit; expected one of %(codes)s.")
-                % {"codes": ", ".join(codes)}
-            }
-        )
-    window = schedule.visit(visit_code)
-    errors: dict[str, str] = {}
-    if outcome == VisitOutcome.DONE:
-        if done_on is None:
-            errors["done_on"] = _("The date of the visit is required.")
-        else:
-            errors = catalogue.form("visit").errors(
-                {"done_on": done_on}, today=site_today(participant.site)
+    with treatment_write(participant, performed_by, "visit", reason) as (participant, _slot):
+        schedule = participant_schedule(participant)
+        if schedule is None:
+            raise StateConflict(_("Set the embryo transfer date first: the visits follow from it."))
+        codes = [v.code for v in schedule.visits]
+        if visit_code not in codes:
+            raise ValidationError(
+                {
+                    "visit_code": _("Unknown visit; expected one of %(codes)s.")
+                    % {"codes": ", ".join(codes)}
+                }
             )
-        if (
-            done_on is not None
-            and not errors
-            and not window.contains(done_on)
-            and not reason.strip()
-        ):
-            errors["reason"] = _(
-                "%(date)s is outside the window (%(start)s to %(end)s): give the reason "
-                "for this deviation."
-            ) % {
-                "date": done_on.isoformat(),
-                "start": window.window_start.isoformat(),
-                "end": window.window_end.isoformat(),
+        window = schedule.visit(visit_code)
+        errors: dict[str, str] = {}
+        if outcome == VisitOutcome.DONE:
+            if done_on is None:
+                errors["done_on"] = _("The date of the visit is required.")
+            else:
+                errors = catalogue.form("visit").errors(
+                    {"done_on": done_on}, today=site_today(participant.site)
+                )
+            if (
+                done_on is not None
+                and not errors
+                and not window.contains(done_on)
+                and not reason.strip()
+            ):
+                errors["reason"] = _(
+                    "%(date)s is outside the window (%(start)s to %(end)s): give the reason "
+                    "for this deviation."
+                ) % {
+                    "date": done_on.isoformat(),
+                    "start": window.window_start.isoformat(),
+                    "end": window.window_end.isoformat(),
+                }
+        elif outcome == VisitOutcome.MISSED:
+            done_on = None
+            if not reason.strip():
+                errors["reason"] = _("Say why the visit was missed.")
+        else:
+            errors["outcome"] = _("Expected one of: %(choices)s.") % {
+                "choices": ", ".join(str(label) for label in VisitOutcome.labels)
             }
-    elif outcome == VisitOutcome.MISSED:
-        done_on = None
-        if not reason.strip():
-            errors["reason"] = _("Say why the visit was missed.")
-    else:
-        errors["outcome"] = _("Expected one of: %(choices)s.") % {
-            "choices": ", ".join(str(label) for label in VisitOutcome.labels)
-        }
-    if errors:
-        raise ValidationError(errors)
-    if VisitRecord.objects.filter(participant=participant, visit_code=visit_code).exists():
-        raise StateConflict(_("This visit is already recorded."))
-    with change_context(performed_by=performed_by, reason=reason, site=participant.site.code):
+        if errors:
+            raise ValidationError(errors)
+        if VisitRecord.objects.filter(participant=participant, visit_code=visit_code).exists():
+            raise StateConflict(_("This visit is already recorded."))
         return VisitRecord.objects.create(
             participant=participant,
             visit_code=visit_code,

@@ -6,9 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,11 +14,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 from icalendar import Calendar, Event
 
-from ecrf.accounts.permissions import can_enter_data
-from ecrf.common.forms import add_service_errors
+from ecrf.accounts.policy import enforce, may_enter_data
 from ecrf.common.http import AuthenticatedRequest
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Participant
+from ecrf.participants.pages import form_submit, saved_as
 from ecrf.participants.selectors import participant_get
 from ecrf.participants.services import site_today
 
@@ -74,6 +72,7 @@ def _page(
     request: AuthenticatedRequest,
     participant: Participant,
     bound: dict[str, Any] | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     treatment = treatment_of(participant)
     forms = {**_forms(participant, treatment), **(bound or {})}
@@ -82,11 +81,11 @@ def _page(
     context = {
         "participant": participant,
         "treatment": treatment,
-        "can_enter_data": can_enter_data(request.user),
+        "can_enter_data": bool(may_enter_data(request.user, participant)),
         "arm_visible": arm_visible_to(request.user, participant),
         **forms,
     }
-    return render(request, "schedule/treatment.html", context, status=400 if bound else 200)
+    return render(request, "schedule/treatment.html", context, status=status)
 
 
 @login_required
@@ -105,18 +104,17 @@ def _post(
     done: str,
 ) -> HttpResponse:
     participant = participant_get(request.user, pk)
-    if not can_enter_data(request.user):
-        raise PermissionDenied(_("Your role may read this data but not enter or change it."))
-    if form.is_valid():
-        try:
-            save(participant, dict(form.cleaned_data))
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, done)
-            return redirect("schedule:treatment", pk=participant.pk)
-    participant = participant_get(request.user, pk)
-    return _page(request, participant, {form_name: form})
+    enforce(may_enter_data(request.user))
+    return form_submit(
+        request,
+        form=form,
+        save=lambda data: save(participant, data),
+        saved=saved_as(done),
+        redirect_to=lambda _result: redirect("schedule:treatment", pk=participant.pk),
+        render_page=lambda status: _page(
+            request, participant_get(request.user, pk), {form_name: form}, status
+        ),
+    )
 
 
 @login_required

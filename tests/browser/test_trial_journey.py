@@ -399,8 +399,12 @@ def test_a_participant_goes_through_the_trial_across_every_role(
             with page.expect_response(lambda response: response.request.method == "POST") as post:
                 page.locator("form#biochemical_pregnancy-form [type=submit]").click()
             assert post.value.status == 409
-            expect(page.get_by_role("heading", level=1)).to_have_text("409")
-            expect(page.locator("#error-message")).to_have_text(words["refused"])
+            # The form comes back as she typed it, with the reason it was refused.
+            expect(page.locator("form#biochemical_pregnancy-form")).to_contain_text(
+                words["refused"]
+            )
+            expect(page.locator("#id_serum_hcg_miu_ml")).to_have_value("153")
+            expect(page.locator("#id_reason")).to_have_value("One more change after the lock.")
             journey.shot(page, "coordinator-refused-after-lock")
 
     assert journey.console_errors == []

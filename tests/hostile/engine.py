@@ -75,6 +75,9 @@ def rolled_back(client: Any = None) -> Iterator[None]:
     cookies = copy.deepcopy(client.cookies) if client is not None else None
     try:
         with transaction.atomic():
+            # As Django's TestCase does for its own blocks: a service that commits on its
+            # own (``atomic(durable=True)``, randomization) runs here as a savepoint.
+            connection.atomic_blocks[-1]._from_testcase = True
             yield
             transaction.set_rollback(True)
     finally:

@@ -40,6 +40,7 @@ from ecrf.participants.services import eligibility_record
 from ecrf.quality.forms import LockForm, SignForm, VerifyForm
 from ecrf.quality.models import Lock, Signature, Verification
 from ecrf.quality.services import lock_set
+from ecrf.queries.forms import QueryOpenForm, QueryStepForm
 from ecrf.queries.models import Query, QueryMessage
 from ecrf.queries.services import query_close, query_open, query_respond
 from ecrf.reports import api as reports_api
@@ -686,7 +687,7 @@ WEB_TARGETS: list[Target] = [
 WEB_TARGETS += [
     Target(
         name="query_open",
-        schema=QueryOpenPost,
+        schema=QueryOpenForm,
         role="monitor",
         method="post",
         path=lambda c: f"{P}{c.participant.pk}/queries/",
@@ -703,7 +704,7 @@ WEB_TARGETS += [
     ),
     Target(
         name="query_respond",
-        schema=QueryStepPost,
+        schema=QueryStepForm,
         role="coordinator",
         method="post",
         path=lambda c: f"/queries/{c.query.pk}/respond/",
@@ -715,7 +716,7 @@ WEB_TARGETS += [
     ),
     Target(
         name="query_reopen",
-        schema=QueryStepPost,
+        schema=QueryStepForm,
         role="monitor",
         method="post",
         path=lambda c: f"/queries/{c.query.pk}/reopen/",

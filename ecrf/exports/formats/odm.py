@@ -46,6 +46,7 @@ from django.utils import timezone
 from lxml import etree
 
 from ecrf.accounts.models import SiteMembership, User
+from ecrf.accounts.policy import is_site_staff
 from ecrf.common import catalogue
 from ecrf.quality.models import Signature
 from ecrf.studies.models import Arm, Site, Study
@@ -78,7 +79,6 @@ SYSTEM_USER = "USR.SYSTEM"
 TRANSACTION_TYPES = {"create": "Insert", "update": "Update", "delete": "Remove"}
 
 #: Roles on the site's side of the trial (ODM ``UserType="Investigator"``).
-SITE_ROLES = frozenset({"coordinator", "investigator"})
 
 LEGAL_REASON = (
     "Electronic signature under 21 CFR Part 11: the investigator re-entered her password; "
@@ -337,12 +337,11 @@ def _admin_element(
     known = {user.pk: user for user in User.objects.filter(pk__in=user_ids)}
     for user_id in sorted(user_ids):
         user = known.get(user_id)
-        role = user.role if user else ""
         entry = _sub(
             admin,
             "User",
             OID=_user_oid(user_id),
-            UserType="Investigator" if role in SITE_ROLES else "Sponsor",
+            UserType="Investigator" if is_site_staff(user) else "Sponsor",
         )
         _sub(entry, "LoginName", user.get_username() if user else names_in_trail.get(user_id, ""))
         if user is not None:

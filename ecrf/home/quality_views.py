@@ -1,0 +1,178 @@
+"""Signing, verifying and locking from the participant's page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.forms import Form
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from ecrf.accounts.policy import enforce, may_lock, may_sign, may_verify
+from ecrf.common.http import AuthenticatedRequest
+from ecrf.home.views import participant_page
+from ecrf.participants.models import Participant
+from ecrf.participants.pages import form_submit, saved_as
+from ecrf.participants.selectors import participant_get
+from ecrf.quality import selectors, services
+from ecrf.quality.forms import LockForm, SignForm, VerifyForm
+from ecrf.studies.services import current_study
+
+
+def _back(pk: int) -> HttpResponse:
+    return redirect("participants:detail", pk=pk)
+
+
+def _on_her_page(
+    request: AuthenticatedRequest,
+    participant: Participant,
+    form: Form,
+    save: Callable[[dict[str, Any]], object],
+    done: str,
+) -> HttpResponse:
+    """A form of her page's data-quality panel, submitted by :func:`form_submit`."""
+    return form_submit(
+        request,
+        form=form,
+        save=save,
+        saved=saved_as(done),
+        redirect_to=lambda _result: _back(participant.pk),
+        render_page=lambda status: participant_page(request, participant, status),
+        back=lambda: _back(participant.pk),
+    )
+
+
+def _on_home_page(
+    request: AuthenticatedRequest, form: Form, save: Callable[[dict[str, Any]], object], done: str
+) -> HttpResponse:
+    """A form of the home page's database-lock panel, submitted by :func:`form_submit`."""
+    return form_submit(
+        request,
+        form=form,
+        save=save,
+        saved=saved_as(done),
+        redirect_to=lambda _result: redirect("core:home"),
+        render_page=None,
+        back=lambda: redirect("core:home"),
+    )
+
+
+@login_required
+@require_POST
+def sign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    participant = participant_get(request.user, pk)
+    enforce(may_sign(request.user))
+    return _on_her_page(
+        request,
+        participant,
+        SignForm(request.POST),
+        lambda data: services.signature_sign(
+            participant=participant,
+            password=data["password"],
+            meaning=data["meaning"],
+            performed_by=request.user,
+            request=request,
+        ),
+        _("The casebook is signed."),
+    )
+
+
+@login_required
+@require_POST
+def verify(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    participant = participant_get(request.user, pk)
+    enforce(may_verify(request.user))
+    return _on_her_page(
+        request,
+        participant,
+        VerifyForm(request.POST),
+        lambda data: services.verification_mark(
+            participant=participant,
+            record=data["record"],
+            field=data["field"],
+            performed_by=request.user,
+        ),
+        _("Marked as verified against source."),
+    )
+
+
+@login_required
+@require_POST
+def lock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    participant = participant_get(request.user, pk)
+    enforce(may_lock(request.user))
+    return _on_her_page(
+        request,
+        participant,
+        LockForm(request.POST),
+        lambda data: services.lock_set(
+            study=participant.site.study,
+            participant=participant,
+            record=request.POST.get("record", ""),
+            reason=data.get("reason", ""),
+            performed_by=request.user,
+        ),
+        _("Locked."),
+    )
+
+
+@login_required
+@require_POST
+def unlock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    participant = participant_get(request.user, pk)
+    enforce(may_lock(request.user))
+    standing = selectors.participant_lock(participant)
+    if standing is None:
+        messages.error(request, _("She is not locked."))
+        return _back(pk)
+    return _on_her_page(
+        request,
+        participant,
+        LockForm(request.POST),
+        lambda data: services.lock_release(
+            lock=standing, reason=data.get("reason", ""), performed_by=request.user
+        ),
+        _("Unlocked."),
+    )
+
+
+@login_required
+@require_POST
+def study_lock(request: AuthenticatedRequest) -> HttpResponse:
+    """The database lock before analysis: the whole study's data, frozen."""
+    enforce(may_lock(request.user))
+    study = current_study()
+    if study is None:
+        return redirect("core:home")
+    return _on_home_page(
+        request,
+        LockForm(request.POST),
+        lambda data: services.lock_set(
+            study=study, reason=data.get("reason", ""), performed_by=request.user
+        ),
+        _("The study database is locked."),
+    )
+
+
+@login_required
+@require_POST
+def study_unlock(request: AuthenticatedRequest) -> HttpResponse:
+    enforce(may_lock(request.user))
+    study = current_study()
+    standing = selectors.study_lock(study) if study is not None else None
+    if standing is None:
+        messages.error(request, _("The study is not locked."))
+        return redirect("core:home")
+    return _on_home_page(
+        request,
+        LockForm(request.POST),
+        lambda data: services.lock_release(
+            lock=standing, reason=data.get("reason", ""), performed_by=request.user
+        ),
+        _("The study database is unlocked."),
+    )
