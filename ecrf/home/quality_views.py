@@ -15,13 +15,14 @@ from django.views.decorators.http import require_POST
 
 from ecrf.accounts.policy import enforce, may_lock, may_sign, may_verify
 from ecrf.common.http import AuthenticatedRequest
-from ecrf.home.views import participant_page
 from ecrf.participants.models import Participant
 from ecrf.participants.pages import form_submit, saved_as
 from ecrf.participants.selectors import participant_get
 from ecrf.quality import selectors, services
 from ecrf.quality.forms import LockForm, SignForm, VerifyForm
 from ecrf.studies.services import current_study
+
+from .views import participant_page
 
 
 def _back(pk: int) -> HttpResponse:

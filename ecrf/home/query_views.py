@@ -11,12 +11,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ecrf.common.http import AuthenticatedRequest
-from ecrf.home.views import participant_page
 from ecrf.participants.models import Participant
 from ecrf.participants.pages import form_submit, saved_as
 from ecrf.participants.selectors import participant_get
 from ecrf.queries import selectors, services
 from ecrf.queries.forms import QueryOpenForm, QueryStepForm
+
+from .views import participant_page
 
 
 def _back(pk: int) -> HttpResponse:

@@ -51,8 +51,8 @@ ALLOWED = {
     "ecrf/accounts/models.py",
     "ecrf/accounts/services.py",
     "ecrf/accounts/admin.py",
-    "ecrf/core/demo.py",
-    "ecrf/core/management/commands/seed_demo.py",
+    "ecrf/home/demo.py",
+    "ecrf/home/management/commands/seed_demo.py",
 }
 ROLE_LITERAL = re.compile(
     r"""Role\.[A-Z]"""
