@@ -69,9 +69,12 @@ def participant_page(
 ) -> HttpResponse:
     """Her page: her forms, and what the layers above hold over them (her allocation,
     queries, locks, signatures and verification marks), with the buttons of the actions
-    the policy allows this user; ``status`` 409 when shown again after a refusal."""
+    the policy allows this user; ``status`` 409 when shown again after a refusal, with
+    what was typed into the refused panel form (``typed``, for the form posted to
+    ``typed_path``) put back in its inputs."""
     allocation = getattr(participant, "allocation", None)
     may = permissions_for(request.user, participant)
+    refused_post = status == 409 and request.method == "POST"
     return render(
         request,
         "participants/detail.html",
@@ -101,6 +104,8 @@ def participant_page(
             "record_codes": quality_record_codes() if may.verify else [],
             "lockable_records": quality_record_codes() if may.lock else [],
             "can_unblind": may.unblind and not participant.unblindings.exists(),
+            "typed": request.POST if refused_post else {},
+            "typed_path": request.path if refused_post else "",
         },
         status=status,
     )
