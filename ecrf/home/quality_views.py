@@ -22,7 +22,7 @@ from ecrf.quality import selectors, services
 from ecrf.quality.forms import LockForm, SignForm, VerifyForm
 from ecrf.studies.services import current_study
 
-from .views import participant_page
+from .views import panel_submit
 
 
 def _back(pk: int) -> HttpResponse:
@@ -36,16 +36,7 @@ def _on_her_page(
     save: Callable[[dict[str, Any]], object],
     done: str,
 ) -> HttpResponse:
-    """A form of her page's data-quality panel, submitted by :func:`form_submit`."""
-    return form_submit(
-        request,
-        form=form,
-        save=save,
-        saved=saved_as(done),
-        redirect_to=lambda _result: _back(participant.pk),
-        render_page=lambda status: participant_page(request, participant, status),
-        back=lambda: _back(participant.pk),
-    )
+    return panel_submit(request, participant, form, save, done, lambda: _back(participant.pk))
 
 
 def _on_home_page(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.forms import Form
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
@@ -12,12 +14,11 @@ from django.views.decorators.http import require_POST
 
 from ecrf.common.http import AuthenticatedRequest
 from ecrf.participants.models import Participant
-from ecrf.participants.pages import form_submit, saved_as
 from ecrf.participants.selectors import participant_get
 from ecrf.queries import selectors, services
 from ecrf.queries.forms import QueryOpenForm, QueryStepForm
 
-from .views import participant_page
+from .views import panel_submit
 
 
 def _back(pk: int) -> HttpResponse:
@@ -25,18 +26,13 @@ def _back(pk: int) -> HttpResponse:
 
 
 def _on_her_page(
-    request: AuthenticatedRequest, participant: Participant, form: Any, save: Any, done: str
+    request: AuthenticatedRequest,
+    participant: Participant,
+    form: Form,
+    save: Callable[[dict[str, Any]], object],
+    done: str,
 ) -> HttpResponse:
-    """A form of her page's query panel, submitted by :func:`form_submit`."""
-    return form_submit(
-        request,
-        form=form,
-        save=save,
-        saved=saved_as(done),
-        redirect_to=lambda _result: _back(participant.pk),
-        render_page=lambda status: participant_page(request, participant, status),
-        back=lambda: _back(participant.pk),
-    )
+    return panel_submit(request, participant, form, save, done, lambda: _back(participant.pk))
 
 
 @login_required

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -20,6 +24,7 @@ from ecrf.common import catalogue
 from ecrf.common.http import AuthenticatedRequest
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Participant
+from ecrf.participants.pages import form_submit, saved_as
 from ecrf.participants.selectors import participant_get, participants_visible_to
 from ecrf.quality import selectors as quality_selectors
 from ecrf.quality.forms import SignForm
@@ -122,4 +127,26 @@ def healthz(request: HttpRequest) -> JsonResponse:
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse(
         {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+    )
+
+
+def panel_submit(
+    request: AuthenticatedRequest,
+    participant: Participant,
+    form: Form,
+    save: Callable[[dict[str, Any]], object],
+    done: str,
+    back: Callable[[], HttpResponse],
+) -> HttpResponse:
+    """A form of one of her page's panels (data quality, queries), submitted by
+    :func:`form_submit`: saved, back to her page; refused, her page again (409) with
+    what was typed."""
+    return form_submit(
+        request,
+        form=form,
+        save=save,
+        saved=saved_as(done),
+        redirect_to=lambda _result: back(),
+        render_page=lambda status: participant_page(request, participant, status),
+        back=back,
     )
