@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -150,6 +151,12 @@ class Form:
                     found[entry.name] = message
                     break
         return found
+
+    def validate(self, values: Mapping[str, Any], **anchors: Any) -> None:
+        """Refuse (``ValidationError``, by field) values that break a rule of the form."""
+        found = self.errors(values, **anchors)
+        if found:
+            raise ValidationError(found)
 
     @property
     def participant_accessor(self) -> str:

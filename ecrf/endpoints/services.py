@@ -99,11 +99,9 @@ def endpoint_record(
         model = ENDPOINT_MODELS[record]
         values = {k: values.get(k) for k in ENDPOINT_FIELDS[record] if k in values}
         assessed_on: dt.date = values["assessed_on"]
-        date_errors = catalogue.form(record).errors(
+        catalogue.form(record).validate(
             {"assessed_on": assessed_on}, today=site_today(participant.site)
         )
-        if date_errors:
-            raise ValidationError(date_errors)
         others = {
             BIOCHEMICAL: _values_of(
                 BiochemicalPregnancy.objects.filter(participant=participant).first(), BIOCHEMICAL

@@ -155,14 +155,6 @@ def assessment_age(participant: Participant, consent_date: dt.date | None = None
     return age_on(participant.birth_date, consent_date or participant.screening_date)
 
 
-def _validate_eligibility(participant: Participant, values: dict[str, Any]) -> None:
-    errors = catalogue.form("eligibility").errors(
-        values, today=site_today(participant.site), birth_date=participant.birth_date
-    )
-    if errors:
-        raise ValidationError(errors)
-
-
 def eligibility_record(
     *,
     participant: Participant,
@@ -185,7 +177,9 @@ def eligibility_record(
         known = tuple(field.name for field in catalogue.form("eligibility").entered_fields)
         values: dict[str, Any] = {k: answers.get(k) for k in known}
         values["th1_th2_laboratory"] = values["th1_th2_laboratory"] or ""
-        _validate_eligibility(participant, values)
+        catalogue.form("eligibility").validate(
+            values, today=site_today(participant.site), birth_date=participant.birth_date
+        )
         age = assessment_age(participant)
         failures = evaluate(
             EligibilityAnswers(**{k: values[k] for k in ELIGIBILITY_ANSWER_FIELDS}),

@@ -219,13 +219,6 @@ def dose_record(
         )
 
 
-def _check(participant: Participant, form: str, values: dict[str, Any]) -> None:
-    """Refuse values that break a rule the catalogue declares for the form."""
-    errors = catalogue.form(form).errors(values, today=site_today(participant.site))
-    if errors:
-        raise ValidationError(errors)
-
-
 def dispensing_record(
     *,
     participant: Participant,
@@ -236,10 +229,9 @@ def dispensing_record(
 ) -> Dispensing:
     """Capsules dispensed to her, with the lot number (drug accountability)."""
     with treatment_write(participant, performed_by, "dispensing") as (participant, _slot):
-        _check(
-            participant,
-            "dispensing",
+        catalogue.form("dispensing").validate(
             {"dispensed_on": dispensed_on, "lot_number": lot_number, "capsules": capsules},
+            today=site_today(participant.site),
         )
         return Dispensing.objects.create(
             participant=participant,
@@ -255,7 +247,9 @@ def drug_return_record(
 ) -> DrugReturn:
     """Capsules she brought back unused (drug accountability)."""
     with treatment_write(participant, performed_by, "drug_return") as (participant, _slot):
-        _check(participant, "drug_return", {"returned_on": returned_on, "capsules": capsules})
+        catalogue.form("drug_return").validate(
+            {"returned_on": returned_on, "capsules": capsules}, today=site_today(participant.site)
+        )
         return DrugReturn.objects.create(
             participant=participant,
             returned_on=returned_on,
