@@ -22,7 +22,7 @@ from ecrf.quality import selectors, services
 from ecrf.quality.forms import LockForm, SignForm, VerifyForm
 from ecrf.studies.services import current_study
 
-from .views import panel_submit
+from .views import home_page, panel_submit
 
 
 def _back(pk: int) -> HttpResponse:
@@ -42,15 +42,15 @@ def _on_her_page(
 def _on_home_page(
     request: AuthenticatedRequest, form: Form, save: Callable[[dict[str, Any]], object], done: str
 ) -> HttpResponse:
-    """A form of the home page's database-lock panel, submitted by :func:`form_submit`."""
+    """A form of the home page's database-lock panel, submitted by :func:`form_submit`:
+    saved, back home; refused, the home page again with the form as typed and why."""
     return form_submit(
         request,
         form=form,
         save=save,
         saved=saved_as(done),
         redirect_to=lambda _result: redirect("core:home"),
-        render_page=None,
-        back=lambda: redirect("core:home"),
+        render_page=lambda status: home_page(request, status, form),
     )
 
 

@@ -27,7 +27,7 @@ from ecrf.participants.models import Participant
 from ecrf.participants.pages import form_submit, saved_as
 from ecrf.participants.selectors import participant_get, participants_visible_to
 from ecrf.quality import selectors as quality_selectors
-from ecrf.quality.forms import SignForm
+from ecrf.quality.forms import LockForm, SignForm
 from ecrf.quality.services import record_codes as quality_record_codes
 from ecrf.queries.selectors import open_query_counts_per_site, queries_visible_to
 from ecrf.schedule.selectors import coordinator_agenda
@@ -39,8 +39,16 @@ from . import health, selectors
 @login_required
 @require_safe
 def home(request: AuthenticatedRequest) -> HttpResponse:
+    return home_page(request)
+
+
+def home_page(
+    request: AuthenticatedRequest, status: int = 200, lock_form: Form | None = None
+) -> HttpResponse:
+    """The user's home page; ``status`` 400 or 409 when shown again after the database-lock
+    panel's form (``lock_form``, as typed, with its errors) was refused."""
     user = request.user
-    context = {
+    context: dict[str, Any] = {
         "overview": selectors.site_overview(user),
         "recent": list(participants_visible_to(user).order_by("-registered_at")[:10]),
     }
@@ -59,8 +67,9 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
         context["study_lock"] = quality_selectors.study_lock(study) if study else None
         context["may_administer"] = may_administer(user)
         context["may_lock"] = may_lock(user)
+        context["lock_form"] = lock_form or LockForm()
         template = "core/home_sponsor.html"
-    return render(request, template, context)
+    return render(request, template, context, status=status)
 
 
 @login_required

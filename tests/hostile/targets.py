@@ -443,6 +443,7 @@ WEB_TARGETS: list[Target] = [
         build=lambda c, d, f: LockForm(d),
         stored=lambda c: Lock.objects.order_by("-pk").first(),
         clock="2026-03-16",
+        form_key="lock_form",
         weight=0.5,
     ),
     Target(

@@ -92,14 +92,21 @@ def test_an_allocation_table_with_a_number_of_thousands_of_digits_is_refused(
     assert RandomizationList.objects.count() == lists
 
 
-@pytest.mark.parametrize("path", ["lock", "study/lock"])
-def test_a_lock_whose_reason_is_refused_is_not_set(path, make_user, client_for, participant_a):
+def test_a_lock_whose_reason_is_refused_is_not_set(make_user, client_for, participant_a):
     data_manager = client_for(make_user("data_manager"))
-    url = f"/participants/{participant_a.pk}/lock/" if path == "lock" else f"/participants/{path}/"
-    response = data_manager.post(url, {"reason": "x" * 501})
+    response = data_manager.post(f"/participants/{participant_a.pk}/lock/", {"reason": "x" * 501})
     assert response.status_code == 302
     errors = [str(m) for m in response.wsgi_request._messages._queued_messages]
     assert any(e.startswith("Reason:") for e in errors), errors
+    assert not Lock.objects.exists()
+
+
+def test_a_study_lock_whose_reason_is_refused_is_not_set(make_user, client_for, study):
+    data_manager = client_for(make_user("data_manager"))
+    response = data_manager.post("/participants/study/lock/", {"reason": "x" * 501})
+    assert response.status_code == 400
+    assert "reason" in response.context["lock_form"].errors
+    assert 'id="study-lock-reason-error"' in response.content.decode()
     assert not Lock.objects.exists()
 
 

@@ -396,7 +396,15 @@ def test_data_manager_locks_and_unlocks_the_study_from_the_home_page(
         format="json",
     )
     assert response.status_code == 409
-    data_manager.post("/participants/study/unlock/", {"reason": ""})
+    again = data_manager.post("/participants/study/lock/", {"reason": "Second tab, typed"})
+    assert again.status_code == 409
+    page = again.content.decode()
+    assert "This is already locked." in page and 'value="Second tab, typed"' in page
+    assert Lock.objects.count() == 1
+    refused = data_manager.post("/participants/study/unlock/", {"reason": ""})
+    assert refused.status_code == 400
+    assert "Give the reason for unlocking." in refused.content.decode()
+    assert 'id="study-unlock-reason-error"' in refused.content.decode()
     assert Lock.objects.get().unlocked_at is None
     data_manager.post("/participants/study/unlock/", {"reason": "Late query to resolve"})
     assert Lock.objects.get().unlocked_at is not None
