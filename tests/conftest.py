@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import psycopg.sql
@@ -33,6 +33,7 @@ from ecrf.participants.services import consent_record, eligibility_record
 from ecrf.studies import trial
 from ecrf.studies.models import Site, Study
 
+from .databases import clone_test_database, drop_test_database, url_of
 from .factories import ELIGIBLE_ANSWERS, ParticipantFactory, UserFactory
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -151,9 +152,25 @@ post_migrate.connect(TRIAL.database_flushed, dispatch_uid="tests-trial-flushed")
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
-    """The test database, migrated, with the trial built once for the whole session."""
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """This worker's test database (named with its xdist suffix), a fresh copy of the
+    migrated template (:mod:`tests.databases`), which Django then keeps and finds up to
+    date (``django_db_keepdb``)."""
+    clone_test_database(subprocess_env())
+
+
+@pytest.fixture(scope="session")
+def django_db_keepdb() -> bool:
+    return True
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """The test database, migrated, with the trial built once for the whole session;
+    dropped at the end of the session."""
     TRIAL.build(django_db_blocker)
+    yield
+    drop_test_database(connection.settings_dict["NAME"])
 
 
 @pytest.hookimpl(wrapper=True)
@@ -396,17 +413,7 @@ def celery_eager() -> Iterator[None]:
 
 def database_url() -> str:
     """A URL for the database the tests are using right now (the test database)."""
-    db = connection.settings_dict
-    user = quote(db["USER"] or "")
-    password = quote(db["PASSWORD"] or "")
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = db["HOST"] or db.get("OPTIONS", {}).get("host", "")
-    if host.startswith("/"):
-        return f"postgresql://{auth}/{db['NAME']}?host={quote(host)}" + (
-            f"&port={db['PORT']}" if db["PORT"] else ""
-        )
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgresql://{auth}{host}{port}/{db['NAME']}"
+    return url_of(connection.settings_dict, connection.settings_dict["NAME"])
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ from psycopg import sql
 from ecrf.safety.models import AdverseEvent, SafetyNotification
 
 from ..conftest import run_manage
+from ..databases import template_url
 from .audit import audit_mismatches
 from .conftest import wait_until
 
@@ -141,7 +142,7 @@ class Load:
 def test_postgresql_restarted_under_load_gives_503_then_recovers_by_itself(
     app_server, own_postgres, notification_queue
 ):
-    app_database = own_postgres.create_database("ecrf")
+    app_database = own_postgres.create_database("ecrf", copy_of=template_url())
     seeded = run_manage(
         "shell", "-c", "from tests.faults.seed import seed; seed()", DATABASE_URL=app_database
     )
