@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test import Client
 
@@ -73,9 +75,12 @@ def test_check_deploy_reports_nothing_with_production_settings():
 def test_production_static_files_are_collected_with_hashed_names(tmp_path):
     result = run_manage("collectstatic", "--no-input", STATIC_ROOT=str(tmp_path), **PRODUCTION_ENV)
     assert "post-processed" in result.stdout
-    manifest = (tmp_path / "staticfiles.json").read_text()
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
     assert "vendor/bootstrap/bootstrap.min.css" in manifest
-    assert "js/exports.js" in manifest
+    hashed = manifest["js/exports.js"]
+    assert hashed != "js/exports.js"
+    assert (tmp_path / hashed).exists() and (tmp_path / f"{hashed}.gz").exists()
+    assert not (tmp_path / "js/exports.js").exists()  # pages link the hashed name only
 
 
 @pytest.mark.requirement("ICH-E6R3-4.3.3-SECURITY", "CFR11-10D-ACCESS")
