@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-from scipy.stats import binomtest
-
 #: The protocol's confidence level for every reported proportion.
 CONFIDENCE = 0.95
 ONE_DECIMAL = Decimal("0.1")
@@ -49,6 +47,8 @@ def clopper_pearson(
         raise ValueError(f"The confidence level lies between 0 and 1, not {confidence}.")
     if N == 0:
         return None
+    from scipy.stats import binomtest  # noqa: PLC0415  (heavy: loaded only to analyse)
+
     interval = binomtest(n, N).proportion_ci(confidence_level=confidence, method="exact")
     return float(interval.low), float(interval.high)
 
@@ -63,6 +63,8 @@ def exact_binomial_p(n: int, N: int, null_rate: float) -> float | None:
         raise ValueError(f"The null rate lies between 0 and 1, not {null_rate}.")
     if N == 0:
         return None
+    from scipy.stats import binomtest  # noqa: PLC0415  (heavy: loaded only to analyse)
+
     return float(binomtest(n, N, p=null_rate, alternative="greater").pvalue)
 
 
