@@ -5,7 +5,10 @@ that a table added later is covered too:
 
 - ``ecrf_audit_event_origin`` (BEFORE INSERT) refuses an event that was not written by
   an audit trigger: a forged event can only be slipped in with the triggers disabled,
-  and then it has no link;
+  and then it has no link. It also names the event's actor in its context (``actor``):
+  the user's username, or ``system:<name>`` for a management command, a Celery task
+  (its function's name) or a program writing outside the app (its ``application_name``;
+  ``system:database`` when it gives none), so that no event is without one;
 - ``ecrf_audit_chain`` (a constraint trigger, deferred to commit) appends the event to
   the chain: ``digest = sha256(previous digest | table | event content)``. Deferring it
   to commit keeps the chain's lock for the few microseconds of the commit itself, and
@@ -109,6 +112,18 @@ END $$;
 DROP FUNCTION IF EXISTS ecrf_audit_chain_append(text, bigint, text);
 DROP FUNCTION IF EXISTS ecrf_audit_event_content(jsonb);
 
+CREATE OR REPLACE FUNCTION ecrf_audit_actor(ctx jsonb, program text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(
+        nullif(ctx ->> 'actor', ''),
+        nullif(ctx ->> 'username', ''),
+        'system:' || coalesce(
+            nullif(ctx ->> 'command', ''),
+            nullif(regexp_replace(coalesce(ctx ->> 'task', ''), '^.*[.]', ''), ''),
+            nullif(ctx ->> 'source', ''),
+            nullif(program, ''),
+            'database')) $$;
+
 CREATE OR REPLACE FUNCTION ecrf_audit_event_origin() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -117,6 +132,11 @@ BEGIN
             ERRCODE = '{FORGED_EVENT_SQLSTATE}',
             MESSAGE = format('audit events of %s are written only by the audit triggers',
                              TG_TABLE_NAME);
+    END IF;
+    IF coalesce(NEW.pgh_context ->> 'actor', '') = '' THEN
+        NEW.pgh_context := coalesce(NEW.pgh_context, '{{}}'::jsonb) || jsonb_build_object(
+            'actor',
+            ecrf_audit_actor(NEW.pgh_context, current_setting('application_name', true)));
     END IF;
     RETURN NEW;
 END $$;

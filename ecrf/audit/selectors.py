@@ -8,6 +8,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import models
+from django.db.models import F, Func, TextField, Value
 from django.utils.dateparse import parse_datetime
 from pghistory.models import Events
 
@@ -50,7 +51,19 @@ def _field_label(model: type[models.Model] | None, name: str) -> str:
     return name
 
 
-def _entry(event: Events) -> HistoryEntry:
+def actor_sql(context_column: str) -> Func:
+    """The actor of an event, from its context column: the ``actor`` its trigger named,
+    or for an event written before events named one, the same rule applied to what its
+    context holds (``ecrf_audit_actor`` in :mod:`.chain`)."""
+    return Func(
+        F(context_column),
+        Value(None, output_field=TextField()),
+        function="ecrf_audit_actor",
+        output_field=TextField(),
+    )
+
+
+def _entry(event: Events, actor: str) -> HistoryEntry:
     model = apps.get_model(event.pgh_obj_model) if event.pgh_obj_model else None
     context = event.pgh_context or {}
     if event.pgh_label == "update":
@@ -85,7 +98,7 @@ def _entry(event: Events) -> HistoryEntry:
         record=record,
         record_label=record_label,
         record_id=event.pgh_obj_id or "",
-        user=context.get("username"),
+        user=actor,
         role=context.get("role"),
         site=context.get("site"),
         reason=context.get("reason"),
@@ -101,7 +114,11 @@ def history_of(*objects: models.Model, concealed: tuple[str, ...] = ()) -> list[
     ``concealed`` names models (``app_label.Model``) whose events the reader may not see,
     such as randomization slots, whose block and sequence would hint at the next arm.
     """
-    events = Events.objects.references(*objects).order_by("pgh_created_at", "pgh_id")
+    events = (
+        Events.objects.references(*objects)
+        .annotate(actor=actor_sql("pgh_context"))
+        .order_by("pgh_created_at", "pgh_id")
+    )
     if concealed:
         events = events.exclude(pgh_obj_model__in=concealed)
-    return [_entry(event) for event in events]
+    return [_entry(event, event.actor) for event in events]  # type: ignore[attr-defined]

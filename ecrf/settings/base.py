@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -103,8 +104,21 @@ def database_from_url(url: str) -> dict[str, Any]:
         dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     )
     config["ENGINE"] = "django.db.backends.postgresql"
-    config.setdefault("OPTIONS", {})["connect_timeout"] = 5
+    options = config.setdefault("OPTIONS", {})
+    options["connect_timeout"] = 5
+    options.setdefault("application_name", program_name(sys.argv))
     return config
+
+
+def program_name(argv: list[str]) -> str:
+    """What this process is, as PostgreSQL shows it (``pg_stat_activity``) and as the audit
+    trail names a change made outside any request, command context or task:
+    ``manage.py migrate`` is ``migrate``, ``python -m celery`` is ``celery``."""
+    path = Path(argv[0]) if argv and argv[0] else Path("python")
+    program = path.parent.name if path.name == "__main__.py" else path.name  # python -m
+    if program in {"manage.py", "django-admin", "django"} and len(argv) > 1:
+        program = argv[1]
+    return program[:63]
 
 
 AUTH_USER_MODEL = "accounts.User"

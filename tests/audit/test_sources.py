@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import time
 
+import psycopg
 import pytest
 from celery import shared_task
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.utils import timezone
 from pghistory.models import Events
 
 from ecrf.accounts.models import User
+from ecrf.audit.chain import event_tables
 from ecrf.home.tasks import sessions_clear_expired
 from ecrf.studies.models import Study
 
-from ..conftest import run_manage
+from ..conftest import database_url, run_manage
 
 
 @shared_task(name="tests.rename_study")
@@ -35,6 +38,7 @@ def test_web_request_names_path_and_request_id(client_for, coordinator_a, site_a
     assert event.pgh_context["source"] == "web"
     assert event.pgh_context["url"] == "/participants/new/"
     assert event.pgh_context["request_id"] == response["X-Request-ID"]
+    assert event.pgh_context["actor"] == coordinator_a.username
 
 
 @pytest.mark.requirement("CFR11-10E-CAPTURE")
@@ -45,6 +49,7 @@ def test_celery_task_names_task_and_id(study):
     assert event.pgh_context["source"] == "celery"
     assert event.pgh_context["task"] == "tests.rename_study"
     assert event.pgh_context["task_id"] == result.id
+    assert event.pgh_context["actor"] == "system:rename_study"
 
 
 @pytest.mark.requirement("CFR11-10E-CAPTURE", "ICH-E6R3-4.2.2-ACCOUNTS-LOG")
@@ -64,6 +69,7 @@ def test_management_command_names_itself(study):
     event = Events.objects.tracks(user).get()
     assert event.pgh_context["source"] == "command"
     assert event.pgh_context["command"] == "create_study_user"
+    assert event.pgh_context["actor"] == "system:create_study_user"
 
 
 @pytest.mark.needs_broker
@@ -80,3 +86,23 @@ def test_a_real_worker_consumes_the_broker(celery_worker):
             break
         time.sleep(0.2)
     assert not Session.objects.filter(pk=expired.pk).exists()
+
+
+@pytest.mark.requirement("CFR11-10E-CAPTURE")
+@pytest.mark.django_db(transaction=True)
+def test_a_write_from_outside_the_app_names_its_program(study):
+    """A program that writes with its own connection, outside any request, command or task,
+    is named by the ``application_name`` it gives PostgreSQL (psql gives ``psql``); one
+    that gives none is ``system:database``. No event is left without an actor."""
+    for program, title in [("psql", "Renamed in psql"), ("", "Renamed anonymously")]:
+        with psycopg.connect(database_url(), application_name=program, autocommit=True) as conn:
+            conn.execute("UPDATE studies_study SET title_en = %s WHERE id = %s", [title, study.pk])
+    events = Events.objects.tracks(study).filter(pgh_label="update").order_by("pgh_id")
+    assert [e.pgh_context["actor"] for e in events] == ["system:psql", "system:database"]
+    with connection.cursor() as cursor:
+        for table in event_tables():
+            cursor.execute(
+                f"SELECT count(*) FROM {connection.ops.quote_name(table)} "  # noqa: S608
+                "WHERE coalesce(pgh_context ->> 'actor', '') = ''"
+            )
+            assert cursor.fetchone() == (0,), table

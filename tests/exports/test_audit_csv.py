@@ -476,6 +476,7 @@ def test_a_change_made_by_a_command_names_the_command(trail: Trail) -> None:
     created = one(rows, record="user", field="username", new_value="monitor_s02")
     assert created["action"] == "create"
     assert (created["source"], created["origin"]) == ("command", "create_study_user")
+    assert created["user"] == "system:create_study_user"
     assert created["request_id"]
     assert find(rows, record="sitemembership", origin="create_study_user", site="S02")
     _header, site_a, _calls = export_csv(scope_of(trail, trail.site_a))

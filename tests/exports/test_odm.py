@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from lxml import etree
 
 from ecrf.accounts.models import User
@@ -264,3 +265,36 @@ def test_clinical_dates_are_the_forms_own(trail: Trail, odm_schema: etree.XMLSch
     assert "F.BIOCHEMICAL_PREGNANCY" in forms
     assert "F.DOSE" not in forms
     assert "F.CONSENT" not in forms
+
+
+@pytest.mark.requirement("CFR11-10E-CONTENT")
+@pytest.mark.parametrize("writer", [write_audit_odm, write_clinical_odm], ids=["audit", "clinical"])
+def test_a_change_made_outside_the_app_names_its_program(
+    writer: Callable[..., None], trail: Trail, odm_schema: etree.XMLSchema
+) -> None:
+    with connection.cursor() as cursor:
+        # As in a session of its own: none of the app's audit context, psql's name.
+        cursor.execute(
+            "SELECT set_config('pghistory.context_id', '', true), "
+            "set_config('pghistory.context_metadata', '', true)"
+        )
+        cursor.execute("SET LOCAL application_name = 'psql'")
+        cursor.execute(
+            "UPDATE endpoints_biochemicalpregnancy SET serum_hcg_miu_ml = 261 "
+            "WHERE participant_id = %s",
+            [trail.a.pk],
+        )
+        cursor.execute("RESET application_name")
+    root, _calls = export(writer, scope_of(trail), odm_schema)
+    assert_every_reference_is_defined(root)
+    hcg = xpath(
+        root,
+        "//odm:SubjectData[@SubjectKey=$key]//odm:ItemGroupData[odm:ItemData"
+        "[@ItemOID='I.BIOCHEMICAL_PREGNANCY.SERUM_HCG_MIU_ML'][@Value='261.00']]",
+        key=trail.a.subject_id,
+    )
+    assert hcg
+    users = {str(oid) for oid in xpath(hcg[-1], ".//odm:AuditRecord/odm:UserRef/@UserOID")}
+    assert users == {"USR.SYSTEM.psql"}
+    user = xpath(root, "//odm:AdminData/odm:User[@OID='USR.SYSTEM.psql']")
+    assert [u.findtext("odm:LoginName", namespaces=NS) for u in user] == ["system:psql"]

@@ -416,7 +416,7 @@ def _event_columns_sql(audited: AuditedModel) -> str:
 
 #: Columns each row takes from its event's audit context, computed once per event.
 _CONTEXT_COLUMNS = {
-    "user": "v.ctx ->> 'username'",
+    "user": "ecrf_audit_actor(v.ctx, NULL)",
     "role": "v.ctx ->> 'role'",
     "reason": "v.ctx ->> 'reason'",
     "source": "v.ctx ->> 'source'",

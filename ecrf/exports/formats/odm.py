@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from lxml import etree
 
 from ecrf.accounts.models import SiteMembership, User
 from ecrf.accounts.policy import is_site_staff
+from ecrf.audit.selectors import actor_sql
 from ecrf.common import catalogue
 from ecrf.quality.models import Signature
 from ecrf.studies.models import Arm, Site, Study
@@ -74,7 +76,8 @@ ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 ODM_VERSION = "1.3.2"
 
-SYSTEM_USER = "USR.SYSTEM"
+#: The actor of an event written outside the app and naming no program.
+SYSTEM_DATABASE = "system:database"
 
 TRANSACTION_TYPES = {"create": "Insert", "update": "Update", "delete": "Remove"}
 
@@ -122,8 +125,13 @@ def _location(site_code: str | None) -> str:
     return f"LOC.{site_code}" if site_code else "LOC.SPONSOR"
 
 
-def _user_oid(user_id: Any) -> str:
-    return f"USR.{user_id}" if user_id not in (None, "") else SYSTEM_USER
+def _user_oid(user_id: Any, actor: str | None = None) -> str:
+    """A person's OID (``USR.<id>``), or the OID of the system actor that made the change
+    (``USR.SYSTEM.<command or task>``)."""
+    if user_id not in (None, "") and str(user_id).isdigit():
+        return f"USR.{user_id}"
+    name = (actor or SYSTEM_DATABASE).removeprefix("system:")
+    return "USR.SYSTEM." + re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
 # -- the study's metadata ----------------------------------------------------------------
@@ -325,6 +333,7 @@ def _admin_element(
     user_ids: set[int],
     names_in_trail: dict[int, str],
     meanings: dict[str, str],
+    system_actors: set[str],
 ) -> etree._Element:
     sites = list(Site.objects.filter(pk__in=scope.site_ids).order_by("code"))
     codes = {site.pk: site.code for site in sites}
@@ -351,8 +360,10 @@ def _admin_element(
                 _sub(entry, "FullName", full_name)
         for code in sorted(memberships.get(user_id, [])):
             _sub(entry, "LocationRef", LocationOID=_location(code))
-    system = _sub(admin, "User", OID=SYSTEM_USER, UserType="Other")
-    _sub(system, "DisplayName", "System (scheduled task or command)")
+    for actor in sorted(system_actors | {SYSTEM_DATABASE}):
+        system = _sub(admin, "User", OID=_user_oid(None, actor), UserType="Other")
+        _sub(system, "LoginName", actor)
+        _sub(system, "DisplayName", "System (command, scheduled task or database program)")
     today = timezone.localdate(timezone=study_zone()).isoformat()
     for site in sites:
         location = _sub(
@@ -545,7 +556,7 @@ class _Changes:
 
 def _audit_record(parent: etree._Element, row: AuditRow) -> None:
     record = _sub(parent, "AuditRecord")
-    _sub(record, "UserRef", UserOID=_user_oid(row.user_id))
+    _sub(record, "UserRef", UserOID=_user_oid(row.user_id, row.user))
     _sub(record, "LocationRef", LocationOID=_location(row.site))
     _sub(record, "DateTimeStamp", row.timestamp)
     if row.reason:
@@ -588,23 +599,27 @@ def _change_element(metadata: Metadata, change: _Change) -> etree._Element:
     return event
 
 
-def _trail_users(scope: ExportScope) -> tuple[set[int], dict[int, str]]:
-    """The users named by the scope's audit events: their ids and names in the trail."""
+def _trail_users(scope: ExportScope) -> tuple[set[int], dict[int, str], set[str]]:
+    """Who the scope's audit events name: the people's ids and names in the trail, and the
+    system actors (commands, tasks, programs)."""
     sql, params = audit_events_query(scope)
     with export_transaction() as raw, raw.cursor() as cursor:
         cursor.execute(
-            "SELECT DISTINCT e.ctx ->> 'user', e.ctx ->> 'username' "  # noqa: S608
-            f"FROM ({sql}) e WHERE e.subject_id IS NOT NULL AND e.ctx ? 'user'",
+            "SELECT DISTINCT e.ctx ->> 'user', ecrf_audit_actor(e.ctx, NULL) "  # noqa: S608
+            f"FROM ({sql}) e WHERE e.subject_id IS NOT NULL",
             params,
         )
         found = cursor.fetchall()
     ids: set[int] = set()
     names: dict[int, str] = {}
-    for user_id, username in found:
+    actors: set[str] = set()
+    for user_id, actor in found:
         if user_id and str(user_id).isdigit():
             ids.add(int(user_id))
-            names[int(user_id)] = username or ""
-    return ids, names
+            names[int(user_id)] = actor or ""
+        else:
+            actors.add(actor)
+    return ids, names, actors
 
 
 def _arm_codes(scope: ExportScope) -> dict[str, str]:
@@ -622,7 +637,7 @@ def write_audit_odm(
     metadata = Metadata.of(scope, study)
     signatures = _signatures(scope, valid_only=False)
     meanings = _meanings(signatures)
-    user_ids, names = _trail_users(scope)
+    user_ids, names, actors = _trail_users(scope)
     user_ids.update(signature.user_id for signature in signatures)
     arm_codes = _arm_codes(scope)
     expected = estimate_audit_rows(scope)
@@ -630,7 +645,7 @@ def write_audit_odm(
     next_report = PROGRESS_ROWS
     with _document(out, metadata=metadata, chain_head=chain_head, description="Audit trail") as xf:
         xf.write(_study_element(metadata, study))
-        xf.write(_admin_element(metadata, scope, user_ids, names, meanings))
+        xf.write(_admin_element(metadata, scope, user_ids, names, meanings, actors))
         with xf.element(
             q("ClinicalData"), StudyOID=metadata.study_oid, MetaDataVersionOID=metadata.mdv_oid
         ):
@@ -700,6 +715,9 @@ def _form_records(form: FormDef, scope: ExportScope, order: int) -> Iterator[_Re
         annotations["_event_id"] = Subquery(latest.values("pgh_id")[:1])
         annotations["_event_at"] = Subquery(latest.values("pgh_created_at")[:1])
         annotations["_event_context"] = Subquery(latest.values("pgh_context")[:1])
+        annotations["_event_actor"] = Subquery(
+            latest.annotate(actor=actor_sql("pgh_context")).values("actor")[:1]
+        )
     sources = list(dict.fromkeys(item.source or item.name for item in form.fields))
     rows = (
         _form_queryset(form, scope)
@@ -714,6 +732,7 @@ def _form_records(form: FormDef, scope: ExportScope, order: int) -> Iterator[_Re
                 "event": f"{table}:{row['_event_id']}",
                 "at": row["_event_at"],
                 "context": row["_event_context"] or {},
+                "actor": row["_event_actor"],
             }
         yield _Record(
             subject_id=row["_subject"],
@@ -732,7 +751,7 @@ def _record_element(metadata: Metadata, record: _Record) -> etree._Element:
         context = record.last_event["context"]
         audit = etree.Element(q("AuditRecord"))
         group.insert(0, audit)
-        _sub(audit, "UserRef", UserOID=_user_oid(context.get("user")))
+        _sub(audit, "UserRef", UserOID=_user_oid(context.get("user"), record.last_event["actor"]))
         _sub(audit, "LocationRef", LocationOID=_location(record.site_code))
         _sub(audit, "DateTimeStamp", _timestamp(record.last_event["at"]))
         if context.get("reason"):
@@ -745,9 +764,10 @@ def _record_element(metadata: Metadata, record: _Record) -> etree._Element:
     return event
 
 
-def _record_users(metadata: Metadata, scope: ExportScope) -> set[int]:
-    """Who last changed each record of the file."""
+def _record_users(metadata: Metadata, scope: ExportScope) -> tuple[set[int], set[str]]:
+    """Who last changed each record of the file: people's ids, and system actors."""
     users: set[int] = set()
+    actors: set[str] = set()
     for form in metadata.forms:
         event_model = event_model_of(form.model_class)
         if event_model is None:
@@ -755,12 +775,21 @@ def _record_users(metadata: Metadata, scope: ExportScope) -> set[int]:
         latest = event_model._default_manager.filter(pgh_obj_id=OuterRef("pk")).order_by("-pgh_id")
         found = (
             _form_queryset(form, scope)
-            .annotate(_user=Subquery(latest.values("pgh_context__user")[:1]))
-            .values_list("_user", flat=True)
+            .annotate(
+                _user=Subquery(latest.values("pgh_context__user")[:1]),
+                _actor=Subquery(
+                    latest.annotate(actor=actor_sql("pgh_context")).values("actor")[:1]
+                ),
+            )
+            .values_list("_user", "_actor")
             .distinct()
         )
-        users.update(int(user) for user in found if user is not None and str(user).isdigit())
-    return users
+        for user, actor in found:
+            if user is not None and str(user).isdigit():
+                users.add(int(user))
+            elif actor:
+                actors.add(actor)
+    return users, actors
 
 
 def write_clinical_odm(
@@ -778,7 +807,7 @@ def write_clinical_odm(
     }
     meanings = _meanings(latest_signature.values())
     expected = sum(_form_queryset(form, scope).count() for form in metadata.forms)
-    user_ids = _record_users(metadata, scope)
+    user_ids, actors = _record_users(metadata, scope)
     user_ids.update(signature.user_id for signature in latest_signature.values())
     progress(0, expected)
     written = 0
@@ -787,7 +816,7 @@ def write_clinical_odm(
         export_transaction(),
     ):
         xf.write(_study_element(metadata, study))
-        xf.write(_admin_element(metadata, scope, user_ids, {}, meanings))
+        xf.write(_admin_element(metadata, scope, user_ids, {}, meanings, actors))
         with xf.element(
             q("ClinicalData"), StudyOID=metadata.study_oid, MetaDataVersionOID=metadata.mdv_oid
         ):
