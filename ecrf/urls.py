@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from ecrf.home.form_views import form_read
 from ecrf.home.views import healthz, participant_detail
 from ecrf.participants.urls import urlpatterns as participant_urlpatterns
 from randomization.views import participant_randomize_view
@@ -17,6 +18,7 @@ participant_pages = (
     [
         *participant_urlpatterns,
         path("<int:pk>/", participant_detail, name="detail"),
+        path("<int:pk>/forms/<slug:code>/", form_read, name="form"),
         path("<int:pk>/randomize/", participant_randomize_view, name="randomize"),
     ],
     "participants",

@@ -211,6 +211,12 @@ def may_view_history(user: AnyUser | None, where: Where = None) -> Decision:
     return _by_role(user, frozenset(Role), where, _("Your account has no role in this study."))
 
 
+def may_read_forms(user: AnyUser | None, where: Where = None) -> Decision:
+    """Every role reads the forms of the participants of the sites she sees; fields that
+    reveal the arm stay hidden from the roles a blinded study names."""
+    return _by_role(user, frozenset(Role), where, _("Your account has no role in this study."))
+
+
 # -- data quality ---------------------------------------------------------------------
 
 
@@ -420,6 +426,7 @@ PAGE_ACTIONS: dict[str, Policy] = {
     "withdraw": may_withdraw,
     "unblind": may_unblind,
     "view_history": may_view_history,
+    "read_forms": may_read_forms,
     "sign": may_sign,
     "verify": may_verify,
     "lock": may_lock,

@@ -9,6 +9,7 @@ from ecrf.reports.api import EfficacyReportView
 from . import views
 from .forms import FormCatalogueView
 from .queries import QueryViewSet
+from .review import FormRecordsView, FormVerificationView
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -20,5 +21,15 @@ router.register("exports", ExportViewSet, basename="export")
 urlpatterns = [
     *router.urls,
     path("forms/", FormCatalogueView.as_view(), name="form-catalogue"),
+    path(
+        "participants/<int:pk>/forms/<slug:code>/",
+        FormRecordsView.as_view(),
+        name="participant-form",
+    ),
+    path(
+        "participants/<int:pk>/forms/<slug:code>/verification/",
+        FormVerificationView.as_view(),
+        name="participant-form-verification",
+    ),
     path("reports/efficacy/", EfficacyReportView.as_view(), name="reports-efficacy"),
 ]

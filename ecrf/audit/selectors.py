@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,3 +123,39 @@ def history_of(*objects: models.Model, concealed: tuple[str, ...] = ()) -> list[
     if concealed:
         events = events.exclude(pgh_obj_model__in=concealed)
     return [_entry(event, event.actor) for event in events]  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Who last gave a field its value, and when."""
+
+    actor: str
+    at: dt.datetime
+
+
+def field_entries(records: Iterable[models.Model]) -> dict[tuple[str, str], Entry]:
+    """For each ``(record id, field)`` of ``records``, the event that last set its value:
+    the record's creation for the values it was created with, or the latest update that
+    changed it (one query)."""
+    records = list(records)
+    found: dict[tuple[str, str], Entry] = {}
+    if not records:
+        return found
+    events = (
+        Events.objects.tracks(*records)
+        .annotate(actor=actor_sql("pgh_context"))
+        .order_by("pgh_created_at", "pgh_id")
+    )
+    for event in events:
+        if event.pgh_label == "create":
+            names = [k for k, v in (event.pgh_data or {}).items() if v not in (None, "")]
+        elif event.pgh_label == "update":
+            names = list(event.pgh_diff or {})
+        else:
+            continue
+        created = event.pgh_created_at
+        if isinstance(created, str):
+            created = parse_datetime(created)
+        for name in names:
+            found[(str(event.pgh_obj_id), name)] = Entry(event.actor, created)  # type: ignore[attr-defined]
+    return found

@@ -173,6 +173,16 @@ class Form:
     def model_field(self, name: str) -> models.Field[Any, Any]:
         return self.model_class._meta.get_field(name)  # type: ignore[return-value]
 
+    def records_of(self, participant: Any) -> models.QuerySet[Any]:
+        """Her rows of this form, in the order of the form's date, then as saved."""
+        rows = self.model_class._default_manager.filter(**dict(self.filters))
+        if self.participant_path:
+            rows = rows.filter(**{self.participant_path: participant})
+        else:
+            rows = rows.filter(pk=participant.pk)
+        order = [self.date_field] if self.date_field else []
+        return rows.order_by(*order, "pk")
+
 
 #: The visits of the trial, in order; a form's ``visit`` names one of them.
 VISITS: tuple[Visit, ...] = (

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ecrf.accounts.policy import enforce, may_lock, may_sign, may_verify
+from ecrf.common import catalogue
 from ecrf.common.http import AuthenticatedRequest
 from ecrf.participants.models import Participant
 from ecrf.participants.pages import form_submit, saved_as
@@ -22,6 +23,7 @@ from ecrf.quality import selectors, services
 from ecrf.quality.forms import LockForm, SignForm, VerifyForm
 from ecrf.studies.services import current_study
 
+from .form_views import form_page
 from .views import home_page, panel_submit
 
 
@@ -77,20 +79,34 @@ def sign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def verify(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Values of a form marked as verified; posted from her page or from the form's own
+    page (``on_form``), to which the answer returns."""
     participant = participant_get(request.user, pk)
     enforce(may_verify(request.user))
-    return _on_her_page(
-        request,
-        participant,
-        VerifyForm(request.POST),
-        lambda data: services.verification_mark(
+    form = VerifyForm(request.POST)
+
+    def save(data: dict[str, Any]) -> object:
+        return services.verification_mark(
             participant=participant,
             record=data["record"],
-            field=data["field"],
+            record_id=data.get("record_id"),
+            fields=[data["field"]] if data.get("field") else [],
             performed_by=request.user,
-        ),
-        _("Marked as verified against source."),
-    )
+        )
+
+    done = _("Marked as verified against source.")
+    code = request.POST.get("record", "")
+    if request.POST.get("on_form") and code in {f.code for f in catalogue.queryable_forms()}:
+        return form_submit(
+            request,
+            form=form,
+            save=save,
+            saved=saved_as(done),
+            redirect_to=lambda _result: redirect("participants:form", pk=pk, code=code),
+            render_page=lambda status: form_page(request, participant, code, status),
+            back=lambda: redirect("participants:form", pk=pk, code=code),
+        )
+    return _on_her_page(request, participant, form, save, done)
 
 
 @login_required

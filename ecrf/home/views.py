@@ -30,6 +30,7 @@ from ecrf.quality import selectors as quality_selectors
 from ecrf.quality.forms import LockForm, SignForm
 from ecrf.quality.services import record_codes as quality_record_codes
 from ecrf.queries.selectors import open_query_counts_per_site, queries_visible_to
+from ecrf.review.reading import readable_forms
 from ecrf.schedule.selectors import coordinator_agenda
 from ecrf.studies.services import current_study
 
@@ -115,7 +116,7 @@ def participant_page(
             ]
             if may.raise_query
             else [],
-            "record_codes": quality_record_codes() if may.verify else [],
+            "readable_forms": readable_forms(request.user, participant) if may.read_forms else [],
             "lockable_records": quality_record_codes() if may.lock else [],
             "can_unblind": may.unblind and not participant.unblindings.exists(),
             "typed": request.POST if refused_post else {},

@@ -16,8 +16,11 @@ class SignForm(forms.Form):
 
 
 class VerifyForm(forms.Form):
-    record = forms.CharField(max_length=40)
-    field = forms.CharField(max_length=60, required=False)
+    """Values to mark as verified: a form, and within it one row or one field (or all)."""
+
+    record = forms.CharField(label=_("Form"), max_length=40)
+    record_id = forms.IntegerField(label=_("Record"), required=False, min_value=1)
+    field = forms.CharField(label=_("Field"), max_length=60, required=False)
 
 
 class LockForm(forms.Form):

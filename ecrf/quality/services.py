@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import authenticate
@@ -165,10 +166,16 @@ def verification_mark(
     participant: Participant,
     record: str,
     record_id: int | None = None,
-    field: str = "",
+    fields: Sequence[str] = (),
     performed_by: User,
-) -> Verification:
-    """A monitor (of her site) marks a form, or one field, as verified against source."""
+) -> list[Verification]:
+    """A monitor (of her site) marks values as verified against source: one mark per
+    value, so that a later change of a value clears its own mark only.
+
+    ``fields`` names entered fields of the form (none: all of them); ``record_id`` one of
+    her rows of a multi-record form (none: every row). Values already verified keep
+    their mark; the new marks are returned.
+    """
     with participant_write(
         participant.pk,
         performed_by=performed_by,
@@ -176,17 +183,56 @@ def verification_mark(
         allow_locked=True,
         allow_withdrawn=True,
     ) as participant:
-        if record not in record_codes():
+        form = _verifiable_form(record)
+        names = [entry.name for entry in form.entered_fields]
+        unknown = [name for name in fields if name not in names]
+        if unknown:
             raise ValidationError(
                 {
-                    "record": _("Unknown form; expected one of %(codes)s.")
-                    % {"codes": ", ".join(record_codes())}
+                    "fields": _("The form %(record)s has no field %(field)s; expected %(fields)s.")
+                    % {"record": record, "field": ", ".join(unknown), "fields": ", ".join(names)}
                 }
             )
-        return Verification.objects.create(
-            participant=participant,
-            record=record,
-            record_id=record_id,
-            field=field,
-            verified_by=performed_by,
+        rows = list(form.records_of(participant).values_list("pk", flat=True))
+        if record_id is not None:
+            if record_id not in rows:
+                raise ValidationError(
+                    {
+                        "record_id": _("Give the id of one of her %(record)s records.")
+                        % {"record": record}
+                    }
+                )
+            rows = [record_id]
+        if not rows:
+            raise StateConflict(_("This form has not been entered for her yet."))
+        standing = set(
+            Verification.objects.filter(
+                participant=participant, record=record, cleared_at__isnull=True
+            ).values_list("record_id", "field")
         )
+        return Verification.objects.bulk_create(
+            [
+                Verification(
+                    participant=participant,
+                    record=record,
+                    record_id=row,
+                    field=name,
+                    verified_by=performed_by,
+                )
+                for row in rows
+                for name in (fields or names)
+                if (row, name) not in standing
+            ]
+        )
+
+
+def _verifiable_form(record: str) -> catalogue.Form:
+    forms = {form.code: form for form in catalogue.queryable_forms()}
+    if record not in forms:
+        raise ValidationError(
+            {
+                "record": _("Unknown form %(record)s; expected one of %(codes)s.")
+                % {"record": record, "codes": ", ".join(forms)}
+            }
+        )
+    return forms[record]

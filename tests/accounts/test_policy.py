@@ -248,7 +248,7 @@ BUTTONS = {
     "withdraw": 'id="withdraw-link"',
     "view_history": 'id="history-link"',
     "sign": 'id="sign-form"',
-    "verify": "quality:verify",
+    "verify": "quality:verify",  # on the page of each of her forms
     "lock": 'id="lock-button"',
     "raise_query": 'id="query-form"',
 }
@@ -272,9 +272,13 @@ def test_the_page_shows_a_button_exactly_when_the_policy_allows_it(
     response = client_for(viewer).get(reverse("participants:detail", args=[participant.pk]))
     html = response.content.decode()
     verify_url = reverse("quality:verify", args=[participant.pk])
+    form_page = client_for(viewer).get(
+        reverse("participants:form", args=[participant.pk, "eligibility"])
+    )
+    assert form_page.status_code == 200
     may = policy.permissions_for(viewer, participant)
     shown = {
-        action: (verify_url if action == "verify" else marker) in html
+        action: (verify_url in form_page.content.decode()) if action == "verify" else marker in html
         for action, marker in BUTTONS.items()
     }
     expected = {action: getattr(may, action) for action in BUTTONS}

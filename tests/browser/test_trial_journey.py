@@ -313,11 +313,15 @@ def test_a_participant_goes_through_the_trial_across_every_role(
             journey.shot(page, "coordinator-corrects-and-answers")
 
         with journey.page_of(monitor, detail) as page:
-            verify = page.locator("#quality-panel form").filter(
-                has=page.locator("input[name=record][value=biochemical_pregnancy]")
+            page.locator("#form-links a[data-form=biochemical_pregnancy]").click()
+            expect(page.locator("#form-values tr[data-field=serum_hcg_miu_ml]")).to_contain_text(
+                "152.00"
             )
-            verify.locator("[type=submit]").click()
+            page.locator("#verify-all").click()
             journey.alert(page).to_have_text(words["verified"])
+            expect(page.locator("#form-values .verification .badge")).to_have_count(3)
+            journey.shot(page, "monitor-verifies-the-form")
+            page.goto(f"{journey.base_url}{detail}")
             expect(page.locator("#verifications")).to_contain_text("biochemical_pregnancy")
             page.locator(".close-form input[name=text]").fill("Matches the laboratory report.")
             page.locator(".close-form [type=submit]").click()

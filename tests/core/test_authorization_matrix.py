@@ -101,6 +101,7 @@ ACCESS: dict[str, Rule] = {
     "participants:detail": rule(get=ALL),
     "participants:edit": rule(get=COORDINATOR, post=COORDINATOR),
     "participants:history": rule(get=ALL),
+    "participants:form": rule(get=ALL),
     "participants:eligibility": rule(get=COORDINATOR, post=COORDINATOR),
     # Live feedback on answers being typed: computes, stores nothing.
     "participants:eligibility_check": rule(post=ALL),
@@ -169,6 +170,8 @@ ACCESS: dict[str, Rule] = {
     "query-reopen": rule(post=QUERY_RAISERS),
     "reports-efficacy": rule(get=LIST_KEEPERS),
     "form-catalogue": rule(get=ALL),
+    "participant-form": rule(get=ALL),
+    "participant-form-verification": rule(post=MONITOR),
     "export-list": rule(get=SPONSOR, post=SPONSOR),
     "export-detail": rule(get=EXPORT_OWNER, hidden=True),
     "export-download": rule(get=EXPORT_OWNER, hidden=True),

@@ -405,6 +405,7 @@ WEB_TARGETS: list[Target] = [
         baseline=lambda c: {"record": "eligibility", "field": "th1_th2_ratio"},
         build=lambda c, d, f: VerifyForm(d),
         stored=_latest(Verification, participant="participant"),
+        defaulted=frozenset({"record_id", "field"}),  # none: every row, every field
         clock="2026-03-16",
     ),
     Target(
