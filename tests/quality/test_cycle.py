@@ -137,9 +137,7 @@ def test_a_change_after_signing_voids_the_signature_and_clears_verification(
         and "serum_hcg_miu_ml" in signature.void_reason
     )
     cleared = Verification.objects.filter(cleared_at__isnull=False)
-    assert [(v.record, v.field) for v in cleared] == [
-        ("biochemical_pregnancy", "serum_hcg_miu_ml")
-    ]
+    assert [(v.record, v.field) for v in cleared] == [("biochemical_pregnancy", "serum_hcg_miu_ml")]
     assert "serum_hcg_miu_ml" in cleared.get().cleared_reason
     assert Verification.objects.filter(record="clinical_pregnancy", cleared_at=None).exists()
     # The other values of the changed form keep their marks: each value has its own.
