@@ -381,6 +381,22 @@ def sign_in(client: Client, user: User) -> Client:
 
 
 @pytest.fixture
+def biochemical(api_for: Callable[[User], APIClient], coordinator_a: User, transferred: Any) -> Any:
+    """The transferred participant with her serum hCG (140 mIU/mL, positive) entered
+    through the API on 2026-03-15."""
+    from .clock import at
+
+    with at("2026-03-15"):
+        response = api_for(coordinator_a).put(
+            f"/api/v1/participants/{transferred.pk}/biochemical-pregnancy/",
+            {"assessed_on": "2026-03-15", "serum_hcg_miu_ml": 140, "result": "positive"},
+            format="json",
+        )
+    assert response.status_code == 200, response.content
+    return transferred
+
+
+@pytest.fixture
 def client_for(db: None) -> Callable[[User], Client]:
     return lambda user: sign_in(Client(), user)
 

@@ -6,21 +6,7 @@ import pytest
 
 from ecrf.quality.models import Verification
 
-from ..clock import at
-
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def biochemical(api_for, coordinator_a, transferred):
-    with at("2026-03-15"):
-        response = api_for(coordinator_a).put(
-            f"/api/v1/participants/{transferred.pk}/biochemical-pregnancy/",
-            {"assessed_on": "2026-03-15", "serum_hcg_miu_ml": 140, "result": "positive"},
-            format="json",
-        )
-    assert response.status_code == 200
-    return transferred
 
 
 def form_url(participant, code: str) -> str:

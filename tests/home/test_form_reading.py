@@ -27,18 +27,6 @@ def row(html: str, field: str) -> str:
     return match.group(1)
 
 
-@pytest.fixture
-def biochemical(api_for, coordinator_a, transferred):
-    with at("2026-03-15"):
-        response = api_for(coordinator_a).put(
-            f"/api/v1/participants/{transferred.pk}/biochemical-pregnancy/",
-            {"assessed_on": "2026-03-15", "serum_hcg_miu_ml": 140, "result": "positive"},
-            format="json",
-        )
-    assert response.status_code == 200
-    return transferred
-
-
 @pytest.mark.requirement("ICH-E6R3-4.2.3-REVIEW")
 @pytest.mark.parametrize(
     ("language", "words"),
