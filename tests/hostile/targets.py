@@ -18,6 +18,7 @@ from ecrf.accounts.forms import LoginForm, StyledPasswordChangeForm, TokenForm
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.api import forms as api_forms
 from ecrf.api import queries as api_queries
+from ecrf.api import review as api_review
 from ecrf.api import serializers as api
 from ecrf.endpoints.forms import BiochemicalPregnancyForm, ClinicalPregnancyForm
 from ecrf.exports import api as exports_api
@@ -982,6 +983,22 @@ API_TARGETS: list[Target] = [
         api=True,
     ),
     Target(
+        name="api_verification",
+        operation=("POST", "/api/v1/participants/{id}/forms/{code}/verification/"),
+        schema=api_review.VerificationInputSerializer,
+        role="monitor",
+        method="post",
+        path=lambda c: f"{V1}participants/{c.participant.pk}/forms/eligibility/verification/",
+        setup=lambda s: _api(s, "monitor", participant=s.fx("randomized")),
+        baseline=lambda c: {"fields": ["th1_th2_ratio"]},
+        build=lambda c, d, f: api_review.VerificationInputSerializer(data=d),
+        stored=_latest(Verification, participant="participant"),
+        not_stored=frozenset({"fields"}),
+        defaulted=frozenset({"record_id"}),
+        clock="2026-03-16",
+        api=True,
+    ),
+    Target(
         name="api_lock",
         operation=("POST", "/api/v1/participants/{id}/lock/"),
         schema=api.LockInputSerializer,
@@ -1154,6 +1171,10 @@ NOT_INPUTS: dict[type, str] = {
     reports_api.EndpointResultSerializer: "part of the efficacy report",
     reports_api.ArmResultSerializer: "part of the efficacy report",
     api_forms.CatalogueFormSerializer: "answer of GET forms",
+    api_review.FormRecordsSerializer: "answer of GET a participant's form",
+    api_review.RecordSerializer: "part of the answer of GET a participant's form",
+    api_review.MarkSerializer: "part of the answer of GET a participant's form",
+    api_review.VerificationSerializer: "answer of POST verification",
     api_forms.CatalogueFieldSerializer: "part of the form catalogue",
     api_forms.ChoiceSerializer: "part of the form catalogue",
 }
