@@ -52,6 +52,7 @@ NO_FREE_TEXT = {
     "sign",
     "api_signature",
     "verify",
+    "api_verification",
     "login",
     "mfa_verify",
     "password_change",
