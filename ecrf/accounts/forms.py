@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from crispy_forms.helper import FormHelper
@@ -54,3 +55,42 @@ class StyledPasswordChangeForm(PasswordChangeForm):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.add_input(Submit("submit", _("Change password")))
+
+
+#: The prefix of the per-account "what to change" fields of the access review form.
+CHANGE_PREFIX = "change_"
+
+
+class AccessReviewForm(forms.Form):
+    """A periodic access review: its date, what it found, and for any account listed,
+    what is to change (left empty: nothing)."""
+
+    reviewed_on = forms.DateField(
+        label=_("Review date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    comment = forms.CharField(
+        label=_("What the review found"),
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, usernames: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for username in usernames:
+            self.fields[CHANGE_PREFIX + username] = forms.CharField(
+                label=_("What to change for %(username)s") % {"username": username},
+                required=False,
+                max_length=500,
+            )
+
+    def change_field(self, username: str) -> forms.BoundField:
+        return self[CHANGE_PREFIX + username]
+
+    def accounts_to_change(self) -> list[dict[str, str]]:
+        """The accounts given something to change, with what (cleaned data)."""
+        return [
+            {"username": name.removeprefix(CHANGE_PREFIX), "change": value.strip()}
+            for name, value in self.cleaned_data.items()
+            if name.startswith(CHANGE_PREFIX) and value and value.strip()
+        ]

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.models import Token
 
 from ecrf.audit.tracking import NEVER_AUDITED_FIELDS, audited
 
@@ -61,3 +62,78 @@ class SiteMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.site.code}"
+
+
+@audited(fields=["user", "created"], refers_to_object=False, model_name="ApiKeyEvent")
+class ApiKey(Token):
+    """An API key as the audit trail sees it: whose it is and when it was made.
+
+    Issuing a key (a create event) and revoking it (a delete event) are audited with
+    who did it; the key itself, which is the row's primary key, never is.
+    """
+
+    class Meta:
+        proxy = True
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+
+@audited()
+class AccessReview(models.Model):
+    """A periodic review of who has access to the system (ICH E6(R3) 4.3.8): when it was
+    done, what the reviewer concluded, and which accounts are to change."""
+
+    reviewed_on = models.DateField(_("reviewed on"))
+    comment = models.TextField(_("comment"), max_length=4000)
+    recorded_by = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        related_name="access_reviews_recorded",
+        verbose_name=_("recorded by"),
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("access review")
+        verbose_name_plural = _("access reviews")
+        ordering = ["-reviewed_on", "-recorded_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(comment=""), name="access_review_comment_given"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewed_on:%Y-%m-%d}"
+
+
+@audited()
+class AccessReviewChange(models.Model):
+    """One account an access review found must change, and what is to change."""
+
+    review = models.ForeignKey(
+        AccessReview, on_delete=models.PROTECT, related_name="changes", verbose_name=_("review")
+    )
+    account = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        related_name="access_review_changes",
+        verbose_name=_("account"),
+    )
+    change = models.CharField(_("what to change"), max_length=500)
+
+    class Meta:
+        verbose_name = _("account to change")
+        verbose_name_plural = _("accounts to change")
+        ordering = ["review", "account__username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["review", "account"], name="one_change_per_account_per_review"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(change=""), name="access_review_change_given"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.change}"

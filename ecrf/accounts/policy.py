@@ -240,6 +240,17 @@ def may_verify(user: AnyUser | None, participant: Participant | None = None) -> 
     )
 
 
+def may_view_verification_progress(user: AnyUser | None, where: Where = None) -> Decision:
+    """Monitors (of their sites) and data managers follow the progress of source data
+    verification, per participant and per site."""
+    return _by_role(
+        user,
+        REVIEW_ROLES,
+        where,
+        _("Only monitors and data managers follow the progress of source data verification."),
+    )
+
+
 def may_lock(user: AnyUser | None, participant: Participant | None = None) -> Decision:
     """Data managers lock and unlock a form, a participant or the whole study."""
     return _by_role(
@@ -268,6 +279,27 @@ def may_answer_query(user: AnyUser | None, participant: Participant | None = Non
     """Coordinators and investigators of her site answer queries."""
     return _by_role(
         user, SITE_STAFF_ROLES, participant, _("Only site staff of her site answer queries.")
+    )
+
+
+def may_review_audit(user: AnyUser | None, where: Where = None) -> Decision:
+    """Monitors (the sites they see), data managers and admins review the audit trail
+    with its risk signals (API contract: ``GET /api/v1/audit-events/``)."""
+    return _by_role(
+        user,
+        frozenset({Role.MONITOR, Role.DATA_MANAGER, Role.ADMIN}),
+        where,
+        _("Only monitors, data managers and administrators review the audit trail."),
+    )
+
+
+def may_sign_off_audit_review(user: AnyUser | None, where: Where = None) -> Decision:
+    """Monitors (of the site) and data managers record that they reviewed a site's trail."""
+    return _by_role(
+        user,
+        REVIEW_ROLES,
+        where,
+        _("Only monitors and data managers sign off an audit-trail review."),
     )
 
 
@@ -301,6 +333,27 @@ def may_administer(user: AnyUser | None) -> Decision:
         frozenset({Role.ADMIN}),
         None,
         _("Only administrators manage accounts and sites."),
+    )
+
+
+def may_read_access_review(user: AnyUser | None, where: Where = None) -> Decision:
+    """Administrators and data managers read who has access to what, and since when
+    (ICH E6(R3) 4.3.8; API contract: ``GET /api/v1/access-review/``)."""
+    return _by_role(
+        user,
+        frozenset({Role.ADMIN, Role.DATA_MANAGER}),
+        None,
+        _("Only administrators and data managers read the access review."),
+    )
+
+
+def may_record_access_review(user: AnyUser | None, where: Where = None) -> Decision:
+    """Only administrators record a periodic access review and the accounts to change."""
+    return _by_role(
+        user,
+        frozenset({Role.ADMIN}),
+        None,
+        _("Only administrators record an access review."),
     )
 
 
@@ -429,10 +482,14 @@ PAGE_ACTIONS: dict[str, Policy] = {
     "read_forms": may_read_forms,
     "sign": may_sign,
     "verify": may_verify,
+    "view_verification_progress": may_view_verification_progress,
     "lock": may_lock,
     "raise_query": may_raise_query,
     "close_query": may_close_query,
     "answer_query": may_answer_query,
+    "review_audit": may_review_audit,
+    "read_access_review": may_read_access_review,
+    "record_access_review": may_record_access_review,
 }
 
 

@@ -1,4 +1,4 @@
-"""Site scoping, in one place.
+"""Site scoping, in one place, and the reads of the access review.
 
 Every read of site-bound data goes through :func:`scope_to_user_sites`, so that no
 page, API endpoint, export or admin view can reach a site the user does not belong
@@ -7,16 +7,29 @@ to. Objects outside the scope simply do not exist for her (views answer 404).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from axes.helpers import get_cool_off, get_failure_limit
+from axes.models import AccessAttempt
+from django.apps import apps
 from django.db import models
+from django.db.models import Exists, OuterRef, Prefetch
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from ecrf.audit.selectors import actor_sql
 from ecrf.studies.models import Site
+
+from .models import AccessReview, AccessReviewChange, SiteMembership, User
+from .roles import Role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
-
-    from .models import User
 
 Q = TypeVar("Q", bound=models.QuerySet)
 
@@ -41,3 +54,278 @@ def scope_to_user_sites(queryset: Q, user: User | AnonymousUser, *, site_path: s
 
 def user_sees_site(user: User | AnonymousUser, site: Site) -> bool:
     return sites_visible_to(user).filter(pk=site.pk).exists()
+
+
+# -- access review ----------------------------------------------------------------------
+
+
+@dataclass
+class Grant:
+    """One permission an account held: what it was, when and by whom it was granted,
+    and when and by whom it was revoked (``None`` while it is still held, or where the
+    audit trail does not reach back to the grant)."""
+
+    kind: str
+    what: str
+    granted_at: dt.datetime | None = None
+    granted_by: str | None = None
+    revoked_at: dt.datetime | None = None
+    revoked_by: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountAccess:
+    """What an account may reach today, and how it came to: one row of the access review."""
+
+    username: str
+    printed_name: str
+    role: str
+    role_label: str
+    sites: list[Site]
+    active: bool
+    last_login: dt.datetime | None
+    mfa_enrolled: bool
+    api_keys: list[dt.datetime]
+    locked_out: bool
+    grants: list[Grant] = field(default_factory=list)
+
+
+#: The account flags whose grants and revocations the access review follows.
+_FLAGS = ("is_active", "is_staff", "is_superuser")
+
+
+def _role_label(role: str) -> str:
+    return str(Role(role).label) if role in Role.values else role
+
+
+def _flag_label(flag: str) -> str:
+    return {
+        "is_active": _("Active account (may sign in)"),
+        "is_staff": _("Staff (administration site)"),
+        "is_superuser": _("Superuser (every permission)"),
+    }[flag]
+
+
+def _site_label(site: Site | None, site_id: Any) -> str:
+    if site is None:
+        return _("Site %(id)s") % {"id": site_id}
+    return _("Site %(code)s (%(name)s)") % {"code": site.code, "name": site.name}
+
+
+class _Ledger:
+    """Grants of one account, opened and closed as its audit events are replayed."""
+
+    def __init__(self) -> None:
+        self.grants: list[Grant] = []
+        self.open: dict[Any, Grant] = {}
+
+    def grant(self, key: Any, kind: str, what: str, at: Any, by: str | None) -> None:
+        if key in self.open:
+            return
+        self.open[key] = Grant(kind, what, at, by)
+        self.grants.append(self.open[key])
+
+    def revoke(self, key: Any, at: Any, by: str | None, *, kind: str = "", what: str = "") -> None:
+        held = self.open.pop(key, None)
+        if held is None:
+            # Granted before the audit trail reaches back: the revocation is still known.
+            held = Grant(kind, what)
+            self.grants.append(held)
+        held.revoked_at, held.revoked_by = at, by
+
+
+def _user_states(event: Any) -> dict[Any, tuple[str, str]]:
+    """What an account event says the account held: its role and each flag set."""
+    held: dict[Any, tuple[str, str]] = {}
+    if event.role:
+        held[("role", event.role)] = (
+            "role",
+            _("Role: %(role)s") % {"role": _role_label(event.role)},
+        )
+    for flag in _FLAGS:
+        if getattr(event, flag):
+            held[flag] = (flag.removeprefix("is_"), _flag_label(flag))
+    return held
+
+
+def _replay_accounts(ledgers: dict[int, _Ledger]) -> None:
+    """Role and flag grants from the accounts' own audit events (one query)."""
+    user_event = apps.get_model("accounts", "UserEvent")
+    previous: dict[int, dict[Any, tuple[str, str]]] = {}
+    events = (
+        user_event.objects.annotate(actor=actor_sql("pgh_context"))
+        .only("pgh_obj_id", "pgh_label", "pgh_created_at", "pgh_context", "role", *_FLAGS)
+        .order_by("pgh_obj_id", "pgh_created_at", "pgh_id")
+    )
+    for event in events:
+        user_id = event.pgh_obj_id
+        ledger = ledgers.setdefault(user_id, _Ledger())
+        before = previous.get(user_id, {})
+        now = {} if event.pgh_label == "delete" else _user_states(event)
+        for key in before.keys() - now.keys():
+            ledger.revoke(key, event.pgh_created_at, event.actor)
+        for key in now.keys() - before.keys():
+            first_known = user_id not in previous and event.pgh_label != "create"
+            at, by = (None, None) if first_known else (event.pgh_created_at, event.actor)
+            ledger.grant(key, *now[key], at, by)
+        previous[user_id] = now
+
+
+def _replay_memberships(ledgers: dict[int, _Ledger]) -> None:
+    """Site grants from the site memberships' audit events (one query)."""
+    membership_event = apps.get_model("accounts", "SiteMembershipEvent")
+    events = (
+        membership_event.objects.annotate(actor=actor_sql("pgh_context"))
+        .select_related("site")
+        .only(
+            "pgh_obj_id",
+            "pgh_label",
+            "pgh_created_at",
+            "pgh_context",
+            "user_id",
+            "site",
+        )
+        .order_by("pgh_created_at", "pgh_id")
+    )
+    held_by: dict[int, tuple[int, Any]] = {}
+    for event in events:
+        key = ("site", event.pgh_obj_id)
+        what = _site_label(event.site, event.site_id)
+        ledger = ledgers.setdefault(event.user_id, _Ledger())
+        if event.pgh_label == "create":
+            ledger.grant(key, "site", what, event.pgh_created_at, event.actor)
+        elif event.pgh_label == "delete":
+            ledger.revoke(key, event.pgh_created_at, event.actor, kind="site", what=what)
+        elif held_by.get(event.pgh_obj_id) != (event.user_id, event.site_id):
+            old_user, _old_site = held_by.get(event.pgh_obj_id, (event.user_id, None))
+            ledgers.setdefault(old_user, _Ledger()).revoke(
+                key, event.pgh_created_at, event.actor, kind="site", what=what
+            )
+            ledger.grant(key, "site", what, event.pgh_created_at, event.actor)
+        held_by[event.pgh_obj_id] = (event.user_id, event.site_id)
+
+
+def _replay_api_keys(ledgers: dict[int, _Ledger]) -> None:
+    """API key issue and revocation from the keys' audit events (one query); a key is
+    known by its owner and creation time, never by the key itself."""
+    api_key_event = apps.get_model("accounts", "ApiKeyEvent")
+    events = (
+        api_key_event.objects.annotate(actor=actor_sql("pgh_context"))
+        .only("pgh_label", "pgh_created_at", "pgh_context", "user_id", "created")
+        .order_by("pgh_created_at", "pgh_id")
+    )
+    for event in events:
+        key = ("api_key", event.created)
+        ledger = ledgers.setdefault(event.user_id, _Ledger())
+        if event.pgh_label == "create":
+            ledger.grant(key, "api_key", _("API key"), event.pgh_created_at, event.actor)
+        elif event.pgh_label == "delete":
+            ledger.revoke(key, event.pgh_created_at, event.actor, kind="api_key", what=_("API key"))
+
+
+def _current(ledger: _Ledger, user: User, memberships: Iterable[SiteMembership]) -> None:
+    """Permissions held today that no audit event granted (made before the trail began):
+    listed all the same, with the time of grant unknown (an API key's is its creation)."""
+    held: dict[Any, tuple[str, str]] = _user_states(user)
+    for membership in memberships:
+        held[("site", membership.pk)] = ("site", _site_label(membership.site, membership.site_id))
+    for key, (kind, what) in held.items():
+        if key not in ledger.open:
+            ledger.grant(key, kind, what, None, None)
+    token = getattr(user, "auth_token", None)
+    if token is not None and ("api_key", token.created) not in ledger.open:
+        ledger.grant(("api_key", token.created), "api_key", _("API key"), token.created, None)
+
+
+def _locked_out() -> Exists:
+    """Whether django-axes locks the account now: as many failed sign-ins as its limit
+    allows, the last of them within the cool-off time."""
+    attempts = AccessAttempt.objects.filter(
+        username=OuterRef("username"), failures_since_start__gte=get_failure_limit(None, None)
+    )
+    cool_off = get_cool_off()
+    if cool_off is not None:
+        attempts = attempts.filter(attempt_time__gte=timezone.now() - cool_off)
+    return Exists(attempts)
+
+
+#: The order of a grant's kind among grants made at the same moment.
+_KIND_ORDER = ("active", "role", "staff", "superuser", "site", "api_key")
+_LONG_AGO = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _grant_order(grant: Grant) -> tuple[dt.datetime, int]:
+    """By when granted (a grant older than the audit trail: when revoked; still held:
+    first), then by kind; grants alike keep the order of their events."""
+    moment = grant.granted_at or grant.revoked_at or _LONG_AGO
+    kind = _KIND_ORDER.index(grant.kind) if grant.kind in _KIND_ORDER else len(_KIND_ORDER)
+    return moment, kind
+
+
+def access_review_accounts() -> list[AccountAccess]:
+    """Every account with what it may reach today (role, sites, API keys, second factor,
+    lock-out) and the history of each permission, granted and revoked, as the audit
+    trail records it (ICH E6(R3) 4.3.8).
+
+    A fixed number of queries whatever the number of accounts: the accounts with their
+    key, their memberships, and one query per audited kind of grant.
+    """
+    users = list(
+        User.objects.select_related("auth_token")
+        .annotate(
+            mfa_enrolled=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
+            locked_out=_locked_out(),
+        )
+        .prefetch_related(
+            Prefetch(
+                "memberships",
+                queryset=SiteMembership.objects.select_related("site").order_by("site__code"),
+            )
+        )
+        .order_by("username")
+    )
+    ledgers: dict[int, _Ledger] = defaultdict(_Ledger)
+    _replay_accounts(ledgers)
+    _replay_memberships(ledgers)
+    _replay_api_keys(ledgers)
+    accounts = []
+    for user in users:
+        ledger = ledgers[user.pk]
+        memberships = list(user.memberships.all())
+        sites = [m.site for m in memberships]
+        _current(ledger, user, memberships)
+        token = getattr(user, "auth_token", None)
+        grants = sorted(ledger.grants, key=_grant_order)
+        accounts.append(
+            AccountAccess(
+                username=user.username,
+                printed_name=user.printed_name,
+                role=user.role,
+                role_label=_role_label(user.role) if user.role else "",
+                sites=sites,
+                active=user.is_active,
+                last_login=user.last_login,
+                mfa_enrolled=user.mfa_enrolled,  # type: ignore[attr-defined]
+                api_keys=[token.created] if token is not None else [],
+                locked_out=user.locked_out,  # type: ignore[attr-defined]
+                grants=grants,
+            )
+        )
+    return accounts
+
+
+def access_reviews(*, limit: int = 50) -> list[AccessReview]:
+    """The latest recorded access reviews, latest first, each with its accounts to change
+    (two queries)."""
+    return list(
+        AccessReview.objects.select_related("recorded_by")
+        .prefetch_related(
+            Prefetch(
+                "changes",
+                queryset=AccessReviewChange.objects.select_related("account").order_by(
+                    "account__username"
+                ),
+            )
+        )
+        .order_by("-reviewed_on", "-recorded_at", "-pk")[:limit]
+    )

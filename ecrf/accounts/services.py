@@ -1,10 +1,15 @@
-"""Every write to accounts: creating study users, their sites, tokens and preferences."""
+"""Every write to accounts: creating study users, their sites, tokens and preferences,
+and the periodic access reviews."""
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from rest_framework.authtoken.models import Token
@@ -12,7 +17,8 @@ from rest_framework.authtoken.models import Token
 from ecrf.audit.context import change_context
 from ecrf.studies.models import Site
 
-from .models import SiteMembership, User
+from .models import AccessReview, AccessReviewChange, SiteMembership, User
+from .policy import enforce, may_record_access_review
 from .roles import SITE_BOUND_ROLES, Role
 
 
@@ -98,3 +104,87 @@ def api_token_issue(*, user: User, performed_by: User | None) -> Token:
     with change_context(performed_by=performed_by):
         Token.objects.filter(user=user).delete()
         return Token.objects.create(user=user)
+
+
+#: The longest comment and the longest "what to change" an access review keeps.
+ACCESS_REVIEW_COMMENT_MAX = 4000
+ACCESS_REVIEW_CHANGE_MAX = 500
+
+
+def _access_review_errors(
+    *, reviewed_on: dt.date, comment: str, accounts_to_change: Sequence[Mapping[str, str]]
+) -> tuple[dict[str, list[str]], dict[str, User]]:
+    errors: dict[str, list[str]] = {}
+    if reviewed_on > timezone.localdate():
+        errors["reviewed_on"] = [
+            _("The review date %(date)s is in the future; give the day the review was done.")
+            % {"date": reviewed_on.isoformat()}
+        ]
+    if not comment.strip():
+        errors["comment"] = [_("Say what the review found, even when nothing is to change.")]
+    elif len(comment) > ACCESS_REVIEW_COMMENT_MAX:
+        errors["comment"] = [
+            _("The comment is longer than %(max)s characters.") % {"max": ACCESS_REVIEW_COMMENT_MAX}
+        ]
+    usernames = [str(item.get("username", "")).strip() for item in accounts_to_change]
+    found = {u.username: u for u in User.objects.filter(username__in=usernames)}
+    problems: list[str] = []
+    for username, item in zip(usernames, accounts_to_change, strict=True):
+        change = str(item.get("change", "")).strip()
+        if not username:
+            problems.append(_("Each account to change needs its username."))
+        elif username not in found:
+            problems.append(_("There is no account named %(username)s.") % {"username": username})
+        elif usernames.count(username) > 1:
+            problems.append(
+                _("The account %(username)s is named more than once; say all its changes once.")
+                % {"username": username}
+            )
+        if username and not change:
+            problems.append(
+                _("Say what is to change for the account %(username)s.") % {"username": username}
+            )
+        elif len(change) > ACCESS_REVIEW_CHANGE_MAX:
+            problems.append(
+                _("What is to change for %(username)s is longer than %(max)s characters.")
+                % {"username": username, "max": ACCESS_REVIEW_CHANGE_MAX}
+            )
+    if problems:
+        errors["accounts_to_change"] = list(dict.fromkeys(problems))
+    return errors, found
+
+
+@transaction.atomic
+def access_review_record(
+    *,
+    reviewed_on: dt.date,
+    comment: str,
+    accounts_to_change: Sequence[Mapping[str, str]],
+    performed_by: User,
+) -> AccessReview:
+    """Record a periodic access review (ICH E6(R3) 4.3.8): the day it was done, what the
+    administrator concluded, and each account to change with what is to change.
+
+    Only administrators record one; the review and its accounts are audited. A review
+    dated in the future, without a comment, or naming an unknown account (or one
+    twice) is refused, naming the field.
+    """
+    enforce(may_record_access_review(performed_by))
+    errors, found = _access_review_errors(
+        reviewed_on=reviewed_on, comment=comment, accounts_to_change=accounts_to_change
+    )
+    if errors:
+        raise ValidationError(errors)
+    with change_context(performed_by=performed_by):
+        review = AccessReview.objects.create(
+            reviewed_on=reviewed_on, comment=comment.strip(), recorded_by=performed_by
+        )
+        AccessReviewChange.objects.bulk_create(
+            AccessReviewChange(
+                review=review,
+                account=found[str(item["username"]).strip()],
+                change=str(item["change"]).strip(),
+            )
+            for item in accounts_to_change
+        )
+    return review

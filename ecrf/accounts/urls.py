@@ -14,4 +14,6 @@ urlpatterns = [
     path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path("language/", views.set_language, name="set_language"),
     path("api-token/", views.api_token, name="api_token"),
+    path("access-review/", views.access_review, name="access_review"),
+    path("access-review/csv/", views.access_review_csv, name="access_review_csv"),
 ]

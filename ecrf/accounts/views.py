@@ -1,28 +1,38 @@
-"""Sign-in, second factor, password change, language and API key pages."""
+"""Sign-in, second factor, password change, language and API key pages, and the
+access review."""
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST, require_safe
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from ecrf.common.forms import add_service_errors
 from ecrf.common.http import AuthenticatedRequest, require_form_methods
 
 from . import mfa
-from .forms import LoginForm, StyledPasswordChangeForm, TokenForm
+from .forms import AccessReviewForm, LoginForm, StyledPasswordChangeForm, TokenForm
 from .middleware import SIGNED_IN_COOKIE
-from .services import api_token_issue, user_set_language
+from .policy import enforce, may_read_access_review, may_record_access_review
+from .roles import ALL_SITES_ROLES
+from .selectors import AccountAccess, access_review_accounts, access_reviews
+from .services import access_review_record, api_token_issue, user_set_language
 
 
 def lockout_response(
@@ -148,3 +158,151 @@ def api_token(request: AuthenticatedRequest) -> HttpResponse:
     if request.method == "POST":
         key = api_token_issue(user=request.user, performed_by=request.user).key
     return render(request, "accounts/api_token.html", {"key": key})
+
+
+def local_moment(moment: dt.datetime | None) -> str:
+    """A time in the installation's zone with its offset (``2026-03-01 09:30 +09:00``)."""
+    if moment is None:
+        return ""
+    local = timezone.localtime(moment)
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
+
+
+def _yes_no(value: bool) -> str:
+    return _("Yes") if value else _("No")
+
+
+def _sites_text(account: AccountAccess) -> str:
+    if not account.sites:
+        return _("All sites") if account.role in ALL_SITES_ROLES else ""
+    return ", ".join(site.code for site in account.sites)
+
+
+#: The CSV's columns, one row per permission of an account.
+ACCESS_REVIEW_CSV_COLUMNS = (
+    gettext_lazy("Username"),
+    gettext_lazy("Name"),
+    gettext_lazy("Role"),
+    gettext_lazy("Sites"),
+    gettext_lazy("Active"),
+    gettext_lazy("Last sign-in"),
+    gettext_lazy("Two-factor authentication"),
+    gettext_lazy("Active API keys"),
+    gettext_lazy("Locked out"),
+    gettext_lazy("Permission"),
+    gettext_lazy("Granted at"),
+    gettext_lazy("Granted by"),
+    gettext_lazy("Revoked at"),
+    gettext_lazy("Revoked by"),
+)
+
+
+def _csv_rows(account: AccountAccess) -> list[list[str]]:
+    head = [
+        account.username,
+        account.printed_name,
+        account.role_label,
+        _sites_text(account),
+        _yes_no(account.active),
+        local_moment(account.last_login),
+        _yes_no(account.mfa_enrolled),
+        "; ".join(local_moment(created) for created in account.api_keys) or "0",
+        _yes_no(account.locked_out),
+    ]
+    if not account.grants:
+        return [[*head, "", "", "", "", ""]]
+    return [
+        [
+            *head,
+            grant.what,
+            local_moment(grant.granted_at),
+            grant.granted_by or "",
+            local_moment(grant.revoked_at),
+            grant.revoked_by or "",
+        ]
+        for grant in account.grants
+    ]
+
+
+@login_required
+@require_form_methods
+def access_review(request: AuthenticatedRequest) -> HttpResponse:
+    """Who has access to what, since when and granted by whom; the periodic reviews,
+    which an administrator records here (data managers read)."""
+    enforce(may_read_access_review(request.user))
+    accounts = access_review_accounts()
+    may_record = bool(may_record_access_review(request.user))
+    form = None
+    if may_record:
+        form = AccessReviewForm(
+            request.POST or None,
+            usernames=[a.username for a in accounts],
+            initial={"reviewed_on": timezone.localdate()},
+        )
+    if request.method == "POST":
+        enforce(may_record_access_review(request.user))
+        if form is not None and form.is_valid():
+            try:
+                access_review_record(
+                    reviewed_on=form.cleaned_data["reviewed_on"],
+                    comment=form.cleaned_data["comment"],
+                    accounts_to_change=form.accounts_to_change(),
+                    performed_by=request.user,
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, _("The access review is recorded."))
+                return redirect("accounts:access_review")
+    rows = [
+        {
+            "account": account,
+            "sites": _sites_text(account),
+            "last_login": local_moment(account.last_login),
+            "api_keys": [local_moment(created) for created in account.api_keys],
+            "grants": [
+                {
+                    "what": grant.what,
+                    "granted_at": local_moment(grant.granted_at),
+                    "granted_by": grant.granted_by or "",
+                    "revoked_at": local_moment(grant.revoked_at),
+                    "revoked_by": grant.revoked_by or "",
+                }
+                for grant in account.grants
+            ],
+            "change": form.change_field(account.username) if form is not None else None,
+        }
+        for account in accounts
+    ]
+    reviews = [
+        {"review": review, "recorded_at": local_moment(review.recorded_at)}
+        for review in access_reviews()
+    ]
+    return render(
+        request,
+        "accounts/access_review.html",
+        {
+            "rows": rows,
+            "reviews": reviews,
+            "form": form,
+            "zone": timezone.get_current_timezone_name(),
+        },
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+@login_required
+@require_safe
+def access_review_csv(request: AuthenticatedRequest) -> HttpResponse:
+    """The access review as CSV, one row per permission of each account, in UTF-8 with a
+    byte order mark so that a spreadsheet opens the Japanese labels as such."""
+    enforce(may_read_access_review(request.user))
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="access-review.csv"'
+    response.write("\ufeff")
+    writer = csv.writer(response)
+    writer.writerow([str(label) for label in ACCESS_REVIEW_CSV_COLUMNS])
+    for account in access_review_accounts():
+        writer.writerows(_csv_rows(account))
+    return response

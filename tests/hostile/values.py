@@ -194,6 +194,9 @@ def _django_kind(field: forms.Field) -> Kind:
 
 
 def _drf_kind(field: serializers.Field) -> Kind:
+    if isinstance(field, serializers.ListSerializer):
+        # A list of objects: each object's fields (``choices``) get hostile values.
+        return Kind("object", choices=tuple(field.child.fields), multiple=True)
     if isinstance(field, serializers.ListField):
         child = _drf_kind(field.child)
         return Kind(child.name, max_length=child.max_length, choices=child.choices, multiple=True)
@@ -357,6 +360,12 @@ def hostile_json_value(kind: Kind) -> st.SearchStrategy[Any]:
             st.sampled_from(valid),
             st.sampled_from(valid).map(str.upper),
             hostile_text(40),
+        )
+    elif kind.name == "object":
+        single = st.dictionaries(
+            st.sampled_from(list(kind.choices) or ["x"]),
+            st.one_of(hostile_text(None), WRONG_JSON_TYPES),
+            max_size=len(kind.choices) + 1,
         )
     else:
         raise TypeError(f"No JSON strategy for {kind}")
