@@ -12,12 +12,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ecrf.accounts.policy import may_answer_query, may_raise_query
+from ecrf.common import catalogue
 from ecrf.common.http import request_user
 from ecrf.participants.selectors import participants_visible_to
 from ecrf.queries import selectors, services
 from ecrf.queries.models import Query, QueryStatus
 
 from .permissions import read_any_role_write
+
+#: The list's filters (API contract: ``status`` and ``participant``; the others are ours).
+QUERY_FILTERS = ("status", "participant", "site", "record", "form", "age", "raised_by")
 
 
 class QueryMessageSerializer(serializers.Serializer):
@@ -82,22 +86,70 @@ class QueryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def get_queryset(self) -> Any:
         params = self.request.query_params
+        errors: dict[str, str] = {}
+        for name in QUERY_FILTERS:
+            if "\x00" in params.get(name, ""):
+                errors[name] = "Null characters are not allowed."
         status_filter = params.get("status") or None
         if status_filter and status_filter not in QueryStatus.values:
-            raise ValidationError({"status": f"Expected one of {', '.join(QueryStatus.values)}."})
+            errors["status"] = f"Expected one of {', '.join(QueryStatus.values)}."
         participant = params.get("participant") or None
-        if participant is not None and not participant.isdigit():
-            raise ValidationError({"participant": "Expected a participant id."})
+        if participant is not None and not (
+            participant.isascii()
+            and participant.isdigit()
+            and int(participant) <= selectors.LARGEST_ID
+        ):
+            errors["participant"] = "Expected a participant id."
+        forms = [f.code for f in catalogue.queryable_forms()]
+        record = params.get("record") or params.get("form") or None
+        for name in ("record", "form"):
+            if params.get(name) and params[name] not in forms:
+                errors[name] = f"Expected one of {', '.join(forms)}."
+        if params.get("record") and params.get("form") and params["record"] != params["form"]:
+            errors["form"] = "Give the form once, as record or as form."
+        age = params.get("age") or None
+        if age is not None and age not in selectors.AGE_BANDS:
+            errors["age"] = f"Expected one of {', '.join(selectors.AGE_BANDS)}."
+        if errors:
+            raise ValidationError(errors)
         return selectors.queries_visible_to(
             self.request.user,
             status=status_filter,
             participant_id=int(participant) if participant else None,
-        )
+            site_code=params.get("site") or None,
+            record=record,
+            age=age,
+            raised_by=params.get("raised_by") or None,
+        ).order_by("-opened_at", "-pk")
 
     @extend_schema(
         parameters=[
             OpenApiParameter("status", str, enum=QueryStatus.values),
-            OpenApiParameter("participant", int),
+            OpenApiParameter("participant", int, description="The participant's id."),
+            OpenApiParameter(
+                "site",
+                str,
+                description="A site code; a site the caller does not see lists nothing.",
+            ),
+            OpenApiParameter(
+                "record",
+                str,
+                enum=[f.code for f in catalogue.queryable_forms()],
+                description="The form the queries are on (its code, as in POST).",
+            ),
+            OpenApiParameter("form", str, description="The same as record."),
+            OpenApiParameter(
+                "age",
+                str,
+                enum=list(selectors.AGE_BANDS),
+                description=(
+                    "Whole days since the query was opened, counted on the calendar of "
+                    "the participant's site: 0-7, 8-30 or 31 and over."
+                ),
+            ),
+            OpenApiParameter(
+                "raised_by", str, description="The username of whoever raised the query."
+            ),
         ]
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 #: participant, or a record of the study that holds no participant's data.
 Kind = Literal["form", "participant_record", "study_record"]
 
+#: What a page's address takes, in order: her id, the form's code, the row's id.
+PageArgument = Literal["participant", "form", "record"]
+
 
 @dataclass(frozen=True)
 class Visit:
@@ -86,7 +89,9 @@ class Form:
     randomization slot only once allocated). ``bookkeeping`` names the model's columns
     that are not part of the form (list internals, who saved it: the audit trail holds
     those). ``history_concealed`` keeps the form's rows and history from anyone who may
-    not see the randomization lists (allocation concealment).
+    not see the randomization lists (allocation concealment). ``edit_page`` names the
+    page (URL name) where site staff enter and correct it, reversed with
+    ``edit_page_arguments`` (see :meth:`edit_page_args`).
     """
 
     code: str
@@ -102,6 +107,17 @@ class Form:
     filters: tuple[tuple[str, Any], ...] = ()
     bookkeeping: tuple[str, ...] = ()
     history_concealed: bool = False
+    edit_page: str = ""
+    edit_page_arguments: tuple[PageArgument, ...] = ("participant",)
+
+    def edit_page_args(self, participant_id: int, record_id: int | None) -> list[Any]:
+        """The arguments of :attr:`edit_page` for her row ``record_id`` of this form."""
+        values: dict[str, Any] = {
+            "participant": participant_id,
+            "form": self.code,
+            "record": record_id,
+        }
+        return [values[name] for name in self.edit_page_arguments]
 
     @property
     def model_class(self) -> type[models.Model]:
@@ -238,6 +254,7 @@ FORMS: tuple[Form, ...] = (
     Form(
         "eligibility",
         "participants.Eligibility",
+        edit_page="participants:eligibility",
         visit="screening",
         recorded_field="updated_at",
         sas_dataset="ELIG",
@@ -297,6 +314,7 @@ FORMS: tuple[Form, ...] = (
     Form(
         "consent",
         "participants.Consent",
+        edit_page="participants:consent",
         visit="screening",
         date_field="consent_date",
         recorded_field="updated_at",
@@ -391,6 +409,7 @@ FORMS: tuple[Form, ...] = (
     Form(
         "embryo_transfer",
         "schedule.EmbryoTransfer",
+        edit_page="schedule:treatment",
         visit="treatment",
         date_field="et_date",
         recorded_field="updated_at",
@@ -429,6 +448,7 @@ FORMS: tuple[Form, ...] = (
     Form(
         "dose",
         "schedule.DoseEntry",
+        edit_page="schedule:treatment",
         visit="treatment",
         multi_record=True,
         date_field="date",
@@ -536,6 +556,8 @@ FORMS: tuple[Form, ...] = (
     Form(
         "biochemical_pregnancy",
         "endpoints.BiochemicalPregnancy",
+        edit_page="endpoints:form",
+        edit_page_arguments=("participant", "form"),
         visit="biochemical_pregnancy",
         date_field="assessed_on",
         recorded_field="updated_at",
@@ -551,6 +573,8 @@ FORMS: tuple[Form, ...] = (
     Form(
         "clinical_pregnancy",
         "endpoints.ClinicalPregnancy",
+        edit_page="endpoints:form",
+        edit_page_arguments=("participant", "form"),
         visit="clinical_pregnancy",
         date_field="assessed_on",
         recorded_field="updated_at",
@@ -577,6 +601,8 @@ FORMS: tuple[Form, ...] = (
     Form(
         "adverse_event",
         "safety.AdverseEvent",
+        edit_page="safety:adverse_event",
+        edit_page_arguments=("participant", "record"),
         multi_record=True,
         date_field="onset_date",
         recorded_field="recorded_at",
@@ -644,6 +670,7 @@ FORMS: tuple[Form, ...] = (
     Form(
         "safety_lab",
         "labs.LabResult",
+        edit_page="labs:results",
         multi_record=True,
         date_field="measured_on",
         recorded_field="updated_at",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -21,10 +23,16 @@ def form_read(request: AuthenticatedRequest, pk: int, code: str) -> HttpResponse
 
 
 def form_page(
-    request: AuthenticatedRequest, participant: Participant, code: str, status: int = 200
+    request: AuthenticatedRequest,
+    participant: Participant,
+    code: str,
+    status: int = 200,
+    refused: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """Her form ``code``; ``status`` 400 or 409 when shown again after a refused action,
-    whose reason the messages carry."""
+    whose reason the messages carry, or, for a query form of the page, ``refused``: what
+    was typed (``text``) and why it was refused (``errors``), beside the field
+    (``open_field``), row (``open_record``) or query (``query``, ``step``) it came from."""
     try:
         reading = form_reading(request.user, participant, code)
     except UnknownForm as exc:
@@ -36,6 +44,7 @@ def form_page(
             "participant": participant,
             "reading": reading,
             "may": permissions_for(request.user, participant),
+            "refused": refused or {},
         },
         status=status,
     )

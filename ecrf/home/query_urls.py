@@ -7,6 +7,8 @@ from . import query_views as views
 app_name = "queries"
 
 urlpatterns = [
+    path("queries/", views.query_list_view, name="list"),
+    path("queries/queries.csv", views.query_list_csv, name="csv"),
     path("participants/<int:pk>/queries/", views.query_open_view, name="open"),
     path("queries/<int:query_pk>/<slug:step>/", views.query_step_view, name="step"),
 ]

@@ -1,6 +1,7 @@
 """The one way a page posts a form to a service, and answers what came of it.
 
-- success: a message and a redirect (post/redirect/get);
+- success: a message and a redirect (post/redirect/get), back to the page the form was
+  opened from when its address says so (``?next=``);
 - the service's validation errors: on the form's fields, the page again (400);
 - a state conflict (locked data, a withdrawn participant, already randomized...): the
   page again with the form as typed and the reason above it (409), so nothing typed is
@@ -23,6 +24,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from ecrf.common.exceptions import StateConflict
@@ -78,12 +81,26 @@ def form_submit(
             message = saved(result)
             if message is not None:
                 messages.add_message(request, *message)
-            return redirect_to(result)
+            return _back_where_asked(request, redirect_to(result))
     if back is not None:
         _tell_errors(request, form)
         return back()
     assert render_page is not None
     return render_page(400)
+
+
+def _back_where_asked(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """After a save that redirects, go back where the page was opened from when it says
+    so (``?next=``, a path of this site: a correction made from a form's page returns to
+    it)."""
+    target = request.GET.get("next", "")
+    if (
+        response.status_code == 302
+        and target.startswith("/")
+        and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    ):
+        return redirect(target)
+    return response
 
 
 def _conflict(

@@ -5,19 +5,22 @@ labels, units and code lists are those of every export): each value with its lab
 unit and the label of its code; dates as ``YYYY-MM-DD`` and times in the site's zone
 with the offset; who last set the value and when (from the audit trail); its
 verification against source (who and when, or "changed since verified" when a change
-cleared the mark) and its open queries. Fields that reveal the allocated arm are left
-out for the roles a blinded study names. Multi-record forms are read as rows.
+cleared the mark) and its queries, each with its thread of steps. Fields that reveal
+the allocated arm are left out for the roles a blinded study names. Multi-record forms
+are read as rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Prefetch
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -29,7 +32,8 @@ from ecrf.exports.formats.dictionary import FieldDef, FormDef, study_forms, valu
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Participant
 from ecrf.quality.models import Verification
-from ecrf.queries.models import Query, QueryStatus
+from ecrf.queries.models import Query, QueryMessage, QueryStatus
+from ecrf.queries.selectors import field_label
 
 
 class UnknownForm(LookupError):
@@ -42,6 +46,42 @@ class Mark:
 
     by: str
     at: dt.datetime
+
+
+@dataclass(frozen=True)
+class QueryStep:
+    """One step of a query's thread: what was done, the words, who and when (at the site)."""
+
+    kind: str
+    label: str
+    text: str
+    by: str
+    at: str
+
+
+@dataclass(frozen=True)
+class QueryThread:
+    """A query on one value, as the form's page shows it beside that value."""
+
+    pk: int
+    field: str
+    field_label: str
+    status: str
+    status_label: str
+    edit_check: str
+    steps: tuple[QueryStep, ...]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == QueryStatus.OPEN
+
+    @property
+    def is_answered(self) -> bool:
+        return self.status == QueryStatus.ANSWERED
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == QueryStatus.CLOSED
 
 
 @dataclass(frozen=True)
@@ -65,16 +105,32 @@ class ValueReading:
     verified_at: str
     changed_since_verified: bool
     open_queries: int
+    #: every query on it, oldest first, closed ones too
+    queries: tuple[QueryThread, ...] = ()
 
 
 @dataclass(frozen=True)
 class RecordReading:
     record_id: int
     values: tuple[ValueReading, ...]
+    #: the page where site staff correct this record (empty if there is none)
+    edit_url: str = ""
 
     @property
     def open_queries(self) -> int:
         return sum(value.open_queries for value in self.values)
+
+    @property
+    def queries(self) -> tuple[QueryThread, ...]:
+        """The queries on any value of the record, oldest first."""
+        return tuple(
+            sorted((q for value in self.values for q in value.queries), key=lambda q: q.pk)
+        )
+
+    @property
+    def queryable(self) -> tuple[ValueReading, ...]:
+        """Its values a query may be raised on: those site staff enter."""
+        return tuple(value for value in self.values if value.verifiable)
 
     @property
     def to_verify(self) -> int:
@@ -121,11 +177,7 @@ def form_reading(user: User, participant: Participant, code: str) -> FormReading
     rows = list(form.records_of(participant))
     entries = field_entries(rows)
     marks = _marks(participant, code)
-    queries = Counter(
-        Query.objects.filter(participant=participant, record=code)
-        .exclude(status=QueryStatus.CLOSED)
-        .values_list("record_id", "field")
-    )
+    queries = _threads(participant, code, zone)
     japanese = (translation.get_language() or "en").startswith("ja")
     records = []
     for row in rows:
@@ -152,13 +204,67 @@ def form_reading(user: User, participant: Participant, code: str) -> FormReading
                     verified=verified,
                     verified_at=_moment(verified.at, zone) if verified else "",
                     changed_since_verified=verified is None and cleared,
-                    open_queries=queries.get((row.pk, field.name), 0),
+                    open_queries=sum(
+                        1 for q in queries.get((row.pk, field.name), ()) if not q.is_closed
+                    ),
+                    queries=tuple(queries.get((row.pk, field.name), ())),
                 )
             )
-        records.append(RecordReading(record_id=row.pk, values=tuple(values)))
+        records.append(
+            RecordReading(
+                record_id=row.pk, values=tuple(values), edit_url=_edit_url(form, participant, row)
+            )
+        )
     return FormReading(
         participant=participant, form=form, definition=definition, records=tuple(records)
     )
+
+
+def _threads(
+    participant: Participant, code: str, zone: zoneinfo.ZoneInfo
+) -> dict[tuple[int | None, str], list[QueryThread]]:
+    """Per (record id, field): the queries on it with their steps, oldest first (two
+    queries for the whole form)."""
+    found: dict[tuple[int | None, str], list[QueryThread]] = defaultdict(list)
+    for query in (
+        Query.objects.filter(participant=participant, record=code)
+        .prefetch_related(
+            Prefetch(
+                "messages",
+                queryset=QueryMessage.objects.select_related("author").order_by("written_at", "pk"),
+            )
+        )
+        .order_by("opened_at", "pk")
+    ):
+        steps = tuple(
+            QueryStep(
+                kind=message.kind,
+                label=str(message.get_kind_display()),
+                text=message.text,
+                by=message.author.get_username() if message.author else _("system"),
+                at=_moment(message.written_at, zone),
+            )
+            for message in query.messages.all()
+        )
+        found[(query.record_id, query.field)].append(
+            QueryThread(
+                pk=query.pk,
+                field=query.field,
+                field_label=field_label(code, query.field),
+                status=query.status,
+                status_label=str(query.get_status_display()),
+                edit_check=query.edit_check,
+                steps=steps,
+            )
+        )
+    return found
+
+
+def _edit_url(form: catalogue.Form, participant: Participant, row: Any) -> str:
+    """The page where site staff correct ``row`` (empty for a form with none)."""
+    if not form.edit_page:
+        return ""
+    return reverse(form.edit_page, args=form.edit_page_args(participant.pk, row.pk))
 
 
 def _raw(row: Any, field: FieldDef) -> Any:

@@ -43,7 +43,7 @@ def test_monitor_raises_a_query_and_the_coordinator_answers_it(
         screenshot(page, screenshot_dir, "01-monitor-writes-query")
         page.locator("#query-form [type=submit]").click()
         query = page.locator(".query[data-status=open]")
-        expect(query).to_contain_text("consent.consent_date")
+        expect(query).to_contain_text("Consent: Consent date")
         screenshot(page, screenshot_dir, "02-query-open")
         assert errors == []
 
