@@ -13,4 +13,5 @@ urlpatterns = [
     path("<int:pk>/unlock/", views.unlock, name="unlock"),
     path("study/lock/", views.study_lock, name="study_lock"),
     path("study/unlock/", views.study_unlock, name="study_unlock"),
+    path("verification/", views.verification_worklist, name="worklist"),
 ]

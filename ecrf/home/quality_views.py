@@ -1,4 +1,4 @@
-"""Signing, verifying and locking from the participant's page."""
+"""Signing, verifying and locking from the participant's page; the verification worklist."""
 
 from __future__ import annotations
 
@@ -7,20 +7,33 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.forms import Form
 from django.http import HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
-from ecrf.accounts.policy import enforce, may_lock, may_sign, may_verify
+from ecrf.accounts.policy import (
+    enforce,
+    may_lock,
+    may_sign,
+    may_verify,
+    may_view_verification_progress,
+)
+from ecrf.accounts.selectors import sites_visible_to
 from ecrf.common import catalogue
 from ecrf.common.http import AuthenticatedRequest
 from ecrf.participants.models import Participant
 from ecrf.participants.pages import form_submit, saved_as
 from ecrf.participants.selectors import participant_get
 from ecrf.quality import selectors, services
-from ecrf.quality.forms import LockForm, SignForm, VerifyForm
+from ecrf.quality.forms import (
+    LockForm,
+    SignForm,
+    VerificationWorklistFilterForm,
+    VerifyForm,
+)
 from ecrf.studies.services import current_study
 
 from .form_views import form_page
@@ -183,4 +196,43 @@ def study_unlock(request: AuthenticatedRequest) -> HttpResponse:
             lock=standing, reason=data.get("reason", ""), performed_by=request.user
         ),
         _("The study database is unlocked."),
+    )
+
+
+#: Participants per page of the verification worklist.
+WORKLIST_PAGE_SIZE = 25
+
+
+@login_required
+@require_safe
+def verification_worklist(request: AuthenticatedRequest) -> HttpResponse:
+    """The monitor's verification worklist: the participants of her sites (a data
+    manager's: every site) with their critical and overall progress and the forms
+    awaiting verification, least verified first; a filter it refuses answers 400."""
+    enforce(may_view_verification_progress(request.user))
+    form = VerificationWorklistFilterForm(request.GET or None, sites=sites_visible_to(request.user))
+    refused = form.is_bound and not form.is_valid()
+    filters = {} if refused or not form.is_bound else form.cleaned_data
+    rows = (
+        []
+        if refused
+        else selectors.verification_worklist(
+            request.user,
+            site_code=filters.get("site") or None,
+            awaiting=filters.get("awaiting") or None,
+            sort=filters.get("sort") or "critical",
+        )
+    )
+    page = Paginator(rows, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "quality/worklist.html",
+        {
+            "form": form,
+            "page": page,
+            "sort": filters.get("sort") or "critical",
+            "critical": sum((row.progress.critical for row in rows), selectors.Progress()),
+            "overall": sum((row.progress.overall for row in rows), selectors.Progress()),
+        },
+        status=400 if refused else 200,
     )

@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .selectors import WORKLIST_AWAITING, WORKLIST_SORTS
 from .services import DEFAULT_MEANING
+
+if TYPE_CHECKING:
+    from ecrf.studies.models import Site
 
 
 class SignForm(forms.Form):
@@ -25,3 +32,41 @@ class VerifyForm(forms.Form):
 
 class LockForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+
+#: The words of each narrowing and each order of the verification worklist.
+WORKLIST_AWAITING_LABELS = {
+    "verification": _("Values awaiting verification"),
+    "signature": _("Casebooks awaiting signature"),
+}
+WORKLIST_SORT_LABELS = {
+    "critical": _("Critical values least verified"),
+    "overall": _("All values least verified"),
+    "remaining": _("Most values left to verify"),
+    "subject": _("Subject ID"),
+}
+
+
+class VerificationWorklistFilterForm(forms.Form):
+    """The filters of the verification worklist: a site of the user's, what awaits, the order."""
+
+    site = forms.ChoiceField(label=_("Site"), required=False)
+    awaiting = forms.ChoiceField(
+        label=_("Show"),
+        required=False,
+        choices=[
+            ("", _("All participants")),
+            *[(code, WORKLIST_AWAITING_LABELS[code]) for code in WORKLIST_AWAITING],
+        ],
+    )
+    sort = forms.ChoiceField(
+        label=_("Sort by"),
+        required=False,
+        choices=[(code, WORKLIST_SORT_LABELS[code]) for code in WORKLIST_SORTS],
+    )
+
+    def __init__(self, *args: Any, sites: Iterable[Site], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        site_field = self.fields["site"]
+        assert isinstance(site_field, forms.ChoiceField)
+        site_field.choices = [("", _("All your sites"))] + [(s.code, str(s)) for s in sites]

@@ -21,7 +21,6 @@ from django.db.models import (
     Exists,
     F,
     Min,
-    Model,
     OuterRef,
     Q,
     QuerySet,
@@ -33,11 +32,11 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.accounts.selectors import scope_to_user_sites, sites_visible_to
-from ecrf.endpoints.models import BiochemicalPregnancy, ClinicalPregnancy, Result
+from ecrf.endpoints.models import Result
 from ecrf.participants.eligibility import CRITERIA
-from ecrf.participants.models import Consent, Eligibility, Participant, ParticipantStatus
+from ecrf.participants.models import Consent, Participant, ParticipantStatus
 from ecrf.participants.services import site_today
-from ecrf.quality.models import Verification
+from ecrf.quality.selectors import SiteVerification, verification_per_site
 from ecrf.queries.models import Query, QueryStatus
 from ecrf.safety.models import AdverseEvent
 from ecrf.schedule.arithmetic import VisitStatus, compute_schedule, visit_status
@@ -605,72 +604,24 @@ def safety_table(user: User | AnonymousUser, study: Study, *, pooled: bool) -> S
 
 # -- data quality ----------------------------------------------------------------------
 
-#: The forms counted for source data verification: code, model, and whether the form is
-#: one per participant (the dose diary is one form however many days it holds).
-QUALITY_FORMS: tuple[tuple[str, type[Model], bool], ...] = (
-    ("eligibility", Eligibility, True),
-    ("consent", Consent, True),
-    ("embryo_transfer", EmbryoTransfer, True),
-    ("dose", DoseEntry, True),
-    ("biochemical_pregnancy", BiochemicalPregnancy, True),
-    ("clinical_pregnancy", ClinicalPregnancy, True),
-    ("adverse_event", AdverseEvent, False),
-)
-
 #: Ages of open queries, in days: the lower bound of each bucket.
 QUERY_AGE_BUCKETS: tuple[tuple[int, int | None], ...] = ((0, 7), (7, 30), (30, None))
 
 
 @dataclass
 class SiteQuality:
-    """One site's data quality: open queries and their age, verification, overdue data."""
+    """One site's data quality: open queries and their age, source data verification
+    (critical values first), overdue data."""
 
     site: Site
     open_queries: int = 0
     answered_queries: int = 0
     open_by_age: list[int] = field(default_factory=list)
     oldest_open_days: int | None = None
-    forms_entered: int = 0
-    forms_verified: int = 0
+    verification: SiteVerification = field(default_factory=SiteVerification)
     overdue_visits: int = 0
     overdue_diary_days: int = 0
     participants_overdue: int = 0
-
-    @property
-    def verified_percent(self) -> float | None:
-        if not self.forms_entered:
-            return None
-        return round(100 * self.forms_verified / self.forms_entered, 1)
-
-
-def _forms_per_site(
-    user: User | AnonymousUser, study: Study, code: str, model: type[Model], per_participant: bool
-) -> QuerySet[Any]:
-    """Entered and verified forms of one kind per site (one query).
-
-    A form counts as verified while a verification mark of it stands (not cleared):
-    one for the whole form, or for that very record.
-    """
-    marks = Verification.objects.filter(
-        participant=OuterRef("participant"), record=code, cleared_at__isnull=True
-    )
-    if not per_participant:
-        marks = marks.filter(Q(record_id__isnull=True) | Q(record_id=OuterRef("pk")))
-    counted = "participant" if per_participant else "pk"
-    rows = scope_to_user_sites(
-        model._default_manager.filter(participant__site__study=study),
-        user,
-        site_path="participant__site",
-    )
-    return (
-        rows.annotate(verified=Exists(marks))
-        .values(site_pk=F("participant__site"))
-        .annotate(
-            entered=Count(counted, distinct=True),
-            verified_count=Count(counted, distinct=True, filter=Q(verified=True)),
-        )
-        .order_by()
-    )
 
 
 def _overdue_per_site(
@@ -722,8 +673,9 @@ def _overdue_per_site(
 
 
 def data_quality(user: User | AnonymousUser, study: Study) -> list[SiteQuality]:
-    """Per site the user sees: open queries (by age and the oldest), forms verified
-    against forms entered, overdue visits and dose-diary days."""
+    """Per site the user sees: open queries (by age and the oldest), source data
+    verification (critical values and all values verified, forms awaiting), overdue
+    visits and dose-diary days."""
     now = timezone.now()
     sites = list(sites_visible_to(user).filter(study=study).order_by("code"))
     quality = {
@@ -763,12 +715,9 @@ def data_quality(user: User | AnonymousUser, study: Study) -> list[SiteQuality]:
         site_quality.open_by_age = [row[f"age_{i}"] for i in range(len(QUERY_AGE_BUCKETS))]
         if row["oldest"] is not None:
             site_quality.oldest_open_days = (now - row["oldest"]).days
-    for code, model, per_participant in QUALITY_FORMS:
-        for row in _forms_per_site(user, study, code, model, per_participant):
-            site_quality = quality.get(row["site_pk"])
-            if site_quality is not None:
-                site_quality.forms_entered += row["entered"]
-                site_quality.forms_verified += row["verified_count"]
+    for site_id, verification in verification_per_site(user, study=study).items():
+        if site_id in quality:
+            quality[site_id].verification = verification
     today_per_site = {site.pk: site_today(site) for site in sites}
     for site_id, (visits, days, participants) in _overdue_per_site(
         user, study, today_per_site

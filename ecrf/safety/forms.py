@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
@@ -9,6 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from .models import CTCAE_GRADES, ActionTaken, Outcome, SeriousnessCriterion
+
+if TYPE_CHECKING:
+    from ecrf.studies.models import Site
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -86,3 +90,15 @@ class ConfirmForm(forms.Form):
         self.helper = FormHelper()
         self.helper.form_id = "confirm-form"
         self.helper.add_input(Submit("confirm", _("Confirm as investigator")))
+
+
+class AwaitingConfirmationFilterForm(forms.Form):
+    """The filter of the adverse events awaiting confirmation: a site of the user's."""
+
+    site = forms.ChoiceField(label=_("Site"), required=False)
+
+    def __init__(self, *args: Any, sites: Iterable[Site], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        site_field = self.fields["site"]
+        assert isinstance(site_field, forms.ChoiceField)
+        site_field.choices = [("", _("All your sites"))] + [(s.code, str(s)) for s in sites]

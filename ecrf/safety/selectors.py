@@ -1,19 +1,27 @@
-"""Reads of safety data: a participant's adverse events and the 24-hour SAE clock."""
+"""Reads of safety data: a participant's adverse events, the 24-hour SAE clock, and the
+events of the user's sites awaiting an investigator's confirmation."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ecrf.accounts.selectors import scope_to_user_sites
 from ecrf.participants.models import Participant
 
 from .models import AdverseEvent, SafetyNotification
 from .services import sae_deadline
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from ecrf.accounts.models import User
 
 
 @dataclass(frozen=True)
@@ -92,3 +100,20 @@ def adverse_event_get(participant: Participant, pk: int) -> AdverseEvent:
         participant=participant,
         pk=pk,
     )
+
+
+def adverse_events_awaiting_confirmation(
+    user: User | AnonymousUser, *, site_code: str | None = None
+) -> QuerySet[AdverseEvent]:
+    """The adverse events of the user's sites (or of one, by code) that no investigator
+    has confirmed yet: serious ones first, then by the time the site learned of them."""
+    events = scope_to_user_sites(
+        AdverseEvent.objects.filter(confirmed_at__isnull=True).select_related(
+            "participant__site", "recorded_by"
+        ),
+        user,
+        site_path="participant__site",
+    )
+    if site_code:
+        events = events.filter(participant__site__code=site_code)
+    return events.order_by("-serious", "learned_at", "pk")

@@ -1,4 +1,5 @@
-"""Safety pages: a participant's adverse events, one event to correct and confirm."""
+"""Safety pages: a participant's adverse events, one event to correct and confirm, and the
+events of the user's sites awaiting confirmation."""
 
 from __future__ import annotations
 
@@ -6,17 +7,21 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from ecrf.accounts.policy import (
     enforce,
     may_confirm_adverse_events,
+    may_read_forms,
     may_record_adverse_events,
 )
+from ecrf.accounts.selectors import sites_visible_to
 from ecrf.common import catalogue
 from ecrf.common.http import AuthenticatedRequest, require_form_methods
 from ecrf.participants.models import Participant
@@ -24,9 +29,19 @@ from ecrf.participants.pages import form_submit, saved_as
 from ecrf.participants.selectors import participant_get
 
 from . import services
-from .forms import AdverseEventEditForm, AdverseEventForm, ConfirmForm
+from .forms import (
+    AdverseEventEditForm,
+    AdverseEventForm,
+    AwaitingConfirmationFilterForm,
+    ConfirmForm,
+)
 from .models import AdverseEvent
-from .selectors import adverse_event_get, adverse_events_of, sae_clock
+from .selectors import (
+    adverse_event_get,
+    adverse_events_awaiting_confirmation,
+    adverse_events_of,
+    sae_clock,
+)
 
 #: The fields site staff enter on the adverse event form.
 FORM_FIELDS = tuple(field.name for field in catalogue.form("adverse_event").entered_fields)
@@ -173,4 +188,36 @@ def adverse_event_confirm_post(request: AuthenticatedRequest, pk: int, ae_pk: in
         saved=saved_as(_("Adverse event confirmed.")),
         redirect_to=lambda _event: redirect("safety:adverse_events", pk=participant.pk),
         render_page=render_page,
+    )
+
+
+#: Adverse events per page of the list awaiting confirmation.
+AWAITING_PAGE_SIZE = 50
+
+
+@login_required
+@require_safe
+def awaiting_confirmation_page(request: AuthenticatedRequest) -> HttpResponse:
+    """The adverse events of the user's sites awaiting an investigator's confirmation,
+    serious ones first, each with its SAE clock; a site it refuses answers 400."""
+    enforce(may_read_forms(request.user))
+    form = AwaitingConfirmationFilterForm(request.GET or None, sites=sites_visible_to(request.user))
+    refused = form.is_bound and not form.is_valid()
+    site_code = None if refused or not form.is_bound else form.cleaned_data.get("site") or None
+    events = (
+        AdverseEvent.objects.none()
+        if refused
+        else adverse_events_awaiting_confirmation(request.user, site_code=site_code)
+    )
+    page = Paginator(events, AWAITING_PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    return render(
+        request,
+        "safety/awaiting_confirmation.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": [(event, sae_clock(event, now=now)) for event in page.object_list],
+        },
+        status=400 if refused else 200,
     )

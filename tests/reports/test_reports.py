@@ -237,14 +237,20 @@ def test_data_quality_per_site(trial, study, make_user, client_for):
     assert s01.open_queries == 2
     assert s01.open_by_age == [0, 1, 1]  # 18 days and 37 days old
     assert s01.oldest_open_days == 37
-    # eligibility x2, consent x2, embryo transfer, dose diary
-    assert (s01.forms_entered, s01.forms_verified) == (6, 2)
-    assert s01.verified_percent == 33.3
+    # Values: eligibility (16, 14 critical) and consent (2, critical) of each, and the
+    # treated one's embryo transfer (5) and one diary day (6); hers of the first two verified.
+    sdv = s01.verification
+    assert (sdv.critical.verified, sdv.critical.verifiable) == (16, 32)
+    assert (sdv.overall.verified, sdv.overall.verifiable) == (18, 47)
+    assert sdv.forms_awaiting == 4  # the waiting one's two, the treated one's transfer and diary
     assert s01.overdue_visits == 2  # both endpoint windows have passed
     assert s01.overdue_diary_days == 15  # 16 dosing days, one recorded
     assert s01.participants_overdue == 1
-    assert quality["S02"].open_queries == 0 and quality["S02"].forms_entered == 0
+    assert quality["S02"].open_queries == 0 and quality["S02"].verification.overall.verifiable == 0
     assert 'data-site="S01"' in html and 'data-site="S02"' in html
+    s01_row = html.split('data-site="S01"')[1].split("</tr>")[0]
+    critical_cell = s01_row.split('data-sdv="critical"')[1].split("</td>")[0]
+    assert "16 of 32" in critical_cell and "(50.0%)" in critical_cell
 
     coordinator_b = client_for(trial.coordinators["S02"]).get("/reports/quality/")
     assert coordinator_b.status_code == 200
