@@ -13,6 +13,7 @@ BENCHMARKS = [
     "audit_export.py",
     "list_page_queries.py",
     "data_entry_latency.py",
+    "audit_review.py",
 ]
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ urlpatterns = [
     path("", include("ecrf.home.query_urls")),
     path("randomization/", include("randomization.urls")),
     path("exports/", include("ecrf.exports.urls")),
+    path("audit/", include("ecrf.home.audit_urls")),
     path("reports/", include("ecrf.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("ecrf.api.urls")),

@@ -30,6 +30,7 @@ from ecrf.accounts.services import api_token_issue
 from ecrf.home.services import study_setup_trial
 from ecrf.participants.models import Participant
 from ecrf.participants.services import consent_record, eligibility_record
+from ecrf.review.services import audit_index_update
 from ecrf.studies import trial
 from ecrf.studies.models import Site, Study
 
@@ -140,6 +141,8 @@ class TrialKeeper:
         self.blocker = blocker
         with blocker.unblock():
             trial_build()
+            # Reviewers read the trail through its index, kept current by beat.
+            audit_index_update()
         self.flushed = False
 
     def restore(self) -> None:

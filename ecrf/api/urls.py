@@ -7,6 +7,8 @@ from ecrf.exports.api import ExportViewSet
 from ecrf.reports.api import EfficacyReportView
 
 from . import views
+from .access import AccessReviewAccountsView, AccessReviewsView
+from .audit import AuditEventsView, AuditReviewsView
 from .forms import FormCatalogueView
 from .queries import QueryViewSet
 from .review import FormRecordsView, FormVerificationView
@@ -32,4 +34,8 @@ urlpatterns = [
         name="participant-form-verification",
     ),
     path("reports/efficacy/", EfficacyReportView.as_view(), name="reports-efficacy"),
+    path("audit-events/", AuditEventsView.as_view(), name="audit-events"),
+    path("audit-reviews/", AuditReviewsView.as_view(), name="audit-reviews"),
+    path("access-review/", AccessReviewAccountsView.as_view(), name="access-review"),
+    path("access-reviews/", AccessReviewsView.as_view(), name="access-reviews"),
 ]

@@ -6,7 +6,16 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from ecrf.accounts.policy import may_administer, may_export, may_manage_lists, may_register
+from ecrf.accounts.policy import (
+    may_administer,
+    may_export,
+    may_manage_lists,
+    may_raise_query,
+    may_read_access_review,
+    may_register,
+    may_review_audit,
+    may_view_verification_progress,
+)
 from ecrf.accounts.roles import Role
 
 
@@ -19,12 +28,20 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     items.append((_("Participants"), reverse("participants:list")))
     if may_register(user):
         items.append((_("Register screening"), reverse("participants:create")))
+    if may_raise_query(user):
+        items.append((_("Queries"), reverse("queries:list")))
+    if may_view_verification_progress(user):
+        items.append((_("Source data verification"), reverse("quality:worklist")))
     if user.role:
         items.append((_("Reports"), reverse("reports:index")))
     if may_export(user):
         items.append((_("Exports"), reverse("exports:index")))
+    if may_review_audit(user):
+        items.append((_("Audit trail"), reverse("audit_review:index")))
     if may_manage_lists(user):
         items.append((_("Randomization lists"), reverse("randomization:index")))
+    if may_read_access_review(user):
+        items.append((_("Access review"), reverse("accounts:access_review")))
     if may_administer(user):
         items.append((_("Accounts and sites"), reverse("admin:index")))
     items.append((_("API documentation"), reverse("api-docs")))

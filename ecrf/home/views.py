@@ -17,7 +17,10 @@ from ecrf.accounts.policy import (
     may_administer,
     may_enter_data,
     may_lock,
+    may_raise_query,
+    may_review_audit,
     may_verify,
+    may_view_verification_progress,
     permissions_for,
 )
 from ecrf.common import catalogue
@@ -29,8 +32,14 @@ from ecrf.participants.selectors import participant_get, participants_visible_to
 from ecrf.quality import selectors as quality_selectors
 from ecrf.quality.forms import LockForm, SignForm
 from ecrf.quality.services import record_codes as quality_record_codes
-from ecrf.queries.selectors import open_query_counts_per_site, queries_visible_to
+from ecrf.queries.selectors import (
+    field_label,
+    form_label,
+    open_query_counts_per_site,
+    queries_visible_to,
+)
 from ecrf.review.reading import readable_forms
+from ecrf.review.selectors import audit_review_overview
 from ecrf.schedule.selectors import coordinator_agenda
 from ecrf.studies.services import current_study
 
@@ -57,11 +66,14 @@ def home_page(
         context["worklist"] = selectors.coordinator_worklist(user)
         context["agenda"] = coordinator_agenda(user)
         context["open_queries"] = queries_visible_to(user, status="open")[:50]
+        context["open_query_count"] = queries_visible_to(user, status="open").count()
         context["today"] = timezone.localdate()
         template = "core/home_coordinator.html"
     elif may_verify(user):
+        context["site_work"] = selectors.site_work(user)
         context["query_counts"] = open_query_counts_per_site(user)
         context["answered"] = queries_visible_to(user, status="answered")[:50]
+        context["audit_review"] = audit_review_overview(user)
         template = "core/home_monitor.html"
     else:
         study = current_study()
@@ -69,6 +81,12 @@ def home_page(
         context["may_administer"] = may_administer(user)
         context["may_lock"] = may_lock(user)
         context["lock_form"] = lock_form or LockForm()
+        if may_raise_query(user):
+            context["query_counts"] = open_query_counts_per_site(user)
+        if may_view_verification_progress(user):
+            context["site_work"] = selectors.site_work(user)
+        if may_review_audit(user):
+            context["audit_review"] = audit_review_overview(user)
         template = "core/home_sponsor.html"
     return render(request, template, context, status=status)
 
@@ -102,22 +120,34 @@ def participant_page(
             "status_changes": participant.status_changes.select_related("changed_by"),
             "findings": participant.check_findings.filter(resolved_at__isnull=True),
             "signatures": quality_selectors.signatures_of(participant),
-            "verifications": quality_selectors.verifications_of(participant),
-            "locks": quality_selectors.open_locks_over(participant),
+            "verification": quality_selectors.verification_progress(
+                Participant.objects.filter(pk=participant.pk)
+            )[participant.pk]
+            if may.read_forms
+            else None,
+            "locks": [
+                (lock, form_label(lock.record) if lock.record else "")
+                for lock in quality_selectors.open_locks_over(participant)
+            ],
             "sign_form": SignForm(),
             "queries": queries_visible_to(
                 request.user, participant_id=participant.pk
             ).select_related("opened_by"),
             "may": may,
             "query_targets": [
-                f"{form.code}.{field.name}"
+                (
+                    f"{form.code}.{field.name}",
+                    f"{form_label(form.code)}: {field_label(form.code, field.name)}",
+                )
                 for form in catalogue.queryable_forms()
                 for field in form.entered_fields
             ]
             if may.raise_query
             else [],
             "readable_forms": readable_forms(request.user, participant) if may.read_forms else [],
-            "lockable_records": quality_record_codes() if may.lock else [],
+            "lockable_records": [(code, form_label(code)) for code in quality_record_codes()]
+            if may.lock
+            else [],
             "can_unblind": may.unblind and not participant.unblindings.exists(),
             "typed": request.POST if refused_post else {},
             "typed_path": request.path if refused_post else "",

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "ecrf.notifications",
     "ecrf.exports",
     "ecrf.reports",
+    "ecrf.review",
     "ecrf.home",
     "randomization",
 ]
@@ -258,6 +259,11 @@ CELERY_BEAT_SCHEDULE = {
     "verify-audit-trail": {
         "task": "ecrf.audit.tasks.audit_trail_verify",
         "schedule": crontab(hour=2, minute=30),
+    },
+    # Audit-trail review reads an index of the trail: copy each minute's new changes.
+    "update-audit-review-index": {
+        "task": "ecrf.review.tasks.audit_index_update",
+        "schedule": timedelta(minutes=1),
     },
     # Serious adverse events: queue again any sponsor notification still unsent (a lost
     # message, a broker that was down), so the 24-hour deadline is not missed silently.

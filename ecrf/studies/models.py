@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from decimal import Decimal
 
@@ -108,6 +109,29 @@ class Study(models.Model):
         ),
     )
 
+    audit_late_entry_days = models.PositiveSmallIntegerField(
+        _("days after which an entry counts as late"),
+        default=7,
+        help_text=_(
+            "Audit review flags a record entered more than this many days after the date "
+            "it records."
+        ),
+    )
+    audit_working_hours_start = models.TimeField(
+        _("working hours start"),
+        default=dt.time(7, 0),
+        help_text=_("Audit review flags changes made outside the site's working hours."),
+    )
+    audit_working_hours_end = models.TimeField(_("working hours end"), default=dt.time(21, 0))
+    audit_bulk_records = models.PositiveIntegerField(
+        _("records changed within 10 minutes that make a bulk change"),
+        default=50,
+        help_text=_(
+            "Audit review flags a user's changes once she has changed more than this many "
+            "records within 10 minutes."
+        ),
+    )
+
     class Meta:
         verbose_name = _("study")
         verbose_name_plural = _("studies")
@@ -127,6 +151,13 @@ class Study(models.Model):
             models.CheckConstraint(
                 condition=models.Q(th1_th2_threshold__gte=0),
                 name="study_th1_th2_threshold_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    audit_working_hours_start__lt=models.F("audit_working_hours_end")
+                ),
+                name="study_working_hours_ordered",
+                violation_error_message=_("Working hours must start before they end."),
             ),
             models.CheckConstraint(
                 condition=models.Q(efficacy_null_rate__gt=0, efficacy_null_rate__lt=1),

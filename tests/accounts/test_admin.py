@@ -34,6 +34,10 @@ def _study_form(study, **changes):
         "efficacy_null_rate": study.efficacy_null_rate,
         "efficacy_alpha": study.efficacy_alpha,
         "efficacy_visible_before_lock": "on" if study.efficacy_visible_before_lock else "",
+        "audit_late_entry_days": study.audit_late_entry_days,
+        "audit_working_hours_start": study.audit_working_hours_start.strftime("%H:%M"),
+        "audit_working_hours_end": study.audit_working_hours_end.strftime("%H:%M"),
+        "audit_bulk_records": study.audit_bulk_records,
     }
     data.update(changes)
     return data

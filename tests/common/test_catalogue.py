@@ -34,6 +34,8 @@ NOT_PARTICIPANT_DATA = {
     "quality.Lock",
     "queries.Query",
     "randomization.AllocationRequest",
+    # the audit trail's review index: a copy of the trail, not the participant's data
+    "review.AuditEntry",
     "schedule.Reminder",
 }
 

@@ -53,6 +53,7 @@ SPONSOR = frozenset({"monitor", "data_manager", "statistician", "admin"})
 EXPORT_OWNER = frozenset({"data_manager"})
 WITHDRAWERS = frozenset({"coordinator", "investigator"})
 QUERY_ANSWERERS = frozenset({"coordinator", "investigator"})
+AUDIT_REVIEWERS = frozenset({"monitor", "data_manager", "admin"})
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,12 @@ ACCESS: dict[str, Rule] = {
     "accounts:password_change": rule(get=ALL, post=ALL),
     "accounts:set_language": rule(post=ALL, public=True),
     "accounts:api_token": rule(get=ALL, post=ALL),
+    "accounts:access_review": rule(
+        get=frozenset({"admin", "data_manager"}), post=frozenset({"admin"})
+    ),
+    "accounts:access_review_csv": rule(get=frozenset({"admin", "data_manager"})),
+    "audit_review:index": rule(get=AUDIT_REVIEWERS),
+    "audit_review:sign_off": rule(post=QUERY_RAISERS),
     "healthz": PUBLIC_GET,
     "api-schema": PUBLIC_GET,
     "api-docs": PUBLIC_GET,
@@ -114,6 +121,7 @@ ACCESS: dict[str, Rule] = {
     "safety:adverse_events": rule(get=ALL, post=COORDINATOR | INVESTIGATOR),
     "safety:adverse_event": rule(get=ALL, post=COORDINATOR | INVESTIGATOR),
     "safety:adverse_event_confirm": rule(post=INVESTIGATOR),
+    "safety:awaiting_confirmation": rule(get=ALL),
     "schedule:treatment": rule(get=ALL),
     "schedule:embryo_transfer": rule(post=COORDINATOR),
     "schedule:dose": rule(post=COORDINATOR),
@@ -123,6 +131,8 @@ ACCESS: dict[str, Rule] = {
     "schedule:print": rule(get=ALL),
     "schedule:ics": rule(get=ALL),
     # data quality (web)
+    "queries:list": rule(get=ALL),
+    "queries:csv": rule(get=ALL),
     "queries:open": rule(post=QUERY_RAISERS),
     "queries:step": rule(post=QUERY_ANSWERERS),
     "quality:sign": rule(post=INVESTIGATOR),
@@ -131,6 +141,7 @@ ACCESS: dict[str, Rule] = {
     "quality:unlock": rule(post=DATA_MANAGER),
     "quality:study_lock": rule(post=DATA_MANAGER),
     "quality:study_unlock": rule(post=DATA_MANAGER),
+    "quality:worklist": rule(get=QUERY_RAISERS),
     # randomization lists (web)
     "randomization:index": rule(get=LIST_KEEPERS),
     "randomization:generate": rule(post=LIST_KEEPERS),
@@ -169,6 +180,10 @@ ACCESS: dict[str, Rule] = {
     "query-close": rule(post=QUERY_RAISERS),
     "query-reopen": rule(post=QUERY_RAISERS),
     "reports-efficacy": rule(get=LIST_KEEPERS),
+    "access-review": rule(get=frozenset({"admin", "data_manager"})),
+    "access-reviews": rule(get=frozenset({"admin", "data_manager"}), post=frozenset({"admin"})),
+    "audit-events": rule(get=AUDIT_REVIEWERS),
+    "audit-reviews": rule(get=AUDIT_REVIEWERS, post=QUERY_RAISERS),
     "form-catalogue": rule(get=ALL),
     "participant-form": rule(get=ALL),
     "participant-form-verification": rule(post=MONITOR),

@@ -14,8 +14,11 @@ from typing import Any
 from django import forms
 from rest_framework import serializers
 
-from ecrf.accounts.forms import LoginForm, StyledPasswordChangeForm, TokenForm
+from ecrf.accounts.forms import AccessReviewForm, LoginForm, StyledPasswordChangeForm, TokenForm
+from ecrf.accounts.models import AccessReview, User
 from ecrf.accounts.selectors import sites_visible_to
+from ecrf.api import access as api_access
+from ecrf.api import audit as api_audit
 from ecrf.api import forms as api_forms
 from ecrf.api import queries as api_queries
 from ecrf.api import review as api_review
@@ -38,14 +41,21 @@ from ecrf.participants.forms import (
 )
 from ecrf.participants.models import Participant
 from ecrf.participants.services import eligibility_record
-from ecrf.quality.forms import LockForm, SignForm, VerifyForm
+from ecrf.quality.forms import LockForm, SignForm, VerificationWorklistFilterForm, VerifyForm
 from ecrf.quality.models import Lock, Signature, Verification
 from ecrf.quality.services import lock_set
-from ecrf.queries.forms import QueryOpenForm, QueryStepForm
+from ecrf.queries.forms import QueryFilterForm, QueryOpenForm, QueryStepForm
 from ecrf.queries.models import Query, QueryMessage
 from ecrf.queries.services import query_close, query_open, query_respond
 from ecrf.reports import api as reports_api
-from ecrf.safety.forms import AdverseEventEditForm, AdverseEventForm, ConfirmForm
+from ecrf.review.forms import AuditFilterForm, AuditReviewForm
+from ecrf.review.models import AuditReview
+from ecrf.safety.forms import (
+    AdverseEventEditForm,
+    AdverseEventForm,
+    AwaitingConfirmationFilterForm,
+    ConfirmForm,
+)
 from ecrf.safety.models import AdverseEvent
 from ecrf.safety.services import adverse_event_record
 from ecrf.schedule.forms import (
@@ -236,6 +246,54 @@ WEB_TARGETS: list[Target] = [
         setup=lambda s: _web(s, "coordinator", participant=_screened(s)),
         baseline=lambda c: {"site": "S01", "status": "screening", "q": "S01"},
         build=lambda c, d, f: ParticipantFilterForm(d, sites=sites_visible_to(c.user)),
+        clock="2026-03-16",
+        weight=0.5,
+        saves=False,
+    ),
+    Target(
+        name="query_filter",
+        schema=QueryFilterForm,
+        role="monitor",
+        method="get",
+        path=lambda c: "/queries/",
+        setup=lambda s: _web(s, "monitor", participant=s.fx("ready_participant")()),
+        baseline=lambda c: {
+            "site": "S01",
+            "participant": str(c.participant.pk),
+            "form": "consent",
+            "status": "open",
+            "age": "0-7",
+            "raised_by": c.user.username,
+            "sort": "-age",
+            "page": "1",
+        },
+        build=lambda c, d, f: QueryFilterForm(d, sites=sites_visible_to(c.user)),
+        clock="2026-03-16",
+        weight=0.5,
+        saves=False,
+    ),
+    Target(
+        name="verification_worklist_filter",
+        schema=VerificationWorklistFilterForm,
+        role="monitor",
+        method="get",
+        path=lambda c: f"{P}verification/",
+        setup=lambda s: _web(s, "monitor", participant=_assessed(s)),
+        baseline=lambda c: {"site": "S01", "awaiting": "verification", "sort": "critical"},
+        build=lambda c, d, f: VerificationWorklistFilterForm(d, sites=sites_visible_to(c.user)),
+        clock="2026-03-16",
+        weight=0.5,
+        saves=False,
+    ),
+    Target(
+        name="awaiting_confirmation_filter",
+        schema=AwaitingConfirmationFilterForm,
+        role="monitor",
+        method="get",
+        path=lambda c: f"{P}adverse-events/awaiting-confirmation/",
+        setup=lambda s: _web(s, "monitor", participant=_screened(s)),
+        baseline=lambda c: {"site": "S01"},
+        build=lambda c, d, f: AwaitingConfirmationFilterForm(d, sites=sites_visible_to(c.user)),
         clock="2026-03-16",
         weight=0.5,
         saves=False,
@@ -1148,6 +1206,126 @@ API_TARGETS.append(
     )
 )
 
+
+def _account_names() -> list[str]:
+    return list(User.objects.order_by("username").values_list("username", flat=True))
+
+
+def _with_account_to_change(scene: Any, make: Any) -> Ctx:
+    scene.user("monitor")
+    return make(scene, "admin")
+
+
+WEB_TARGETS.append(
+    Target(
+        name="access_review",
+        schema=AccessReviewForm,
+        role="admin",
+        method="post",
+        path=lambda c: "/accounts/access-review/",
+        setup=lambda s: _with_account_to_change(s, _web),
+        baseline=lambda c: {
+            "reviewed_on": "2026-03-15",
+            "comment": "Quarterly review of every account.",
+            f"change_{_account_names()[0]}": "Deactivate: left the study team",
+        },
+        build=lambda c, d, f: AccessReviewForm(d, usernames=_account_names()),
+        stored=lambda c: AccessReview.objects.order_by("-pk").first(),
+        clock="2026-03-16",
+    )
+)
+
+API_TARGETS.append(
+    Target(
+        name="api_access_review",
+        operation=("POST", "/api/v1/access-reviews/"),
+        schema=api_access.AccessReviewInputSerializer,
+        role="admin",
+        method="post",
+        path=lambda c: f"{V1}access-reviews/",
+        setup=lambda s: _with_account_to_change(s, _api),
+        baseline=lambda c: {
+            "reviewed_on": "2026-03-15",
+            "comment": "Quarterly review of every account.",
+            "accounts_to_change": [
+                {"username": _account_names()[0], "change": "Deactivate: left the study team"}
+            ],
+        },
+        build=lambda c, d, f: api_access.AccessReviewInputSerializer(data=d),
+        stored=lambda c: AccessReview.objects.order_by("-pk").first(),
+        not_stored=frozenset({"accounts_to_change"}),
+        defaulted=frozenset({"accounts_to_change"}),
+        clock="2026-03-16",
+        api=True,
+    )
+)
+
+
+def _audit_reviewer(scene: Any, make: Any) -> Ctx:
+    _assessed(scene)
+    return make(scene, "monitor")
+
+
+WEB_TARGETS += [
+    Target(
+        name="audit_filter",
+        schema=AuditFilterForm,
+        role="monitor",
+        method="get",
+        path=lambda c: "/audit/",
+        setup=lambda s: _audit_reviewer(s, _web),
+        baseline=lambda c: {
+            "site": "S01",
+            "user": "coordinator",
+            "since": "2026-01-01",
+            "until": "2026-12-31",
+            "signal": "late_entry",
+        },
+        build=lambda c, d, f: AuditFilterForm(d, user=c.user),
+        clock="2026-03-16",
+        weight=0.5,
+        saves=False,
+    ),
+    Target(
+        name="audit_sign_off",
+        schema=AuditReviewForm,
+        role="monitor",
+        method="post",
+        path=lambda c: "/audit/reviews/",
+        setup=lambda s: _audit_reviewer(s, _web),
+        baseline=lambda c: {
+            "site": "S01",
+            "through": "2026-03-15T18:00+09:00",
+            "comment": "Every change of the week reviewed.",
+        },
+        build=lambda c, d, f: AuditReviewForm(d, user=c.user),
+        stored=lambda c: AuditReview.objects.order_by("-pk").first(),
+        clock="2026-03-16",
+        form_key="review_form",
+    ),
+]
+
+API_TARGETS.append(
+    Target(
+        name="api_audit_review",
+        operation=("POST", "/api/v1/audit-reviews/"),
+        schema=api_audit.AuditReviewInputSerializer,
+        role="monitor",
+        method="post",
+        path=lambda c: f"{V1}audit-reviews/",
+        setup=lambda s: _audit_reviewer(s, _api),
+        baseline=lambda c: {
+            "site": "S01",
+            "through": "2026-03-15T18:00:00+09:00",
+            "comment": "Every change of the week reviewed.",
+        },
+        build=lambda c, d, f: api_audit.AuditReviewInputSerializer(data=d),
+        stored=lambda c: AuditReview.objects.order_by("-pk").first(),
+        clock="2026-03-16",
+        api=True,
+    )
+)
+
 TARGETS = WEB_TARGETS + API_TARGETS
 
 #: Forms and serializers that take no input from a client, and why.
@@ -1177,6 +1355,14 @@ NOT_INPUTS: dict[type, str] = {
     api_review.VerificationSerializer: "answer of POST verification",
     api_forms.CatalogueFieldSerializer: "part of the form catalogue",
     api_forms.ChoiceSerializer: "part of the form catalogue",
+    api_access.AccountAccessSerializer: "answer of GET access-review",
+    api_access.GrantSerializer: "part of the answer of GET access-review",
+    api_access.ApiKeySerializer: "part of the answer of GET access-review",
+    api_access.AccessReviewSerializer: "answer of the access-reviews endpoints",
+    api_access.AccountChangeSerializer: "part of POST access-reviews (examined there)",
+    api_audit.AuditEventSerializer: "part of the answer of GET audit-events",
+    api_audit.AuditEventPageSerializer: "answer of GET audit-events",
+    api_audit.AuditReviewSerializer: "answer of the audit-reviews endpoints",
 }
 
 #: Input serializers no route takes (kept for a planned endpoint); listed so that

@@ -58,6 +58,9 @@ NO_FREE_TEXT = {
     "password_change",
     "randomize",
     "participant_filter",
+    "query_filter",
+    "verification_worklist_filter",
+    "awaiting_confirmation_filter",
     "api_participant_create",
     "export_request",
     "api_export_request",
@@ -100,8 +103,12 @@ def test_sql_injection_in_every_free_text_field_is_stored_literally(target: Targ
 
 LIST_QUERIES = [
     ("/participants/", ["site", "status", "q", "page"]),
+    ("/participants/verification/", ["site", "awaiting", "sort", "page"]),
+    ("/participants/adverse-events/awaiting-confirmation/", ["site", "page"]),
     ("/api/v1/participants/", ["site", "status", "page"]),
-    ("/api/v1/queries/", ["status", "participant", "page"]),
+    ("/api/v1/queries/", ["status", "participant", "site", "record", "form", "age", "raised_by"]),
+    ("/queries/", ["site", "participant", "form", "status", "age", "raised_by", "sort", "page"]),
+    ("/queries/queries.csv", ["site", "form", "raised_by", "sort"]),
     ("/api/v1/exports/", ["page"]),
     ("/exports/", ["page"]),
     ("/", ["page"]),

@@ -150,6 +150,12 @@ class AuditedModel:
     def table(self) -> str:
         return self.event_model._meta.db_table
 
+    @property
+    def refers_to_object(self) -> bool:
+        """Whether its events name the row they are about (a model whose key is a
+        secret keeps no such reference)."""
+        return any(f.name == "pgh_obj" for f in self.event_model._meta.concrete_fields)
+
 
 def _q(name: str | None) -> str:
     assert name, "a column or table of the model registry"
@@ -407,8 +413,13 @@ def _event_columns_sql(audited: AuditedModel) -> str:
     return (
         f"{_literal(audited.table)}::text AS tbl, e.pgh_id::bigint AS pgh_id, "
         "e.pgh_created_at AS ts, e.pgh_label AS action, e.pgh_context AS ctx, "
-        "e.pgh_obj_id AS obj_id, e.pgh_obj_id::text AS record_id, "
-        f"{_path_sql(audited.participant_path)} AS participant_id, "
+        + (
+            "e.pgh_obj_id AS obj_id, e.pgh_obj_id::text AS record_id, "
+            if audited.refers_to_object
+            # Without a reference to its row, each event is a record of its own.
+            else "e.pgh_id AS obj_id, ''::text AS record_id, "
+        )
+        + f"{_path_sql(audited.participant_path)} AS participant_id, "
         f"{_path_sql(audited.site_path)} AS site_id, "
         f"{_path_sql(audited.study_path)} AS study_id"
     )
@@ -426,13 +437,29 @@ _CONTEXT_COLUMNS = {
 }
 
 
+def _linked_sql(audited: AuditedModel, event: str) -> str:
+    """True for an event whose link in the hash chain is in the range asked for."""
+    return (
+        "EXISTS (SELECT 1 FROM audit_chain_link l "  # noqa: S608
+        f"WHERE l.event_table = {_literal(audited.table)} AND l.event_id = {event} "
+        "AND l.seq > %(seq_after)s AND l.seq <= %(seq_upto)s)"
+    )
+
+
 def _field_branch_sql(
-    audited: AuditedModel, scope: ExportScope, sql_scope: _Scope, *, neutralise: bool
+    audited: AuditedModel,
+    scope: ExportScope,
+    sql_scope: _Scope,
+    *,
+    neutralise: bool,
+    linked: bool = False,
 ) -> str | None:
     """One audited model's rows: its events, each spread into one row per changed field.
 
     Per event (before the spreading): its values as text, the previous event's values
     of the same record, and its context; per row only the choice of old and new value.
+    ``linked`` keeps the events whose chain link is in a range (and reads, for the
+    previous values, only the records those events belong to).
     """
     fields = _exported_fields(audited, scope)
     if not fields:
@@ -454,7 +481,16 @@ def _field_branch_sql(
         + ")"
         for i, field in enumerate(fields)
     )
-    dates = " AND ".join(c.replace("e.pgh_created_at", "b.ts") for c in sql_scope.event_conditions)
+    conditions = [c.replace("e.pgh_created_at", "b.ts") for c in sql_scope.event_conditions]
+    records = ""
+    if linked:
+        obj = "pgh_obj_id" if audited.refers_to_object else "pgh_id"
+        conditions.append(_linked_sql(audited, "b.pgh_id"))
+        records = (
+            f"WHERE e.{obj} IN (SELECT x.{obj} FROM {_q(audited.table)} x "  # noqa: S608
+            f"WHERE {_linked_sql(audited, 'x.pgh_id')})"
+        )
+    dates = " AND ".join(conditions)
     return f"""
     SELECT b.tbl, b.pgh_id, b.ts, b.action, b.record_id, b.participant_id, b.site_id,
            b.study_id, {", ".join(f"b.{_q(name)}" for name in _CONTEXT_COLUMNS)},
@@ -467,7 +503,7 @@ def _field_branch_sql(
       FROM (
         SELECT v.*, {previous}, {context}
           FROM (SELECT {_event_columns_sql(audited)}, {values}
-                  FROM {_q(audited.table)} e) v
+                  FROM {_q(audited.table)} e {records}) v
       ) b
      CROSS JOIN LATERAL (VALUES {spread}) AS f(ord, field, prev, cur, changed)
      WHERE CASE WHEN b.action = 'update' THEN f.changed ELSE f.cur <> '' END
@@ -536,18 +572,27 @@ def _union(branches: list[str], empty: str) -> str:
     return " UNION ALL ".join(f"({b})" for b in branches) if branches else empty
 
 
-def audit_query(scope: ExportScope, *, neutralise: bool = False) -> tuple[str, dict[str, Any]]:
+def audit_query(
+    scope: ExportScope, *, neutralise: bool = False, links: tuple[int, int] | None = None
+) -> tuple[str, dict[str, Any]]:
     """The audit trail of ``scope`` as one query: :data:`COLUMNS`, oldest change first.
 
     Timestamps are written in the session's time zone: run it inside
     :func:`export_transaction`. ``neutralise`` guards every free text against spreadsheet
-    formulas (for CSV files).
+    formulas (for CSV files). ``links`` (after, up to) keeps the events whose link in the
+    hash chain has a sequence number in that range.
     """
     sql_scope = _scope_sql(scope)
+    if links is not None:
+        sql_scope.params.update(seq_after=links[0], seq_upto=links[1])
     branches = [
         branch
         for audited in _models_in_scope(scope)
-        if (branch := _field_branch_sql(audited, scope, sql_scope, neutralise=neutralise))
+        if (
+            branch := _field_branch_sql(
+                audited, scope, sql_scope, neutralise=neutralise, linked=links is not None
+            )
+        )
     ]
     empty = (
         "SELECT NULL::text AS tbl, NULL::bigint AS pgh_id, NULL::timestamptz AS ts, "

@@ -1,0 +1,342 @@
+"""Reads for audit-trail review: the trail filtered on the server, a page at a time.
+
+Entries are read from the review index (:class:`~.models.AuditEntry`) in the order of
+their time, then of their copying, by keyset pagination: a page is the entries after
+(or before) one entry, so a page costs the same on the first day and after ten million
+changes. What a reader sees is scoped as every read is: the sites she sees (entries tied
+to no site, such as accounts, only for the roles that see every site), without the
+randomization list's rows unless she manages lists, and without the allocated arm where
+a blinded study hides it from her role.
+
+Values are shown by their labels in the reader's language; times at the entry's site,
+with the offset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from ecrf.accounts.models import User
+from ecrf.accounts.policy import arms_hidden_from, enforce, may_manage_lists, may_review_audit
+from ecrf.accounts.roles import Role
+from ecrf.accounts.selectors import scope_to_user_sites, sites_visible_to
+from ecrf.common import catalogue
+from ecrf.exports.formats.audit import audited_models
+from ecrf.exports.formats.dictionary import FieldDef, FormDef, study_forms
+from ecrf.studies.models import Site, Study
+
+from .models import AuditEntry, AuditReview, Signal
+
+#: Entries on one page (of the web page and of the API).
+PAGE_SIZE = 50
+
+#: The signal filter's value for "any risk signal".
+ANY_SIGNAL = "any"
+
+ACTIONS = {
+    "create": gettext_lazy("Created"),
+    "update": gettext_lazy("Changed"),
+    "delete": gettext_lazy("Deleted"),
+}
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """What a reviewer narrows the trail to; empty means any."""
+
+    site: Site | None = None
+    subject_id: str = ""
+    user: str = ""
+    role: str = ""
+    record: str = ""
+    field: str = ""
+    action: str = ""
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    reason: str = ""
+    signal: str = ""
+
+
+def audit_entries(user: User, filters: AuditFilters) -> QuerySet[AuditEntry]:
+    """The entries ``user`` may review, narrowed by ``filters``, oldest first."""
+    enforce(may_review_audit(user))
+    entries = scope_to_user_sites(AuditEntry.objects.select_related("site"), user, site_path="site")
+    if not may_manage_lists(user):
+        entries = entries.exclude(model__in=[m.lower() for m in catalogue.concealed_models()])
+    study = Study.objects.order_by("pk").first()
+    if study is not None and arms_hidden_from(user, study):
+        entries = entries.exclude(reveals_arm=True)
+    conditions: dict[str, Any] = {}
+    if filters.site is not None:
+        conditions["site"] = filters.site
+    for name in ("subject_id", "role", "record", "field", "action"):
+        if value := getattr(filters, name):
+            conditions[name] = value
+    if filters.user:
+        conditions["actor"] = filters.user
+    if filters.since is not None:
+        conditions["at__gte"] = filters.since
+    if filters.until is not None:
+        conditions["at__lt"] = filters.until
+    if filters.reason:
+        conditions["reason__icontains"] = filters.reason
+    if filters.signal == ANY_SIGNAL:
+        entries = entries.exclude(signals=[])
+    elif filters.signal:
+        conditions["signals__contains"] = [filters.signal]
+    return entries.filter(**conditions).order_by("at", "id")
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of entries and the entries the neighbouring pages start from."""
+
+    entries: list[AuditEntry]
+    #: the last entry of this page, when more follow
+    next_after: int | None
+    #: the first entry of this page, when some come before it
+    previous_before: int | None
+
+
+def audit_page(
+    user: User,
+    filters: AuditFilters,
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    size: int = PAGE_SIZE,
+) -> AuditPage:
+    """A page of the filtered trail: the ``size`` entries after entry ``after`` (or before
+    entry ``before``), in one query."""
+    entries = audit_entries(user, filters)
+    if before is not None:
+        anchor = AuditEntry.objects.filter(pk=before).values("at")[:1]
+        found = list(
+            entries.filter(Q(at__lt=anchor) | Q(at=anchor, id__lt=before)).order_by("-at", "-id")[
+                : size + 1
+            ]
+        )
+        more_before = len(found) > size
+        found = found[:size][::-1]
+        return AuditPage(
+            entries=found,
+            next_after=found[-1].pk if found else None,
+            previous_before=found[0].pk if found and more_before else None,
+        )
+    if after is not None:
+        anchor = AuditEntry.objects.filter(pk=after).values("at")[:1]
+        entries = entries.filter(Q(at__gt=anchor) | Q(at=anchor, id__gt=after))
+    found = list(entries[: size + 1])
+    more_after = len(found) > size
+    found = found[:size]
+    return AuditPage(
+        entries=found,
+        next_after=found[-1].pk if found and more_after else None,
+        previous_before=found[0].pk if found and after is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One entry as its reader sees it."""
+
+    entry: AuditEntry
+    time: str
+    role: str
+    record: str
+    field: str
+    old_value: str
+    new_value: str
+    action: str
+    signals: tuple[str, ...]
+
+
+@functools.cache
+def _form_definitions() -> tuple[FormDef, ...]:
+    """The forms' labels and code lists in both languages, described once per process
+    (they do not depend on a study's settings, which only shape the edit checks)."""
+    return tuple(study_forms())
+
+
+class Labels:
+    """Labels of forms, fields and values in the reader's language, from the catalogue
+    (through the data dictionary) and, for other records, their models."""
+
+    def __init__(self) -> None:
+        self.japanese = (translation.get_language() or "en").startswith("ja")
+        self.fields: dict[tuple[str, str], FieldDef] = {}
+        self.forms: dict[str, str] = {}
+        for form in _form_definitions():
+            self.forms[form.name] = form.label_ja if self.japanese else form.label_en
+            for field in form.fields:
+                self.fields[(form.name, field.name)] = field
+        self.models: dict[str, tuple[str, dict[str, str]]] = {}
+        for audited in audited_models():
+            model = audited.model
+            self.models[audited.record] = (
+                str(model._meta.verbose_name),
+                {f.name: str(f.verbose_name) for f in audited.fields},
+            )
+        self.zones = {
+            site.pk: zoneinfo.ZoneInfo(site.time_zone) for site in Site.objects.only("time_zone")
+        }
+        self.roles = dict(Role.choices)
+        self.signals = dict(Signal.choices)
+
+    def record(self, code: str) -> str:
+        if code in self.forms:
+            return self.forms[code]
+        return self.models.get(code, (code, {}))[0]
+
+    def field(self, record: str, name: str) -> str:
+        definition = self.fields.get((record, name)) or self.fields.get(
+            (record, name.removesuffix("_id"))
+        )
+        if definition is not None:
+            return definition.label_ja if self.japanese else definition.label_en
+        return self.models.get(record, ("", {}))[1].get(name, name)
+
+    def value(self, record: str, name: str, text: str) -> str:
+        """A value as the exports write it (a code, ``1``/``0``), in words."""
+        definition = self.fields.get((record, name))
+        if not text or definition is None:
+            return text
+        labels = dict(definition.allowed_values_ja if self.japanese else definition.allowed_values)
+        if definition.multiple:
+            return ", ".join(labels.get(code, code) for code in text.split(";"))
+        if text in labels:
+            return labels[text]
+        if definition.data_type == "boolean":
+            return _("Yes") if text == "1" else _("No") if text == "0" else text
+        return text
+
+    def time(self, entry: AuditEntry) -> str:
+        zone = self.zones.get(entry.site_id or 0) or zoneinfo.ZoneInfo("Asia/Tokyo")
+        local = entry.at.astimezone(zone)
+        return f"{local:%Y-%m-%d %H:%M:%S} (UTC{local.isoformat()[-6:]})"
+
+    def line(self, entry: AuditEntry) -> AuditLine:
+        return AuditLine(
+            entry=entry,
+            time=self.time(entry),
+            role=str(self.roles.get(entry.role, entry.role)),
+            record=self.record(entry.record),
+            field=self.field(entry.record, entry.field),
+            old_value=self.value(entry.record, entry.field, entry.old_value),
+            new_value=self.value(entry.record, entry.field, entry.new_value),
+            action=str(ACTIONS.get(entry.action, entry.action)),
+            signals=tuple(str(self.signals.get(s, s)) for s in entry.signals),
+        )
+
+
+def audit_lines(entries: list[AuditEntry]) -> list[AuditLine]:
+    """The entries in words, for the reader's language."""
+    labels = Labels()
+    return [labels.line(entry) for entry in entries]
+
+
+def record_choices() -> list[tuple[str, str]]:
+    """The forms, then the other audited records, a reviewer filters on, by label."""
+    choices = [(form.code, str(form.label)) for form in catalogue.FORMS]
+    known = {code for code, _label in choices}
+    for audited in audited_models():
+        if audited.record not in known:
+            choices.append((audited.record, str(audited.model._meta.verbose_name)))
+            known.add(audited.record)
+    return choices
+
+
+def last_review(site: Site) -> AuditReview | None:
+    """The site's latest audit-trail review sign-off: the next review starts after it."""
+    return AuditReview.objects.filter(site=site).order_by("-through", "-pk").first()
+
+
+def reviews_visible_to(user: User) -> QuerySet[AuditReview]:
+    """The sign-offs of the sites ``user`` sees, latest first."""
+    return scope_to_user_sites(
+        AuditReview.objects.select_related("site", "reviewed_by"), user
+    ).order_by("-through", "-pk")
+
+
+#: Counts of unreviewed entries stop here (a home page shows "10000+").
+UNREVIEWED_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class Unreviewed:
+    """A site's audit entries since its last review sign-off, and those with a signal."""
+
+    entries: int
+    signalled: int
+    capped: bool
+
+
+def unreviewed_per_site(user: User) -> dict[int, Unreviewed]:
+    """Per site ``user`` sees: the entries since its last review, counted up to
+    :data:`UNREVIEWED_CAP` (one query whatever the number of sites)."""
+    site_ids = list(sites_visible_to(user).values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT s.id, c.entries, c.signalled FROM studies_site s
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS entries,
+                       count(*) FILTER (WHERE e.signals <> '{}') AS signalled
+                  FROM (SELECT e.signals FROM review_auditentry e
+                         WHERE e.site_id = s.id
+                           AND e.at > coalesce((SELECT max(r.through)
+                                                  FROM review_auditreview r
+                                                 WHERE r.site_id = s.id), '-infinity')
+                         LIMIT %(cap)s) e
+            ) c
+            WHERE s.id = ANY(%(sites)s)
+            """,
+            {"cap": UNREVIEWED_CAP + 1, "sites": site_ids},
+        )
+        return {
+            site_id: Unreviewed(
+                min(entries, UNREVIEWED_CAP), signalled, capped=entries > UNREVIEWED_CAP
+            )
+            for site_id, entries, signalled in cursor.fetchall()
+        }
+
+
+@dataclass(frozen=True)
+class SiteAuditReview:
+    """What of a site's trail awaits review: the changes since its last sign-off."""
+
+    site: Site
+    unreviewed: Unreviewed
+    last_review: AuditReview | None
+
+
+def audit_review_overview(user: User) -> list[SiteAuditReview]:
+    """Per site ``user`` sees, in code order: the changes since its last review sign-off,
+    those with a risk signal, and that sign-off (three queries)."""
+    sites = list(sites_visible_to(user).order_by("code"))
+    unreviewed = unreviewed_per_site(user)
+    latest = {
+        review.site_id: review
+        for review in AuditReview.objects.filter(site__in=sites)
+        .select_related("reviewed_by")
+        .order_by("site_id", "-through", "-pk")
+        .distinct("site_id")
+    }
+    return [
+        SiteAuditReview(
+            site=site,
+            unreviewed=unreviewed.get(site.pk, Unreviewed(0, 0, capped=False)),
+            last_review=latest.get(site.pk),
+        )
+        for site in sites
+    ]
