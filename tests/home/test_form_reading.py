@@ -22,7 +22,7 @@ def page(client, participant, code: str) -> str:
 
 
 def row(html: str, field: str) -> str:
-    match = re.search(rf'<tr data-field="{field}">(.*?)</tr>', html, re.S)
+    match = re.search(rf'<tr data-field="{field}"[^>]*>(.*?)</tr>', html, re.S)
     assert match, f"no row for {field}"
     return match.group(1)
 
