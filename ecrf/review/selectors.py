@@ -168,25 +168,38 @@ def _form_definitions() -> tuple[FormDef, ...]:
     return tuple(study_forms())
 
 
+@functools.lru_cache(maxsize=8)
+def _named(
+    language: str,
+) -> tuple[dict[str, str], dict[tuple[str, str], FieldDef], dict[str, tuple[str, dict[str, str]]]]:
+    """Forms, their fields, and other audited records with their fields, by name, in
+    ``language`` (the same for every page: described once per process and language)."""
+    japanese = language.startswith("ja")
+    forms: dict[str, str] = {}
+    fields: dict[tuple[str, str], FieldDef] = {}
+    for form in _form_definitions():
+        forms[form.name] = form.label_ja if japanese else form.label_en
+        for field in form.fields:
+            fields[(form.name, field.name)] = field
+    models: dict[str, tuple[str, dict[str, str]]] = {}
+    with translation.override(language):
+        for audited in audited_models():
+            model = audited.model
+            models[audited.record] = (
+                str(model._meta.verbose_name),
+                {f.name: str(f.verbose_name) for f in audited.fields},
+            )
+    return forms, fields, models
+
+
 class Labels:
     """Labels of forms, fields and values in the reader's language, from the catalogue
     (through the data dictionary) and, for other records, their models."""
 
     def __init__(self) -> None:
-        self.japanese = (translation.get_language() or "en").startswith("ja")
-        self.fields: dict[tuple[str, str], FieldDef] = {}
-        self.forms: dict[str, str] = {}
-        for form in _form_definitions():
-            self.forms[form.name] = form.label_ja if self.japanese else form.label_en
-            for field in form.fields:
-                self.fields[(form.name, field.name)] = field
-        self.models: dict[str, tuple[str, dict[str, str]]] = {}
-        for audited in audited_models():
-            model = audited.model
-            self.models[audited.record] = (
-                str(model._meta.verbose_name),
-                {f.name: str(f.verbose_name) for f in audited.fields},
-            )
+        language = translation.get_language() or "en"
+        self.japanese = language.startswith("ja")
+        self.forms, self.fields, self.models = _named(language)
         self.zones = {
             site.pk: zoneinfo.ZoneInfo(site.time_zone) for site in Site.objects.only("time_zone")
         }
@@ -247,13 +260,19 @@ def audit_lines(entries: list[AuditEntry]) -> list[AuditLine]:
 
 def record_choices() -> list[tuple[str, str]]:
     """The forms, then the other audited records, a reviewer filters on, by label."""
-    choices = [(form.code, str(form.label)) for form in catalogue.FORMS]
-    known = {code for code, _label in choices}
-    for audited in audited_models():
-        if audited.record not in known:
-            choices.append((audited.record, str(audited.model._meta.verbose_name)))
-            known.add(audited.record)
-    return choices
+    return list(_record_choices(translation.get_language() or "en"))
+
+
+@functools.lru_cache(maxsize=8)
+def _record_choices(language: str) -> tuple[tuple[str, str], ...]:
+    with translation.override(language):
+        choices = [(form.code, str(form.label)) for form in catalogue.FORMS]
+        known = {code for code, _label in choices}
+        for audited in audited_models():
+            if audited.record not in known:
+                choices.append((audited.record, str(audited.model._meta.verbose_name)))
+                known.add(audited.record)
+    return tuple(choices)
 
 
 def last_review(site: Site) -> AuditReview | None:
