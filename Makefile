@@ -8,12 +8,12 @@ PYTHON := .venv/bin/python
 PYTEST_WORKERS ?= auto
 PYTEST := $(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
-.PHONY: run test validation-report bench load install uv system-deps lint typecheck messages run-prod clean
+.PHONY: run test validation-report bench load install uv system-deps node-deps lint typecheck messages run-prod clean
 
 run: install ## the app, a Celery worker and beat on the embedded PostgreSQL
 	$(PYTHON) scripts/run_local.py
 
-test: install system-deps ## lint, layers, types and the whole suite
+test: install system-deps node-deps ## lint, layers, types and the whole suite
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 	.venv/bin/lint-imports
@@ -29,7 +29,7 @@ load: install ## locust against gunicorn and a Celery worker, 60 s, loopback onl
 # The whole suite once (its plugin writes test-artifacts/validation/results.json), then the
 # requirement-to-test report from those results, whatever the suite's outcome; the target
 # fails when the suite failed or a requirement is not proven by tests that all ran and passed.
-validation-report: install system-deps ## run the suite, then test-artifacts/validation/validation-report.{md,html}
+validation-report: install system-deps node-deps ## run the suite, then test-artifacts/validation/validation-report.{md,html}
 	@rm -f test-artifacts/validation/results.json; \
 	status=0; $(PYTEST) $(PYTEST_ARGS) || status=$$?; \
 	$(PYTHON) scripts/validation_report.py || exit $$?; \
@@ -41,12 +41,20 @@ install: uv
 uv:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet uv || pip install --quiet uv
 
-# Debian's chromium for the browser tests, a Japanese font for their screenshots and
-# gettext for the message catalogues, installed where missing and this user may.
+# axe-core, which the browser tests inject into each page, exactly as package-lock.json
+# locks it: installed when missing or when the lock changed since the last install.
+node-deps:
+	@if [ ! -f node_modules/axe-core/axe.min.js ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
+# Debian's chromium for the browser tests, a Japanese font for their screenshots, npm for
+# axe-core and gettext for the message catalogues, installed where missing and this user may.
 system-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v msgfmt >/dev/null 2>&1 || missing="$$missing gettext"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	[ -n "$$(fc-list :lang=ja 2>/dev/null)" ] || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
@@ -66,7 +74,7 @@ typecheck: install
 	$(PYTHON) -m mypy ecrf randomization
 
 messages: install ## refresh the Japanese catalogue from the code and compile it
-	$(PYTHON) manage.py makemessages -l ja --no-obsolete --add-location file -i ".venv/*" -i "var/*"
+	$(PYTHON) manage.py makemessages -l ja --no-obsolete --add-location file -i ".venv/*" -i "var/*" -i "node_modules/*"
 	$(PYTHON) manage.py compilemessages -l ja -i ".venv" -i "var"
 
 run-prod: install ## gunicorn, worker and beat with production settings (see README)

@@ -40,6 +40,8 @@ class ImportListForm(forms.Form):
     )
 
     def __init__(self, *args: Any, sites: Any, **kwargs: Any) -> None:
+        # Beside the generation form, which also asks for a site: ids of its own.
+        kwargs.setdefault("auto_id", "id_import_%s")
         super().__init__(*args, **kwargs)
         site_field = self.fields["site"]
         assert isinstance(site_field, forms.ModelChoiceField)

@@ -17,9 +17,11 @@ DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 def _helper(form_id: str, label: Any) -> FormHelper:
+    """The layout of one of the treatment page's forms; its button's id is its own, as the
+    page holds five forms."""
     helper = FormHelper()
     helper.form_id = form_id
-    helper.add_input(Submit("submit", label))
+    helper.add_input(Submit("submit", label, css_id=f"{form_id}-submit"))
     return helper
 
 
@@ -82,6 +84,9 @@ class DrugReturnForm(forms.Form):
     capsules = forms.IntegerField(label=_("Capsules returned"), min_value=0, max_value=10_000)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Beside the dispensing form on one page: ids of its own, so that each label
+        # leads to its own field.
+        kwargs.setdefault("auto_id", "id_return_%s")
         super().__init__(*args, **kwargs)
         self.helper = _helper("return-form", _("Record return"))
 
@@ -95,6 +100,8 @@ class VisitRecordForm(forms.Form):
     )
 
     def __init__(self, *args: Any, visits: list[tuple[str, str]], **kwargs: Any) -> None:
+        # Beside the embryo transfer form, which also asks for a reason: ids of its own.
+        kwargs.setdefault("auto_id", "id_visit_%s")
         super().__init__(*args, **kwargs)
         code_field = self.fields["visit_code"]
         assert isinstance(code_field, forms.ChoiceField)
