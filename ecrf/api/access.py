@@ -8,7 +8,6 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,22 +22,15 @@ from ecrf.accounts.services import (
 )
 from ecrf.common.http import request_user
 
+from .permissions import read_and_write
 
-class AccessReviewReaders(BasePermission):
-    """Administrators and data managers read; only administrators record (others: 403)."""
-
-    message = "Only administrators and data managers read the access review."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        if request.method not in view.allowed_methods:
-            return True  # answered 405, whoever asks
-        if request.method in SAFE_METHODS:
-            return bool(may_read_access_review(user))
-        self.message = "Only administrators record an access review."
-        return bool(may_record_access_review(user))
+#: Administrators and data managers read; only administrators record (others: 403).
+AccessReviewReaders = read_and_write(
+    may_read_access_review,
+    may_record_access_review,
+    read_refused="Only administrators and data managers read the access review.",
+    write_refused="Only administrators record an access review.",
+)
 
 
 class GrantSerializer(serializers.Serializer):

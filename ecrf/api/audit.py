@@ -14,7 +14,6 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,26 +26,20 @@ from ecrf.review.models import AuditEntry, AuditReview, Signal
 from ecrf.review.selectors import PAGE_SIZE, audit_page, reviews_visible_to
 from ecrf.review.services import audit_index_update, audit_review_record
 
+from .permissions import read_and_write
+
 #: Pages of the API are larger than the web page's; a caller may ask for fewer.
 API_PAGE_MAX = 500
 
 
-class AuditReviewers(BasePermission):
-    """Monitors (their sites), data managers and admins read; monitors and data managers
-    sign off (others: 403)."""
-
-    message = "Only monitors, data managers and administrators review the audit trail."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        if request.method not in view.allowed_methods:
-            return True  # answered 405, whoever asks
-        if request.method in SAFE_METHODS:
-            return bool(may_review_audit(user))
-        self.message = "Only monitors and data managers sign off an audit-trail review."
-        return bool(may_sign_off_audit_review(user))
+#: Monitors (their sites), data managers and admins read; monitors and data managers
+#: sign off (others: 403).
+AuditReviewers = read_and_write(
+    may_review_audit,
+    may_sign_off_audit_review,
+    read_refused="Only monitors, data managers and administrators review the audit trail.",
+    write_refused="Only monitors and data managers sign off an audit-trail review.",
+)
 
 
 class AuditEventSerializer(serializers.Serializer):

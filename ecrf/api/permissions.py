@@ -47,3 +47,27 @@ def read_any_role_write(action: Policy) -> type[ReadAnyRoleWriteDataEntry]:
         policy = staticmethod(action)  # type: ignore[assignment]
 
     return ReadAnyRoleWriteAction
+
+
+def read_and_write(
+    read: Policy, write: Policy, *, read_refused: str, write_refused: str
+) -> type[BasePermission]:
+    """Roles ``read`` allows read, roles ``write`` allows write (others: 403), decided
+    for the role alone before any input is read; a method the route does not take is
+    answered 405 whoever asks."""
+
+    class ReadAndWrite(BasePermission):
+        message = read_refused
+
+        def has_permission(self, request: Request, view: Any) -> bool:
+            user = request.user
+            if not (user and user.is_authenticated):
+                return False
+            if request.method not in view.allowed_methods:
+                return True
+            if request.method in SAFE_METHODS:
+                return bool(read(user))
+            self.message = write_refused
+            return bool(write(user))
+
+    return ReadAndWrite
