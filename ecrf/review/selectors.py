@@ -33,7 +33,8 @@ from ecrf.accounts.selectors import scope_to_user_sites, sites_visible_to
 from ecrf.common import catalogue
 from ecrf.exports.formats.audit import audited_models
 from ecrf.exports.formats.dictionary import FieldDef, FormDef, study_forms
-from ecrf.studies.models import Site, Study
+from ecrf.studies.models import Site
+from ecrf.studies.services import current_study
 
 from .models import AuditEntry, AuditReview, Signal
 
@@ -73,7 +74,7 @@ def audit_entries(user: User, filters: AuditFilters) -> QuerySet[AuditEntry]:
     entries = scope_to_user_sites(AuditEntry.objects.select_related("site"), user, site_path="site")
     if not may_manage_lists(user):
         entries = entries.exclude(model__in=[m.lower() for m in catalogue.concealed_models()])
-    study = Study.objects.order_by("pk").first()
+    study = current_study()
     if study is not None and arms_hidden_from(user, study):
         entries = entries.exclude(reveals_arm=True)
     conditions: dict[str, Any] = {}

@@ -27,6 +27,7 @@ from ecrf.common import catalogue
 from ecrf.exports.formats.audit import audit_query, audited_models, export_transaction
 from ecrf.exports.formats.base import ExportScope
 from ecrf.studies.models import Arm, Site, Study
+from ecrf.studies.services import current_study
 
 from .models import AuditEntry, AuditIndexState, AuditReview
 
@@ -139,7 +140,7 @@ def _give_signals(since_id: int) -> None:
     audit context. A change "after an unlock" comes, in the chain, after a lock over it
     was lifted.
     """
-    study = Study.objects.order_by("pk").first()
+    study = current_study()
     if study is None:
         return
     _event_details(since_id)
