@@ -47,7 +47,10 @@ def audit_review_page(
 ) -> HttpResponse:
     """The trail as filtered, one page, with the sign-off form and the sign-offs."""
     enforce(may_review_audit(request.user))
-    audit_index_update(batches=CATCH_UP_BATCHES)
+    pending = audit_index_pending()
+    if pending:
+        audit_index_update(batches=CATCH_UP_BATCHES)
+        pending = audit_index_pending()
     query = request.GET if request.method == "GET" else request.POST
     form = AuditFilterForm(
         {k: v for k, v in query.items() if k in AuditFilterForm.base_fields} or None,
@@ -74,11 +77,13 @@ def audit_review_page(
     }
     if review_form is None:
         review_form = AuditReviewForm(
-            initial={"site": filters.site.code if filters.site else ""}, user=request.user
+            initial={"site": filters.site.code if filters.site else ""},
+            user=request.user,
+            sites=form.sites,
         )
     context: dict[str, Any] = {
         "form": form,
-        "lines": audit_lines(page.entries),
+        "lines": audit_lines(page.entries, sites=form.sites.values()),
         "page": page,
         "next_url": f"?{urlencode({**kept, 'after': str(page.next_after)})}"
         if page.next_after
@@ -89,7 +94,7 @@ def audit_review_page(
             else ""
         ),
         "cursor_error": cursor_error,
-        "pending": audit_index_pending(),
+        "pending": pending,
         "since_last_review": since_last_review,
         "may_sign_off": bool(may_sign_off_audit_review(request.user)),
         "review_form": review_form,

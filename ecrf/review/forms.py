@@ -66,9 +66,13 @@ class MomentField(forms.DateTimeField):
         return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
 
 
-def _site_choices(form: forms.Form, user: User, *, blank: Any) -> dict[str, Site]:
-    """Offer the sites ``user`` sees, by code; answer them by code."""
-    sites = {site.code: site for site in sites_visible_to(user).order_by("code")}
+def _site_choices(
+    form: forms.Form, user: User, *, blank: Any, sites: dict[str, Site] | None = None
+) -> dict[str, Site]:
+    """Offer the sites ``user`` sees (``sites`` when the caller has them), by code;
+    answer them by code."""
+    if sites is None:
+        sites = {site.code: site for site in sites_visible_to(user).order_by("code")}
     choices = [(code, str(site)) for code, site in sites.items()]
     form.fields["site"].choices = ([("", blank)] if blank else []) + choices  # type: ignore[attr-defined]
     return sites
@@ -141,14 +145,16 @@ class AuditReviewForm(forms.Form):
     through = MomentField(label=_("Reviewed through"), end_of_day=True)
     comment = forms.CharField(label=_("Comment"), max_length=4000, widget=forms.Textarea)
 
-    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, user: User, sites: dict[str, Site] | None = None, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("auto_id", "review_%s")  # beside the filters, whose ids are id_*
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault(
             "through", timezone.localtime().replace(second=0, microsecond=0).isoformat()
         )
         super().__init__(*args, **kwargs)
-        self.sites = _site_choices(self, user, blank=None)
+        self.sites = _site_choices(self, user, blank=None, sites=sites)
         self.fields["comment"].widget.attrs["rows"] = 2
         _styled(self)
 

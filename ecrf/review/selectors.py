@@ -17,11 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -160,6 +162,7 @@ class AuditLine:
     new_value: str
     action: str
     signals: tuple[str, ...]
+    participant_url: str
 
 
 @functools.cache
@@ -197,15 +200,16 @@ class Labels:
     """Labels of forms, fields and values in the reader's language, from the catalogue
     (through the data dictionary) and, for other records, their models."""
 
-    def __init__(self) -> None:
+    def __init__(self, sites: Iterable[Site] | None = None) -> None:
         language = translation.get_language() or "en"
         self.japanese = language.startswith("ja")
         self.forms, self.fields, self.models = _named(language)
-        self.zones = {
-            site.pk: zoneinfo.ZoneInfo(site.time_zone) for site in Site.objects.only("time_zone")
-        }
+        if sites is None:
+            sites = Site.objects.only("time_zone")
+        self.zones = {site.pk: zoneinfo.ZoneInfo(site.time_zone) for site in sites}
         self.roles = dict(Role.choices)
         self.signals = dict(Signal.choices)
+        self.participant_urls: dict[int, str] = {}
 
     def record(self, code: str) -> str:
         if code in self.forms:
@@ -250,12 +254,24 @@ class Labels:
             new_value=self.value(entry.record, entry.field, entry.new_value),
             action=str(ACTIONS.get(entry.action, entry.action)),
             signals=tuple(str(self.signals.get(s, s)) for s in entry.signals),
+            participant_url=self.participant_url(entry.participant_id),
         )
 
+    def participant_url(self, participant_id: int | None) -> str:
+        """The participant's page, asked of the URL configuration once per participant."""
+        if participant_id is None:
+            return ""
+        if participant_id not in self.participant_urls:
+            self.participant_urls[participant_id] = reverse(
+                "participants:detail", args=[participant_id]
+            )
+        return self.participant_urls[participant_id]
 
-def audit_lines(entries: list[AuditEntry]) -> list[AuditLine]:
-    """The entries in words, for the reader's language."""
-    labels = Labels()
+
+def audit_lines(entries: list[AuditEntry], sites: Iterable[Site] | None = None) -> list[AuditLine]:
+    """The entries in words, for the reader's language; ``sites``, when given, are those
+    the entries belong to (their time zones), else every site is read."""
+    labels = Labels(sites)
     return [labels.line(entry) for entry in entries]
 
 

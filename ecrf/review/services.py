@@ -15,7 +15,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -263,9 +264,11 @@ def audit_index_update(*, batches: int | None = None) -> int:
 
 def audit_index_pending() -> int:
     """Links chained and not yet copied into the review index."""
-    head = ChainLink.objects.aggregate(head=Max("seq"))["head"] or 0
-    state = AuditIndexState.objects.filter(pk=1).values_list("last_seq", flat=True).first()
-    return max(head - (state or 0), 0)
+    copied = AuditIndexState.objects.filter(pk=1).values("last_seq")
+    pending = ChainLink.objects.aggregate(
+        pending=Coalesce(Max("seq"), 0) - Coalesce(Subquery(copied), 0)
+    )["pending"]
+    return max(pending or 0, 0)
 
 
 @transaction.atomic
