@@ -83,7 +83,7 @@ def audit_review_page(
         )
     context: dict[str, Any] = {
         "form": form,
-        "lines": audit_lines(page.entries, sites=form.sites.values()),
+        "lines": audit_lines(page.entries, form.sites.values()),
         "page": page,
         "next_url": f"?{urlencode({**kept, 'after': str(page.next_after)})}"
         if page.next_after

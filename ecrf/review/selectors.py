@@ -200,12 +200,10 @@ class Labels:
     """Labels of forms, fields and values in the reader's language, from the catalogue
     (through the data dictionary) and, for other records, their models."""
 
-    def __init__(self, sites: Iterable[Site] | None = None) -> None:
+    def __init__(self, sites: Iterable[Site]) -> None:
         language = translation.get_language() or "en"
         self.japanese = language.startswith("ja")
         self.forms, self.fields, self.models = _named(language)
-        if sites is None:
-            sites = Site.objects.only("time_zone")
         self.zones = {site.pk: zoneinfo.ZoneInfo(site.time_zone) for site in sites}
         self.roles = dict(Role.choices)
         self.signals = dict(Signal.choices)
@@ -268,9 +266,9 @@ class Labels:
         return self.participant_urls[participant_id]
 
 
-def audit_lines(entries: list[AuditEntry], sites: Iterable[Site] | None = None) -> list[AuditLine]:
-    """The entries in words, for the reader's language; ``sites``, when given, are those
-    the entries belong to (their time zones), else every site is read."""
+def audit_lines(entries: list[AuditEntry], sites: Iterable[Site]) -> list[AuditLine]:
+    """The entries in words, for the reader's language, at the time zones of ``sites``
+    (those the entries belong to)."""
     labels = Labels(sites)
     return [labels.line(entry) for entry in entries]
 
