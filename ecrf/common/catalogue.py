@@ -31,7 +31,16 @@ from django.core.exceptions import ValidationError
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from .rules import AtLeast, Described, NotBefore, NotInFuture, Required, Rule
+from .rules import (
+    AtLeast,
+    ChoiceNeedsYes,
+    ChoiceRefusedWithYes,
+    Described,
+    NotBefore,
+    NotInFuture,
+    Required,
+    Rule,
+)
 
 if TYPE_CHECKING:
     from django.db import models
@@ -587,7 +596,29 @@ FORMS: tuple[Form, ...] = (
             Field("number_of_sacs", "GSNUM", unit=_("sacs"), entered=True, critical=True),
             Field("fetal_heartbeat", "FETALHEA", entered=True, critical=True),
             Field("ectopic_pregnancy", "ECTOPICP", entered=True, critical=True),
-            Field("result", "RESULT", entered=True, critical=True),
+            Field(
+                "result",
+                "RESULT",
+                entered=True,
+                critical=True,
+                # A clinical pregnancy is a sac on ultrasound, or an ectopic pregnancy.
+                rules=(
+                    ChoiceNeedsYes(
+                        choice="positive",
+                        choice_label=_("Positive"),
+                        answers=(
+                            ("gestational_sac_seen", _("gestational sac seen")),
+                            ("ectopic_pregnancy", _("ectopic pregnancy")),
+                        ),
+                    ),
+                    ChoiceRefusedWithYes(
+                        choice="negative",
+                        choice_label=_("Negative"),
+                        answer="gestational_sac_seen",
+                        answer_label=_("gestational sac seen"),
+                    ),
+                ),
+            ),
             Field("followup_study_consent", "FUPCONS", entered=True),
             Field("updated_at", "UPDATEDA"),
         ),

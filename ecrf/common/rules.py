@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.functional import Promise
+from django.utils.text import get_text_list
 from django.utils.translation import gettext_lazy as _
 
 
@@ -144,3 +145,61 @@ class Described(Rule):
 
     def error(self, value: Any, values: Mapping[str, Any]) -> str | None:
         return None
+
+
+def _quoted(label: Promise | str) -> str:
+    return str(_("“%(label)s”") % {"label": label})
+
+
+@dataclass(frozen=True)
+class ChoiceNeedsYes(Rule):
+    """The answer ``choice`` stands only when at least one of ``answers`` (yes/no
+    questions of the same form, as ``(name, label)``) is answered yes."""
+
+    choice: str = ""
+    choice_label: Promise | str = ""
+    answers: tuple[tuple[str, Promise | str], ...] = ()
+
+    def _answers(self) -> str:
+        return get_text_list([_quoted(label) for _name, label in self.answers])
+
+    def describe(self) -> Promise | str:
+        return _("“%(choice)s” only when %(answers)s is yes.") % {
+            "choice": self.choice_label,
+            "answers": self._answers(),
+        }
+
+    def error(self, value: Any, values: Mapping[str, Any]) -> str | None:
+        if value != self.choice or any(values.get(name) is True for name, _l in self.answers):
+            return None
+        return self._say(
+            _("“%(choice)s” needs %(answers)s answered yes."),
+            choice=self.choice_label,
+            answers=self._answers(),
+        )
+
+
+@dataclass(frozen=True)
+class ChoiceRefusedWithYes(Rule):
+    """The answer ``choice`` is refused when the yes/no question ``answer`` of the same
+    form (its name and label) is answered yes."""
+
+    choice: str = ""
+    choice_label: Promise | str = ""
+    answer: str = ""
+    answer_label: Promise | str = ""
+
+    def describe(self) -> Promise | str:
+        return _("Not “%(choice)s” when %(answer)s is yes.") % {
+            "choice": self.choice_label,
+            "answer": _quoted(self.answer_label),
+        }
+
+    def error(self, value: Any, values: Mapping[str, Any]) -> str | None:
+        if value != self.choice or values.get(self.answer) is not True:
+            return None
+        return self._say(
+            _("“%(choice)s” cannot be given when %(answer)s is answered yes."),
+            choice=self.choice_label,
+            answer=_quoted(self.answer_label),
+        )

@@ -19,6 +19,16 @@ def _optional_bool(value: Any) -> bool | None:
     return None if value in ("", None) else value in (True, "True")
 
 
+def yes_no(label: Any) -> forms.TypedChoiceField:
+    """A required yes/no question with neither answer chosen in advance."""
+    return forms.TypedChoiceField(
+        label=label,
+        choices=[(True, _("Yes")), (False, _("No"))],
+        coerce=lambda value: value in (True, "True"),
+        widget=forms.RadioSelect,
+    )
+
+
 class _EndpointForm(forms.Form):
     reason = reason_for_change_field()
     confirm_warnings = forms.BooleanField(
@@ -44,15 +54,8 @@ class BiochemicalPregnancyForm(_EndpointForm):
 
 class ClinicalPregnancyForm(_EndpointForm):
     assessed_on = forms.DateField(label=_("Date of assessment"), widget=DATE_WIDGET)
-    transvaginal_ultrasound = forms.BooleanField(
-        label=_("Transvaginal ultrasound done"), required=False, initial=True
-    )
-    gestational_sac_seen = forms.TypedChoiceField(
-        label=_("Gestational sac seen"),
-        choices=[(True, _("Yes")), (False, _("No"))],
-        coerce=lambda value: value in (True, "True"),
-        widget=forms.RadioSelect,
-    )
+    transvaginal_ultrasound = yes_no(_("Transvaginal ultrasound done"))
+    gestational_sac_seen = yes_no(_("Gestational sac seen"))
     number_of_sacs = forms.IntegerField(
         label=_("Number of sacs"), required=False, min_value=0, max_value=5
     )
@@ -63,7 +66,7 @@ class ClinicalPregnancyForm(_EndpointForm):
         empty_value=None,
         required=False,
     )
-    ectopic_pregnancy = forms.BooleanField(label=_("Ectopic pregnancy"), required=False)
+    ectopic_pregnancy = yes_no(_("Ectopic pregnancy"))
     result = forms.ChoiceField(label=_("Result"), choices=Result.choices, widget=forms.RadioSelect)
     followup_study_consent = forms.TypedChoiceField(
         label=_("Consented to the follow-up study"),

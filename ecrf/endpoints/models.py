@@ -122,8 +122,9 @@ class EditCheckFinding(models.Model):
         verbose_name_plural = _("edit check findings")
         ordering = ["participant", "raised_at"]
         constraints = [
+            # Kept per form and field: the same check firing on two forms is two findings.
             models.UniqueConstraint(
-                fields=["participant", "code"],
+                fields=["participant", "code", "record", "field"],
                 condition=models.Q(resolved_at__isnull=True),
                 name="one_open_finding_per_check",
             ),

@@ -23,7 +23,6 @@ from ecrf.schedule.services import participant_schedule, treatment_write
 
 from .checks import (
     BIOCHEMICAL,
-    CHECKS,
     CLINICAL,
     HARD,
     CheckContext,
@@ -99,9 +98,6 @@ def endpoint_record(
         model = ENDPOINT_MODELS[record]
         values = {k: values.get(k) for k in ENDPOINT_FIELDS[record] if k in values}
         assessed_on: dt.date = values["assessed_on"]
-        catalogue.form(record).validate(
-            {"assessed_on": assessed_on}, today=site_today(participant.site)
-        )
         others = {
             BIOCHEMICAL: _values_of(
                 BiochemicalPregnancy.objects.filter(participant=participant).first(), BIOCHEMICAL
@@ -112,6 +108,8 @@ def endpoint_record(
         }
         saved = {**(others[record] or {}), **values}
         others[record] = saved
+        # The form's rules judge the values as they will stand, answers kept from before included.
+        catalogue.form(record).validate(saved, today=site_today(participant.site))
         if (
             record == CLINICAL
             and not saved.get("gestational_sac_seen")
@@ -179,21 +177,31 @@ def endpoint_record(
 def _keep_findings(
     participant: Participant, record: str, soft: list[Finding], performed_by: User
 ) -> None:
-    """Open a finding per confirmed soft check; resolve this form's checks that no longer fire."""
-    codes_here = {c.code for c in CHECKS if record in c.records}
-    firing = {f.code for f in soft}
+    """Open a finding per confirmed soft check on this form and field; resolve this form's
+    findings whose check no longer fires on their field.
+
+    Findings are keyed by form, field and check, never merged across forms: the same
+    check confirmed on the biochemical and on the clinical form is two findings (and
+    two queries), and saving one form leaves the other form's findings alone.
+    """
+    firing = {(f.code, f.field) for f in soft}
     with change_context(performed_by=performed_by, site=participant.site.code):
-        EditCheckFinding.objects.filter(
-            participant=participant, code__in=codes_here - firing, resolved_at__isnull=True
-        ).update(resolved_at=timezone.now())
+        stale = [
+            kept.pk
+            for kept in EditCheckFinding.objects.filter(
+                participant=participant, record=record, resolved_at__isnull=True
+            )
+            if (kept.code, kept.field) not in firing
+        ]
+        EditCheckFinding.objects.filter(pk__in=stale).update(resolved_at=timezone.now())
         for finding in soft:
             _kept, created = EditCheckFinding.objects.get_or_create(
                 participant=participant,
+                record=record,
+                field=finding.field,
                 code=finding.code,
                 resolved_at=None,
                 defaults={
-                    "record": record,
-                    "field": finding.field,
                     "message": finding.message,
                     "confirmed_by": performed_by,
                 },

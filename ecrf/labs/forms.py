@@ -13,8 +13,8 @@ from .models import Analyte, LabVisit
 
 
 class LabResultForm(forms.Form):
-    visit = forms.ChoiceField(label=_("Visit"), choices=LabVisit.choices)
-    analyte = forms.ChoiceField(label=_("Analyte"), choices=Analyte.choices)
+    visit = forms.ChoiceField(label=_("Visit"), choices=[("", "—"), *LabVisit.choices])
+    analyte = forms.ChoiceField(label=_("Analyte"), choices=[("", "—"), *Analyte.choices])
     measured_on = forms.DateField(
         label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )

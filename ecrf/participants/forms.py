@@ -124,7 +124,7 @@ class ConsentForm(forms.Form):
         super().__init__(*args, **kwargs)
         version_field = self.fields["consent_version"]
         assert isinstance(version_field, forms.ChoiceField)
-        version_field.choices = [(v, v) for v in versions]
+        version_field.choices = [("", "—"), *((v, v) for v in versions)]
         self.helper = FormHelper()
         self.helper.form_id = "consent-form"
         self.helper.add_input(Submit("submit", _("Save consent")))
@@ -153,7 +153,7 @@ class WithdrawalForm(forms.Form):
         super().__init__(*args, **kwargs)
         decided = self.fields["decided_by"]
         assert isinstance(decided, forms.ChoiceField)
-        decided.choices = WithdrawalDecidedBy.choices
+        decided.choices = [("", "—"), *WithdrawalDecidedBy.choices]
         self.helper = FormHelper()
         self.helper.form_id = "withdrawal-form"
         self.helper.add_input(Submit("submit", _("Withdraw"), css_class="btn-danger"))

@@ -27,7 +27,13 @@ class AdverseEventForm(forms.Form):
     ctcae_grade = forms.TypedChoiceField(
         label=_("CTCAE grade"), choices=CTCAE_GRADES, coerce=int, widget=forms.RadioSelect
     )
-    serious = forms.BooleanField(label=_("Serious adverse event"), required=False)
+    # A yes/no question, not a checkbox: an unticked box would answer "not serious" unasked.
+    serious = forms.TypedChoiceField(
+        label=_("Serious adverse event"),
+        choices=[(True, _("Yes")), (False, _("No"))],
+        coerce=lambda value: value in (True, "True"),
+        widget=forms.RadioSelect,
+    )
     seriousness_criteria = forms.MultipleChoiceField(
         label=_("Seriousness criteria"),
         required=False,
@@ -46,7 +52,7 @@ class AdverseEventForm(forms.Form):
         choices=[("", "—"), *ActionTaken.choices],
     )
     outcome = forms.ChoiceField(
-        label=pgettext_lazy("adverse event", "Outcome"), choices=Outcome.choices
+        label=pgettext_lazy("adverse event", "Outcome"), choices=[("", "—"), *Outcome.choices]
     )
     learned_at = forms.DateTimeField(
         label=_("Site learned of it at"),

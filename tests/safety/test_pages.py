@@ -32,6 +32,7 @@ def form_data(**overrides):
         "term": "Headache",
         "onset_date": (timezone.localdate() - dt.timedelta(days=1)).isoformat(),
         "ctcae_grade": "2",
+        "serious": "False",
         "related": "False",
         "outcome": "recovering",
         "action_taken": "none",
@@ -70,9 +71,22 @@ def test_a_coordinator_records_an_adverse_event_on_the_page(client_for, coordina
 
 @pytest.mark.requirement("PROT-AE-RECORD")
 def test_the_page_asks_for_the_criteria_of_a_serious_event(client_for, coordinator_a, participant):
-    response = client_for(coordinator_a).post(list_url(participant), form_data(serious="on"))
+    response = client_for(coordinator_a).post(list_url(participant), form_data(serious="True"))
     assert response.status_code == 400
     assert b"Tick at least one criterion" in response.content
+    assert not AdverseEvent.objects.exists()
+
+
+@pytest.mark.requirement("PROT-AE-RECORD", "CFR11-10A-INVALID")
+@pytest.mark.parametrize("unanswered", ["serious", "outcome"])
+def test_the_page_refuses_an_event_with_a_question_left_unanswered(
+    client_for, coordinator_a, participant, unanswered
+):
+    data = form_data()
+    del data[unanswered]
+    response = client_for(coordinator_a).post(list_url(participant), data)
+    assert response.status_code == 400
+    assert b"This field is required." in response.content
     assert not AdverseEvent.objects.exists()
 
 
@@ -151,6 +165,7 @@ def test_a_correction_needs_a_reason_and_the_reason_is_audited(
         "term": ae.term,
         "onset_date": ae.onset_date.isoformat(),
         "ctcae_grade": "1",
+        "serious": "False",
         "related": "True",
         "outcome": "recovered",
         "learned_at": timezone.localtime(ae.learned_at).strftime("%Y-%m-%dT%H:%M"),
