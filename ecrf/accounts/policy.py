@@ -24,6 +24,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
 from ecrf.common.exceptions import StateConflict
+from ecrf.common.locks import standing_lock
 
 from .models import User
 from .roles import ALL_SITES_ROLES, Role
@@ -130,6 +131,39 @@ def may_enter_data(user: AnyUser | None, where: Where = None) -> Decision:
     )
 
 
+def may_edit_participant_data(
+    user: AnyUser | None,
+    participant: Participant | None = None,
+    *,
+    continues_after_withdrawal: bool = False,
+) -> Decision:
+    """Coordinators of her site change her data, unless it stands under a lock (hers or
+    the study's database lock) or she has withdrawn: then the write is refused (409), by
+    the database guard or by the service, so a page offers no Edit, Record or Save that
+    would only end in that refusal. A form that goes on after her withdrawal (safety
+    follow-up: adverse events, safety labs) says so with ``continues_after_withdrawal``."""
+    decision = may_enter_data(user, participant)
+    withdrawn = participant is not None and participant.status == "withdrawn"
+    if decision and withdrawn and not continues_after_withdrawal:
+        assert participant is not None
+        return _refused_for_state(
+            _("%(subject)s has withdrawn; no new data can be entered.")
+            % {"subject": participant.subject_id}
+        )
+    return _unless_locked(decision, participant)
+
+
+def _unless_locked(decision: Decision, participant: Participant | None) -> Decision:
+    """``decision``, refused for the state of her data (409) while a lock stands over it:
+    what the database guard would refuse, the page does not offer."""
+    if not decision or participant is None:
+        return decision
+    lock = standing_lock(participant)
+    if lock is not None:
+        return _refused_for_state(lock.refusal(participant.site.time_zone))
+    return decision
+
+
 def may_register(user: AnyUser | None, site: Site | None = None) -> Decision:
     """Coordinators register screened people in their sites' screening logs."""
     return _by_role(
@@ -138,9 +172,13 @@ def may_register(user: AnyUser | None, site: Site | None = None) -> Decision:
 
 
 def may_randomize(user: AnyUser | None, participant: Participant | None = None) -> Decision:
-    """Coordinators randomize the eligible, consented participants of their sites."""
-    return _by_role(
-        user, DATA_ENTRY_ROLES, participant, _("Only coordinators randomize participants.")
+    """Coordinators randomize the eligible, consented participants of their sites, unless
+    her data is locked."""
+    return _unless_locked(
+        _by_role(
+            user, DATA_ENTRY_ROLES, participant, _("Only coordinators randomize participants.")
+        ),
+        participant,
     )
 
 
@@ -169,7 +207,8 @@ def may_confirm_adverse_events(
 
 
 def may_withdraw(user: AnyUser | None, participant: Participant | None = None) -> Decision:
-    """Site staff of her site record a withdrawal, unless she has withdrawn or completed."""
+    """Site staff of her site record a withdrawal, unless she has withdrawn or completed
+    or her data is locked."""
     decision = _by_role(
         user,
         SITE_STAFF_ROLES,
@@ -186,7 +225,7 @@ def may_withdraw(user: AnyUser | None, participant: Participant | None = None) -
         return _refused_for_state(
             _("%(subject)s has completed the study.") % {"subject": participant.subject_id}
         )
-    return decision
+    return _unless_locked(decision, participant)
 
 
 def may_unblind(user: AnyUser | None, participant: Participant | None = None) -> Decision:
@@ -473,6 +512,7 @@ class Permissions:
 #: The actions a page may ask about, by the name templates use (``may.<name>``).
 PAGE_ACTIONS: dict[str, Policy] = {
     "enter_data": may_enter_data,
+    "edit_data": may_edit_participant_data,
     "randomize": may_randomize,
     "record_adverse_events": may_record_adverse_events,
     "confirm_adverse_events": may_confirm_adverse_events,

@@ -18,7 +18,7 @@ DATABASE_RETRY_AFTER_SECONDS = 30
 def _answer(request: HttpRequest, status: int, message: str) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": message}, status=status)
-    return render(request, "error.html", {"status": status, "message": message}, status=status)
+    return render(request, f"{status}.html", {"status": status, "message": message}, status=status)
 
 
 #: SQLSTATE classes of a server that is away: connection exceptions (08), operator
@@ -97,11 +97,17 @@ def page_not_found(request: HttpRequest, exception: Any = None) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """500, or 503 when the error being handled is an unreachable database.
+    """500 (a page that reads neither the request nor the database), or 503 when the
+    error being handled is an unreachable database.
 
     Django calls this while handling the exception (from a view, the API or any
     middleware), so the exception is still the one being handled.
     """
     if is_database_unavailable(sys.exc_info()[1]):
         return database_unavailable(request)
-    return _answer(request, 500, _("Something went wrong on our side; nothing was saved."))
+    message = _("Something went wrong on our side; nothing was saved.")
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=500)
+    # Without the request's context processors: they read the signed-in user, and so the
+    # database, which may be what failed.
+    return HttpResponse(render_to_string("500.html", {"message": message}), status=500)

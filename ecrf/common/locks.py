@@ -8,9 +8,15 @@ of every layer can refuse a locked write first (409) instead of answering about 
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db import connection
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from .exceptions import StateConflict
 from .guard import locked_message
@@ -18,14 +24,77 @@ from .guard import locked_message
 if TYPE_CHECKING:
     from ecrf.participants.models import Participant
 
-#: A standing lock over her data: the study's, her own, or her form ``record``'s.
-_STANDING_LOCK_SQL = """
-SELECT 1 FROM quality_lock l
+#: The locks standing over her data (the study's, her own, or her form ``record``'s), with
+#: who set them, when and why: the study's first, then the oldest.
+_STANDING_LOCK_DETAIL_SQL = """
+SELECT l.scope, l.record, l.reason, coalesce(nullif(u.printed_name, ''), u.username), l.locked_at
+  FROM quality_lock l JOIN accounts_user u ON u.id = l.locked_by_id
  WHERE l.unlocked_at IS NULL
    AND (l.participant_id = %(participant)s OR (l.scope = 'study' AND l.study_id = %(study)s))
    AND (l.scope IN ('study', 'participant') OR l.record = %(record)s)
+ ORDER BY l.scope = 'study' DESC, l.locked_at
  LIMIT 1
 """
+
+
+@dataclass(frozen=True)
+class StandingLock:
+    """A lock standing over a participant's data, as a page tells it."""
+
+    scope: str
+    record: str
+    reason: str
+    locked_by: str
+    locked_at: dt.datetime
+
+    @property
+    def is_study_lock(self) -> bool:
+        return self.scope == "study"
+
+    def locked_at_in(self, zone: str) -> str:
+        """When it was locked, in the time of ``zone`` (the participant's site)."""
+        try:
+            tz = zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            tz = timezone.get_current_timezone()
+        local = timezone.localtime(self.locked_at, tz)
+        return f"{date_format(local, 'Y-m-d H:i')} {local.tzname()}"
+
+    def explanation(self, zone: str) -> str:
+        """Who locked her data, when (in her site's time) and why."""
+        what = (
+            _("The whole study database is locked")
+            if self.is_study_lock
+            else _("Her data is locked")
+        )
+        return _("%(what)s by %(who)s since %(when)s. Reason: %(reason)s") % {
+            "what": what,
+            "who": self.locked_by,
+            "when": self.locked_at_in(zone),
+            "reason": self.reason or _("none given"),
+        }
+
+    def refusal(self, zone: str) -> str:
+        """What a refused write is told: that the data is locked, by whom, when and why."""
+        return f"{locked_message()} {self.explanation(zone)}"
+
+
+def standing_lock(participant: Participant, record: str = "") -> StandingLock | None:
+    """The lock standing over her data (the study's, her own, or her form ``record``'s),
+    with who set it, when and why; none when her data may change.
+
+    Read in SQL from the lock table, as the database guard reads it, so that what a page
+    says and what the guard refuses agree.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _STANDING_LOCK_DETAIL_SQL,
+            {"participant": participant.pk, "study": participant.site.study_id, "record": record},
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return StandingLock(*row)
 
 
 def ensure_unlocked(participant: Participant, record: str = "") -> None:
@@ -34,11 +103,6 @@ def ensure_unlocked(participant: Participant, record: str = "") -> None:
     The database guard refuses such writes whatever path they take; this check only
     lets a service say so first, instead of answering about a field first.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _STANDING_LOCK_SQL,
-            {"participant": participant.pk, "study": participant.site.study_id, "record": record},
-        )
-        locked = cursor.fetchone() is not None
-    if locked:
-        raise StateConflict(locked_message())
+    lock = standing_lock(participant, record)
+    if lock is not None:
+        raise StateConflict(f"{locked_message()} {lock.explanation(participant.site.time_zone)}")

@@ -10,7 +10,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from ecrf.accounts.policy import enforce, may_enter_data
+from ecrf.accounts.policy import enforce, may_edit_participant_data, may_enter_data
 from ecrf.common.http import AuthenticatedRequest, require_form_methods
 from ecrf.participants.pages import form_submit, posted
 from ecrf.participants.selectors import participant_get
@@ -51,7 +51,8 @@ def endpoint_form(request: AuthenticatedRequest, pk: int, record: str) -> HttpRe
                 "open_queries": queries_visible_to(request.user, participant_id=participant.pk)
                 .filter(record=record)
                 .exclude(status="closed"),
-                "can_enter_data": bool(may_enter_data(request.user, participant)),
+                "can_enter_data": bool(may_edit_participant_data(request.user, participant))
+                or status == 409,
             },
             status=status,
         )

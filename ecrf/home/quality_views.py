@@ -31,13 +31,14 @@ from ecrf.quality import selectors, services
 from ecrf.quality.forms import (
     LockForm,
     SignForm,
+    UnlockForm,
     VerificationWorklistFilterForm,
     VerifyForm,
 )
 from ecrf.studies.services import current_study
 
 from .form_views import form_page
-from .views import home_page, panel_submit
+from .views import home_page, panel_submit, participant_page
 
 
 def _back(pk: int) -> HttpResponse:
@@ -52,6 +53,24 @@ def _on_her_page(
     done: str,
 ) -> HttpResponse:
     return panel_submit(request, participant, form, save, done, lambda: _back(participant.pk))
+
+
+def _reason_refused(
+    request: AuthenticatedRequest, participant: Participant, form: Form
+) -> HttpResponse | None:
+    """Her page again (400), with what was typed, when a lock panel's form was sent
+    without its reason; nothing is saved."""
+    if form.is_valid():
+        return None
+    for name, errors in form.errors.items():
+        label = form[name].label if name in form.fields else ""
+        for error in errors:
+            text = str(error)
+            messages.error(
+                request,
+                _("%(field)s: %(error)s") % {"field": label, "error": text} if label else text,
+            )
+    return participant_page(request, participant, 400, form)
 
 
 def _on_home_page(
@@ -127,10 +146,14 @@ def verify(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def lock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     participant = participant_get(request.user, pk)
     enforce(may_lock(request.user))
+    form = LockForm(request.POST)
+    refused = _reason_refused(request, participant, form)
+    if refused is not None:
+        return refused
     return _on_her_page(
         request,
         participant,
-        LockForm(request.POST),
+        form,
         lambda data: services.lock_set(
             study=participant.site.study,
             participant=participant,
@@ -151,10 +174,14 @@ def unlock(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if standing is None:
         messages.error(request, _("She is not locked."))
         return _back(pk)
+    form = UnlockForm(request.POST)
+    refused = _reason_refused(request, participant, form)
+    if refused is not None:
+        return refused
     return _on_her_page(
         request,
         participant,
-        LockForm(request.POST),
+        form,
         lambda data: services.lock_release(
             lock=standing, reason=data.get("reason", ""), performed_by=request.user
         ),
@@ -191,7 +218,7 @@ def study_unlock(request: AuthenticatedRequest) -> HttpResponse:
         return redirect("core:home")
     return _on_home_page(
         request,
-        LockForm(request.POST),
+        UnlockForm(request.POST),
         lambda data: services.lock_release(
             lock=standing, reason=data.get("reason", ""), performed_by=request.user
         ),

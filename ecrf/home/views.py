@@ -98,16 +98,19 @@ def participant_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 def participant_page(
-    request: AuthenticatedRequest, participant: Participant, status: int = 200
+    request: AuthenticatedRequest,
+    participant: Participant,
+    status: int = 200,
+    refused_form: Form | None = None,
 ) -> HttpResponse:
     """Her page: her forms, and what the layers above hold over them (her allocation,
     queries, locks, signatures and verification marks), with the buttons of the actions
-    the policy allows this user; ``status`` 409 when shown again after a refusal, with
+    the policy allows this user; ``status`` 400 or 409 when shown again after a refusal, with
     what was typed into the refused panel form (``typed``, for the form posted to
-    ``typed_path``) put back in its inputs."""
+    ``typed_path``) put back in its inputs and its errors (``refused_form``) beside them."""
     allocation = getattr(participant, "allocation", None)
     may = permissions_for(request.user, participant)
-    refused_post = status == 409 and request.method == "POST"
+    refused_post = status in (400, 409) and request.method == "POST"
     return render(
         request,
         "participants/detail.html",
@@ -151,6 +154,7 @@ def participant_page(
             "can_unblind": may.unblind and not participant.unblindings.exists(),
             "typed": request.POST if refused_post else {},
             "typed_path": request.path if refused_post else "",
+            "refused_form": refused_form,
         },
         status=status,
     )

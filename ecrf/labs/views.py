@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from ecrf.accounts.policy import enforce, may_enter_data
+from ecrf.accounts.policy import enforce, may_edit_participant_data, may_enter_data
 from ecrf.common.http import AuthenticatedRequest, require_form_methods
 from ecrf.participants.pages import form_submit, posted, saved_as
 from ecrf.participants.selectors import participant_get
@@ -32,7 +32,12 @@ def lab_results(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 "form": form,
                 "results": LabResult.objects.filter(participant=participant),
                 "ranges": NormalRange.objects.filter(site=participant.site).order_by("analyte"),
-                "can_enter_data": bool(may_enter_data(request.user, participant)),
+                "can_enter_data": bool(
+                    may_edit_participant_data(
+                        request.user, participant, continues_after_withdrawal=True
+                    )
+                )
+                or status == 409,
             },
             status=status,
         )

@@ -31,7 +31,24 @@ class VerifyForm(forms.Form):
 
 
 class LockForm(forms.Form):
-    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+    """Locking on the web says why: a blank reason is refused (the API's lock does not
+    ask for one; its contract names none)."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        error_messages={"required": _("Give the reason for locking.")},
+    )
+
+
+class UnlockForm(forms.Form):
+    """Unlocking always says why (the service refuses a blank reason too)."""
+
+    reason = forms.CharField(
+        label=_("Reason for unlocking"),
+        max_length=500,
+        error_messages={"required": _("Give the reason for unlocking.")},
+    )
 
 
 #: The words of each narrowing and each order of the verification worklist.

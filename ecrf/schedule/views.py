@@ -10,11 +10,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 from icalendar import Calendar, Event
 
-from ecrf.accounts.policy import enforce, may_enter_data
+from ecrf.accounts.policy import enforce, may_edit_participant_data, may_enter_data
 from ecrf.common.http import AuthenticatedRequest
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Participant
@@ -81,8 +82,10 @@ def _page(
     context = {
         "participant": participant,
         "treatment": treatment,
-        "can_enter_data": bool(may_enter_data(request.user, participant)),
+        "can_enter_data": bool(may_edit_participant_data(request.user, participant))
+        or status == 409,
         "arm_visible": arm_visible_to(request.user, participant),
+        "transfer": getattr(participant, "embryo_transfer", None),
         **forms,
     }
     return render(request, "schedule/treatment.html", context, status=status)
@@ -223,9 +226,15 @@ def schedule_print(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_safe
 def schedule_ics(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    """Her visits (and the dosing period) as an iCalendar file, all-day events."""
+    """Her visits (and the dosing period) as an iCalendar file, all-day events.
+
+    Each event keeps its UID from one download to the next (subject and visit), so a
+    calendar that imports the file again updates her visits instead of doubling them;
+    DTSTAMP, which RFC 5545 requires of every event, is when this file was made.
+    """
     participant = participant_get(request.user, pk)
     treatment = treatment_of(participant)
+    stamp = timezone.now().astimezone(dt.UTC).replace(microsecond=0)
     calendar = Calendar()
     calendar.add("prodid", "-//Tacrolimus trial eCRF//EN")
     calendar.add("version", "2.0")
@@ -234,6 +243,7 @@ def schedule_ics(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         schedule = treatment.schedule
         dosing = Event()
         dosing.add("uid", f"{participant.subject_id}-dosing@ecrf")
+        dosing.add("dtstamp", stamp)
         dosing.add(
             "summary", _("%(subject)s: tacrolimus dosing") % {"subject": participant.subject_id}
         )
@@ -243,6 +253,7 @@ def schedule_ics(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         for visit in treatment.visits:
             event = Event()
             event.add("uid", f"{participant.subject_id}-{visit.window.code}@ecrf")
+            event.add("dtstamp", stamp)
             event.add("summary", f"{participant.subject_id}: {visit.name}")
             event.add("dtstart", visit.window.target_date)
             event.add("dtend", visit.window.target_date + dt.timedelta(days=1))

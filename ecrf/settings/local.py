@@ -8,7 +8,8 @@ from .base import *  # noqa: F403
 from .base import BASE_DIR, broker_transport_options, database_from_url, sqlalchemy_broker_url
 from .embedded import embedded_postgres_url
 
-DEBUG = os.environ.get("DEBUG", "1") == "1"
+# Off unless asked for (DEBUG=1): the app shows its own error pages, as in production.
+DEBUG = os.environ.get("DEBUG", "0") == "1"
 SECRET_KEY = os.environ.get("SECRET_KEY") or "local-only-not-a-secret-7f3b2c9e4d1a"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 

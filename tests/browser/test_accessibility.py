@@ -280,3 +280,22 @@ def test_a_page_wider_than_the_window_or_with_a_repeated_id_is_reported(
         ]
     finally:
         context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_skip_link_shows_only_when_focused_and_moves_focus_to_the_main_content(
+    browser: Browser, live_server: Any, coordinator_a: User
+) -> None:
+    with signed_in_context(browser, live_server.url, coordinator_a) as context:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/participants/")
+        skip = page.locator("#skip-link")
+        hidden = skip.bounding_box()
+        assert hidden is not None and hidden["width"] <= 1
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.id") == "skip-link"
+        shown = skip.bounding_box()
+        assert shown is not None and shown["width"] > 10
+        page.keyboard.press("Enter")
+        assert page.evaluate("() => document.activeElement.id") == "main"

@@ -5,7 +5,8 @@ embryo transfer, keeps the dose diary and records both endpoints; a monitor rais
 query, the coordinator corrects the value with a reason and answers, the monitor
 verifies the form against source, closes the query and exports the audit trail (a real
 Celery worker writes it while the progress bar moves); the investigator signs with her
-password; the data manager locks her, and the coordinator's next change is refused.
+password; the data manager locks her, and the coordinator finds her forms read-only,
+with who locked them, when and why.
 
 The trial's clock is pinned to each step's day (``tests.clock.at``): the live server
 runs in this process, so it sees the same day; each day is a new sign-in.
@@ -81,10 +82,6 @@ WORDS: dict[str, dict[str, str]] = {
         "download": "Download",
         "signed": "The casebook is signed.",
         "locked": "Locked.",
-        "refused": (
-            "This data is locked by the data manager and cannot change until it is "
-            "unlocked with a reason."
-        ),
     },
     "ja": {
         "locale": "ja-JP",
@@ -105,10 +102,6 @@ WORDS: dict[str, dict[str, str]] = {
         "download": "ダウンロード",
         "signed": "症例報告書に署名しました。",
         "locked": "ロックしました。",
-        "refused": (
-            "このデータはデータマネージャーによりロックされています。"
-            "理由を付してロックが解除されるまで変更できません。"
-        ),
     },
 }
 
@@ -263,8 +256,10 @@ def test_a_participant_goes_through_the_trial_across_every_role(
     with at(CLINICAL_DAY), journey.page_of(coordinator, detail) as page:
         page.locator("#clinical-link").click()
         page.locator("#id_assessed_on").fill(CLINICAL_DAY)
+        page.locator("input[name=transvaginal_ultrasound][value=True]").check()
         page.locator("input[name=gestational_sac_seen][value=True]").check()
         page.locator("#id_number_of_sacs").fill("1")
+        page.locator("input[name=ectopic_pregnancy][value=False]").check()
         page.locator("#id_fetal_heartbeat").select_option("True")
         page.locator("input[name=result][value=positive]").check()
         page.locator("#id_followup_study_consent").select_option("True")
@@ -401,17 +396,14 @@ def test_a_participant_goes_through_the_trial_across_every_role(
 
         with journey.page_of(coordinator, detail) as page:
             page.locator("#biochemical-link").click()
-            page.locator("#id_serum_hcg_miu_ml").fill("153")
-            page.locator("#id_reason").fill("One more change after the lock.")
-            with page.expect_response(lambda response: response.request.method == "POST") as post:
-                page.locator("form#biochemical_pregnancy-form [type=submit]").click()
-            assert post.value.status == 409
-            # The form comes back as she typed it, with the reason it was refused.
-            expect(page.locator("form#biochemical_pregnancy-form")).to_contain_text(
-                words["refused"]
+            # The form is read-only now: the banner says who locked it, when and why,
+            # and nothing offers a change that would only be refused.
+            expect(page.locator("#lock-banner-by")).to_have_text(data_manager.printed_name)
+            expect(page.locator("#lock-banner-reason")).to_have_text(
+                "Casebook complete and signed."
             )
-            expect(page.locator("#id_serum_hcg_miu_ml")).to_have_value("153")
-            expect(page.locator("#id_reason")).to_have_value("One more change after the lock.")
-            journey.shot(page, "coordinator-refused-after-lock")
+            expect(page.locator("#id_serum_hcg_miu_ml")).to_have_count(0)
+            expect(page.locator("form#biochemical_pregnancy-form")).to_have_count(0)
+            journey.shot(page, "coordinator-reads-locked-form")
 
     assert journey.console_errors == []

@@ -236,5 +236,6 @@ def test_the_form_page_reads_its_queries_in_a_fixed_number_of_queries(
 
 
 #: However many queries and steps the form holds, its page reads them with the same
-#: number of queries (the queries, then their steps with their authors).
-FORM_PAGE_QUERIES = 19
+#: number of queries (the queries, then their steps with their authors; and the lock
+#: standing over her data, for the page's lock banner).
+FORM_PAGE_QUERIES = 20

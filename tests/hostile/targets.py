@@ -41,7 +41,13 @@ from ecrf.participants.forms import (
 )
 from ecrf.participants.models import Participant
 from ecrf.participants.services import eligibility_record
-from ecrf.quality.forms import LockForm, SignForm, VerificationWorklistFilterForm, VerifyForm
+from ecrf.quality.forms import (
+    LockForm,
+    SignForm,
+    UnlockForm,
+    VerificationWorklistFilterForm,
+    VerifyForm,
+)
 from ecrf.quality.models import Lock, Signature, Verification
 from ecrf.quality.services import lock_set
 from ecrf.queries.forms import QueryFilterForm, QueryOpenForm, QueryStepForm
@@ -407,10 +413,11 @@ WEB_TARGETS: list[Target] = [
         setup=lambda s: _web(s, "coordinator", participant=_performed(s)),
         baseline=lambda c: {
             "assessed_on": "2026-03-22",
-            "transvaginal_ultrasound": "on",
+            "transvaginal_ultrasound": "True",
             "gestational_sac_seen": "True",
             "number_of_sacs": "1",
             "fetal_heartbeat": "True",
+            "ectopic_pregnancy": "False",
             "result": "positive",
             "followup_study_consent": "",
             "reason": "",
@@ -478,19 +485,21 @@ WEB_TARGETS: list[Target] = [
         build=lambda c, d, f: LockForm(d),
         stored=lambda c: Lock.objects.order_by("-pk").first(),
         clock="2026-03-16",
+        form_key="refused_form",
     ),
     Target(
         name="unlock",
-        schema=LockForm,
+        schema=UnlockForm,
         role="data_manager",
         method="post",
         path=lambda c: f"{P}{c.participant.pk}/unlock/",
         setup=lambda s: _locked(s, _web),
         baseline=lambda c: {"reason": "Query answered late; reopened"},
-        build=lambda c, d, f: LockForm(d),
+        build=lambda c, d, f: UnlockForm(d),
         stored=lambda c: c.lock,
         not_stored=frozenset({"reason"}),
         clock="2026-03-16",
+        form_key="refused_form",
     ),
     Target(
         name="study_lock",
@@ -518,6 +527,7 @@ WEB_TARGETS: list[Target] = [
             "onset_date": "2026-03-10",
             "end_date": "",
             "ctcae_grade": "1",
+            "serious": "False",
             "related": "False",
             "action_taken": "",
             "outcome": "recovered",
@@ -541,6 +551,7 @@ WEB_TARGETS: list[Target] = [
             "onset_date": "2026-03-10",
             "end_date": "2026-03-12",
             "ctcae_grade": "2",
+            "serious": "False",
             "related": "False",
             "action_taken": "",
             "outcome": "recovered",

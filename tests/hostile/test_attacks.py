@@ -238,6 +238,7 @@ def _enter_hostile_text_everywhere(scene: Any) -> Participant:
             "term": breakout("ae-term"),
             "onset_date": "2026-03-10",
             "ctcae_grade": "1",
+            "serious": "False",
             "related": "False",
             "outcome": "recovering",
         }

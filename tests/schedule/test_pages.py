@@ -91,6 +91,37 @@ def test_ics_feed_reads_back_with_a_real_parser(client_for, coordinator_a, rando
     assert events["S01-001-dosing@ecrf"].decoded("dtend") == dt.date(2026, 3, 15)
 
 
+@pytest.mark.requirement("PROT-VISIT-WINDOWS")
+def test_ics_events_carry_a_utc_dtstamp_and_keep_their_uids_from_one_download_to_the_next(
+    client_for, coordinator_a, randomized
+):
+    client = client_for(coordinator_a)
+    url = f"/participants/{randomized.pk}/schedule.ics"
+    with at("2026-02-21"):
+        client.post(
+            f"/participants/{randomized.pk}/treatment/embryo-transfer/", {"et_date": "2026-03-01"}
+        )
+        first = Calendar.from_ical(client.get(url).content)
+    with at("2026-02-25", hour=15):
+        # A new session: the first one has ended after days without activity.
+        second = Calendar.from_ical(client_for(coordinator_a).get(url).content)
+
+    first_events = first.walk("VEVENT")
+    second_events = second.walk("VEVENT")
+    assert len(first_events) > 1
+    first_uids = [str(e["uid"]) for e in first_events]
+    assert len(set(first_uids)) == len(first_uids)
+    assert first_uids == [str(e["uid"]) for e in second_events]
+    # 10:00 and 15:00 in Tokyo are 01:00 and 06:00 UTC.
+    assert {e.decoded("dtstamp") for e in first_events} == {
+        dt.datetime(2026, 2, 21, 1, 0, tzinfo=dt.UTC)
+    }
+    assert {e.decoded("dtstamp") for e in second_events} == {
+        dt.datetime(2026, 2, 25, 6, 0, tzinfo=dt.UTC)
+    }
+    assert all(e["dtstamp"].to_ical().endswith(b"Z") for e in second_events)
+
+
 @pytest.mark.requirement("PROT-VISIT-STATUS")
 def test_coordinator_home_shows_what_is_due_this_week(client_for, coordinator_a, randomized):
     client = client_for(coordinator_a)
