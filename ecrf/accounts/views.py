@@ -29,6 +29,7 @@ from ecrf.common.http import AuthenticatedRequest, require_form_methods
 from . import mfa
 from .forms import AccessReviewForm, LoginForm, StyledPasswordChangeForm, TokenForm
 from .middleware import SIGNED_IN_COOKIE
+from .models import User
 from .policy import enforce, may_read_access_review, may_record_access_review
 from .roles import ALL_SITES_ROLES
 from .selectors import AccountAccess, access_review_accounts, access_reviews
@@ -40,6 +41,16 @@ def lockout_response(
 ) -> HttpResponse:
     """What django-axes answers once an account is locked after repeated failures."""
     return render(request, "accounts/locked.html", status=403)
+
+
+def sign_in_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The username a sign-in attempt names, as django-axes counts failures by it: no
+    longer than a username can be, so that an overlong one typed or sent is counted
+    (under its first characters) instead of failing to be stored."""
+    name = (credentials or {}).get("username") or request.POST.get("username")
+    if not isinstance(name, str):
+        return None
+    return name[: User._meta.get_field("username").max_length]
 
 
 def _safe_next(request: HttpRequest, default: str) -> str:

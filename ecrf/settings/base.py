@@ -154,6 +154,7 @@ AXES_COOLOFF_TIME = timedelta(hours=1)
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "ecrf.accounts.views.lockout_response"
+AXES_USERNAME_CALLABLE = "ecrf.accounts.views.sign_in_username"
 AXES_VERBOSE = False
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 # The lockout is per account (21 CFR 11.300(d)); an address-wide lockout would shut

@@ -52,6 +52,16 @@ def test_five_wrong_passwords_lock_the_account(coordinator_a):
     assert client.get("/").status_code == 302
 
 
+@pytest.mark.requirement("CFR11-300D-SAFEGUARDS", "CFR11-10A-INVALID")
+def test_an_overlong_username_is_refused_and_its_failures_still_lock(coordinator_a):
+    client = Client()
+    overlong = "x" * 400
+    responses = [_login(client, overlong, "wrong-password") for _ in range(5)]
+    assert [r.status_code for r in responses[:4]] == [200] * 4
+    assert b"The username or password is not correct" in responses[0].content
+    assert responses[4].status_code == 403
+
+
 @pytest.mark.requirement("CFR11-300D-SAFEGUARDS")
 def test_four_wrong_passwords_do_not_lock(coordinator_a):
     client = Client()
