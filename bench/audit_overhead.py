@@ -127,6 +127,7 @@ def main() -> None:
                         dose_record,
                         participant=p,
                         date=dose_day,
+                        intake="morning",
                         taken=True,
                         performed_by=coordinator,
                     ),

@@ -68,7 +68,7 @@ def ten_participants() -> dict[str, Any]:
     from ecrf.endpoints.services import endpoint_record
     from ecrf.participants.services import participant_enroll, site_today
     from ecrf.queries.services import query_open
-    from ecrf.schedule.services import dose_record
+    from ecrf.schedule.services import dose_day_record
     from ecrf.studies.models import Site
 
     trialdata.trial(["S01", "S02"])
@@ -80,9 +80,9 @@ def ten_participants() -> dict[str, Any]:
 
     case, *treated = trialdata.treated_participants(s01, coordinator, 3)
     for day in trialdata.dosing_days(s01)[:6]:
-        dose_record(participant=case, date=day, taken=True, performed_by=coordinator)
+        dose_day_record(participant=case, date=day, taken=True, performed_by=coordinator)
     for p in treated:
-        dose_record(
+        dose_day_record(
             participant=p, date=trialdata.dosing_days(s01)[0], taken=True, performed_by=coordinator
         )
     endpoint_record(

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ecrf.home.form_views import form_read
+from ecrf.home.screening_views import participant_list
 from ecrf.home.views import healthz, participant_detail
 from ecrf.participants.urls import urlpatterns as participant_urlpatterns
 from randomization.views import participant_randomize_view
@@ -12,10 +13,11 @@ from randomization.views import participant_randomize_view
 admin.site.site_header = "Tacrolimus eCRF"
 admin.site.site_title = "Tacrolimus eCRF"
 
-#: The ``participants`` namespace: the pages of her own forms, her page (which gathers
-#: what the layers above hold over her data) and her randomization.
+#: The ``participants`` namespace: the pages of her own forms, the screening log and her
+#: page (which gather what the layers above hold over her data) and her randomization.
 participant_pages = (
     [
+        path("", participant_list, name="list"),
         *participant_urlpatterns,
         path("<int:pk>/", participant_detail, name="detail"),
         path("<int:pk>/forms/<slug:code>/", form_read, name="form"),

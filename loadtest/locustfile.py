@@ -31,9 +31,14 @@ SAVE_DOSE = "save: dose diary"
 SAVE_ENDPOINT = "save: biochemical pregnancy"
 BARE_INSERT = "bare insert"
 
-#: The dose diary days still to enter and the endpoint forms still to save, per site.
+#: The dose diary intakes still to enter and the endpoint forms still to save, per site.
 DOSES = {
-    site: deque((pk, day) for day in PLAN["dose_days"] for pk in pks)
+    site: deque(
+        (pk, day, intake)
+        for day in PLAN["dose_days"]
+        for intake in ("morning", "evening")
+        for pk in pks
+    )
     for site, pks in PLAN["participants"].items()
 }
 FIRST_ENDPOINTS = {site: deque(pks) for site, pks in PLAN["participants"].items()}
@@ -117,13 +122,20 @@ class Coordinator(StudyUser):
     @task(4)
     def enter_dose(self) -> None:
         try:
-            participant, day = DOSES[self.site].popleft()
+            participant, day, intake = DOSES[self.site].popleft()
         except IndexError:
             return
         self.client.get(f"/participants/{participant}/treatment/", name="page: treatment")
         self.post_form(
             f"/participants/{participant}/treatment/dose/",
-            {"date": day, "taken": "True", "dose_mg": "", "time_taken": "08:30", "comment": ""},
+            {
+                "date": day,
+                "intake": intake,
+                "taken": "True",
+                "dose_mg": "",
+                "time_taken": "08:30",
+                "comment": "",
+            },
             SAVE_DOSE,
         )
 

@@ -358,7 +358,8 @@ def participant_randomize(
             participant_set_status(
                 participant=locked,
                 status=ParticipantStatus.RANDOMIZED,
-                reason=_("Randomized: %(number)s") % {"number": slot.randomization_number},
+                reason_code="randomized",
+                reason_params={"number": slot.randomization_number},
                 performed_by=performed_by,
             )
             return _allocation(slot, created=True)

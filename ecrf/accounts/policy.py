@@ -98,6 +98,8 @@ def _refused_for_state(reason: str) -> Decision:
     return Decision(False, reason, conflict=True)
 
 
+#: Her statuses before she has consented: nothing of the treatment period is recorded yet.
+BEFORE_CONSENT: frozenset[str] = frozenset({"screening", "screen_failed", "eligible"})
 #: Roles of the people who work at a site with its participants.
 SITE_STAFF_ROLES: frozenset[str] = frozenset({Role.COORDINATOR, Role.INVESTIGATOR})
 #: Roles that enter the study data of their sites' participants.
@@ -106,6 +108,10 @@ DATA_ENTRY_ROLES: frozenset[str] = frozenset({Role.COORDINATOR})
 REVIEW_ROLES: frozenset[str] = frozenset({Role.MONITOR, Role.DATA_MANAGER})
 #: Roles that take data away (API contract: ``POST /api/v1/exports/``).
 EXPORT_ROLES: frozenset[str] = frozenset(
+    {Role.MONITOR, Role.DATA_MANAGER, Role.STATISTICIAN, Role.ADMIN}
+)
+#: Roles offered the API in the menu: the sponsor's data center and the monitors' scripts.
+API_ROLES: frozenset[str] = frozenset(
     {Role.MONITOR, Role.DATA_MANAGER, Role.STATISTICIAN, Role.ADMIN}
 )
 #: Roles that see and manage the randomization lists (allocation concealment).
@@ -185,13 +191,20 @@ def may_randomize(user: AnyUser | None, participant: Participant | None = None) 
 def may_record_adverse_events(
     user: AnyUser | None, participant: Participant | None = None
 ) -> Decision:
-    """Coordinators and investigators record and correct adverse events at their sites."""
-    return _by_role(
+    """Coordinators and investigators record and correct adverse events at their sites,
+    from her consent on (refused before it, 409)."""
+    decision = _by_role(
         user,
         SITE_STAFF_ROLES,
         participant,
         _("Your role may read adverse events but not record them."),
     )
+    if decision and participant is not None and participant.status in BEFORE_CONSENT:
+        return _refused_for_state(
+            _("%(subject)s has not consented; adverse events are recorded from her consent on.")
+            % {"subject": participant.subject_id}
+        )
+    return decision
 
 
 def may_confirm_adverse_events(
@@ -372,6 +385,18 @@ def may_administer(user: AnyUser | None) -> Decision:
         frozenset({Role.ADMIN}),
         None,
         _("Only administrators manage accounts and sites."),
+    )
+
+
+def may_use_api(user: AnyUser | None) -> Decision:
+    """Monitors, data managers, statisticians and administrators are offered the API (its
+    documentation and a key) in the menu; site staff work in the pages. The API's own
+    routes keep their rules: this decides what the menu offers, not who is answered."""
+    return _by_role(
+        user,
+        API_ROLES,
+        None,
+        _("Only monitors, data managers, statisticians and administrators use the API."),
     )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.models import AnonymousUser
+from django.utils.functional import lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -14,6 +15,7 @@ from ecrf.common import catalogue
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Consent, Eligibility, Participant
 from ecrf.safety.models import ActionTaken, AdverseEvent, Outcome, SeriousnessCriterion
+from ecrf.schedule.models import Intake
 from ecrf.schedule.services import participant_schedule
 
 
@@ -91,7 +93,9 @@ class AllocationSerializer(serializers.Serializer):
 
 
 class EmbryoTransferInputSerializer(serializers.Serializer):
-    et_date = serializers.DateField()
+    et_date = serializers.DateField(
+        help_text=cast(str, lazy(catalogue.EMBRYO_TRANSFER_AFTER_RANDOMIZATION.describe, str)())
+    )
     performed = serializers.BooleanField()
     embryos_transferred = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=5
@@ -118,25 +122,63 @@ class ScheduleSerializer(serializers.Serializer):
 
 
 class DoseInputSerializer(serializers.Serializer):
+    """One entry of the dose diary: without ``intake``, the whole day (each intake an
+    equal share of ``dose_mg``); with it, that intake alone."""
+
     date = serializers.DateField()
+    intake = serializers.ChoiceField(choices=Intake.choices, required=False)
     dose_mg = serializers.DecimalField(
         max_digits=6, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("100")
     )
     taken = serializers.BooleanField()
     capsules = serializers.IntegerField(required=False, min_value=0, max_value=100)
     time_taken = serializers.TimeField(required=False, allow_null=True)
+    missed_reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=500)
     deviation_reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
 class DoseSerializer(serializers.Serializer):
+    """One intake as recorded."""
+
     id = serializers.IntegerField()
+    date = serializers.DateField()
+    intake = serializers.CharField()
+    taken = serializers.BooleanField()
+    time_taken = serializers.TimeField(allow_null=True)
+    dose_mg = serializers.DecimalField(max_digits=6, decimal_places=2, coerce_to_string=False)
+    capsules = serializers.IntegerField()
+    missed_reason = serializers.CharField()
+    deviation = serializers.BooleanField()
+    deviation_reason = serializers.CharField()
+
+
+class DoseDaySerializer(serializers.Serializer):
+    """A whole day as recorded: its totals, and each intake."""
+
     date = serializers.DateField()
     taken = serializers.BooleanField()
     dose_mg = serializers.DecimalField(max_digits=6, decimal_places=2, coerce_to_string=False)
     capsules = serializers.IntegerField()
     deviation = serializers.BooleanField()
     deviation_reason = serializers.CharField()
+    intakes = DoseSerializer(many=True)
+
+
+def dose_day_body(entries: list[Any]) -> dict[str, Any]:
+    """The answer for a whole day recorded at once."""
+    first = entries[0]
+    return DoseDaySerializer(
+        {
+            "date": first.date,
+            "taken": first.taken,
+            "dose_mg": sum((e.dose_mg for e in entries), Decimal(0)),
+            "capsules": sum(e.capsules for e in entries),
+            "deviation": first.deviation,
+            "deviation_reason": first.deviation_reason,
+            "intakes": entries,
+        }
+    ).data
 
 
 def schedule_body(schedule: Any, daily_dose_mg: int | float | None) -> dict[str, Any]:
@@ -222,6 +264,13 @@ class SignatureSerializer(serializers.Serializer):
     data_hash = serializers.CharField()
     voided_at = serializers.DateTimeField(allow_null=True)
     void_reason = serializers.CharField()
+    open_queries = serializers.IntegerField(help_text="Queries not closed when she signed.")
+    unconfirmed_adverse_events = serializers.IntegerField(
+        help_text="Adverse events no investigator had confirmed when she signed."
+    )
+    unverified_forms = serializers.IntegerField(
+        help_text="Forms with values not verified against source when she signed."
+    )
 
 
 class UnblindInputSerializer(serializers.Serializer):
@@ -369,4 +418,6 @@ class AdverseEventSerializer(serializers.ModelSerializer):
             "outcome",
             "learned_at",
             "confirmed_at",
+            "pre_treatment",
         ]
+        read_only_fields = ["pre_treatment"]

@@ -6,7 +6,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -35,6 +40,7 @@ from .serializers import (
     ClinicalPregnancyInputSerializer,
     ConsentInputSerializer,
     ConsentSerializer,
+    DoseDaySerializer,
     DoseInputSerializer,
     DoseSerializer,
     EligibilityInputSerializer,
@@ -51,6 +57,7 @@ from .serializers import (
     SignatureSerializer,
     UnlockInputSerializer,
     WithdrawInputSerializer,
+    dose_day_body,
     dose_number,
     schedule_body,
 )
@@ -241,14 +248,34 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         )
         return Response(schedule_body(schedule, dose))
 
-    @extend_schema(request=DoseInputSerializer, responses={201: DoseSerializer})
+    @extend_schema(
+        request=DoseInputSerializer,
+        responses={
+            201: PolymorphicProxySerializer(
+                component_name="DoseRecorded",
+                serializers=[DoseDaySerializer, DoseSerializer],
+                resource_type_field_name=None,
+            )
+        },
+    )
     @action(detail=True, methods=["post"], url_path="doses")
     def doses(self, request: Request, pk: str) -> Response:
+        """One entry per date records both intakes; ``intake`` names one of them."""
         participant = self._participant(request, pk)
         data = DoseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        intake = values.pop("intake", None)
+        if intake is None:
+            entries = schedule_services.dose_day_record(
+                participant=participant, performed_by=request_user(request), **values
+            )
+            return Response(dose_day_body(entries), status=status.HTTP_201_CREATED)
         entry = schedule_services.dose_record(
-            participant=participant, performed_by=request_user(request), **data.validated_data
+            participant=participant,
+            intake=intake,
+            performed_by=request_user(request),
+            **values,
         )
         return Response(DoseSerializer(entry).data, status=status.HTTP_201_CREATED)
 
@@ -320,9 +347,12 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         request=AdverseEventInputSerializer,
         responses={201: AdverseEventSerializer},
         description=(
-            "Record an adverse event (coordinator or investigator of her site), also after "
-            "withdrawal. A serious event queues the sponsor's notification at once; its "
-            "`seriousness_criteria` may follow later (the event is flagged until given)."
+            "Record an adverse event (coordinator or investigator of her site) from her "
+            "consent on (409 before it; the onset cannot be before the consent date), also "
+            "after withdrawal. An onset before her first dose is answered with "
+            "`pre_treatment` true. A serious event queues the sponsor's notification at "
+            "once; its `seriousness_criteria` may follow later (the event is flagged until "
+            "given)."
         ),
     )
     @action(

@@ -30,7 +30,7 @@ class ReasonForChangeForm(forms.ModelForm):
                 name: (None, None) for name in self.changed_data if name != "reason_for_change"
             }
             try:
-                require_reason(changed, cleaned.get("reason_for_change", ""))
+                require_reason(changed, cleaned.get("reason_for_change", ""), type(self.instance))
             except ValidationError as exc:
                 self.add_error("reason_for_change", exc.message_dict["reason"])
         return cleaned

@@ -43,7 +43,8 @@ class HistoryEntry:
     changes: list[FieldChange]
 
 
-def _field_label(model: type[models.Model] | None, name: str) -> str:
+def field_label(model: type[models.Model] | None, name: str) -> str:
+    """A field's label (its verbose name), its name only when the model does not know it."""
     if model is None:
         return name
     for field in model._meta.concrete_fields:
@@ -69,13 +70,13 @@ def _entry(event: Events, actor: str) -> HistoryEntry:
     context = event.pgh_context or {}
     if event.pgh_label == "update":
         pairs = sorted((event.pgh_diff or {}).items())
-        changes = [FieldChange(k, _field_label(model, k), v[0], v[1]) for k, v in pairs]
+        changes = [FieldChange(k, field_label(model, k), v[0], v[1]) for k, v in pairs]
     else:
         data = event.pgh_data or {}
         changes = [
             FieldChange(
                 k,
-                _field_label(model, k),
+                field_label(model, k),
                 v if event.pgh_label == "delete" else None,
                 None if event.pgh_label == "delete" else v,
             )

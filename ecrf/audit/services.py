@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from .context import change_context
+from .selectors import field_label
 
 if TYPE_CHECKING:
     from ecrf.accounts.models import User
@@ -31,8 +33,11 @@ def changed_values(instance: models.Model, values: dict[str, Any]) -> dict[str, 
     return changes
 
 
-def require_reason(changes: dict[str, tuple[Any, Any]], reason: str) -> None:
-    """Refuse a change to saved values that comes without a reason."""
+def require_reason(
+    changes: dict[str, tuple[Any, Any]], reason: str, model: type[models.Model] | None = None
+) -> None:
+    """Refuse a change to saved values that comes without a reason, naming the changed
+    fields by their labels (those of ``model``) in the reader's language."""
     if changes and not (reason or "").strip():
         raise ValidationError(
             {
@@ -40,7 +45,11 @@ def require_reason(changes: dict[str, tuple[Any, Any]], reason: str) -> None:
                     "A reason for change is required when a saved value changes "
                     "(changed: %(fields)s)."
                 )
-                % {"fields": ", ".join(sorted(changes))}
+                % {
+                    "fields": ", ".join(
+                        sorted(str(capfirst(field_label(model, name))) for name in changes)
+                    )
+                }
             }
         )
 
@@ -59,7 +68,7 @@ def record_update(
     Returns the changes made (nothing is written when nothing changed).
     """
     changes = changed_values(instance, values)
-    require_reason(changes, reason)
+    require_reason(changes, reason, type(instance))
     if not changes:
         return changes
     for name in changes:

@@ -35,6 +35,7 @@ from .rules import (
     AtLeast,
     ChoiceNeedsYes,
     ChoiceRefusedWithYes,
+    DaysAfterWithin,
     Described,
     NotBefore,
     NotInFuture,
@@ -233,6 +234,20 @@ def _answer(name: str, sas: str, *rules: Rule) -> Field:
 
 
 #: Every form and record of the study, in the order of the trial.
+
+#: When the embryo transfer may be: the study's minimum to maximum days after
+#: randomization. Dosing starts before the transfer (ET-2) and cannot come before
+#: allocation, so the transfer cannot come sooner.
+EMBRYO_TRANSFER_AFTER_RANDOMIZATION = DaysAfterWithin(
+    anchor="randomization_date",
+    anchor_label=_("randomization"),
+    min_days="min_days_randomization_to_et",
+    max_days="max_days_randomization_to_et",
+    why_earliest=_(
+        "dosing starts two days before the transfer and cannot come before randomization"
+    ),
+)
+
 FORMS: tuple[Form, ...] = (
     Form(
         "participant",
@@ -430,12 +445,8 @@ FORMS: tuple[Form, ...] = (
                 "ETDATE",
                 entered=True,
                 rules=(
-                    Described(
-                        text=_(
-                            "Not before randomization; moving it needs a reason and "
-                            "recomputes the schedule."
-                        )
-                    ),
+                    EMBRYO_TRANSFER_AFTER_RANDOMIZATION,
+                    Described(text=_("Moving it needs a reason and recomputes the schedule.")),
                 ),
             ),
             Field(
@@ -478,6 +489,19 @@ FORMS: tuple[Form, ...] = (
                     ),
                 ),
             ),
+            Field(
+                "intake",
+                "INTAKE",
+                entered=True,
+                rules=(
+                    Described(
+                        text=_(
+                            "Morning or evening; each intake of a day is recorded once, then "
+                            "corrected with a reason."
+                        )
+                    ),
+                ),
+            ),
             Field("taken", "TAKEN", entered=True),
             Field(
                 "dose_mg",
@@ -487,8 +511,9 @@ FORMS: tuple[Form, ...] = (
                 rules=(
                     Described(
                         text=_(
-                            "The arm's daily dose in whole capsules unless recorded as a "
-                            "deviation; more than 0 mg when taken."
+                            "The arm's dose for one intake (half the daily dose) in whole "
+                            "capsules unless recorded as a deviation; more than 0 mg when "
+                            "taken, 0 mg when missed."
                         )
                     ),
                 ),
@@ -500,7 +525,25 @@ FORMS: tuple[Form, ...] = (
                 entered=True,
                 rules=(Described(text=_("The dose divided by the capsule strength.")),),
             ),
-            Field("time_taken", "TIMETAKE", entered=True),
+            Field(
+                "time_taken",
+                "TIMETAKE",
+                entered=True,
+                rules=(Described(text=_("When the intake was taken; none when missed.")),),
+            ),
+            Field(
+                "missed_reason",
+                "MISSREAS",
+                entered=True,
+                rules=(
+                    Described(
+                        text=_(
+                            "Why the intake was missed: asked on every missed intake entered "
+                            "on the diary page; none when taken."
+                        )
+                    ),
+                ),
+            ),
             Field("comment", "COMMENT", entered=True),
             Field("deviation", "DEVIATIO"),
             Field("deviation_reason", "DEVREASN"),
@@ -654,11 +697,11 @@ FORMS: tuple[Form, ...] = (
                     NotInFuture(_("The onset date cannot be in the future.")),
                     NotBefore(
                         _(
-                            "Adverse events are recorded from the first dose: the onset "
-                            "cannot be before randomization (%(date)s)."
+                            "Adverse events are recorded from her consent: the onset "
+                            "cannot be before the consent date (%(date)s)."
                         ),
-                        anchor="randomization_date",
-                        anchor_label=_("randomization"),
+                        anchor="consent_date",
+                        anchor_label=_("consent"),
                     ),
                 ),
             ),
@@ -692,6 +735,19 @@ FORMS: tuple[Form, ...] = (
                 "LEARNEDA",
                 entered=True,
                 rules=(Described(text=_("Not in the future.")),),
+            ),
+            Field(
+                "pre_treatment",
+                "PRETREAT",
+                rules=(
+                    Described(
+                        text=_(
+                            "Set by the eCRF: yes when the onset is before her first dose "
+                            "taken, or, with no dose recorded, before her planned first "
+                            "dosing day (always yes while neither is known)."
+                        )
+                    ),
+                ),
             ),
             Field("recorded_at", "RECORDED"),
             Field("updated_at", "UPDATEDA"),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps
 from django.utils.functional import Promise
 from django.utils.text import get_text_list
 from django.utils.translation import gettext_lazy as _
@@ -203,3 +204,69 @@ class ChoiceRefusedWithYes(Rule):
             choice=self.choice_label,
             answer=_quoted(self.answer_label),
         )
+
+
+@dataclass(frozen=True)
+class DaysAfterWithin(Rule):
+    """A date from ``min_days`` to ``max_days`` days after another date of hers
+    (``anchor``), both numbers study settings: ``min_days`` and ``max_days`` name fields
+    of ``settings_model`` whose values the service passes in as anchors of the same
+    names. ``why_earliest`` says why a date cannot come sooner."""
+
+    anchor: str = ""
+    anchor_label: Promise | str = ""
+    settings_model: str = "studies.Study"
+    min_days: str = ""
+    max_days: str = ""
+    why_earliest: Promise | str = ""
+
+    def _setting_label(self, name: str) -> str:
+        field = apps.get_model(self.settings_model)._meta.get_field(name)
+        return _quoted(field.verbose_name)  # type: ignore[union-attr]
+
+    def describe(self) -> Promise | str:
+        return _("From %(min)s to %(max)s after %(anchor)s (study settings): %(why)s.") % {
+            "min": self._setting_label(self.min_days),
+            "max": self._setting_label(self.max_days),
+            "anchor": self.anchor_label,
+            "why": self.why_earliest,
+        }
+
+    def bounds(self, values: Mapping[str, Any]) -> tuple[dt.date, dt.date] | None:
+        """The earliest and the latest date allowed, given the anchor and the settings."""
+        anchor = values.get(self.anchor)
+        low, high = values.get(self.min_days), values.get(self.max_days)
+        if anchor is None or low is None or high is None:
+            return None
+        return anchor + dt.timedelta(days=low), anchor + dt.timedelta(days=high)
+
+    def error(self, value: Any, values: Mapping[str, Any]) -> str | None:
+        bounds = self.bounds(values)
+        if value is None or bounds is None:
+            return None
+        earliest, latest = bounds
+        if value < earliest:
+            return str(
+                _(
+                    "%(date)s is the earliest date, %(days)s days after %(anchor)s "
+                    "(%(anchor_date)s): %(why)s."
+                )
+                % {
+                    "date": earliest.isoformat(),
+                    "days": values[self.min_days],
+                    "anchor": self.anchor_label,
+                    "anchor_date": values[self.anchor].isoformat(),
+                    "why": self.why_earliest,
+                }
+            )
+        if value > latest:
+            return str(
+                _("%(date)s is the latest date, %(days)s days after %(anchor)s (%(anchor_date)s).")
+                % {
+                    "date": latest.isoformat(),
+                    "days": values[self.max_days],
+                    "anchor": self.anchor_label,
+                    "anchor_date": values[self.anchor].isoformat(),
+                }
+            )
+        return None

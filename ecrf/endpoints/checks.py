@@ -16,6 +16,8 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from ecrf.common import messages
+
 HARD = "hard"
 SOFT = "soft"
 
@@ -37,78 +39,69 @@ class CheckContext:
 
 @dataclass(frozen=True)
 class EditCheck:
+    """One check: ``fires`` answers the parameters of its finding when it fires (its
+    words are the message of the same code in :data:`ecrf.common.messages.MESSAGES`)."""
+
     code: str
     records: tuple[str, ...]
     default_severity: str
     default_threshold: Decimal | None
     description: Promise
-    fires: Callable[[CheckContext, Decimal | None], str | None]
+    fires: Callable[[CheckContext, Decimal | None], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
 class Finding:
+    """A check that fired: its code and parameters (stored, and rendered again in each
+    reader's language) and its message in the active language (for whoever saves)."""
+
     code: str
     severity: str
     field: str
-    message: str
+    params: dict[str, Any]
+
+    @property
+    def message(self) -> str:
+        return messages.render(self.code, self.params)
 
 
-def _assessment_before_et(ctx: CheckContext, _threshold: Decimal | None) -> str | None:
+def _assessment_before_et(ctx: CheckContext, _threshold: Decimal | None) -> dict[str, Any] | None:
     assessed = ctx.values.get("assessed_on")
     if ctx.et_date and assessed and assessed < ctx.et_date:
-        return str(
-            _("The assessment (%(assessed)s) is dated before the embryo transfer (%(et)s).")
-            % {"assessed": assessed.isoformat(), "et": ctx.et_date.isoformat()}
-        )
+        return messages.freeze({"assessed": assessed, "et": ctx.et_date})
     return None
 
 
-def _hcg_out_of_range(ctx: CheckContext, threshold: Decimal | None) -> str | None:
+def _hcg_out_of_range(ctx: CheckContext, threshold: Decimal | None) -> dict[str, Any] | None:
     hcg = ctx.values.get("serum_hcg_miu_ml")
     upper = threshold if threshold is not None else Decimal(1_000_000)
     if hcg is not None and not Decimal(0) <= hcg <= upper:
-        return str(
-            _("Serum hCG %(value)s mIU/mL is outside 0 to %(max)s mIU/mL.")
-            % {"value": hcg, "max": upper.normalize()}
-        )
+        return messages.freeze({"value": hcg, "max": upper.normalize()})
     return None
 
 
-def _outside_window(ctx: CheckContext, _threshold: Decimal | None) -> str | None:
+def _outside_window(ctx: CheckContext, _threshold: Decimal | None) -> dict[str, Any] | None:
     assessed = ctx.values.get("assessed_on")
     if ctx.window and assessed and not ctx.window[0] <= assessed <= ctx.window[1]:
-        return str(
-            _("The assessment (%(assessed)s) is outside the visit window (%(start)s to %(end)s).")
-            % {
-                "assessed": assessed.isoformat(),
-                "start": ctx.window[0].isoformat(),
-                "end": ctx.window[1].isoformat(),
-            }
-        )
+        return messages.freeze({"assessed": assessed, "start": ctx.window[0], "end": ctx.window[1]})
     return None
 
 
-def _positive_below_cutoff(ctx: CheckContext, threshold: Decimal | None) -> str | None:
+def _positive_below_cutoff(ctx: CheckContext, threshold: Decimal | None) -> dict[str, Any] | None:
     hcg = ctx.values.get("serum_hcg_miu_ml")
     cutoff = threshold if threshold is not None else Decimal(5)
     if ctx.values.get("result") == "positive" and hcg is not None and hcg < cutoff:
-        return str(
-            _(
-                "The result is positive but serum hCG %(value)s mIU/mL is under the cut-off of "
-                "%(cutoff)s mIU/mL."
-            )
-            % {"value": hcg, "cutoff": cutoff.normalize()}
-        )
+        return messages.freeze({"value": hcg, "cutoff": cutoff.normalize()})
     return None
 
 
-def _clinical_after_negative_biochemical(ctx: CheckContext, _t: Decimal | None) -> str | None:
+def _clinical_after_negative_biochemical(
+    ctx: CheckContext, _t: Decimal | None
+) -> dict[str, Any] | None:
     clinical = ctx.clinical or {}
     biochemical = ctx.biochemical or {}
     if clinical.get("result") == "positive" and biochemical.get("result") == "negative":
-        return str(
-            _("A clinical pregnancy is recorded after a negative biochemical pregnancy result.")
-        )
+        return {}
     return None
 
 
@@ -181,9 +174,7 @@ def run_checks(ctx: CheckContext, settings: dict[str, CheckSetting]) -> list[Fin
         )
         if not setting.enabled or ctx.record not in check.records:
             continue
-        message = check.fires(ctx, setting.threshold)
-        if message:
-            findings.append(
-                Finding(check.code, setting.severity, CHECK_FIELDS[check.code], message)
-            )
+        params = check.fires(ctx, setting.threshold)
+        if params is not None:
+            findings.append(Finding(check.code, setting.severity, CHECK_FIELDS[check.code], params))
     return findings

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.tracking import audited
+from ecrf.common import messages
 from ecrf.common.guard import guarded
 
 
@@ -113,6 +114,7 @@ class EditCheckFinding(models.Model):
     field = models.CharField(_("field"), max_length=60)
     code = models.SlugField(_("check"), max_length=60)
     message = models.CharField(_("message"), max_length=500)
+    params = models.JSONField(_("parameters of the message"), default=dict, blank=True)
     confirmed_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
     raised_at = models.DateTimeField(_("raised at"), auto_now_add=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
@@ -132,3 +134,8 @@ class EditCheckFinding(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def message_text(self) -> str:
+        """The finding in the reader's language (``message`` keeps it in English)."""
+        return messages.render(self.code, self.params, fallback=self.message)

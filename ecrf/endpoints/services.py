@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ecrf.audit.context import change_context
-from ecrf.common import catalogue
+from ecrf.common import catalogue, messages
 from ecrf.common.exceptions import StateConflict
-from ecrf.participants.models import Participant, ParticipantStatus
-from ecrf.participants.services import participant_set_status, site_today
+from ecrf.participants.models import Participant
+from ecrf.participants.services import site_today
 from ecrf.participants.writes import record_upsert
 from ecrf.queries.services import query_open
 from ecrf.schedule.models import VisitOutcome, VisitRecord
@@ -89,7 +89,8 @@ def endpoint_record(
 
     Hard edit checks refuse the save with the field named; soft checks must be
     confirmed (``confirm_warnings``), and are then kept as findings beside the data.
-    The form's visit is marked done on its date; both endpoints in, she has completed.
+    The form's visit is marked done on its date; whether she has completed is judged
+    once the write is done (:func:`ecrf.schedule.completion.participant_complete_if_done`).
     """
     with treatment_write(participant, performed_by, record, reason) as (participant, _slot):
         schedule = participant_schedule(participant)
@@ -161,16 +162,6 @@ def endpoint_record(
                     ),
                     recorded_by=performed_by,
                 )
-        if all(
-            m._default_manager.filter(participant=participant).exists()
-            for m in ENDPOINT_MODELS.values()
-        ):
-            participant_set_status(
-                participant=participant,
-                status=ParticipantStatus.COMPLETED,
-                reason=_("Both endpoints recorded"),
-                performed_by=performed_by,
-            )
         return EndpointSaved(record=instance, warnings=soft)
 
 
@@ -179,6 +170,9 @@ def _keep_findings(
 ) -> None:
     """Open a finding per confirmed soft check on this form and field; resolve this form's
     findings whose check no longer fires on their field.
+
+    A finding and its query keep the check's code and parameters, read in each reader's
+    language, and their words in English (the audit trail's and the exports' record).
 
     Findings are keyed by form, field and check, never merged across forms: the same
     check confirmed on the biochemical and on the clinical form is two findings (and
@@ -202,7 +196,8 @@ def _keep_findings(
                 code=finding.code,
                 resolved_at=None,
                 defaults={
-                    "message": finding.message,
+                    "message": messages.english(finding.code, finding.params),
+                    "params": finding.params,
                     "confirmed_by": performed_by,
                 },
             )
@@ -212,7 +207,8 @@ def _keep_findings(
                     participant=participant,
                     record=record,
                     field=finding.field,
-                    text=finding.message,
+                    text=messages.english(finding.code, finding.params),
                     edit_check=finding.code,
+                    edit_check_params=finding.params,
                     performed_by=None,
                 )

@@ -14,13 +14,15 @@ from ecrf.accounts.policy import (
     may_read_access_review,
     may_register,
     may_review_audit,
+    may_use_api,
     may_view_verification_progress,
 )
 from ecrf.accounts.roles import Role
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
-    """The menu of the signed-in user's role."""
+    """The menu of the signed-in user's role, and whether her user menu offers the API
+    (:func:`~ecrf.accounts.policy.may_use_api`)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
@@ -44,5 +46,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append((_("Access review"), reverse("accounts:access_review")))
     if may_administer(user):
         items.append((_("Accounts and sites"), reverse("admin:index")))
-    items.append((_("API documentation"), reverse("api-docs")))
-    return {"nav_items": items, "role_label": Role(user.role).label if user.role else ""}
+    return {
+        "nav_items": items,
+        "role_label": Role(user.role).label if user.role else "",
+        "offers_api": bool(may_use_api(user)),
+    }

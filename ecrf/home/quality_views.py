@@ -55,13 +55,11 @@ def _on_her_page(
     return panel_submit(request, participant, form, save, done, lambda: _back(participant.pk))
 
 
-def _reason_refused(
-    request: AuthenticatedRequest, participant: Participant, form: Form
-) -> HttpResponse | None:
-    """Her page again (400), with what was typed, when a lock panel's form was sent
-    without its reason; nothing is saved."""
-    if form.is_valid():
-        return None
+def _refused_on_her_page(
+    request: AuthenticatedRequest, participant: Participant, form: Form, status: int
+) -> HttpResponse:
+    """Her page again (``status``), with what was typed into a panel's refused form and
+    each of its errors told, naming its field by its label; nothing is saved."""
     for name, errors in form.errors.items():
         label = form[name].label if name in form.fields else ""
         for error in errors:
@@ -70,7 +68,17 @@ def _reason_refused(
                 request,
                 _("%(field)s: %(error)s") % {"field": label, "error": text} if label else text,
             )
-    return participant_page(request, participant, 400, form)
+    return participant_page(request, participant, status, form)
+
+
+def _reason_refused(
+    request: AuthenticatedRequest, participant: Participant, form: Form
+) -> HttpResponse | None:
+    """Her page again (400), with what was typed, when a lock panel's form was sent
+    without its reason; nothing is saved."""
+    if form.is_valid():
+        return None
+    return _refused_on_her_page(request, participant, form, 400)
 
 
 def _on_home_page(
@@ -91,20 +99,26 @@ def _on_home_page(
 @login_required
 @require_POST
 def sign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The investigator signs her casebook; while items are open in it she confirms that
+    she signs with them open (``sign_anyway``). A refusal (a wrong password, no
+    confirmation) shows her page again (400, a state conflict 409) naming the field."""
     participant = participant_get(request.user, pk)
     enforce(may_sign(request.user))
-    return _on_her_page(
+    form = SignForm(request.POST)
+    return form_submit(
         request,
-        participant,
-        SignForm(request.POST),
-        lambda data: services.signature_sign(
+        form=form,
+        save=lambda data: services.signature_sign(
             participant=participant,
             password=data["password"],
             meaning=data["meaning"],
             performed_by=request.user,
             request=request,
+            open_items_confirmed=bool(data.get("sign_anyway")),
         ),
-        _("The casebook is signed."),
+        saved=saved_as(_("The casebook is signed.")),
+        redirect_to=lambda _result: _back(participant.pk),
+        render_page=lambda status: _refused_on_her_page(request, participant, form, status),
     )
 
 

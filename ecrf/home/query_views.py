@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST, require_safe
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.common import catalogue
 from ecrf.common.http import AuthenticatedRequest
+from ecrf.endpoints.checks import CHECKS
 from ecrf.participants.models import Participant
 from ecrf.participants.pages import form_submit, saved_as
 from ecrf.participants.selectors import participant_get
@@ -33,6 +34,9 @@ from ecrf.queries.templatetags.query_labels import query_url
 
 from .form_views import form_page
 from .views import panel_submit
+
+#: What each edit check looks for, by its code: who raised its queries, in words.
+CHECK_DESCRIPTIONS = {check.code: check.description for check in CHECKS}
 
 #: Rows on one page of the query list.
 QUERY_LIST_PAGE_SIZE = 50
@@ -90,7 +94,10 @@ def _raised_by(query: Query) -> str:
     if query.opened_by is not None:
         return query.opened_by.get_username()
     if query.edit_check:
-        return _("Edit check %(check)s") % {"check": query.edit_check}
+        check = CHECK_DESCRIPTIONS.get(query.edit_check)
+        if check is None:
+            return _("Edit check")
+        return _("Edit check: %(check)s") % {"check": check}
     return _("system")
 
 

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.accounts.selectors import scope_to_user_sites, sites_visible_to
-from ecrf.participants.models import ParticipantStatus
+from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.selectors import participants_visible_to
-from ecrf.quality.selectors import SiteVerification, verification_per_site
+from ecrf.participants.services import site_today
+from ecrf.quality.selectors import (
+    CasebookToSign,
+    SiteVerification,
+    casebooks_ready_to_sign,
+    verification_per_site,
+)
 from ecrf.queries.models import Query, QueryStatus
 from ecrf.queries.selectors import AGE_BANDS, queryset_with_age
 from ecrf.safety.models import AdverseEvent
+from ecrf.safety.selectors import SaeClock, adverse_events_awaiting_confirmation, sae_clock
+from ecrf.schedule.completion import OpenItem, completion_state
 
 if TYPE_CHECKING:
     from ecrf.accounts.models import User
@@ -53,6 +63,30 @@ def coordinator_worklist(user: User) -> list[tuple[Any, str]]:
     """Participants at her sites waiting for her next step, with that step."""
     waiting = participants_visible_to(user).filter(status__in=list(NEXT_STEPS))[:50]
     return [(participant, str(NEXT_STEPS[participant.status])) for participant in waiting]
+
+
+@dataclass(frozen=True)
+class CompletionDue:
+    """A participant past her last visit's target day with completion items still open."""
+
+    participant: Participant
+    day: dt.date
+    open_items: tuple[OpenItem, ...]
+
+
+def coordinator_completion_due(user: User) -> list[CompletionDue]:
+    """Randomized participants at her sites whose last visit's target day has passed and
+    who have not completed: what is left (:func:`completion_state`), oldest first."""
+    due = []
+    randomized = participants_visible_to(user, status=ParticipantStatus.RANDOMIZED).filter(
+        embryo_transfer__isnull=False
+    )
+    for participant in randomized.select_related("site__study"):
+        state = completion_state(participant)
+        target = state.last_visit_target
+        if state.open and target is not None and site_today(participant.site) > target:
+            due.append(CompletionDue(participant, target, state.open))
+    return sorted(due, key=lambda item: (item.day, item.participant.subject_id))
 
 
 @dataclass(frozen=True)
@@ -124,3 +158,71 @@ def site_work(user: User) -> list[SiteWork]:
             )
         )
     return work
+
+
+# -- the investigator's home ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdverseEventToConfirm:
+    """An adverse event of her sites awaiting the investigator's confirmation: how long
+    ago the site learned of it and, for a serious one, the sponsor's 24-hour clock."""
+
+    event: AdverseEvent
+    since_learned: dt.timedelta
+    clock: SaeClock | None
+
+    @property
+    def since_learned_label(self) -> str:
+        """How long ago the site learned of it, in days and hours (hours and minutes
+        within the first day)."""
+        minutes_total = max(int(self.since_learned.total_seconds() // 60), 0)
+        hours, minutes = divmod(minutes_total, 60)
+        if hours >= 24:
+            return _("%(days)d d %(hours)d h ago") % {"days": hours // 24, "hours": hours % 24}
+        return _("%(hours)d h %(minutes)02d min ago") % {"hours": hours, "minutes": minutes}
+
+
+#: Rows of each list of the investigator's home; the full lists have their own pages.
+INVESTIGATOR_LIST_LENGTH = 50
+
+
+@dataclass(frozen=True)
+class InvestigatorWork:
+    """What awaits an investigator at her sites: adverse events to confirm (serious
+    ones first, with their clocks), eligibility to confirm, casebooks ready to sign."""
+
+    adverse_events: list[AdverseEventToConfirm]
+    adverse_event_count: int
+    eligibility_to_confirm: list[Participant]
+    casebooks_to_sign: list[CasebookToSign]
+
+
+def eligibility_to_confirm(user: User) -> QuerySet[Participant]:
+    """The participants of her sites found eligible and not yet randomized (eligible or
+    consented), by site and subject: the eligibility form holds no investigator's
+    confirmation of its own, so these are the assessments she reviews before
+    randomization."""
+    return (
+        participants_visible_to(user)
+        .filter(status__in=[ParticipantStatus.ELIGIBLE, ParticipantStatus.CONSENTED])
+        .select_related("eligibility__assessed_by")
+        .order_by("site__code", "subject_number")
+    )
+
+
+def investigator_work(user: User, *, now: dt.datetime | None = None) -> InvestigatorWork:
+    """The investigator's worklists, in nine queries however many participants wait."""
+    now = now or timezone.now()
+    awaiting = adverse_events_awaiting_confirmation(user)
+    return InvestigatorWork(
+        adverse_events=[
+            AdverseEventToConfirm(
+                event=event, since_learned=now - event.learned_at, clock=sae_clock(event, now=now)
+            )
+            for event in awaiting[:INVESTIGATOR_LIST_LENGTH]
+        ],
+        adverse_event_count=awaiting.count(),
+        eligibility_to_confirm=list(eligibility_to_confirm(user)[:INVESTIGATOR_LIST_LENGTH]),
+        casebooks_to_sign=casebooks_ready_to_sign(user),
+    )

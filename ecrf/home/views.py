@@ -19,6 +19,7 @@ from ecrf.accounts.policy import (
     may_lock,
     may_raise_query,
     may_review_audit,
+    may_sign,
     may_verify,
     may_view_verification_progress,
     permissions_for,
@@ -26,7 +27,7 @@ from ecrf.accounts.policy import (
 from ecrf.common import catalogue
 from ecrf.common.http import AuthenticatedRequest
 from ecrf.participants.blinding import arm_visible_to
-from ecrf.participants.models import Participant
+from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.pages import form_submit, saved_as
 from ecrf.participants.selectors import participant_get, participants_visible_to
 from ecrf.quality import selectors as quality_selectors
@@ -40,6 +41,7 @@ from ecrf.queries.selectors import (
 )
 from ecrf.review.reading import readable_forms
 from ecrf.review.selectors import audit_review_overview
+from ecrf.schedule.completion import completion_open_items
 from ecrf.schedule.selectors import coordinator_agenda
 from ecrf.studies.services import current_study
 
@@ -65,6 +67,7 @@ def home_page(
     if may_enter_data(user):
         context["worklist"] = selectors.coordinator_worklist(user)
         context["agenda"] = coordinator_agenda(user)
+        context["completion_due"] = selectors.coordinator_completion_due(user)
         context["open_queries"] = queries_visible_to(user, status="open")[:50]
         context["open_query_count"] = queries_visible_to(user, status="open").count()
         context["today"] = timezone.localdate()
@@ -75,12 +78,17 @@ def home_page(
         context["answered"] = queries_visible_to(user, status="answered")[:50]
         context["audit_review"] = audit_review_overview(user)
         template = "core/home_monitor.html"
+    elif may_sign(user):
+        context["work"] = selectors.investigator_work(user)
+        template = "core/home_investigator.html"
     else:
         study = current_study()
         context["study_lock"] = quality_selectors.study_lock(study) if study else None
         context["may_administer"] = may_administer(user)
         context["may_lock"] = may_lock(user)
         context["lock_form"] = lock_form or LockForm()
+        if may_lock(user):
+            context["ready_to_lock"] = quality_selectors.participants_ready_to_lock(user)
         if may_raise_query(user):
             context["query_counts"] = open_query_counts_per_site(user)
         if may_view_verification_progress(user):
@@ -132,7 +140,8 @@ def participant_page(
                 (lock, form_label(lock.record) if lock.record else "")
                 for lock in quality_selectors.open_locks_over(participant)
             ],
-            "sign_form": SignForm(),
+            "sign_form": refused_form if isinstance(refused_form, SignForm) else SignForm(),
+            "open_items": quality_selectors.signature_open_items(participant) if may.sign else None,
             "queries": queries_visible_to(
                 request.user, participant_id=participant.pk
             ).select_related("opened_by"),
@@ -152,6 +161,9 @@ def participant_page(
             if may.lock
             else [],
             "can_unblind": may.unblind and not participant.unblindings.exists(),
+            "completion_open_items": completion_open_items(participant)
+            if participant.status == ParticipantStatus.RANDOMIZED
+            else [],
             "typed": request.POST if refused_post else {},
             "typed_path": request.path if refused_post else "",
             "refused_form": refused_form,

@@ -8,7 +8,7 @@ are study settings, passed in as :class:`EligibilityRules`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import SimpleNamespace
@@ -149,6 +149,12 @@ CRITERIA: tuple[Criterion, ...] = (
         "investigator_judges_unsuitable", _("The investigator judges participation inappropriate")
     ),
 )
+
+
+def criterion_statements(codes: Iterable[str]) -> list[str]:
+    """The criteria of ``codes`` in words, in the active language (an unknown code as is)."""
+    statements = {criterion.code: criterion.statement for criterion in CRITERIA}
+    return [str(statements.get(code, code)) for code in codes]
 
 
 @dataclass(frozen=True)

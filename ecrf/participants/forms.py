@@ -48,6 +48,8 @@ class ScreeningCorrectionForm(forms.Form):
 
 
 class ParticipantFilterForm(forms.Form):
+    """The screening log's filters (GET): her site, her status, and a subject id to search."""
+
     site = forms.ChoiceField(label=_("Site"), required=False)
     status = forms.ChoiceField(
         label=_("Status"),
@@ -61,6 +63,9 @@ class ParticipantFilterForm(forms.Form):
         site_field = self.fields["site"]
         assert isinstance(site_field, forms.ChoiceField)
         site_field.choices = [("", _("All"))] + [(s.code, str(s)) for s in sites]
+        for field in self.fields.values():
+            is_choice = isinstance(field.widget, forms.Select)
+            field.widget.attrs.setdefault("class", "form-select" if is_choice else "form-control")
 
 
 YES_NO = [(True, _("Yes")), (False, _("No"))]

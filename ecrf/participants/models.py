@@ -7,7 +7,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.tracking import audited
+from ecrf.common import messages
 from ecrf.common.guard import guarded
+
+from .eligibility import criterion_statements
 
 
 class ParticipantStatus(models.TextChoices):
@@ -79,6 +82,8 @@ class StatusChange(models.Model):
     from_status = models.CharField(_("from"), max_length=20, choices=ParticipantStatus.choices)
     to_status = models.CharField(_("to"), max_length=20, choices=ParticipantStatus.choices)
     reason = models.CharField(_("reason"), max_length=500)
+    reason_code = models.CharField(_("reason (system message)"), max_length=60, blank=True)
+    reason_params = models.JSONField(_("parameters of the reason"), default=dict, blank=True)
     changed_by = models.ForeignKey(
         "accounts.User", on_delete=models.PROTECT, related_name="+", null=True
     )
@@ -91,6 +96,14 @@ class StatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant}: {self.from_status} -> {self.to_status}"
+
+    @property
+    def reason_text(self) -> str:
+        """Why, for the reader: the system's reason in her language (``reason`` keeps it
+        in English), a person's reason as typed."""
+        if self.reason_code:
+            return messages.render(self.reason_code, self.reason_params, fallback=self.reason)
+        return self.reason
 
 
 @guarded
@@ -149,6 +162,11 @@ class Eligibility(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant}: {'eligible' if self.eligible else 'not eligible'}"
+
+    @property
+    def failed_criteria_text(self) -> str:
+        """The criteria she failed, in words in the reader's language."""
+        return "; ".join(criterion_statements(self.failed_criteria))
 
 
 @guarded

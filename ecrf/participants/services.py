@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +24,7 @@ from ecrf.accounts.policy import (
 )
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
-from ecrf.common import catalogue
+from ecrf.common import catalogue, messages
 from ecrf.common.exceptions import StateConflict
 from ecrf.notifications.models import StaffNotificationKind
 from ecrf.notifications.services import staff_notify
@@ -199,12 +200,15 @@ def eligibility_record(
             reason=reason,
             performed_by=performed_by,
         )
-        _refresh_status(participant, performed_by=performed_by, reason=_("Eligibility assessed"))
+        _refresh_status(participant, performed_by=performed_by, reason_code="eligibility_assessed")
         return eligibility
 
 
-def _reassess(participant: Participant, *, performed_by: User, reason: str) -> None:
-    """Re-run the eligibility criteria after a change of the age behind them."""
+def _reassess(
+    participant: Participant, *, performed_by: User, reason: str = "", reason_code: str = ""
+) -> None:
+    """Re-run the eligibility criteria after a change of the age behind them, for the
+    reason a person gave (``reason``) or the system's (``reason_code``)."""
     eligibility = Eligibility.objects.filter(participant=participant).first()
     if eligibility is None:
         return
@@ -218,11 +222,11 @@ def _reassess(participant: Participant, *, performed_by: User, reason: str) -> N
             "eligible": not failures,
             "failed_criteria": [f.code for f in failures],
         },
-        reason=reason or _("Age re-computed"),
+        reason=reason or messages.english(reason_code or "age_recomputed"),
         performed_by=performed_by,
         site=participant.site.code,
     )
-    _refresh_status(participant, performed_by=performed_by, reason=reason)
+    _refresh_status(participant, performed_by=performed_by, reason=reason, reason_code=reason_code)
 
 
 def consent_record(
@@ -268,12 +272,14 @@ def consent_record(
             reason=reason,
             performed_by=performed_by,
         )
-        _reassess(participant, performed_by=performed_by, reason=_("Age counted at consent"))
-        _refresh_status(participant, performed_by=performed_by, reason=_("Consent recorded"))
+        _reassess(participant, performed_by=performed_by, reason_code="age_counted_at_consent")
+        _refresh_status(participant, performed_by=performed_by, reason_code="consent_recorded")
         return consent
 
 
-def _refresh_status(participant: Participant, *, performed_by: User | None, reason: str) -> None:
+def _refresh_status(
+    participant: Participant, *, performed_by: User | None, reason: str = "", reason_code: str = ""
+) -> None:
     eligibility = Eligibility.objects.filter(participant=participant).first()
     status = derive_status(
         current=participant.status,
@@ -282,7 +288,11 @@ def _refresh_status(participant: Participant, *, performed_by: User | None, reas
         randomized=_is_allocated(participant),
     )
     participant_set_status(
-        participant=participant, status=status, reason=reason, performed_by=performed_by
+        participant=participant,
+        status=status,
+        reason=reason,
+        reason_code=reason_code,
+        performed_by=performed_by,
     )
 
 
@@ -292,17 +302,34 @@ def _is_allocated(participant: Participant) -> bool:
 
 
 def participant_set_status(
-    *, participant: Participant, status: str, reason: str, performed_by: User | None
+    *,
+    participant: Participant,
+    status: str,
+    reason: str = "",
+    reason_code: str = "",
+    reason_params: Mapping[str, Any] | None = None,
+    performed_by: User | None,
 ) -> None:
-    """Move a participant to ``status``, recording who, when and why (inside a service)."""
+    """Move a participant to ``status``, recording who, when and why (inside a service).
+
+    Why is either a person's words (``reason``, kept as typed) or the system's: a code
+    of :data:`ecrf.common.messages.MESSAGES` and its parameters (see
+    :func:`ecrf.common.messages.freeze`), stored as such for each reader to read in her
+    language, and in English as the reason of the record and of the audit trail.
+    """
     if participant.status == status:
         return
+    params = messages.freeze(reason_params) if reason_code else {}
+    if reason_code:
+        reason = messages.english(reason_code, params)
     with change_context(performed_by=performed_by, reason=reason, site=participant.site.code):
         StatusChange.objects.create(
             participant=participant,
             from_status=participant.status,
             to_status=status,
             reason=reason,
+            reason_code=reason_code,
+            reason_params=params,
             changed_by=performed_by,
         )
         participant.status = status

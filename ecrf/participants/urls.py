@@ -1,5 +1,5 @@
 """The participant pages of this layer; ``ecrf.urls`` adds the pages of the layers above
-(her page, her randomization) under the same ``participants`` namespace."""
+(the screening log, her page, her randomization) under the same ``participants`` namespace."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("", views.participant_list, name="list"),
     path("new/", views.participant_create, name="create"),
     path("<int:pk>/edit/", views.participant_edit, name="edit"),
     path("<int:pk>/history/", views.participant_history, name="history"),

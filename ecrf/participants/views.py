@@ -1,4 +1,4 @@
-"""Participant pages: the screening log, registration, corrections and history."""
+"""Participant pages: registration, corrections and history."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -32,7 +31,6 @@ from .eligibility import evaluate_partial
 from .forms import (
     ConsentForm,
     EligibilityForm,
-    ParticipantFilterForm,
     ScreeningCorrectionForm,
     ScreeningForm,
     UnblindForm,
@@ -73,26 +71,6 @@ def _form_page(
         saved=saved_message,
         redirect_to=lambda _result: redirect("participants:detail", pk=participant.pk),
         render_page=render_page,
-    )
-
-
-@login_required
-@require_safe
-def participant_list(request: AuthenticatedRequest) -> HttpResponse:
-    sites = sites_visible_to(request.user)
-    form = ParticipantFilterForm(request.GET or None, sites=sites)
-    filters = form.cleaned_data if form.is_valid() else {}
-    queryset = selectors.participants_visible_to(
-        request.user,
-        site_code=filters.get("site") or None,
-        status=filters.get("status") or None,
-        search=filters.get("q") or None,
-    )
-    page = Paginator(queryset, 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "participants/list.html",
-        {"form": form, "page": page, "can_enter_data": may_register(request.user)},
     )
 
 
@@ -167,7 +145,7 @@ def _eligibility_saved(record: Any) -> tuple[int, str]:
     if record.eligible:
         return messages.SUCCESS, _("Eligible: every criterion is met.")
     return messages.WARNING, _("Not eligible: %(criteria)s") % {
-        "criteria": ", ".join(record.failed_criteria)
+        "criteria": record.failed_criteria_text
     }
 
 

@@ -14,11 +14,20 @@ if TYPE_CHECKING:
 
 
 class SignForm(forms.Form):
+    """Signing on the web: the meaning, her password, and, shown while items are open in
+    the casebook, her confirmation that she signs with them open (the service refuses
+    the signature without it)."""
+
     meaning = forms.CharField(
         label=_("Meaning of the signature"), max_length=500, initial=DEFAULT_MEANING
     )
     password = forms.CharField(
         label=_("Your password"), widget=forms.PasswordInput, max_length=200, strip=False
+    )
+    sign_anyway = forms.BooleanField(
+        label=_("I sign with these items open"),
+        required=False,
+        widget=forms.CheckboxInput(attrs={"id": "sign-anyway", "required": True}),
     )
 
 

@@ -64,7 +64,9 @@ class Signature(models.Model):
     """An investigator's electronic signature of a casebook (21 CFR 11.50, 11.70, 11.200).
 
     It carries her printed name, the time and the meaning, and the hash of the exact
-    data signed; any later change to that data voids it (the database guard).
+    data signed; any later change to that data voids it (the database guard). It also
+    records what was still open when she signed (queries not closed, adverse events not
+    confirmed, forms not fully verified), which she confirmed on the page before signing.
     """
 
     participant = models.ForeignKey(
@@ -76,6 +78,11 @@ class Signature(models.Model):
     signed_at = models.DateTimeField(_("signed at"), auto_now_add=True)
     data_hash = models.CharField(_("hash of the data signed"), max_length=64)
     data_events = models.PositiveIntegerField(_("audit events covered"))
+    open_queries = models.PositiveIntegerField(_("queries open at signing"), default=0)
+    unconfirmed_adverse_events = models.PositiveIntegerField(
+        _("adverse events unconfirmed at signing"), default=0
+    )
+    unverified_forms = models.PositiveIntegerField(_("forms unverified at signing"), default=0)
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
     void_reason = models.CharField(_("why it was voided"), max_length=500, blank=True)
 

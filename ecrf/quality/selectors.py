@@ -23,9 +23,13 @@ from django.utils.text import capfirst
 
 from ecrf.accounts.selectors import scope_to_user_sites
 from ecrf.common import catalogue
+from ecrf.endpoints.models import BiochemicalPregnancy, ClinicalPregnancy
 from ecrf.participants.models import Participant
 from ecrf.participants.status import FINAL_STATUSES
+from ecrf.queries.models import Query, QueryStatus
+from ecrf.safety.models import AdverseEvent
 from ecrf.studies.models import Study
+from randomization.models import Slot
 
 from .models import Lock, LockScope, Signature, Verification
 
@@ -335,3 +339,162 @@ def verification_per_site(
         site.participants_awaiting += bool(hers.forms_awaiting)
         site.casebooks_awaiting_signature += bool(signature_due)
     return dict(per_site)
+
+
+# -- what is open when she signs, what is ready to sign and to lock --------------------
+
+
+@dataclass(frozen=True)
+class OpenItems:
+    """What is still open in her casebook: queries not closed (open or answered),
+    adverse events no investigator has confirmed, and forms with values not verified
+    against source (by :func:`verification_progress`)."""
+
+    open_queries: int = 0
+    unconfirmed_adverse_events: int = 0
+    unverified_forms: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.open_queries + self.unconfirmed_adverse_events + self.unverified_forms
+
+    @property
+    def any(self) -> bool:
+        return self.total > 0
+
+
+class OpenItemsByParticipant(dict[int, OpenItems]):
+    """Open items by participant id; a participant absent has nothing open."""
+
+    def __missing__(self, participant_id: int) -> OpenItems:
+        return OpenItems()
+
+
+def _counts_per_participant(queryset: QuerySet[Any], ids: QuerySet[Any]) -> dict[int, int]:
+    return dict(
+        queryset.filter(participant__in=ids)
+        .values("participant_id")
+        .annotate(count=Count("pk"))
+        .order_by()
+        .values_list("participant_id", "count")
+    )
+
+
+def open_items_of(participants: QuerySet[Participant]) -> OpenItemsByParticipant:
+    """The open items of each participant of ``participants``, in four queries however
+    many there are: her queries not closed, her unconfirmed adverse events, and the
+    verification progress of her forms (two queries)."""
+    ids = participants.order_by().values("pk")
+    queries = _counts_per_participant(Query.objects.exclude(status=QueryStatus.CLOSED), ids)
+    events = _counts_per_participant(AdverseEvent.objects.filter(confirmed_at__isnull=True), ids)
+    progress = verification_progress(participants)
+    items = OpenItemsByParticipant()
+    for participant_id in {*queries, *events, *progress}:
+        found = OpenItems(
+            open_queries=queries.get(participant_id, 0),
+            unconfirmed_adverse_events=events.get(participant_id, 0),
+            unverified_forms=len(progress[participant_id].forms_awaiting),
+        )
+        if found.any:
+            items[participant_id] = found
+    return items
+
+
+def signature_open_items(participant: Participant) -> OpenItems:
+    """What is open in her casebook now: the counts an investigator is shown, and
+    confirms, before she signs, and that her signature records."""
+    return open_items_of(Participant.objects.filter(pk=participant.pk))[participant.pk]
+
+
+def ready_to_sign() -> Q:
+    """Her casebook is ready for the investigator's signature: she was randomized, no
+    signature of it stands, and either her participation has ended (both endpoints
+    recorded, or completed or withdrawn) or a signature of it was voided by a later
+    change (:func:`awaiting_signature`)."""
+    randomized = Slot.objects.filter(participant=OuterRef("pk"))
+    standing = Signature.objects.filter(participant=OuterRef("pk"), voided_at__isnull=True)
+    both_endpoints = Q(Exists(BiochemicalPregnancy.objects.filter(participant=OuterRef("pk")))) & Q(
+        Exists(ClinicalPregnancy.objects.filter(participant=OuterRef("pk")))
+    )
+    return Q(Exists(randomized)) & (awaiting_signature() | (~Q(Exists(standing)) & both_endpoints))
+
+
+@dataclass(frozen=True)
+class CasebookToSign:
+    """A casebook on the investigator's list to sign, with what is still open in it."""
+
+    participant: Participant
+    open_items: OpenItems
+    voided: bool
+
+
+def casebooks_ready_to_sign(user: User | AnonymousUser) -> list[CasebookToSign]:
+    """The casebooks of the user's sites ready to sign (:func:`ready_to_sign`), by site and
+    subject, each with its open items; five queries however many there are."""
+    participants = (
+        scope_to_user_sites(Participant.objects.select_related("site"), user)
+        .filter(ready_to_sign())
+        .annotate(
+            voided=Exists(
+                Signature.objects.filter(participant=OuterRef("pk"), voided_at__isnull=False)
+            )
+        )
+        .order_by("site__code", "subject_number")
+    )
+    items = open_items_of(participants)
+    return [
+        CasebookToSign(participant, items[participant.pk], participant.voided)  # type: ignore[attr-defined]
+        for participant in participants
+    ]
+
+
+@dataclass(frozen=True)
+class ReadyToLock:
+    """A participant ready for the data manager's lock, and whether her casebook is signed."""
+
+    participant: Participant
+    signed: bool
+
+
+def participants_ready_to_lock(user: User | AnonymousUser) -> list[ReadyToLock]:
+    """The participants of the user's sites ready to lock: her participation ended
+    (completed or withdrawn), every value of every form entered for her verified, no
+    query on her data that is not closed, and no lock standing over her (her own or the
+    study's database lock); by site and subject, in three queries however many there are."""
+    participants = (
+        scope_to_user_sites(Participant.objects.select_related("site"), user)
+        .filter(status__in=FINAL_STATUSES)
+        .exclude(
+            Exists(
+                Query.objects.filter(participant=OuterRef("pk")).exclude(status=QueryStatus.CLOSED)
+            )
+        )
+        .exclude(
+            Exists(
+                Lock.objects.filter(
+                    participant=OuterRef("pk"),
+                    scope=LockScope.PARTICIPANT,
+                    unlocked_at__isnull=True,
+                )
+            )
+        )
+        .exclude(
+            Exists(
+                Lock.objects.filter(
+                    study=OuterRef("site__study"), scope=LockScope.STUDY, unlocked_at__isnull=True
+                )
+            )
+        )
+        .annotate(
+            signed=Exists(
+                Signature.objects.filter(participant=OuterRef("pk"), voided_at__isnull=True)
+            )
+        )
+        .order_by("site__code", "subject_number")
+    )
+    progress = verification_progress(participants)
+    return [
+        ReadyToLock(participant, participant.signed)  # type: ignore[attr-defined]
+        for participant in participants
+        if not progress[participant.pk].forms_awaiting
+    ]

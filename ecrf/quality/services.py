@@ -25,6 +25,7 @@ from ecrf.participants.models import Participant
 from ecrf.participants.writes import participant_write
 
 from .models import Lock, LockScope, Signature, Verification
+from .selectors import OpenItems, signature_open_items
 
 if TYPE_CHECKING:
     from ecrf.accounts.models import User
@@ -123,6 +124,18 @@ def casebook_fingerprint(participant: Participant) -> tuple[str, int]:
     return digest.hexdigest(), count
 
 
+def open_items_text(items: OpenItems) -> str:
+    """The open items of a casebook in words, as a refused signature names them."""
+    return _(
+        "open queries: %(queries)d, unconfirmed adverse events: %(events)d, "
+        "forms not fully verified: %(forms)d"
+    ) % {
+        "queries": items.open_queries,
+        "events": items.unconfirmed_adverse_events,
+        "forms": items.unverified_forms,
+    }
+
+
 def signature_sign(
     *,
     participant: Participant,
@@ -130,12 +143,21 @@ def signature_sign(
     meaning: str = "",
     performed_by: User,
     request: HttpRequest | None = None,
+    open_items_confirmed: bool | None = None,
 ) -> Signature:
     """An investigator of her site signs the casebook by re-entering her password.
 
     A wrong password is refused and counts toward the account lockout (django-axes):
     the password is checked before the transaction opens, so that refusing the
     signature does not roll back the record of the failed attempt.
+
+    The signature records what was open in the casebook when she signed (queries not
+    closed, unconfirmed adverse events, forms not fully verified), counted under her
+    row lock. A caller that asks her to confirm signing with items open passes her
+    answer as ``open_items_confirmed``: while items are open, ``False`` refuses the
+    signature, naming the ``sign_anyway`` confirmation. ``None`` means nothing was asked
+    (the API, whose contract names no confirmation): she signs, and the counts are
+    recorded all the same.
     """
     enforce(may_sign(performed_by, participant))
     if not password:
@@ -150,6 +172,17 @@ def signature_sign(
         allow_locked=True,
         allow_withdrawn=True,
     ) as participant:
+        items = signature_open_items(participant)
+        if items.any and open_items_confirmed is False:
+            raise ValidationError(
+                {
+                    "sign_anyway": _(
+                        "Items are still open in this casebook (%(items)s); confirm that "
+                        "you sign with these items open, or close them first."
+                    )
+                    % {"items": open_items_text(items)}
+                }
+            )
         data_hash, events = casebook_fingerprint(participant)
         return Signature.objects.create(
             participant=participant,
@@ -158,6 +191,9 @@ def signature_sign(
             meaning=(meaning or str(DEFAULT_MEANING)).strip(),
             data_hash=data_hash,
             data_events=events,
+            open_queries=items.open_queries,
+            unconfirmed_adverse_events=items.unconfirmed_adverse_events,
+            unverified_forms=items.unverified_forms,
         )
 
 

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.tracking import audited
+from ecrf.common import messages
 
 
 class QueryStatus(models.TextChoices):
@@ -32,6 +33,9 @@ class Query(models.Model):
     )
     opened_at = models.DateTimeField(_("opened at"), auto_now_add=True)
     edit_check = models.SlugField(_("raised by edit check"), max_length=60, blank=True)
+    edit_check_params = models.JSONField(
+        _("parameters of the edit check's finding"), default=dict, blank=True
+    )
 
     class Meta:
         verbose_name = _("query")
@@ -74,3 +78,12 @@ class QueryMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.text[:40]}"
+
+    @property
+    def text_shown(self) -> str:
+        """The step's words for the reader: the finding that opened an edit check's query
+        in the reader's language (``text`` keeps it in English); a person's words as typed."""
+        query = self.query
+        if self.kind == MessageKind.OPENED and self.author_id is None and query.edit_check:
+            return messages.render(query.edit_check, query.edit_check_params, fallback=self.text)
+        return self.text

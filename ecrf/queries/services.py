@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
@@ -16,6 +16,7 @@ from ecrf.participants.models import Participant
 from ecrf.participants.writes import participant_write
 
 from .models import MessageKind, Query, QueryMessage, QueryStatus
+from .selectors import field_label, form_label
 
 if TYPE_CHECKING:
     from ecrf.accounts.models import User
@@ -46,8 +47,8 @@ def _validate_target(
     if record not in forms:
         raise ValidationError(
             {
-                "record": _("Unknown form %(record)s; expected one of %(codes)s.")
-                % {"record": record, "codes": ", ".join(forms)}
+                "record": _("Unknown form %(record)s; expected one of %(forms)s.")
+                % {"record": record, "forms": "; ".join(form_label(code) for code in forms)}
             }
         )
     form = forms[record]
@@ -56,9 +57,13 @@ def _validate_target(
         raise ValidationError(
             {
                 "field": _(
-                    "The form %(record)s has no field %(field)s; expected one of %(fields)s."
+                    "%(field)s of the form %(form)s takes no queries; expected one of %(fields)s."
                 )
-                % {"record": record, "field": field, "fields": ", ".join(names)}
+                % {
+                    "field": field_label(record, field),
+                    "form": form_label(record),
+                    "fields": "; ".join(field_label(record, name) for name in names),
+                }
             }
         )
     if not form.multi_record:
@@ -69,7 +74,10 @@ def _validate_target(
     related = getattr(participant, form.participant_accessor)
     if record_id is None or not related.filter(pk=record_id).exists():
         raise ValidationError(
-            {"record_id": _("Give the id of one of her %(record)s records.") % {"record": record}}
+            {
+                "record_id": _("Give the id of the row of %(form)s the query is on.")
+                % {"form": form_label(record)}
+            }
         )
     return record_id
 
@@ -96,9 +104,15 @@ def query_open(
     text: str,
     record_id: int | None = None,
     edit_check: str = "",
+    edit_check_params: dict[str, Any] | None = None,
     performed_by: User | None,
 ) -> Query:
-    """A monitor or data manager (or an edit check, with no user) asks about one field."""
+    """A monitor or data manager (or an edit check, with no user) asks about one field.
+
+    An edit check's query keeps its finding's code (``edit_check``) and parameters
+    (``edit_check_params``), so that its question is read in each reader's language;
+    ``text`` is the question as stored (in English for an edit check's).
+    """
     with _query_write(participant.pk, performed_by, may_raise_query) as participant:
         text = _text(text)
         if not text:
@@ -111,6 +125,7 @@ def query_open(
             field=field,
             opened_by=performed_by,
             edit_check=edit_check,
+            edit_check_params=edit_check_params or {},
         )
         _step(query, MessageKind.OPENED, text, performed_by)
         return query

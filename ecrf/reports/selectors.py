@@ -627,15 +627,21 @@ class SiteQuality:
 def _overdue_per_site(
     user: User | AnonymousUser, study: Study, today_per_site: dict[int, dt.date]
 ) -> dict[int, tuple[int, int, int]]:
-    """Per site: visits past their window with nothing recorded, dosing days past with
-    no diary entry, and the participants with either (randomized, not withdrawn)."""
+    """Per site: visits past their window with nothing recorded, dosing days past with an
+    intake not entered in the diary, and the participants with either (randomized, not
+    withdrawn)."""
     definition = schedule_definition(study)
     transfers = list(
         EmbryoTransfer.objects.filter(
             participant__in=_visible_participants(user, study).filter(
                 status=ParticipantStatus.RANDOMIZED
             )
-        ).values("participant_id", "et_date", "participant__site_id")
+        ).values(
+            "participant_id",
+            "et_date",
+            "participant__site_id",
+            "participant__allocation__arm__intakes_per_day",
+        )
     )
     ids = [t["participant_id"] for t in transfers]
     records = {
@@ -644,11 +650,11 @@ def _overdue_per_site(
             "participant_id", "visit_code", "outcome", "done_on"
         )
     }
-    diary: dict[int, set[dt.date]] = defaultdict(set)
+    diary: dict[int, Counter[dt.date]] = defaultdict(Counter)
     for participant_id, day in DoseEntry.objects.filter(participant_id__in=ids).values_list(
         "participant_id", "date"
     ):
-        diary[participant_id].add(day)
+        diary[participant_id][day] += 1
     result: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     for transfer in transfers:
         pid, site_id = transfer["participant_id"], transfer["participant__site_id"]
@@ -664,7 +670,8 @@ def _overdue_per_site(
                 missed=bool(record and record["outcome"] == VisitOutcome.MISSED),
             )
             visits += status == VisitStatus.OVERDUE
-        days = sum(1 for d in schedule.dosing_dates if d < today and d not in diary[pid])
+        intakes = transfer["participant__allocation__arm__intakes_per_day"]
+        days = sum(1 for d in schedule.dosing_dates if d < today and diary[pid][d] < intakes)
         counts = result[site_id]
         counts[0] += visits
         counts[1] += days

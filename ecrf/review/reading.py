@@ -240,7 +240,7 @@ def _threads(
             QueryStep(
                 kind=message.kind,
                 label=str(message.get_kind_display()),
-                text=message.text,
+                text=message.text_shown,
                 by=message.author.get_username() if message.author else _("system"),
                 at=_moment(message.written_at, zone),
             )

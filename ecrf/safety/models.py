@@ -80,6 +80,14 @@ class AdverseEvent(models.Model):
         pgettext_lazy("adverse event", "outcome"), max_length=30, choices=Outcome.choices
     )
     learned_at = models.DateTimeField(_("site learned of it at"), default=timezone.now)
+    pre_treatment = models.BooleanField(
+        _("before the first dose"),
+        default=False,
+        help_text=_(
+            "Set by the eCRF: the onset comes before her first dose (or her planned first "
+            "dosing day while no dose is recorded)."
+        ),
+    )
     recorded_by = models.ForeignKey(
         "accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
     )

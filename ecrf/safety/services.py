@@ -1,7 +1,8 @@
 """Every write of safety data: adverse events, their confirmation, the sponsor's SAE e-mail.
 
-Protocol, Safety: adverse events from the first dose to the end of follow-up, graded by
-CTCAE (1 to 5), with seriousness, relationship to tacrolimus, action taken and outcome;
+Protocol, Safety: adverse events are recorded from consent to the end of follow-up
+(those with an onset before the first dose are flagged pre-treatment), graded by CTCAE
+(1 to 5), with seriousness, relationship to tacrolimus, action taken and outcome;
 serious adverse events reach the sponsor within 24 hours of the site learning of them.
 """
 
@@ -28,7 +29,9 @@ from ecrf.notifications.services import on_commit_queue, outbox_requeue, outbox_
 from ecrf.participants.models import Participant
 from ecrf.participants.services import site_today, site_zone
 from ecrf.participants.writes import participant_write
-from ecrf.schedule.services import randomization_date
+from ecrf.schedule.completion import participant_complete_if_done
+from ecrf.schedule.models import DoseEntry
+from ecrf.schedule.services import participant_schedule
 
 from .models import (
     FATAL_GRADE,
@@ -59,32 +62,29 @@ def _normalized_criteria(criteria: Iterable[str]) -> list[str]:
 def _validated(participant: Participant, values: dict[str, Any]) -> dict[str, Any]:
     """Check one adverse event against the protocol's rules; answer the values to save.
 
-    Refused, each with a message on its field: an onset before randomization (adverse
-    events are collected from the first dose, which follows randomization) or in the
-    future; an end before the onset or in the future; a grade outside 1 to 5; grade 5
+    Refused before her consent (409). Refused, each with a message on its field: an
+    onset before her consent date (adverse events are recorded from consent on) or in
+    the future; an end before the onset or in the future; a grade outside 1 to 5; grade 5
     without a fatal outcome, a fatal outcome below grade 5, or a fatal event not marked
     serious; seriousness criteria on an event not marked serious; death as a criterion
     without a fatal outcome; the site learning of the event before its onset or in the
-    future; unknown codes.
+    future; unknown codes. The values answered mark an onset before her first dose
+    (:func:`first_dose_date`) as ``pre_treatment``: it is not treatment-emergent.
     """
-    slot = getattr(participant, "allocation", None)
-    if slot is None:
+    consent = getattr(participant, "consent", None)
+    if consent is None:
         raise StateConflict(
-            _(
-                "%(subject)s is not randomized; adverse events are recorded from the first "
-                "dose, which comes after randomization."
-            )
+            _("%(subject)s has not consented; adverse events are recorded from her consent on.")
             % {"subject": participant.subject_id}
         )
     today = site_today(participant.site)
-    randomized_on = randomization_date(participant, slot)
     term = (values["term"] or "").strip()
     onset: dt.date = values["onset_date"]
     end: dt.date | None = values["end_date"]
     errors = catalogue.form("adverse_event").errors(
         {"term": term, "onset_date": onset, "end_date": end},
         today=today,
-        randomization_date=randomized_on,
+        consent_date=consent.consent_date,
     )
     grade = values["ctcae_grade"]
     if not isinstance(grade, int) or isinstance(grade, bool) or not 1 <= grade <= FATAL_GRADE:
@@ -147,7 +147,30 @@ def _validated(participant: Participant, values: dict[str, Any]) -> dict[str, An
         "action_taken": action,
         "outcome": outcome,
         "learned_at": learned_at,
+        "pre_treatment": before_first_dose(participant, onset),
     }
+
+
+def before_first_dose(participant: Participant, onset: dt.date) -> bool:
+    """Whether an onset on ``onset`` comes before her first dose (:func:`first_dose_date`):
+    a pre-treatment event, not treatment-emergent. Before her first dose is known, yes."""
+    first_dose = first_dose_date(participant)
+    return first_dose is None or onset < first_dose
+
+
+def first_dose_date(participant: Participant) -> dt.date | None:
+    """Her first dose: the earliest day of the diary with a dose taken; with none yet,
+    the planned first dosing day of her schedule; ``None`` before either is known."""
+    taken = (
+        DoseEntry.objects.filter(participant=participant, taken=True)
+        .order_by("date")
+        .values_list("date", flat=True)
+        .first()
+    )
+    if taken is not None:
+        return taken
+    schedule = participant_schedule(participant)
+    return schedule.dosing_start if schedule is not None else None
 
 
 def _adverse_event_write(
@@ -162,7 +185,7 @@ def _adverse_event_write(
         record="adverse_event",
         reason=reason,
         allow_withdrawn=True,
-        related=("allocation",),
+        related=("allocation", "consent"),
     )
 
 
@@ -181,7 +204,8 @@ def adverse_event_record(
     learned_at: dt.datetime | None = None,
     performed_by: User,
 ) -> AdverseEvent:
-    """Record an adverse event of a randomized participant (coordinator or investigator).
+    """Record an adverse event of a participant who has consented (coordinator or
+    investigator).
 
     The rules are those of :func:`_validated`. A participant who has withdrawn still gets
     her adverse events recorded: safety follow-up continues after withdrawal.
@@ -259,6 +283,8 @@ def adverse_event_update(
             },
         )
         was_serious = adverse_event.serious
+        # Computed, not entered: it follows her doses without asking for a reason.
+        pre_treatment = values.pop("pre_treatment")
         if changed_values(adverse_event, values) and adverse_event.confirmed_at is not None:
             values.update(confirmed_by=None, confirmed_at=None)
         record_update(
@@ -268,6 +294,9 @@ def adverse_event_update(
             performed_by=performed_by,
             site=participant.site.code,
         )
+        if adverse_event.pre_treatment != pre_treatment:
+            adverse_event.pre_treatment = pre_treatment
+            adverse_event.save(update_fields=["pre_treatment"])
         if adverse_event.serious and not was_serious:
             _notification_create(adverse_event)
         return adverse_event
@@ -277,7 +306,9 @@ def adverse_event_confirm(*, adverse_event: AdverseEvent, performed_by: User) ->
     """An investigator of her site confirms the adverse event as recorded.
 
     Refused when already confirmed, and for a serious event whose seriousness criteria
-    are still missing. Confirmation stops the 24-hour clock shown on the pages.
+    are still missing. Confirmation stops the 24-hour clock shown on the pages, judges
+    ``pre_treatment`` again against her doses as they now stand, and the last event
+    confirmed can complete her (:func:`participant_complete_if_done`).
     """
     with participant_write(
         adverse_event.participant_id,
@@ -302,7 +333,10 @@ def adverse_event_confirm(*, adverse_event: AdverseEvent, performed_by: User) ->
             )
         adverse_event.confirmed_by = performed_by
         adverse_event.confirmed_at = timezone.now()
-        adverse_event.save(update_fields=["confirmed_by", "confirmed_at"])
+        # Her doses may have been recorded since the event was saved.
+        adverse_event.pre_treatment = before_first_dose(participant, adverse_event.onset_date)
+        adverse_event.save(update_fields=["confirmed_by", "confirmed_at", "pre_treatment"])
+        participant_complete_if_done(participant, performed_by)
         return adverse_event
 
 

@@ -8,6 +8,7 @@ the caller supplies.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -30,6 +31,10 @@ class ScheduleDefinition:
     dosing_start_offset: int
     dosing_days: int
     visits: tuple[VisitDefinition, ...]
+
+
+#: The intakes a day the dose diary records: morning and evening.
+MAX_INTAKES_PER_DAY = 2
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,11 @@ def regimen_errors(regimen: Regimen) -> list[str]:
     errors = []
     if regimen.capsule_mg <= 0 or regimen.intakes_per_day < 1:
         return [f"capsule {regimen.capsule_mg} mg, {regimen.intakes_per_day} intakes a day"]
+    if regimen.intakes_per_day > MAX_INTAKES_PER_DAY:
+        return [
+            f"{regimen.intakes_per_day} intakes a day: the dose diary records at most "
+            f"{MAX_INTAKES_PER_DAY} (morning and evening)"
+        ]
     capsules = regimen.daily_dose_mg / regimen.capsule_mg
     if capsules != capsules.to_integral_value():
         errors.append(
@@ -169,14 +179,19 @@ def visit_status(
 
 
 def compliance_percent(
-    schedule: Schedule, *, taken_dates: set[dt.date], until: dt.date
+    schedule: Schedule,
+    *,
+    taken_intakes: Collection[tuple[dt.date, str]],
+    intakes: Sequence[str],
+    until: dt.date,
 ) -> Decimal | None:
-    """Days with the planned dose taken, over the dosing days up to ``until`` (inclusive).
+    """Intakes taken at the planned dose (``taken_intakes``, by date and intake), over the
+    intakes due on the dosing days up to ``until`` (inclusive): every day has ``intakes``.
 
     ``None`` before the first dosing day: there is nothing to comply with yet.
     """
-    due = [d for d in schedule.dosing_dates if d <= until]
+    due = [(d, intake) for d in schedule.dosing_dates if d <= until for intake in intakes]
     if not due:
         return None
-    taken = sum(1 for d in due if d in taken_dates)
+    taken = sum(1 for due_intake in due if due_intake in taken_intakes)
     return (Decimal(100) * taken / len(due)).quantize(Decimal("0.1"))

@@ -53,19 +53,29 @@ class EmbryoTransfer(models.Model):
         return f"{self.participant}: ET {self.et_date}"
 
 
+class Intake(models.TextChoices):
+    """The protocol's two intakes a day: after breakfast and after dinner."""
+
+    MORNING = "morning", _("Morning")
+    EVENING = "evening", _("Evening")
+
+
 @guarded
 @audited()
 class DoseEntry(models.Model):
-    """One dosing day of the dose diary: taken or missed, how much, when."""
+    """One intake of the dose diary (morning or evening of a dosing day): taken, with its
+    time and capsules, or missed, with the reason."""
 
     participant = models.ForeignKey(
         "participants.Participant", on_delete=models.PROTECT, related_name="doses"
     )
     date = models.DateField(_("date"))
+    intake = models.CharField(_("intake"), max_length=7, choices=Intake.choices)
     taken = models.BooleanField(_("taken"))
     dose_mg = models.DecimalField(_("dose (mg)"), max_digits=6, decimal_places=2)
     capsules = models.PositiveSmallIntegerField(_("capsules"))
     time_taken = models.TimeField(_("time"), null=True, blank=True)
+    missed_reason = models.CharField(_("reason missed"), max_length=500, blank=True)
     comment = models.CharField(_("comment"), max_length=500, blank=True)
     deviation = models.BooleanField(_("protocol deviation"), default=False)
     deviation_reason = models.CharField(_("reason for the deviation"), max_length=500, blank=True)
@@ -75,9 +85,11 @@ class DoseEntry(models.Model):
     class Meta:
         verbose_name = _("dose diary entry")
         verbose_name_plural = _("dose diary entries")
-        ordering = ["participant", "date"]
+        ordering = ["participant", "date", "intake"]
         constraints = [
-            models.UniqueConstraint(fields=["participant", "date"], name="one_dose_entry_per_day"),
+            models.UniqueConstraint(
+                fields=["participant", "date", "intake"], name="one_dose_entry_per_intake"
+            ),
             models.CheckConstraint(condition=models.Q(dose_mg__gte=0), name="dose_not_negative"),
             models.CheckConstraint(
                 condition=models.Q(deviation=False) | ~models.Q(deviation_reason=""),
@@ -87,10 +99,14 @@ class DoseEntry(models.Model):
                 condition=models.Q(taken=True) | models.Q(dose_mg=0, capsules=0),
                 name="missed_dose_is_zero",
             ),
+            models.CheckConstraint(
+                condition=models.Q(taken=False) | models.Q(missed_reason=""),
+                name="taken_dose_has_no_missed_reason",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.participant} {self.date}: {self.dose_mg} mg"
+        return f"{self.participant} {self.date} {self.intake}: {self.dose_mg} mg"
 
 
 @guarded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -17,13 +18,15 @@ from ecrf.participants.services import site_today
 
 from .arithmetic import (
     Schedule,
+    ScheduleDefinition,
     VisitStatus,
     VisitWindow,
     compliance_percent,
+    compute_schedule,
     visit_status,
 )
-from .definitions import regimen
-from .models import Dispensing, DoseEntry, DrugReturn, VisitOutcome, VisitRecord
+from .definitions import regimen, schedule_definition
+from .models import Dispensing, DoseEntry, DrugReturn, Intake, VisitOutcome, VisitRecord
 from .services import participant_schedule
 
 if TYPE_CHECKING:
@@ -33,27 +36,69 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class DiaryIntake:
+    """One intake of a dosing day in her diary: its entry once recorded."""
+
+    date: dt.date
+    intake: str
+    label: str
+    entry: DoseEntry | None
+    due: bool
+
+    @property
+    def missing(self) -> bool:
+        """Not recorded, though its day is past."""
+        return self.due and self.entry is None
+
+    @property
+    def anchor(self) -> str:
+        """The id of its cell in the diary grid, where the page returns after a save."""
+        return f"dose-{self.date.isoformat()}-{self.intake}"
+
+
+@dataclass(frozen=True)
 class DiaryDay:
     date: dt.date
     planned_dose_mg: Decimal
     planned_capsules: int
-    entry: DoseEntry | None
+    planned_capsules_per_intake: int
+    intakes: list[DiaryIntake]
     past: bool
 
     @property
     def missing(self) -> bool:
-        return self.past and self.entry is None
+        """Some intake of a past day is not recorded."""
+        return any(i.missing for i in self.intakes)
+
+    @property
+    def recorded(self) -> bool:
+        return all(i.entry is not None for i in self.intakes)
 
 
 @dataclass(frozen=True)
 class Accountability:
+    """Capsules dispensed and taken; once she has brought the rest back, the reconciliation.
+
+    Until the return visit the capsules not yet taken are with her: nothing is missing
+    yet. After it, what was dispensed and neither taken (per the diary) nor returned is
+    the discrepancy.
+    """
+
     dispensed: int
     returned: int
     consumed_per_diary: int
+    return_recorded: bool
 
     @property
-    def discrepancy(self) -> int:
-        """Capsules not accounted for: dispensed minus returned minus taken per the diary."""
+    def with_participant(self) -> int:
+        """Capsules she holds: dispensed, not taken per the diary, not returned."""
+        return max(self.dispensed - self.returned - self.consumed_per_diary, 0)
+
+    @property
+    def discrepancy(self) -> int | None:
+        """Capsules not accounted for, once the return is recorded; ``None`` before."""
+        if not self.return_recorded:
+            return None
         return self.dispensed - self.returned - self.consumed_per_diary
 
 
@@ -91,31 +136,15 @@ class Treatment:
     visits: list[VisitState]
 
 
-def treatment_of(participant: Participant) -> Treatment | None:
-    """Her schedule with the diary, accountability and visits; ``None`` before the ET date."""
-    schedule = participant_schedule(participant)
-    slot = getattr(participant, "allocation", None)
-    if schedule is None or slot is None:
-        return None
-    today = site_today(participant.site)
-    arm_regimen = regimen(slot.arm)
-    entries = {e.date: e for e in DoseEntry.objects.filter(participant=participant)}
-    diary = [
-        DiaryDay(
-            date=day,
-            planned_dose_mg=arm_regimen.daily_dose_mg,
-            planned_capsules=arm_regimen.capsules_per_day,
-            entry=entries.get(day),
-            past=day < today,
-        )
-        for day in schedule.dosing_dates
-    ]
-    stray = [e for day, e in sorted(entries.items()) if not schedule.in_dosing_window(day)]
-    taken = {
-        day for day, e in entries.items() if e.taken and e.dose_mg == arm_regimen.daily_dose_mg
-    }
-    names = {v.code: v.name for v in participant.site.study.visit_definitions.all()}
-    records = {r.visit_code: r for r in VisitRecord.objects.filter(participant=participant)}
+def visit_states(
+    schedule: Schedule,
+    *,
+    records: dict[str, VisitRecord],
+    names: dict[str, str],
+    today: dt.date,
+) -> list[VisitState]:
+    """Each visit of her schedule with its window and its status on ``today`` (upcoming,
+    due, overdue, done in or out of its window, missed), from her visit records by code."""
     visits = []
     for window in schedule.visits:
         record = records.get(window.code)
@@ -132,11 +161,98 @@ def treatment_of(participant: Participant) -> Treatment | None:
                 record=record,
             )
         )
+    return visits
+
+
+#: The statuses of a visit that still lies ahead of her: nothing recorded yet.
+PENDING_VISIT_STATUSES = frozenset({VisitStatus.UPCOMING, VisitStatus.DUE, VisitStatus.OVERDUE})
+
+
+def next_visits(participants: Sequence[Participant]) -> dict[int, VisitState | None]:
+    """Each participant's next visit (by participant id): the first visit of her schedule
+    with nothing recorded, its window, and whether it is due or overdue; ``None`` before
+    randomization and the ET date, after withdrawal, or once every visit is recorded.
+
+    The schedule is the one of her treatment page (:func:`treatment_of`), computed for
+    all of them at once: her ET date as loaded with her (``embryo_transfer``), the visit
+    records of all of them in one query, each study's visits read once.
+    """
+    scheduled = [
+        p
+        for p in participants
+        if p.status != ParticipantStatus.WITHDRAWN
+        and getattr(p, "embryo_transfer", None) is not None
+        and getattr(p, "allocation", None) is not None
+    ]
+    found: dict[int, VisitState | None] = {p.pk: None for p in participants}
+    if not scheduled:
+        return found
+    records: dict[int, dict[str, VisitRecord]] = {}
+    for record in VisitRecord.objects.filter(participant__in=scheduled):
+        records.setdefault(record.participant_id, {})[record.visit_code] = record
+    definitions: dict[int, tuple[ScheduleDefinition, dict[str, str]]] = {}
+    for participant in scheduled:
+        study = participant.site.study
+        if study.pk not in definitions:
+            names = {v.code: v.name for v in study.visit_definitions.all()}
+            definitions[study.pk] = (schedule_definition(study), names)
+        definition, names = definitions[study.pk]
+        schedule = compute_schedule(participant.embryo_transfer.et_date, definition)
+        states = visit_states(
+            schedule,
+            records=records.get(participant.pk, {}),
+            names=names,
+            today=site_today(participant.site),
+        )
+        found[participant.pk] = next(
+            (v for v in states if v.status in PENDING_VISIT_STATUSES), None
+        )
+    return found
+
+
+def treatment_of(participant: Participant) -> Treatment | None:
+    """Her schedule with the diary, accountability and visits; ``None`` before the ET date."""
+    schedule = participant_schedule(participant)
+    slot = getattr(participant, "allocation", None)
+    if schedule is None or slot is None:
+        return None
+    today = site_today(participant.site)
+    arm_regimen = regimen(slot.arm)
+    entries = {(e.date, e.intake): e for e in DoseEntry.objects.filter(participant=participant)}
+    intakes = list(Intake)[: arm_regimen.intakes_per_day]
+    diary = [
+        DiaryDay(
+            date=day,
+            planned_dose_mg=arm_regimen.daily_dose_mg,
+            planned_capsules=arm_regimen.capsules_per_day,
+            planned_capsules_per_intake=arm_regimen.capsules_per_intake,
+            intakes=[
+                DiaryIntake(
+                    date=day,
+                    intake=intake.value,
+                    label=str(intake.label),
+                    entry=entries.get((day, intake.value)),
+                    due=day < today,
+                )
+                for intake in intakes
+            ],
+            past=day < today,
+        )
+        for day in schedule.dosing_dates
+    ]
+    stray = [e for (day, _i), e in sorted(entries.items()) if not schedule.in_dosing_window(day)]
+    planned_per_intake = arm_regimen.daily_dose_mg / arm_regimen.intakes_per_day
+    taken = {key for key, e in entries.items() if e.taken and e.dose_mg == planned_per_intake}
+    names = {v.code: v.name for v in participant.site.study.visit_definitions.all()}
+    records = {r.visit_code: r for r in VisitRecord.objects.filter(participant=participant)}
+    visits = visit_states(schedule, records=records, names=names, today=today)
     return Treatment(
         schedule=schedule,
         diary=diary,
         stray_entries=stray,
-        compliance=compliance_percent(schedule, taken_dates=taken, until=today),
+        compliance=compliance_percent(
+            schedule, taken_intakes=taken, intakes=[i.value for i in intakes], until=today
+        ),
         accountability=Accountability(
             dispensed=Dispensing.objects.filter(participant=participant).aggregate(
                 n=Sum("capsules")
@@ -147,6 +263,7 @@ def treatment_of(participant: Participant) -> Treatment | None:
             )["n"]
             or 0,
             consumed_per_diary=sum(e.capsules for e in entries.values()),
+            return_recorded=DrugReturn.objects.filter(participant=participant).exists(),
         ),
         visits=visits,
     )
@@ -192,16 +309,16 @@ def coordinator_agenda(user: User | AnonymousUser, *, days: int = 7) -> list[Wor
                 )
             elif visit.status == VisitStatus.OVERDUE:
                 items.append(WorkItem(participant, "overdue", visit.window.window_end, visit.name))
-        missing = [d.date for d in treatment.diary if d.missing]
+        missing = [i for d in treatment.diary for i in d.intakes if i.missing]
         if missing:
             items.append(
                 WorkItem(
                     participant,
                     "overdue",
-                    missing[0],
+                    missing[0].date,
                     ngettext(
-                        "Dose diary: %(n)s day not recorded",
-                        "Dose diary: %(n)s days not recorded",
+                        "Dose diary: %(n)s intake not recorded",
+                        "Dose diary: %(n)s intakes not recorded",
                         len(missing),
                     )
                     % {"n": len(missing)},

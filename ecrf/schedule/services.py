@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from ecrf.accounts.policy import may_enter_data
+from ecrf.audit.services import record_update
 from ecrf.common import catalogue
 from ecrf.common.exceptions import StateConflict
 from ecrf.participants.models import Participant
@@ -19,6 +20,7 @@ from ecrf.participants.services import site_today, site_zone
 from ecrf.participants.writes import participant_write, record_upsert
 
 from .arithmetic import Schedule, compute_schedule
+from .completion import participant_complete_if_done
 from .definitions import regimen, schedule_definition
 from .models import (
     Dispensing,
@@ -26,6 +28,7 @@ from .models import (
     DrugReturn,
     EmbryoStage,
     EmbryoTransfer,
+    Intake,
     VisitOutcome,
     VisitRecord,
 )
@@ -40,7 +43,9 @@ def treatment_write(
     participant: Participant, performed_by: User, record: str, reason: str = ""
 ) -> Iterator[tuple[Participant, Slot]]:
     """A treatment-period write (:func:`participant_write`): coordinators of her site, a
-    randomized participant who has not withdrawn, nothing under a lock."""
+    randomized participant who has not withdrawn, nothing under a lock. Once the write
+    is done she has completed if nothing of completion is left open
+    (:func:`~ecrf.schedule.completion.participant_complete_if_done`)."""
     with participant_write(
         participant.pk,
         performed_by=performed_by,
@@ -56,12 +61,24 @@ def treatment_write(
                 % {"subject": locked.subject_id}
             )
         yield locked, slot
+        participant_complete_if_done(locked, performed_by)
 
 
 def randomization_date(participant: Participant, slot: Slot) -> dt.date:
     """The site's local date of randomization."""
     assert slot.allocated_at is not None
     return slot.allocated_at.astimezone(site_zone(participant.site)).date()
+
+
+def et_date_anchors(participant: Participant, slot: Slot) -> dict[str, Any]:
+    """What her embryo transfer date is judged against: her randomization date and the
+    study's earliest and latest days from it (the catalogue's rule on ``et_date``)."""
+    study = participant.site.study
+    return {
+        "randomization_date": randomization_date(participant, slot),
+        "min_days_randomization_to_et": study.min_days_randomization_to_et,
+        "max_days_randomization_to_et": study.max_days_randomization_to_et,
+    }
 
 
 def participant_schedule(participant: Participant) -> Schedule | None:
@@ -85,26 +102,21 @@ def embryo_transfer_set(
 ) -> tuple[EmbryoTransfer, Schedule]:
     """Set the planned ET date, then record the transfer as performed.
 
-    Moving the date needs a reason and recomputes the dosing window and the visits;
-    doses already recorded keep their dates (they are what happened).
+    The date lies from the study's earliest to its latest day after randomization (the
+    catalogue's rule on ``et_date``): dosing starts two days before the transfer and
+    cannot come before allocation. Moving the date needs a reason and recomputes the
+    dosing window and the visits; doses already recorded keep their dates (they are what
+    happened).
     """
     with treatment_write(participant, performed_by, "embryo_transfer", reason) as (
         participant,
         slot,
     ):
         study = participant.site.study
-        errors: dict[str, str] = {}
-        randomized_on = randomization_date(participant, slot)
-        latest = randomized_on + dt.timedelta(days=study.max_days_randomization_to_et)
-        if et_date < randomized_on:
-            errors["et_date"] = _(
-                "The embryo transfer cannot be before randomization (%(date)s)."
-            ) % {"date": randomized_on.isoformat()}
-        elif et_date > latest:
-            errors["et_date"] = _(
-                "The embryo transfer must be within %(days)s days of randomization (by %(date)s)."
-            ) % {"days": study.max_days_randomization_to_et, "date": latest.isoformat()}
-        elif performed and et_date > site_today(participant.site):
+        errors = catalogue.form("embryo_transfer").errors(
+            {"et_date": et_date}, **et_date_anchors(participant, slot)
+        )
+        if not errors and performed and et_date > site_today(participant.site):
             errors["performed"] = _(
                 "A transfer dated in the future cannot be recorded as performed."
             )
@@ -136,7 +148,154 @@ def embryo_transfer_set(
         return transfer, compute_schedule(transfer.et_date, schedule_definition(study))
 
 
+def _dose_values(
+    participant: Participant,
+    slot: Slot,
+    *,
+    date: dt.date,
+    taken: bool,
+    dose_mg: Decimal | None,
+    capsules: int | None,
+    intakes: int,
+    deviation_reason: str,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The checked dose of ``intakes`` intakes of one day (one intake, or the whole day),
+    and the errors by field.
+
+    Refused: a day outside the dosing window or in the future; a taken dose of 0 mg, a
+    missed one above 0 mg; a dose that is not whole capsules; a dose other than the arm's
+    without the reason for the deviation (it is then flagged as a protocol deviation);
+    capsules that do not match the dose.
+    """
+    schedule = participant_schedule(participant)
+    if schedule is None:
+        raise StateConflict(
+            _("Set the embryo transfer date first: the dosing days follow from it.")
+        )
+    arm_regimen = regimen(slot.arm)
+    planned_mg = arm_regimen.daily_dose_mg * intakes / arm_regimen.intakes_per_day
+    errors: dict[str, str] = {}
+    if not schedule.in_dosing_window(date):
+        errors["date"] = _("%(date)s is outside the dosing window (%(start)s to %(end)s).") % {
+            "date": date.isoformat(),
+            "start": schedule.dosing_start.isoformat(),
+            "end": schedule.dosing_end.isoformat(),
+        }
+    elif date > site_today(participant.site):
+        errors["date"] = _("A dose cannot be recorded for a day in the future.")
+    if dose_mg is None:
+        dose_mg = planned_mg if taken else Decimal(0)
+    deviation = False
+    if not taken:
+        if dose_mg != 0:
+            errors["dose_mg"] = _("A missed dose is 0 mg.")
+    elif dose_mg <= 0:
+        errors["dose_mg"] = _("A dose taken is more than 0 mg; record a missed dose instead.")
+    elif dose_mg % arm_regimen.capsule_mg:
+        errors["dose_mg"] = _("%(dose)s mg is not a whole number of %(capsule)s mg capsules.") % {
+            "dose": dose_mg.normalize(),
+            "capsule": arm_regimen.capsule_mg.normalize(),
+        }
+    elif dose_mg != planned_mg:
+        if not deviation_reason.strip():
+            errors["dose_mg"] = (
+                _(
+                    "The arm's dose is %(expected)s mg an intake; another dose is a protocol "
+                    "deviation and needs its reason."
+                )
+                if intakes == 1
+                else _(
+                    "The arm's dose is %(expected)s mg a day; another dose is a protocol "
+                    "deviation and needs its reason."
+                )
+            ) % {"expected": planned_mg.normalize()}
+        deviation = True
+    expected_capsules = int(dose_mg / arm_regimen.capsule_mg) if "dose_mg" not in errors else 0
+    if capsules is not None and "dose_mg" not in errors and capsules != expected_capsules:
+        errors["capsules"] = _("%(dose)s mg is %(n)s capsules of %(capsule)s mg.") % {
+            "dose": dose_mg.normalize(),
+            "n": expected_capsules,
+            "capsule": arm_regimen.capsule_mg.normalize(),
+        }
+    values = {
+        "taken": taken,
+        "dose_mg": dose_mg,
+        "capsules": expected_capsules,
+        "deviation": deviation,
+        "deviation_reason": deviation_reason.strip() if deviation else "",
+    }
+    return values, errors
+
+
+def _intake_errors(taken: bool, time_taken: dt.time | None, missed_reason: str) -> dict[str, str]:
+    """A missed intake has no time; a taken one has no reason for missing it."""
+    errors: dict[str, str] = {}
+    if not taken and time_taken is not None:
+        errors["time_taken"] = _("A missed dose has no time taken; clear the time.")
+    if taken and missed_reason.strip():
+        errors["missed_reason"] = _("A dose taken has no reason for missing it; clear it.")
+    return errors
+
+
 def dose_record(
+    *,
+    participant: Participant,
+    date: dt.date,
+    intake: str,
+    taken: bool,
+    dose_mg: Decimal | None = None,
+    capsules: int | None = None,
+    time_taken: dt.time | None = None,
+    missed_reason: str = "",
+    comment: str = "",
+    deviation_reason: str = "",
+    performed_by: User,
+) -> DoseEntry:
+    """Record one intake of the dose diary (morning or evening): taken, with its time and
+    dose (the arm's dose for one intake unless given), or missed, with the reason.
+
+    Refused, besides the dose rules of :func:`_dose_values`: an unknown intake, and an
+    intake already recorded (it is corrected instead, with a reason: :func:`dose_correct`).
+    """
+    with treatment_write(participant, performed_by, "dose") as (participant, slot):
+        values, errors = _dose_values(
+            participant,
+            slot,
+            date=date,
+            taken=taken,
+            dose_mg=dose_mg,
+            capsules=capsules,
+            intakes=1,
+            deviation_reason=deviation_reason,
+        )
+        errors = {**_intake_errors(taken, time_taken, missed_reason), **errors}
+        if intake not in Intake.values:
+            errors["intake"] = _("Expected one of: %(codes)s.") % {
+                "codes": ", ".join(Intake.values)
+            }
+        elif (
+            "date" not in errors
+            and DoseEntry.objects.filter(participant=participant, date=date, intake=intake).exists()
+        ):
+            errors["intake"] = _(
+                "The diary already has the %(intake)s intake of %(date)s; correct that entry "
+                "instead."
+            ) % {"intake": Intake(intake).label.lower(), "date": date.isoformat()}
+        if errors:
+            raise ValidationError(errors)
+        return DoseEntry.objects.create(
+            participant=participant,
+            date=date,
+            intake=intake,
+            time_taken=time_taken if taken else None,
+            missed_reason=missed_reason.strip() if not taken else "",
+            comment=comment.strip(),
+            recorded_by=performed_by,
+            **values,
+        )
+
+
+def dose_day_record(
     *,
     participant: Participant,
     date: dt.date,
@@ -144,79 +303,109 @@ def dose_record(
     dose_mg: Decimal | None = None,
     capsules: int | None = None,
     time_taken: dt.time | None = None,
+    missed_reason: str = "",
     comment: str = "",
     deviation_reason: str = "",
     performed_by: User,
-) -> DoseEntry:
-    """Record one day of the dose diary.
+) -> list[DoseEntry]:
+    """Record a whole dosing day at once, as the API's one entry per date: each of the
+    arm's intakes with an equal share of the day's dose (taken), or all missed.
 
-    Refused: a day outside the dosing window, a day in the future, a second entry for
-    one day. A dose other than the arm's is refused unless it comes with the reason
-    for the deviation, and is then flagged as a protocol deviation.
+    Refused, besides the dose rules of :func:`_dose_values`: a day with an intake already
+    recorded, and a day's dose that does not split into equal intakes of whole capsules
+    (each intake is then recorded on its own).
     """
     with treatment_write(participant, performed_by, "dose") as (participant, slot):
-        schedule = participant_schedule(participant)
-        if schedule is None:
-            raise StateConflict(
-                _("Set the embryo transfer date first: the dosing days follow from it.")
-            )
         arm_regimen = regimen(slot.arm)
-        errors: dict[str, str] = {}
-        if not schedule.in_dosing_window(date):
-            errors["date"] = _("%(date)s is outside the dosing window (%(start)s to %(end)s).") % {
-                "date": date.isoformat(),
-                "start": schedule.dosing_start.isoformat(),
-                "end": schedule.dosing_end.isoformat(),
-            }
-        elif date > site_today(participant.site):
-            errors["date"] = _("A dose cannot be recorded for a day in the future.")
-        elif DoseEntry.objects.filter(participant=participant, date=date).exists():
-            errors["date"] = _(
-                "The diary already has an entry for %(date)s; correct that entry instead."
-            ) % {"date": date.isoformat()}
-        if dose_mg is None:
-            dose_mg = arm_regimen.daily_dose_mg if taken else Decimal(0)
-        deviation = False
-        if not taken:
-            if dose_mg != 0:
-                errors["dose_mg"] = _("A missed day has a dose of 0 mg.")
-        elif dose_mg <= 0:
-            errors["dose_mg"] = _("A dose taken is more than 0 mg; record a missed day instead.")
-        elif dose_mg % arm_regimen.capsule_mg:
-            errors["dose_mg"] = _(
-                "%(dose)s mg is not a whole number of %(capsule)s mg capsules."
-            ) % {
-                "dose": dose_mg,
-                "capsule": arm_regimen.capsule_mg,
-            }
-        elif dose_mg != arm_regimen.daily_dose_mg:
-            if not deviation_reason.strip():
-                errors["dose_mg"] = _(
-                    "The arm's dose is %(expected)s mg a day; another dose is a protocol "
-                    "deviation and needs its reason."
-                ) % {"expected": arm_regimen.daily_dose_mg.normalize()}
-            deviation = True
-        expected_capsules = int(dose_mg / arm_regimen.capsule_mg) if "dose_mg" not in errors else 0
-        if capsules is not None and "dose_mg" not in errors and capsules != expected_capsules:
-            errors["capsules"] = _("%(dose)s mg is %(n)s capsules of %(capsule)s mg.") % {
-                "dose": dose_mg.normalize(),
-                "n": expected_capsules,
-                "capsule": arm_regimen.capsule_mg.normalize(),
-            }
-        if errors:
-            raise ValidationError(errors)
-        return DoseEntry.objects.create(
-            participant=participant,
+        intakes = list(Intake.values)[: arm_regimen.intakes_per_day]
+        values, errors = _dose_values(
+            participant,
+            slot,
             date=date,
             taken=taken,
             dose_mg=dose_mg,
-            capsules=expected_capsules,
-            time_taken=time_taken,
-            comment=comment,
-            deviation=deviation,
-            deviation_reason=deviation_reason.strip() if deviation else "",
-            recorded_by=performed_by,
+            capsules=capsules,
+            intakes=len(intakes),
+            deviation_reason=deviation_reason,
         )
+        errors = {**_intake_errors(taken, time_taken, missed_reason), **errors}
+        if "dose_mg" not in errors and values["capsules"] % len(intakes):
+            errors["dose_mg"] = _(
+                "%(dose)s mg a day does not split into %(n)s equal intakes of whole capsules; "
+                "record each intake on its own."
+            ) % {"dose": values["dose_mg"].normalize(), "n": len(intakes)}
+        if (
+            "date" not in errors
+            and DoseEntry.objects.filter(participant=participant, date=date).exists()
+        ):
+            errors["date"] = _(
+                "The diary already has an entry for %(date)s; correct that entry instead."
+            ) % {"date": date.isoformat()}
+        if errors:
+            raise ValidationError(errors)
+        share = {
+            **values,
+            "dose_mg": values["dose_mg"] / len(intakes),
+            "capsules": values["capsules"] // len(intakes),
+        }
+        return [
+            DoseEntry.objects.create(
+                participant=participant,
+                date=date,
+                intake=intake,
+                time_taken=time_taken if taken and index == 0 else None,
+                missed_reason=missed_reason.strip() if not taken else "",
+                comment=comment.strip(),
+                recorded_by=performed_by,
+                **share,
+            )
+            for index, intake in enumerate(intakes)
+        ]
+
+
+def dose_correct(
+    *,
+    entry: DoseEntry,
+    taken: bool,
+    dose_mg: Decimal | None = None,
+    capsules: int | None = None,
+    time_taken: dt.time | None = None,
+    missed_reason: str = "",
+    comment: str = "",
+    deviation_reason: str = "",
+    reason: str,
+    performed_by: User,
+) -> DoseEntry:
+    """Correct a saved intake of the dose diary, with the reason for the change (audited:
+    who, when, the old and the new value, why). The same dose rules as when recorded."""
+    with treatment_write(entry.participant, performed_by, "dose", reason) as (participant, slot):
+        entry = DoseEntry.objects.select_for_update().get(pk=entry.pk, participant=participant)
+        values, errors = _dose_values(
+            participant,
+            slot,
+            date=entry.date,
+            taken=taken,
+            dose_mg=dose_mg,
+            capsules=capsules,
+            intakes=1,
+            deviation_reason=deviation_reason,
+        )
+        errors = {**_intake_errors(taken, time_taken, missed_reason), **errors}
+        if errors:
+            raise ValidationError(errors)
+        record_update(
+            instance=entry,
+            values={
+                **values,
+                "time_taken": time_taken if taken else None,
+                "missed_reason": missed_reason.strip() if not taken else "",
+                "comment": comment.strip(),
+            },
+            reason=reason,
+            performed_by=performed_by,
+            site=participant.site.code,
+        )
+        return entry
 
 
 def dispensing_record(

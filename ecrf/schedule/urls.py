@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:pk>/treatment/", views.treatment_page, name="treatment"),
     path("<int:pk>/treatment/embryo-transfer/", views.embryo_transfer_post, name="embryo_transfer"),
     path("<int:pk>/treatment/dose/", views.dose_post, name="dose"),
+    path("<int:pk>/treatment/dose/<str:day>/<str:intake>/", views.dose_intake, name="dose_intake"),
     path("<int:pk>/treatment/dispensing/", views.dispensing_post, name="dispensing"),
     path("<int:pk>/treatment/return/", views.drug_return_post, name="drug_return"),
     path("<int:pk>/treatment/visit/", views.visit_post, name="visit"),

@@ -6,8 +6,9 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,7 +17,7 @@ from django.views.decorators.http import require_POST, require_safe
 from icalendar import Calendar, Event
 
 from ecrf.accounts.policy import enforce, may_edit_participant_data, may_enter_data
-from ecrf.common.http import AuthenticatedRequest
+from ecrf.common.http import AuthenticatedRequest, require_form_methods
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Participant
 from ecrf.participants.pages import form_submit, saved_as
@@ -25,7 +26,16 @@ from ecrf.participants.services import site_today
 
 from . import services
 from .definitions import regimen
-from .forms import DispensingForm, DoseForm, DrugReturnForm, EmbryoTransferForm, VisitRecordForm
+from .forms import (
+    DispensingForm,
+    DoseCorrectionForm,
+    DoseForm,
+    DoseIntakeForm,
+    DrugReturnForm,
+    EmbryoTransferForm,
+    VisitRecordForm,
+)
+from .models import DoseEntry, Intake
 from .selectors import Treatment, treatment_of
 
 
@@ -44,15 +54,9 @@ def _et_initial(participant: Participant) -> dict[str, Any]:
 
 def _forms(participant: Participant, treatment: Treatment | None) -> dict[str, Any]:
     today = site_today(participant.site)
-    open_days = (
-        [d.date for d in treatment.diary if d.entry is None and d.date <= today]
-        if treatment
-        else []
-    )
     visits = [(v.window.code, v.name) for v in treatment.visits] if treatment else []
     return {
         "et_form": EmbryoTransferForm(initial=_et_initial(participant)),
-        "dose_form": DoseForm(days=open_days, initial={"taken": True}),
         "dispensing_form": DispensingForm(initial={"dispensed_on": today}),
         "return_form": DrugReturnForm(initial={"returned_on": today}),
         "visit_form": VisitRecordForm(visits=visits),
@@ -62,7 +66,6 @@ def _forms(participant: Participant, treatment: Treatment | None) -> dict[str, A
 #: Where each form of the treatment page posts to.
 FORM_ACTIONS = {
     "et_form": "schedule:embryo_transfer",
-    "dose_form": "schedule:dose",
     "dispensing_form": "schedule:dispensing",
     "return_form": "schedule:drug_return",
     "visit_form": "schedule:visit",
@@ -77,6 +80,7 @@ def _page(
 ) -> HttpResponse:
     treatment = treatment_of(participant)
     forms = {**_forms(participant, treatment), **(bound or {})}
+    today = site_today(participant.site)
     for name, url_name in FORM_ACTIONS.items():
         forms[name].helper.form_action = reverse(url_name, args=[participant.pk])
     context = {
@@ -86,6 +90,7 @@ def _page(
         or status == 409,
         "arm_visible": arm_visible_to(request.user, participant),
         "transfer": getattr(participant, "embryo_transfer", None),
+        "today": today,
         **forms,
     }
     return render(request, "schedule/treatment.html", context, status=status)
@@ -135,25 +140,164 @@ def embryo_transfer_post(request: AuthenticatedRequest, pk: int) -> HttpResponse
     )
 
 
+def _diary_cell(participant: Participant, day: dt.date, intake: str) -> HttpResponse:
+    """Back to her treatment page, at the diary cell of the intake just saved."""
+    url = reverse("schedule:treatment", args=[participant.pk])
+    return redirect(f"{url}#dose-{day.isoformat()}-{intake}")
+
+
+def _intake_page(
+    request: AuthenticatedRequest,
+    participant: Participant,
+    day: dt.date,
+    intake: str,
+    form: DoseIntakeForm,
+    entry: DoseEntry | None,
+    status: int,
+) -> HttpResponse:
+    form.helper.form_action = reverse(
+        "schedule:dose_intake", args=[participant.pk, day.isoformat(), intake]
+    )
+    return render(
+        request,
+        "schedule/dose_intake.html",
+        {
+            "participant": participant,
+            "day": day,
+            "intake_label": Intake(intake).label,
+            "anchor": f"dose-{day.isoformat()}-{intake}",
+            "entry": entry,
+            "form": form,
+            "planned": _planned_intake(participant)
+            if arm_visible_to(request.user, participant)
+            else None,
+            "can_enter_data": bool(may_edit_participant_data(request.user, participant))
+            or status == 409,
+        },
+        status=status,
+    )
+
+
+def _planned_intake(participant: Participant) -> dict[str, Any] | None:
+    """The arm's dose of one intake, where the reader may see the arm."""
+    slot = getattr(participant, "allocation", None)
+    if slot is None:
+        return None
+    arm_regimen = regimen(slot.arm)
+    return {
+        "dose_mg": arm_regimen.daily_dose_mg / arm_regimen.intakes_per_day,
+        "capsules": arm_regimen.capsules_per_intake,
+    }
+
+
+def _intake_values(data: dict[str, Any]) -> dict[str, Any]:
+    """The form's answers as the dose services take them."""
+    return {name: data.get(name) for name in ("taken", "dose_mg", "time_taken")} | {
+        name: data.get(name) or "" for name in ("missed_reason", "comment", "deviation_reason")
+    }
+
+
+def _record_intake(
+    request: AuthenticatedRequest,
+    participant: Participant,
+    day: dt.date,
+    intake: str,
+    form: DoseIntakeForm,
+) -> HttpResponse:
+    """Record or correct one intake (the service decides which by whether it is saved),
+    then return to its cell of the diary; the intake's page again when refused."""
+    entry = DoseEntry.objects.filter(participant=participant, date=day, intake=intake).first()
+
+    def save(data: dict[str, Any]) -> object:
+        if entry is not None:
+            return services.dose_correct(
+                entry=entry,
+                reason=data.get("reason") or "",
+                performed_by=request.user,
+                **_intake_values(data),
+            )
+        return services.dose_record(
+            participant=participant,
+            date=day,
+            intake=intake,
+            performed_by=request.user,
+            **_intake_values(data),
+        )
+
+    return form_submit(
+        request,
+        form=form,
+        save=save,
+        saved=saved_as(_("Dose corrected.") if entry is not None else _("Dose recorded.")),
+        redirect_to=lambda _result: _diary_cell(participant, day, intake),
+        render_page=lambda status: _intake_page(
+            request, participant, day, intake, form, entry, status
+        ),
+    )
+
+
 @login_required
 @require_POST
 def dose_post(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Quick entry from the diary grid: the form names its day and intake."""
     participant = participant_get(request.user, pk)
-    treatment = treatment_of(participant)
-    days = [d.date for d in treatment.diary] if treatment else []
+    enforce(may_enter_data(request.user))
+    form = DoseForm(request.POST)
+    if not form.is_valid() and ("date" in form.errors or "intake" in form.errors):
+        for name in ("date", "intake"):
+            for error in form.errors.get(name, []):
+                messages.error(
+                    request, _("%(field)s: %(error)s") % {"field": form[name].label, "error": error}
+                )
+        return _page(request, participant, {"form": form}, status=400)
+    day, intake = form.cleaned_data["date"], form.cleaned_data["intake"]
+    saved = DoseEntry.objects.filter(participant=participant, date=day, intake=intake).first()
+    if saved is not None:
+        # Recorded meanwhile (another tab, a colleague): corrections go through its page.
+        correction = DoseCorrectionForm(request.POST)
+        correction.is_valid()
+        correction.add_error(
+            None,
+            _("This intake was recorded meanwhile; correct it here, with a reason."),
+        )
+        return _intake_page(request, participant, day, intake, correction, saved, 409)
+    return _record_intake(request, participant, day, intake, form)
 
-    def save(p: Participant, data: dict[str, Any]) -> object:
-        data["date"] = dt.date.fromisoformat(data["date"])
-        return services.dose_record(participant=p, performed_by=request.user, **data)
 
-    return _post(
-        request,
-        pk,
-        form_name="dose_form",
-        form=DoseForm(request.POST, days=days),
-        save=save,
-        done=_("Dose recorded."),
-    )
+@login_required
+@require_form_methods
+def dose_intake(request: AuthenticatedRequest, pk: int, day: str, intake: str) -> HttpResponse:
+    """One intake's page: record it (taken with its time, or missed with the reason), or
+    correct it once saved, with the reason for the change."""
+    participant = participant_get(request.user, pk)
+    try:
+        date = dt.date.fromisoformat(day)
+    except ValueError:
+        raise Http404(_("No such dosing day.")) from None
+    if intake not in Intake.values:
+        raise Http404(_("No such intake."))
+    entry = DoseEntry.objects.filter(participant=participant, date=date, intake=intake).first()
+    form_class = DoseCorrectionForm if entry is not None else DoseIntakeForm
+    if request.method != "POST":
+        initial = (
+            {
+                "taken": entry.taken,
+                "time_taken": entry.time_taken,
+                # A missed intake's 0 mg would be refused once corrected to taken: empty
+                # stands for the arm's dose.
+                "dose_mg": entry.dose_mg if entry.taken else None,
+                "missed_reason": entry.missed_reason,
+                "comment": entry.comment,
+                "deviation_reason": entry.deviation_reason,
+            }
+            if entry is not None
+            else {}
+        )
+        return _intake_page(
+            request, participant, date, intake, form_class(initial=initial), entry, 200
+        )
+    enforce(may_enter_data(request.user))
+    return _record_intake(request, participant, date, intake, form_class(request.POST))
 
 
 @login_required

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -77,6 +77,14 @@ class Study(models.Model):
         _("first dosing day, counted from the embryo transfer"), default=-2
     )
     dosing_days = models.PositiveSmallIntegerField(_("dosing days"), default=16)
+    min_days_randomization_to_et = models.PositiveSmallIntegerField(
+        _("earliest embryo transfer, in days after randomization"),
+        default=2,
+        validators=[MinValueValidator(0)],
+        help_text=_(
+            "Dosing starts two days before the transfer and cannot come before randomization."
+        ),
+    )
     max_days_randomization_to_et = models.PositiveSmallIntegerField(
         _("latest embryo transfer, in days after randomization"), default=180
     )
@@ -146,6 +154,15 @@ class Study(models.Model):
                 name="study_screening_ages_ordered",
                 violation_error_message=_(
                     "The youngest plausible age at screening cannot be above the oldest."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    min_days_randomization_to_et__lte=models.F("max_days_randomization_to_et")
+                ),
+                name="study_randomization_to_et_days_ordered",
+                violation_error_message=_(
+                    "The earliest embryo transfer cannot come after the latest."
                 ),
             ),
             models.CheckConstraint(

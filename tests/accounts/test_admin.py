@@ -28,6 +28,7 @@ def _study_form(study, **changes):
         "randomization_block_sizes": ",".join(map(str, study.randomization_block_sizes)),
         "dosing_start_offset": study.dosing_start_offset,
         "dosing_days": study.dosing_days,
+        "min_days_randomization_to_et": study.min_days_randomization_to_et,
         "max_days_randomization_to_et": study.max_days_randomization_to_et,
         "blinded": "on" if study.blinded else "",
         "blinded_roles": ",".join(study.blinded_roles),
@@ -41,6 +42,24 @@ def _study_form(study, **changes):
     }
     data.update(changes)
     return data
+
+
+@pytest.mark.requirement("PROT-SETTINGS", "PROT-ET-MOVE")
+def test_the_earliest_embryo_transfer_cannot_come_after_the_latest(make_user, client_for, study):
+    client = client_for(make_user("admin"))
+    url = f"/admin/studies/study/{study.pk}/change/"
+    refused = client.post(
+        url,
+        _study_form(
+            study,
+            min_days_randomization_to_et=study.max_days_randomization_to_et + 1,
+            reason_for_change="Amendment 4",
+        ),
+    )
+    assert refused.status_code == 200
+    assert b"The earliest embryo transfer cannot come after the latest." in refused.content
+    study.refresh_from_db()
+    assert study.min_days_randomization_to_et == 2
 
 
 @pytest.mark.requirement("PROT-SETTINGS", "CFR11-10E-CONTENT", "ICH-E6R3-4.2.2-CHANGES")

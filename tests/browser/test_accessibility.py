@@ -20,7 +20,7 @@ from ecrf.participants.models import Participant
 from ecrf.quality.services import verification_mark
 from ecrf.queries.services import query_open
 from ecrf.safety.services import adverse_event_record
-from ecrf.schedule.services import dose_record
+from ecrf.schedule.services import dose_day_record
 
 from ..clock import at
 from . import axe
@@ -55,14 +55,14 @@ def casebook(biochemical: Participant, coordinator_a: User, make_user: Callable[
     """The participant with a serum hCG, two diary days, an adverse event, a verified value
     and an open query, so that every kind of row and mark is on her pages."""
     with at("2026-03-01", hour=21):
-        dose_record(
+        dose_day_record(
             participant=biochemical,
             date=dt.date(2026, 2, 27),
             taken=True,
             time_taken=dt.time(8, 30),
             performed_by=coordinator_a,
         )
-        dose_record(
+        dose_day_record(
             participant=biochemical,
             date=dt.date(2026, 2, 28),
             taken=False,

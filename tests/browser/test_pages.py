@@ -177,6 +177,7 @@ def test_sign_in_enrols_an_authenticator_then_asks_for_its_code(
         expect(page.get_by_role("alert")).to_contain_text("Two-factor authentication is set up.")
         screenshot(page, screenshot_dir, "02-home-after-setup")
 
+        page.locator("#user-menu-button").click()
         page.locator("#logout").click()
         expect(page).to_have_url(re.compile(r"/accounts/login/"))
         expect(page.get_by_role("alert")).to_contain_text("You have signed out.")
@@ -241,6 +242,7 @@ def test_home_page_of_each_role_renders_with_the_apps_own_bootstrap(
         expect(nav.get_by_role("link", name="Register screening")).to_have_count(
             1 if role == "coordinator" else 0
         )
+        page.locator("#user-menu-button").click()
         expect(page.locator("#whoami")).to_have_text(f"{user} · {Role(role).label}")
         expect(page.locator("#logout")).to_be_visible()
         screenshot(page, screenshot_dir, f"01-home-{role}")

@@ -41,7 +41,7 @@ def test_coordinator_sets_the_et_and_records_doses(
     )
     today = site_today(site_a)
     et = today + dt.timedelta(days=2)
-    dose = f"{allocation.dose_mg_per_day.normalize()}"
+    per_intake = f"{(allocation.dose_mg_per_day / 2).normalize()}"
     with signed_in_context(browser, live_server.url, coordinator_a) as context:
         page = context.new_page()
         errors = record_console_errors(page)
@@ -58,24 +58,49 @@ def test_coordinator_sets_the_et_and_records_doses(
         )
         screenshot(page, screenshot_dir, "02-schedule")
 
-        page.locator("#id_date").select_option(today.isoformat())
+        morning, evening = f"dose-{today}-morning", f"dose-{today}-evening"
+        # A dose other than the arm's, on the intake's own page, is refused without its reason.
+        page.locator(f"#missed-{morning}").click()
+        expect(page.locator("form#dose-form input[name=taken]:checked")).to_have_count(0)
+        page.locator("form#dose-form input[name=taken][value=True]").check()
         page.locator("#id_dose_mg").fill("3")
         page.locator("form#dose-form [type=submit]").click()
         expect(page.locator("form#dose-form")).to_contain_text("protocol deviation")
         screenshot(page, screenshot_dir, "03-wrong-dose-refused")
         assert not DoseEntry.objects.exists()
 
-        page.locator("#id_date").select_option(today.isoformat())
-        page.locator("input[name=taken][value=True]").check()
-        page.locator("#id_dose_mg").fill(dose)
+        page.locator("#id_dose_mg").fill(per_intake)
+        page.locator("#id_time_taken").fill("08:10")
         page.locator("form#dose-form [type=submit]").click()
-        expect(page.locator(f"tr[data-date='{today}'] .dose-entry")).to_contain_text(f"{dose} mg")
+        # Back on the diary, where she was: at the intake just saved.
+        expect(page).to_have_url(
+            f"{live_server.url}/participants/{participant.pk}/treatment/#{morning}"
+        )
+        expect(page.locator(f"#{morning} .dose-entry")).to_contain_text("08:10")
+        expect(page.locator("#compliance")).to_have_text("50.0%")
+
+        # Quick entry of the evening intake, from the grid.
+        page.locator(f"#time-{evening}").fill("19:30")
+        page.locator(f"#taken-{evening}").click()
+        expect(page.locator(f"#{evening} .dose-entry")).to_contain_text("19:30")
         expect(page.locator("#compliance")).to_have_text("100.0%")
+        expect(page.locator("#with-participant")).to_be_visible()
         screenshot(page, screenshot_dir, "04-dose-recorded")
+
+        # A saved intake is corrected with a reason.
+        page.locator(f"#{morning} a", has_text="Correct").click()
+        page.locator("#id_time_taken").fill("08:40")
+        page.locator("#id_reason").fill("Diary card says 08:40")
+        page.locator("form#dose-form [type=submit]").click()
+        expect(page.locator(f"#{morning} .dose-entry")).to_contain_text("08:40")
+        screenshot(page, screenshot_dir, "05-dose-corrected")
 
         page.locator("#print-link").click()
         expect(page.locator("#print-schedule tbody tr")).to_have_count(16)
-        screenshot(page, screenshot_dir, "05-printable-schedule")
+        screenshot(page, screenshot_dir, "06-printable-schedule")
         refused_form = "the server responded with a status of 400"
         assert [e for e in errors if refused_form not in e] == []
-    assert DoseEntry.objects.get().date == today
+    assert sorted(DoseEntry.objects.values_list("intake", "time_taken")) == [
+        ("evening", dt.time(19, 30)),
+        ("morning", dt.time(8, 40)),
+    ]

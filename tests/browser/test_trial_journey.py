@@ -1,12 +1,12 @@
 """One participant's whole trial through every role's pages, in English and in Japanese.
 
 A coordinator screens her, checks eligibility, records consent, randomizes, sets the
-embryo transfer, keeps the dose diary and records both endpoints; a monitor raises a
-query, the coordinator corrects the value with a reason and answers, the monitor
-verifies the form against source, closes the query and exports the audit trail (a real
-Celery worker writes it while the progress bar moves); the investigator signs with her
-password; the data manager locks her, and the coordinator finds her forms read-only,
-with who locked them, when and why.
+embryo transfer, keeps the dose diary, records both endpoints and the drug return (she
+has completed); a monitor raises a query, the coordinator corrects the value with a
+reason and answers, the monitor verifies the form against source, closes the query and
+exports the audit trail (a real Celery worker writes it while the progress bar moves);
+the investigator signs with her password; the data manager locks her, and the
+coordinator finds her forms read-only, with who locked them, when and why.
 
 The trial's clock is pinned to each step's day (``tests.clock.at``): the live server
 runs in this process, so it sees the same day; each day is a new sign-in.
@@ -233,12 +233,13 @@ def test_a_participant_goes_through_the_trial_across_every_role(
     with at(DOSING_DAY), journey.page_of(coordinator, detail) as page:
         page.locator("#treatment-link").click()
         for day in ("2026-02-27", "2026-02-28"):
-            page.locator("#id_date").select_option(day)
-            page.locator("input[name=taken][value=True]").check()
-            page.locator("#id_dose_mg").fill(dose)
-            page.locator("form#dose-form [type=submit]").click()
-            journey.alert(page).to_have_text(words["dose_recorded"])
-            expect(page.locator(f"tr[data-date='{day}'] .dose-entry")).to_have_text(f"{dose} mg")
+            for intake, time in (("morning", "08:00"), ("evening", "19:30")):
+                cell = f"dose-{day}-{intake}"
+                page.locator(f"#time-{cell}").fill(time)
+                page.locator(f"#taken-{cell}").click()
+                journey.alert(page).to_have_text(words["dose_recorded"])
+                expect(page.locator(f"#{cell} .dose-entry")).to_contain_text(time)
+                expect(page.locator(f"#{cell} .dose-entry")).to_contain_text(f"{int(dose) // 2} mg")
         expect(page.locator("#compliance")).to_have_text("100.0%")
         journey.shot(page, "dose-diary")
 
@@ -267,7 +268,18 @@ def test_a_participant_goes_through_the_trial_across_every_role(
         page.locator("form#clinical_pregnancy-form [type=submit]").click()
         journey.alert(page).to_have_text(words["saved"])
         expect(page.locator("#clinical-link")).to_contain_text("✓")
+        # Both endpoints are not completion: the capsules she brought back are still due.
+        expect(page.locator("#status")).to_have_text(words["randomized"])
+        expect(page.locator("#completion-open-items li")).to_have_count(1)
+        journey.shot(page, "completion-open-items")
+        page.locator("#completion-open-items li[data-item=drug_return] a").click()
+        page.locator("#id_return_returned_on").fill(CLINICAL_DAY)
+        page.locator("#id_return_capsules").fill("0")
+        page.locator("form#return-form [type=submit]").click()
+        journey.alert(page).to_be_visible()
+        page.goto(re.sub(r"(https?://[^/]+).*", r"\1", page.url) + detail)
         expect(page.locator("#status")).to_have_text(words["completed"])
+        expect(page.locator("#completion-open-items")).to_have_count(0)
         journey.shot(page, "completed")
 
     # -- 2. The monitor queries the hCG; the coordinator corrects it and answers --------
@@ -377,6 +389,9 @@ def test_a_participant_goes_through_the_trial_across_every_role(
     with at(CLOSING_DAY):
         with journey.page_of(investigator, detail) as page:
             page.locator("#sign-form input[name=password]").fill(PASSWORD)
+            # Forms she has not had verified are still open: she signs with them open.
+            expect(page.locator("#sign-open-items [data-open=unverified_forms]")).to_be_visible()
+            page.locator("#sign-anyway").check()
             page.locator("#sign-form [type=submit]").click()
             journey.alert(page).to_have_text(words["signed"])
             signature = Signature.objects.get()

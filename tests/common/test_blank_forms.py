@@ -77,19 +77,7 @@ def test_every_crf_with_an_entry_page_is_walked():
 @pytest.mark.requirement("ICH-E6R3-4.2.1-CAPTURE")
 @pytest.mark.parametrize(
     "code",
-    [
-        pytest.param(
-            code,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the treatment page (ecrf/schedule) ticks 'taken' and picks the first "
-                "day, visit and outcome of its dose and visit forms",
-            ),
-        )
-        if code == "dose"
-        else code
-        for code in sorted(BLANK_PAGES)
-    ],
+    sorted(BLANK_PAGES),
 )
 def test_a_blank_form_answers_nothing_in_advance(request, client_for, coordinator_a, code):
     fixture, page = BLANK_PAGES[code]

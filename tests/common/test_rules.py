@@ -84,3 +84,32 @@ def test_a_described_rule_refuses_nothing_and_says_its_text():
     rule = Described(text="Computed.")
     assert rule.error(object(), {}) is None
     assert rule.describe() == "Computed."
+
+
+def test_days_after_within_names_the_earliest_date_and_why():
+    rule = catalogue.EMBRYO_TRANSFER_AFTER_RANDOMIZATION
+    anchors = {
+        "randomization_date": dt.date(2026, 2, 20),
+        "min_days_randomization_to_et": 2,
+        "max_days_randomization_to_et": 180,
+    }
+    with translation.override("en"):
+        assert rule.error(dt.date(2026, 2, 21), anchors) == (
+            "2026-02-22 is the earliest date, 2 days after randomization (2026-02-20): "
+            "dosing starts two days before the transfer and cannot come before randomization."
+        )
+        assert rule.error(dt.date(2026, 2, 22), anchors) is None
+        assert rule.error(dt.date(2026, 8, 19), anchors) is None
+        assert "2026-08-19 is the latest date" in str(rule.error(dt.date(2026, 8, 20), anchors))
+        assert rule.bounds(anchors) == (dt.date(2026, 2, 22), dt.date(2026, 8, 19))
+        described = str(rule.describe())
+    assert "earliest embryo transfer, in days after randomization" in described
+    assert "latest embryo transfer, in days after randomization" in described
+    assert rule.error(None, anchors) is None
+
+
+def test_the_et_date_rule_is_the_one_the_service_uses():
+    assert (
+        catalogue.EMBRYO_TRANSFER_AFTER_RANDOMIZATION
+        in catalogue.form("embryo_transfer").field("et_date").rules
+    )

@@ -125,6 +125,7 @@ ACCESS: dict[str, Rule] = {
     "schedule:treatment": rule(get=ALL),
     "schedule:embryo_transfer": rule(post=COORDINATOR),
     "schedule:dose": rule(post=COORDINATOR),
+    "schedule:dose_intake": rule(get=ALL, post=COORDINATOR),
     "schedule:dispensing": rule(post=COORDINATOR),
     "schedule:drug_return": rule(post=COORDINATOR),
     "schedule:visit": rule(post=COORDINATOR),

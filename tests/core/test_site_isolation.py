@@ -63,6 +63,7 @@ ROUTES: dict[str, str | tuple[str, dict[str, str]] | None] = {
     "schedule:treatment": "participant",
     "schedule:embryo_transfer": "participant",
     "schedule:dose": "participant",
+    "schedule:dose_intake": ("participant", {"day": "2026-02-27", "intake": "morning"}),
     "schedule:dispensing": "participant",
     "schedule:drug_return": "participant",
     "schedule:visit": "participant",

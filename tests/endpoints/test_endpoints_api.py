@@ -172,9 +172,10 @@ def test_the_cutoff_is_a_study_setting(api_for, coordinator_a, transferred, stud
     "API-PARTICIPANT-DETAIL",
     "API-CONV-REASON",
 )
-def test_both_endpoints_complete_her_and_a_correction_needs_a_reason(
+def test_both_endpoints_alone_do_not_complete_her_and_a_correction_needs_a_reason(
     api_for, coordinator_a, transferred
 ):
+    """Completion needs the drug return too (tests/schedule/test_completion.py)."""
     api = api_for(coordinator_a)
     with at("2026-03-15"):
         put(
@@ -198,7 +199,7 @@ def test_both_endpoints_complete_her_and_a_correction_needs_a_reason(
             followup_study_consent=True,
         )
         detail = api.get(f"/api/v1/participants/{transferred.pk}/").json()
-        assert detail["status"] == "completed"
+        assert detail["status"] == "randomized"
         assert detail["clinical_pregnancy"]["gestational_sac_seen"] is True
         refused = put(
             api,

@@ -85,6 +85,7 @@ def build_trail(
     with at("2026-03-01", hour=21):
         dose_record(
             participant=a,
+            intake="morning",
             date=dt.date(2026, 2, 27),
             taken=True,
             time_taken=dt.time(8, 30),
@@ -92,7 +93,11 @@ def build_trail(
             performed_by=coordinator_a,
         )
         mistaken = dose_record(
-            participant=a, date=dt.date(2026, 2, 28), taken=True, performed_by=coordinator_a
+            participant=a,
+            date=dt.date(2026, 2, 28),
+            intake="morning",
+            taken=True,
+            performed_by=coordinator_a,
         )
         performed = coordinator_api.put(
             f"/api/v1/participants/{a.pk}/embryo-transfer/",

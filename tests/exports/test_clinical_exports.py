@@ -100,6 +100,7 @@ def trial(
     with at("2026-03-01", hour=21):
         dose_record(
             participant=a,
+            intake="morning",
             date=dt.date(2026, 2, 27),
             taken=True,
             time_taken=dt.time(8, 30),
@@ -108,13 +109,18 @@ def trial(
         )
         dose_record(
             participant=a,
+            intake="morning",
             date=dt.date(2026, 2, 28),
             taken=True,
             comment=LONG_COMMENT,
             performed_by=coordinator_a,
         )
         dose_record(
-            participant=a, date=dt.date(2026, 3, 1), taken=False, performed_by=coordinator_a
+            participant=a,
+            date=dt.date(2026, 3, 1),
+            intake="morning",
+            taken=False,
+            performed_by=coordinator_a,
         )
         embryo_transfer_set(
             participant=a,

@@ -128,7 +128,7 @@ def test_a_row_of_a_multi_record_form_is_verified_alone(
         doses = [
             api.post(
                 f"/api/v1/participants/{transferred.pk}/doses/",
-                {"date": day, "dose_mg": str(dose), "taken": True},
+                {"date": day, "intake": "morning", "dose_mg": str(dose / 2), "taken": True},
                 format="json",
             )
             for day in ["2026-02-27", "2026-02-28"]

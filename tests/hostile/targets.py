@@ -66,14 +66,16 @@ from ecrf.safety.models import AdverseEvent
 from ecrf.safety.services import adverse_event_record
 from ecrf.schedule.forms import (
     DispensingForm,
+    DoseCorrectionForm,
     DoseForm,
+    DoseIntakeForm,
     DrugReturnForm,
     EmbryoTransferForm,
     VisitRecordForm,
 )
 from ecrf.schedule.models import Dispensing, DoseEntry, DrugReturn, VisitRecord
 from ecrf.schedule.selectors import treatment_of
-from ecrf.schedule.services import embryo_transfer_set
+from ecrf.schedule.services import dose_record, embryo_transfer_set
 from ecrf.studies.models import Site
 from randomization import blocks
 from randomization.forms import ExtendListForm, GenerateListForm, ImportListForm
@@ -150,6 +152,20 @@ def _performed(scene: Any) -> Participant:
     return participant
 
 
+def _dosed(scene: Any) -> Participant:
+    """The transferred participant, the evening intake of 2026-02-27 recorded as taken."""
+    participant = scene.fx("transferred")
+    dose_record(
+        participant=participant,
+        date=dt.date(2026, 2, 27),
+        intake="evening",
+        taken=True,
+        time_taken=dt.time(20, 0),
+        performed_by=scene.user("coordinator"),
+    )
+    return participant
+
+
 def _adverse_event(scene: Any, participant: Participant) -> AdverseEvent:
     return adverse_event_record(
         participant=participant,
@@ -182,8 +198,28 @@ def _deviation_kept_only_for_a_deviation(cleaned: dict[str, Any], record: Any) -
     return {**cleaned, "deviation_reason": reason if record.deviation else ""}
 
 
+def _evening_share_of_a_day(cleaned: dict[str, Any], record: Any) -> dict[str, Any]:
+    """A whole day posted at once is two intakes; the latest stored is the evening's, with
+    its share of the day's dose and capsules and no time (the time goes on the morning)."""
+    cleaned = _deviation_kept_only_for_a_deviation(cleaned, record)
+    if cleaned.get("intake"):
+        return cleaned
+    intakes = record.participant.allocation.arm.intakes_per_day
+    share = {"time_taken": None}
+    if cleaned.get("dose_mg") is not None:
+        share["dose_mg"] = cleaned["dose_mg"] / intakes
+    if cleaned.get("capsules") is not None:
+        share["capsules"] = cleaned["capsules"] // intakes
+    return {**cleaned, **share}
+
+
 def _arm_dose(participant: Participant) -> str:
     return str(participant.allocation.arm.daily_dose_mg)
+
+
+def _intake_dose(participant: Participant) -> str:
+    arm = participant.allocation.arm
+    return str(arm.daily_dose_mg / arm.intakes_per_day)
 
 
 def _latest(model: Any, **filters: Any) -> Any:
@@ -455,10 +491,15 @@ WEB_TARGETS: list[Target] = [
         method="post",
         path=lambda c: f"{P}{c.participant.pk}/sign/",
         setup=lambda s: _web(s, "investigator", participant=s.fx("randomized")),
-        baseline=lambda c: {"meaning": "I approve this casebook", "password": PASSWORD},
+        baseline=lambda c: {
+            "meaning": "I approve this casebook",
+            "password": PASSWORD,
+            "sign_anyway": "on",
+        },
         build=lambda c, d, f: SignForm(d),
         stored=_latest(Signature, participant="participant"),
-        not_stored=frozenset({"password"}),
+        not_stored=frozenset({"password", "sign_anyway"}),
+        form_key="refused_form",
         clock="2026-03-16",
     ),
     Target(
@@ -607,18 +648,64 @@ WEB_TARGETS: list[Target] = [
         setup=lambda s: _web(s, "coordinator", participant=s.fx("transferred")),
         baseline=lambda c: {
             "date": "2026-02-27",
+            "intake": "morning",
             "taken": "True",
-            "dose_mg": _arm_dose(c.participant),
+            "dose_mg": _intake_dose(c.participant),
             "time_taken": "08:30",
+            "missed_reason": "",
             "comment": "",
             "deviation_reason": "",
         },
-        build=lambda c, d, f: DoseForm(d, days=[x.date for x in treatment_of(c.participant).diary]),
+        build=lambda c, d, f: DoseForm(d),
         stored=_latest(DoseEntry, participant="participant"),
-        not_stored=frozenset({"date"}),
         defaulted=frozenset({"dose_mg"}),
         expect=_deviation_kept_only_for_a_deviation,
-        form_key="dose_form",
+        form_key="form",
+        clock="2026-03-05",
+    ),
+    Target(
+        name="dose_intake",
+        schema=DoseIntakeForm,
+        role="coordinator",
+        method="post",
+        path=lambda c: f"{P}{c.participant.pk}/treatment/dose/2026-02-27/evening/",
+        setup=lambda s: _web(s, "coordinator", participant=s.fx("transferred")),
+        baseline=lambda c: {
+            "taken": "True",
+            "dose_mg": _intake_dose(c.participant),
+            "time_taken": "08:30",
+            "missed_reason": "",
+            "comment": "",
+            "deviation_reason": "",
+        },
+        build=lambda c, d, f: DoseIntakeForm(d),
+        stored=_latest(DoseEntry, participant="participant"),
+        defaulted=frozenset({"dose_mg"}),
+        expect=_deviation_kept_only_for_a_deviation,
+        form_key="form",
+        clock="2026-03-05",
+    ),
+    Target(
+        name="dose_correction",
+        schema=DoseCorrectionForm,
+        role="coordinator",
+        method="post",
+        path=lambda c: f"{P}{c.participant.pk}/treatment/dose/2026-02-27/evening/",
+        setup=lambda s: _web(s, "coordinator", participant=_dosed(s)),
+        baseline=lambda c: {
+            "taken": "True",
+            "dose_mg": _intake_dose(c.participant),
+            "time_taken": "20:30",
+            "missed_reason": "",
+            "comment": "",
+            "deviation_reason": "",
+            "reason": "Diary card reread",
+        },
+        build=lambda c, d, f: DoseCorrectionForm(d),
+        stored=_latest(DoseEntry, participant="participant"),
+        not_stored=frozenset({"reason"}),
+        defaulted=frozenset({"dose_mg"}),
+        expect=_deviation_kept_only_for_a_deviation,
         clock="2026-03-05",
     ),
     Target(
@@ -970,7 +1057,7 @@ API_TARGETS: list[Target] = [
         build=lambda c, d, f: api.DoseInputSerializer(data=d),
         stored=_latest(DoseEntry, participant="participant"),
         defaulted=frozenset({"capsules"}),
-        expect=_deviation_kept_only_for_a_deviation,
+        expect=_evening_share_of_a_day,
         clock="2026-03-05",
         api=True,
     ),
@@ -1347,6 +1434,7 @@ NOT_INPUTS: dict[type, str] = {
     api.VisitWindowSerializer: "part of the schedule answer",
     api.ScheduleSerializer: "answer of PUT embryo-transfer",
     api.DoseSerializer: "answer of POST doses",
+    api.DoseDaySerializer: "answer of POST doses for a whole day",
     api.EndpointAnswerSerializer: "answer of the endpoint PUTs",
     api.LockSerializer: "answer of POST/DELETE lock",
     api.SignatureSerializer: "answer of POST signature",

@@ -102,7 +102,7 @@ def test_sql_injection_in_every_free_text_field_is_stored_literally(target: Targ
 
 
 LIST_QUERIES = [
-    ("/participants/", ["site", "status", "q", "page"]),
+    ("/participants/", ["site", "status", "q", "sort", "page"]),
     ("/participants/verification/", ["site", "awaiting", "sort", "page"]),
     ("/participants/adverse-events/awaiting-confirmation/", ["site", "page"]),
     ("/api/v1/participants/", ["site", "status", "page"]),
@@ -154,6 +154,7 @@ TAGS = [
     "et-reason",
     "dose-comment",
     "deviation",
+    "missed",
     "lot",
     "visit",
     "ae-term",
@@ -208,17 +209,23 @@ def _enter_hostile_text_everywhere(scene: Any) -> Participant:
                 "reason": breakout("et-reason"),
             },
         )
-        arm_dose = participant.allocation.arm.daily_dose_mg
+        intake_dose = participant.allocation.arm.daily_dose_mg / 2
         _post(
             coordinator,
             f"{p}/treatment/dose/",
             {
                 "date": "2026-02-27",
+                "intake": "morning",
                 "taken": "True",
-                "dose_mg": str(arm_dose + 1),
+                "dose_mg": str(intake_dose + 1),
                 "comment": breakout("dose-comment"),
                 "deviation_reason": breakout("deviation"),
             },
+        )
+        _post(
+            coordinator,
+            f"{p}/treatment/dose/2026-02-27/evening/",
+            {"taken": "False", "missed_reason": breakout("missed")},
         )
         _post(
             coordinator,
@@ -263,7 +270,7 @@ def _enter_hostile_text_everywhere(scene: Any) -> Participant:
         _post(
             scene.web("investigator"),
             f"{p}/sign/",
-            {"meaning": breakout("meaning"), "password": PASSWORD},
+            {"meaning": breakout("meaning"), "password": PASSWORD, "sign_anyway": "on"},
         )
         data_manager = scene.web("data_manager")
         _post(data_manager, f"{p}/lock/", {"reason": breakout("lock"), "record": ""})
@@ -285,6 +292,7 @@ HISTORY = {
     "et-reason",
     "dose-comment",
     "deviation",
+    "missed",
     "lot",
     "visit",
     "ae-term",
@@ -307,7 +315,12 @@ def _pages(participant: Participant) -> list[tuple[str, str, set[str]]]:
         (f"{p}/history/", "data_manager", HISTORY),
         (f"{p}/safety/", "coordinator", {"ae-term2"}),
         (f"{p}/safety/{event.pk}/", "coordinator", {"ae-term2"}),
-        (f"{p}/treatment/", "coordinator", {"grade", "dose-comment", "deviation", "visit"}),
+        (
+            f"{p}/treatment/",
+            "coordinator",
+            {"grade", "dose-comment", "deviation", "missed", "visit"},
+        ),
+        (f"{p}/treatment/dose/2026-02-27/evening/", "coordinator", {"missed"}),
         (f"{p}/schedule/", "coordinator", set()),
         (f"{p}/endpoints/biochemical_pregnancy/", "coordinator", set()),
         (f"{p}/labs/", "coordinator", set()),

@@ -36,7 +36,10 @@ def test_eligibility_form_stores_result_and_failed_codes(client_for, coordinator
     participant_a.refresh_from_db()
     assert participant_a.status == "screen_failed"
     page = client.get(f"/participants/{participant_a.pk}/").content.decode()
-    assert "th1_th2_ratio, pregnant" in page
+    assert (
+        '<span id="failed-criteria">Th1/Th2 ratio at or above the threshold; Currently pregnant'
+        in page
+    )
 
 
 @pytest.mark.requirement("PROT-ELIG-RESULT", "ICH-E6R3-4.2.1-CAPTURE")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
@@ -11,6 +13,7 @@ from ecrf.common.guard import is_lock_violation
 from ecrf.endpoints.models import BiochemicalPregnancy
 from ecrf.quality.models import Lock, Signature, Verification
 from ecrf.quality.services import verification_mark
+from ecrf.schedule.services import drug_return_record
 
 from ..clock import at
 from ..factories import PASSWORD
@@ -49,6 +52,14 @@ def completed(api_for, coordinator_a, transferred):
             ).status_code
             == 200
         )
+        drug_return_record(
+            participant=transferred,
+            returned_on=dt.date(2026, 3, 22),
+            capsules=0,
+            performed_by=coordinator_a,
+        )
+    transferred.refresh_from_db()
+    assert transferred.status == "completed"
     return transferred
 
 
@@ -370,10 +381,11 @@ def test_every_table_of_participant_data_is_guarded():
 )
 def test_the_participant_page_signs_verifies_and_locks(client_for, make_user, completed):
     investigator = make_user("investigator", ["S01"], printed_name="Ichiro Tanaka")
-    client_for(investigator).post(
+    signed = client_for(investigator).post(
         f"/participants/{completed.pk}/sign/",
-        {"meaning": "I have reviewed it.", "password": PASSWORD},
+        {"meaning": "I have reviewed it.", "password": PASSWORD, "sign_anyway": "on"},
     )
+    assert signed.status_code == 302  # signed with her forms not yet verified
     monitor = make_user("monitor", ["S01"])
     client_for(monitor).post(f"/participants/{completed.pk}/verify/", {"record": "consent"})
     data_manager = make_user("data_manager")

@@ -15,7 +15,7 @@ from ecrf.endpoints.services import endpoint_record
 from ecrf.participants.models import Participant
 from ecrf.participants.services import consent_record, eligibility_record, participant_withdraw
 from ecrf.safety.services import adverse_event_record
-from ecrf.schedule.services import dose_record, embryo_transfer_set
+from ecrf.schedule.services import dose_day_record, embryo_transfer_set
 from randomization.services import participant_randomize
 
 from ..clock import at
@@ -92,7 +92,7 @@ class TrialBuilder:
                 performed_by=coordinator,
             )
             if dose_taken is not None:
-                dose_record(
+                dose_day_record(
                     participant=participant,
                     date=ET_DATE - dt.timedelta(days=2),
                     taken=dose_taken,

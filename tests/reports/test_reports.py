@@ -238,10 +238,11 @@ def test_data_quality_per_site(trial, study, make_user, client_for):
     assert s01.open_by_age == [0, 1, 1]  # 18 days and 37 days old
     assert s01.oldest_open_days == 37
     # Values: eligibility (16, 14 critical) and consent (2, critical) of each, and the
-    # treated one's embryo transfer (5) and one diary day (6); hers of the first two verified.
+    # treated one's embryo transfer (5) and one diary day, two intakes of 8 each; hers of the
+    # first two verified.
     sdv = s01.verification
     assert (sdv.critical.verified, sdv.critical.verifiable) == (16, 32)
-    assert (sdv.overall.verified, sdv.overall.verifiable) == (18, 47)
+    assert (sdv.overall.verified, sdv.overall.verifiable) == (18, 57)
     assert sdv.forms_awaiting == 4  # the waiting one's two, the treated one's transfer and diary
     assert s01.overdue_visits == 2  # both endpoint windows have passed
     assert s01.overdue_diary_days == 15  # 16 dosing days, one recorded

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from ecrf.safety.models import AdverseEvent, SafetyNotification
 
+from ..factories import ParticipantFactory
 from .conftest import SAFETY_DESK
 
 pytestmark = pytest.mark.django_db
@@ -166,10 +167,32 @@ def test_read_only_roles_answer_403(role, make_user, api_for, participant):
 
 
 @pytest.mark.requirement("API-CONV-409-STATE", "CFR11-10F-SEQUENCING")
-def test_a_participant_not_randomized_answers_409(api_for, coordinator_a, ready_participant):
-    response = api_for(coordinator_a).post(url(ready_participant()), body(), format="json")
+def test_a_participant_who_has_not_consented_answers_409(api_for, coordinator_a, site_a):
+    participant = ParticipantFactory(site=site_a, performed_by=coordinator_a)
+    response = api_for(coordinator_a).post(url(participant), body(), format="json")
     assert response.status_code == 409
-    assert "randomized" in response.json()["detail"]
+    assert "consent" in response.json()["detail"]
+    assert not AdverseEvent.objects.exists()
+
+
+@pytest.mark.requirement("API-ADVERSE-EVENTS", "PROT-AE-RECORD", "PROT-AE-PRE-TREATMENT")
+def test_a_consented_participant_not_yet_randomized_has_her_adverse_event_recorded(
+    api_for, coordinator_a, ready_participant
+):
+    participant = ready_participant()
+    response = api_for(coordinator_a).post(url(participant), body(), format="json")
+    assert response.status_code == 201
+    assert response.json()["pre_treatment"] is True
+    assert AdverseEvent.objects.get(participant=participant).pre_treatment is True
+
+
+@pytest.mark.requirement("API-ADVERSE-EVENTS")
+def test_pre_treatment_is_read_only(api_for, coordinator_a, participant):
+    response = api_for(coordinator_a).post(
+        url(participant), body(pre_treatment=False), format="json"
+    )
+    assert response.status_code == 201
+    assert response.json()["pre_treatment"] is True
 
 
 @pytest.mark.requirement("API-CONV-401")

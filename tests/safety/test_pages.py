@@ -13,6 +13,7 @@ from pghistory.models import Events
 
 from ecrf.safety.models import AdverseEvent
 from ecrf.safety.services import adverse_event_confirm
+from ecrf.schedule.services import embryo_transfer_set
 
 from .conftest import SAE_VALUES, record
 
@@ -96,7 +97,7 @@ def test_service_errors_come_back_on_their_fields(client_for, coordinator_a, par
         list_url(participant), form_data(onset_date="2020-01-01")
     )
     assert response.status_code == 400
-    assert b"before randomization" in response.content
+    assert b"before the consent date" in response.content
 
 
 @pytest.mark.requirement("CFR11-10G-AUTHORITY")
@@ -246,3 +247,51 @@ def test_the_list_page_query_count_does_not_grow_with_events(
         record(participant, coordinator_a, **SAE_VALUES)
         record(participant, coordinator_a)
     assert queries() == one
+
+
+@pytest.mark.requirement("PROT-AE-RECORD", "PROT-AE-PRE-TREATMENT")
+def test_a_consented_participant_not_yet_randomized_has_her_event_recorded_on_the_page(
+    client_for, coordinator_a, ready_participant
+):
+    participant = ready_participant()
+    client = client_for(coordinator_a)
+    page = client.get(list_url(participant))
+    assert b'id="adverse-event-form"' in page.content
+    response = client.post(list_url(participant), form_data())
+    assert response.status_code == 302
+    ae = AdverseEvent.objects.get(participant=participant)
+    assert ae.pre_treatment is True
+    listed = client.get(list_url(participant)).content.decode()
+    assert re.search(rf'data-ae="{ae.pk}".*?class="badge[^"]*pre-treatment"', listed, re.S)
+    assert "Pre-treatment" in listed
+    assert 'id="pre-treatment"' in client.get(event_url(ae)).content.decode()
+
+
+@pytest.mark.requirement("PROT-AE-RECORD")
+def test_a_participant_who_has_not_consented_is_offered_no_form(
+    client_for, coordinator_a, participant_a
+):
+    client = client_for(coordinator_a)
+    page = client.get(list_url(participant_a))
+    assert page.status_code == 200
+    assert b'id="adverse-event-form"' not in page.content
+    refused = client.post(list_url(participant_a), form_data())
+    assert refused.status_code == 409
+    assert not AdverseEvent.objects.exists()
+
+
+@pytest.mark.requirement("PROT-AE-PRE-TREATMENT")
+def test_a_treatment_emergent_event_has_no_pre_treatment_badge(
+    client_for, coordinator_a, participant
+):
+    embryo_transfer_set(
+        participant=participant,
+        et_date=timezone.localdate() - dt.timedelta(days=4),
+        performed=False,
+        performed_by=coordinator_a,
+    )
+    ae = record(participant, coordinator_a, onset_date=timezone.localdate())
+    assert ae.pre_treatment is False
+    client = client_for(coordinator_a)
+    assert "pre-treatment" not in client.get(list_url(participant)).content.decode()
+    assert 'id="pre-treatment"' not in client.get(event_url(ae)).content.decode()

@@ -19,8 +19,9 @@ from ecrf.safety.services import (
     adverse_event_confirm,
     adverse_event_update,
 )
-from ecrf.schedule.services import randomization_date
+from ecrf.schedule.services import dose_record, embryo_transfer_set, randomization_date
 
+from ..factories import ParticipantFactory
 from .conftest import SAE_VALUES, ae_values, record
 
 pytestmark = pytest.mark.django_db
@@ -98,9 +99,22 @@ def test_site_staff_of_another_site_cannot_record(role, make_user, participant):
 
 
 @pytest.mark.requirement("PROT-AE-RECORD", "CFR11-10F-SEQUENCING")
-def test_a_participant_not_randomized_has_no_adverse_events_yet(ready_participant, coordinator_a):
-    with pytest.raises(StateConflict):
-        record(ready_participant(), coordinator_a)
+def test_a_participant_who_has_not_consented_has_no_adverse_events_yet(site_a, coordinator_a):
+    participant = ParticipantFactory(site=site_a, performed_by=coordinator_a)
+    with pytest.raises(StateConflict) as excinfo:
+        record(participant, coordinator_a, onset_date=TODAY())
+    assert "consent" in str(excinfo.value)
+    assert not AdverseEvent.objects.exists()
+
+
+@pytest.mark.requirement("PROT-AE-RECORD", "PROT-AE-PRE-TREATMENT")
+def test_a_consented_participant_not_yet_randomized_has_her_adverse_event_recorded(
+    ready_participant, coordinator_a
+):
+    participant = ready_participant()
+    ae = record(participant, coordinator_a, onset_date=participant.consent.consent_date)
+    ae.refresh_from_db()
+    assert ae.pre_treatment is True
 
 
 @pytest.mark.requirement("PROT-WITHDRAWAL", "ICH-E6R3-WITHDRAWAL-DATA")
@@ -124,11 +138,97 @@ def test_onset_on_the_day_of_randomization_is_accepted(participant, coordinator_
 
 
 @pytest.mark.requirement("PROT-AE-RECORD", "CFR11-10F-SEQUENCING")
-def test_onset_before_randomization_is_refused(participant, coordinator_a):
-    day = randomization_date(participant, participant.allocation)
+def test_onset_before_consent_is_refused(participant, coordinator_a):
+    consented_on = participant.consent.consent_date
     with pytest.raises(ValidationError) as excinfo:
-        record(participant, coordinator_a, onset_date=day - dt.timedelta(days=1))
-    assert "randomization" in errors_of(excinfo)["onset_date"][0]
+        record(participant, coordinator_a, onset_date=consented_on - dt.timedelta(days=1))
+    message = errors_of(excinfo)["onset_date"][0]
+    assert "consent" in message and consented_on.isoformat() in message
+    assert not AdverseEvent.objects.exists()
+
+
+@pytest.mark.requirement("PROT-AE-RECORD")
+def test_onset_between_consent_and_randomization_is_accepted(participant, coordinator_a):
+    consented_on = participant.consent.consent_date
+    assert consented_on < randomization_date(participant, participant.allocation)
+    assert record(participant, coordinator_a, onset_date=consented_on).onset_date == consented_on
+
+
+# -- pre-treatment: an onset before the first dose -------------------------------------
+
+
+def _take_dose(participant, coordinator, day, *, taken):
+    """Her morning intake of ``day``, taken at 08:00 or missed."""
+    dose_record(
+        participant=participant,
+        date=day,
+        intake="morning",
+        taken=taken,
+        time_taken=dt.time(8, 0) if taken else None,
+        missed_reason="" if taken else "Forgot",
+        performed_by=coordinator,
+    )
+
+
+def _with_et(participant, coordinator, et_date):
+    """Her ET on ``et_date``: dosing planned from two days before."""
+    embryo_transfer_set(
+        participant=participant, et_date=et_date, performed=False, performed_by=coordinator
+    )
+
+
+@pytest.mark.requirement("PROT-AE-PRE-TREATMENT")
+def test_an_onset_with_no_dose_and_no_et_date_is_pre_treatment(participant, coordinator_a):
+    assert record(participant, coordinator_a, onset_date=TODAY()).pre_treatment is True
+
+
+@pytest.mark.requirement("PROT-AE-PRE-TREATMENT")
+def test_an_onset_before_the_planned_first_dosing_day_is_pre_treatment(participant, coordinator_a):
+    _with_et(participant, coordinator_a, TODAY() + dt.timedelta(days=3))
+    assert record(participant, coordinator_a, onset_date=TODAY()).pre_treatment is True
+
+
+@pytest.mark.requirement("PROT-AE-PRE-TREATMENT")
+def test_an_onset_on_the_planned_first_dosing_day_is_treatment_emergent(participant, coordinator_a):
+    _with_et(participant, coordinator_a, TODAY() + dt.timedelta(days=2))
+    assert record(participant, coordinator_a, onset_date=TODAY()).pre_treatment is False
+
+
+@pytest.mark.requirement("PROT-AE-PRE-TREATMENT")
+def test_the_first_dose_taken_decides_once_recorded(participant, coordinator_a):
+    """Her ET 4 days ago: dosing planned from 6 days ago; her first dose taken 5 days ago."""
+    _with_et(participant, coordinator_a, TODAY() - dt.timedelta(days=4))
+    dosing_start = TODAY() - dt.timedelta(days=6)
+    _take_dose(participant, coordinator_a, dosing_start, taken=False)
+    _take_dose(participant, coordinator_a, dosing_start + dt.timedelta(days=1), taken=True)
+    before = record(participant, coordinator_a, onset_date=dosing_start)
+    on_the_day = record(participant, coordinator_a, onset_date=dosing_start + dt.timedelta(1))
+    assert (before.pre_treatment, on_the_day.pre_treatment) == (True, False)
+
+
+@pytest.mark.requirement("PROT-AE-PRE-TREATMENT", "PROT-AE-CONFIRM")
+def test_confirmation_judges_pre_treatment_against_the_doses_as_they_now_stand(
+    participant, coordinator_a, investigator_a
+):
+    ae = record(participant, coordinator_a, onset_date=TODAY())
+    assert ae.pre_treatment is True  # no ET date yet: her first dose is not known
+    _with_et(participant, coordinator_a, TODAY() - dt.timedelta(days=4))
+    _take_dose(participant, coordinator_a, TODAY() - dt.timedelta(days=6), taken=True)
+    adverse_event_confirm(adverse_event=ae, performed_by=investigator_a)
+    ae.refresh_from_db()
+    assert ae.pre_treatment is False
+
+
+@pytest.mark.requirement("PROT-AE-PRE-TREATMENT")
+def test_a_corrected_onset_recomputes_pre_treatment_and_is_audited(participant, coordinator_a):
+    _with_et(participant, coordinator_a, TODAY() + dt.timedelta(days=2))
+    ae = record(participant, coordinator_a, onset_date=TODAY())
+    assert ae.pre_treatment is False
+    update(ae, coordinator_a, onset_date=TODAY() - dt.timedelta(days=1), reason="Typo")
+    ae.refresh_from_db()
+    assert ae.pre_treatment is True
+    latest = Events.objects.tracks(ae).order_by("pgh_id").last()
+    assert latest is not None and latest.pgh_data["pre_treatment"] is True
 
 
 @pytest.mark.requirement("PROT-AE-RECORD")

@@ -95,7 +95,13 @@ def test_a_target_outside_its_window_and_zero_dosing_days_are_reported():
 @pytest.mark.requirement("PROT-DOSE-ARMS")
 @pytest.mark.parametrize(
     ("dose", "capsule", "intakes", "capsules_per_intake", "errors"),
-    [("2", "1", 2, 1, 0), ("4", "1", 2, 2, 0), ("3", "1", 2, None, 1), ("2.5", "1", 2, None, 1)],
+    [
+        ("2", "1", 2, 1, 0),
+        ("4", "1", 2, 2, 0),
+        ("3", "1", 2, None, 1),
+        ("2.5", "1", 2, None, 1),
+        ("3", "1", 3, None, 1),
+    ],
 )
 def test_regimens(dose, capsule, intakes, capsules_per_intake, errors):
     regimen = Regimen(Decimal(dose), Decimal(capsule), intakes)
@@ -124,12 +130,19 @@ def test_visit_status_flips_at_the_window_edges(today, done_on, missed, status):
 
 
 @pytest.mark.requirement("PROT-DRUG-ACCOUNTABILITY")
-def test_compliance_counts_only_days_due_so_far():
+def test_compliance_counts_only_intakes_due_so_far():
     schedule = compute_schedule(D("2026-03-01"), PROTOCOL)
-    taken = {D("2026-02-27"), D("2026-02-28"), D("2026-03-01")}
-    assert compliance_percent(schedule, taken_dates=taken, until=D("2026-02-26")) is None
-    assert compliance_percent(schedule, taken_dates=taken, until=D("2026-03-02")) == Decimal("75.0")
-    assert compliance_percent(schedule, taken_dates=taken, until=D("2026-04-01")) == Decimal("18.8")
+    both = ("morning", "evening")
+    taken = {(D(day), intake) for day in ("2026-02-27", "2026-02-28") for intake in both}
+    taken |= {(D("2026-03-01"), "morning")}
+
+    def percent(until: str) -> Decimal | None:
+        return compliance_percent(schedule, taken_intakes=taken, intakes=both, until=D(until))
+
+    assert percent("2026-02-26") is None
+    # 5 of the 8 intakes of 27 February to 2 March; 5 of the 32 of the whole period.
+    assert percent("2026-03-02") == Decimal("62.5")
+    assert percent("2026-04-01") == Decimal("15.6")
 
 
 @pytest.mark.requirement("PROT-SETTINGS")

@@ -20,29 +20,37 @@ def test_coordinator_sets_the_et_and_records_doses_in_the_pages(
 ):
     client = client_for(coordinator_a)
     base = f"/participants/{randomized.pk}/treatment/"
-    dose = str(randomized.allocation.arm.daily_dose_mg.normalize())
     with at("2026-02-21"):
         assert client.get(base).status_code == 200
         response = client.post(base + "embryo-transfer/", {"et_date": "2026-03-01"})
         assert response.status_code == 302
         page = client.get(base).content.decode()
     assert 'id="dosing-window">2026-02-27 – 2026-03-14<' in page
+    per_intake = str((randomized.allocation.arm.daily_dose_mg / 2).normalize())
     with at("2026-02-27", hour=21):
         client = client_for(coordinator_a)
-        refused = client.post(
-            base + "dose/", {"date": "2026-02-27", "taken": "True", "dose_mg": "3"}
-        )
+        morning = {"date": "2026-02-27", "intake": "morning", "taken": "True"}
+        refused = client.post(base + "dose/", {**morning, "dose_mg": "3"})
         assert refused.status_code == 400
         assert b"protocol deviation" in refused.content
-        assert (
-            client.post(
-                base + "dose/", {"date": "2026-02-27", "taken": "True", "dose_mg": dose}
-            ).status_code
-            == 302
+        assert not DoseEntry.objects.exists()
+        saved = client.post(
+            base + "dose/", {**morning, "dose_mg": per_intake, "time_taken": "08:10"}
         )
+        assert saved.status_code == 302
+        assert saved["Location"] == f"{base}#dose-2026-02-27-morning"
+        evening = {"date": "2026-02-27", "intake": "evening", "taken": "False"}
+        unexplained = client.post(base + "dose/", evening)
+        assert unexplained.status_code == 400
+        assert b"Say why the dose was missed." in unexplained.content
+        missed = client.post(base + "dose/", {**evening, "missed_reason": "Nausea after dinner"})
+        assert missed["Location"] == f"{base}#dose-2026-02-27-evening"
         page = client.get(base).content.decode()
-    assert DoseEntry.objects.get().date == dt.date(2026, 2, 27)
-    assert 'id="compliance">100.0%<' in page
+    entries = {e.intake: e for e in DoseEntry.objects.filter(date=dt.date(2026, 2, 27))}
+    assert entries["morning"].taken and entries["morning"].time_taken == dt.time(8, 10)
+    assert not entries["evening"].taken
+    assert entries["evening"].missed_reason == "Nausea after dinner"
+    assert 'id="compliance">50.0%<' in page
 
 
 @pytest.mark.requirement("PROT-ET-MOVE", "CFR11-10E-CONTENT", "ICH-E6R3-4.2.4-CORRECTIONS")
@@ -143,3 +151,39 @@ def test_read_only_roles_cannot_post_treatment_forms(client_for, make_user, rand
     )
     assert response.status_code == 403
     assert not EmbryoTransfer.objects.exists()
+
+
+@pytest.mark.requirement("PROT-ET-MOVE", "CFR11-10A-INVALID")
+def test_the_et_form_states_and_enforces_the_earliest_date(client_for, coordinator_a, randomized):
+    client = client_for(coordinator_a)
+    base = f"/participants/{randomized.pk}/treatment/"
+    with at("2026-02-20", hour=15):
+        page = client.get(base).content.decode()
+        refused = client.post(base + "embryo-transfer/", {"et_date": "2026-02-21"})
+    assert "earliest embryo transfer, in days after randomization" in page
+    assert "dosing starts two days before the transfer" in page
+    assert refused.status_code == 400
+    assert "2026-02-22 is the earliest date" in refused.content.decode()
+    assert not EmbryoTransfer.objects.exists()
+
+
+@pytest.mark.requirement("CFR11-10E-CONTENT", "PROT-LANGUAGE")
+@pytest.mark.parametrize(
+    ("language", "labels"),
+    [("en", "Embryo grade, Embryo transfer date"), ("ja", "胚グレード, 胚移植日")],
+)
+def test_the_reason_for_change_error_names_the_changed_fields_by_label(
+    client_for, make_user, randomized, language, labels
+):
+    coordinator = make_user("coordinator", ["S01"], language=language)
+    client = client_for(coordinator)
+    base = f"/participants/{randomized.pk}/treatment/"
+    with at("2026-02-21"):
+        client.post(base + "embryo-transfer/", {"et_date": "2026-03-01"})
+        refused = client.post(
+            base + "embryo-transfer/", {"et_date": "2026-03-04", "embryo_grade": "4AA"}
+        )
+    html = refused.content.decode()
+    assert refused.status_code == 400
+    assert f": {labels})" in html or f": {labels}）" in html
+    assert "embryo_grade," not in html and "et_date)" not in html

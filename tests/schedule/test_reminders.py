@@ -210,7 +210,7 @@ def test_the_digest_lists_due_and_overdue_items(crc, dosing_from_22_february):
         assert item.detail in digest.body
     assert "[Due] Biochemical pregnancy (serum hCG)" in digest.body
     assert "[Due] Clinical pregnancy (ultrasound)" in digest.body
-    assert "[Overdue] Dose diary: 16 days not recorded" in digest.body
+    assert "[Overdue] Dose diary: 32 intakes not recorded" in digest.body
     assert Reminder.objects.get().kind == ReminderKind.DIGEST
 
 

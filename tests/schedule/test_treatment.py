@@ -7,13 +7,14 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 
 from ecrf.participants.services import participant_set_status
 from ecrf.schedule.models import DoseEntry, EmbryoTransfer
 from ecrf.schedule.selectors import coordinator_agenda, treatment_of
 from ecrf.schedule.services import (
     dispensing_record,
-    dose_record,
+    dose_day_record,
     drug_return_record,
     embryo_transfer_set,
     visit_record,
@@ -103,13 +104,12 @@ def test_moving_the_et_needs_a_reason_and_keeps_recorded_doses(api_for, coordina
     assert moved.status_code == 200
     assert moved.json()["dosing_start"] == "2026-03-01"
     assert moved.json()["dosing_end"] == "2026-03-16"
-    assert list(DoseEntry.objects.order_by("date").values_list("date", flat=True)) == [
-        dt.date(2026, 2, 27),
-        dt.date(2026, 2, 28),
-    ]
+    kept = [(dt.date(2026, 2, 27), "morning"), (dt.date(2026, 2, 27), "evening")]
+    kept += [(dt.date(2026, 2, 28), "morning"), (dt.date(2026, 2, 28), "evening")]
+    assert sorted(DoseEntry.objects.values_list("date", "intake")) == sorted(kept)
     with at("2026-02-28", hour=20):
         treatment = treatment_of(randomized)
-    assert [e.date for e in treatment.stray_entries] == [dt.date(2026, 2, 27), dt.date(2026, 2, 28)]
+    assert sorted((e.date, e.intake) for e in treatment.stray_entries) == sorted(kept)
     assert EmbryoTransfer.objects.get().et_date == dt.date(2026, 3, 3)
 
 
@@ -132,6 +132,71 @@ def test_et_before_randomization_is_refused_with_the_date(api_for, coordinator_a
             api_for(coordinator_a), randomized, et_date="2026-02-19", performed=False
         )
     assert "2026-02-20" in response.json()["et_date"][0]
+
+
+@pytest.mark.requirement("PROT-ET-MOVE", "CFR11-10F-SEQUENCING")
+@pytest.mark.parametrize("et_date", ["2026-02-20", "2026-02-21"])
+def test_et_on_or_one_day_after_randomization_is_refused_naming_the_earliest_date(
+    api_for, coordinator_a, randomized, et_date
+):
+    """Randomized on 20 February: dosing from ET-2 cannot start before it, so the ET is on
+    22 February at the earliest (the study's default of 2 days)."""
+    with at("2026-02-20", hour=15):
+        response = _put_et(api_for(coordinator_a), randomized, et_date=et_date, performed=False)
+    assert response.status_code == 400 and list(response.json()) == ["et_date"]
+    message = response.json()["et_date"][0]
+    assert "2026-02-22" in message
+    assert "dosing starts two days before the transfer" in message
+    assert not EmbryoTransfer.objects.exists()
+
+
+@pytest.mark.requirement("PROT-ET-MOVE", "PROT-DOSE-WINDOW")
+def test_et_two_days_after_randomization_puts_the_first_dose_on_the_randomization_day(
+    api_for, coordinator_a, randomized
+):
+    with at("2026-02-20", hour=15):
+        response = _put_et(
+            api_for(coordinator_a), randomized, et_date="2026-02-22", performed=False
+        )
+    assert response.status_code == 200
+    assert response.json()["dosing_start"] == "2026-02-20"
+
+
+@pytest.mark.requirement("PROT-ET-MOVE")
+def test_the_earliest_et_follows_the_study_setting(coordinator_a, randomized, study):
+    study.min_days_randomization_to_et = 5
+    study.save(update_fields=["min_days_randomization_to_et"])
+    randomized.refresh_from_db()
+    with at("2026-02-21"), pytest.raises(ValidationError) as refused:
+        embryo_transfer_set(
+            participant=randomized,
+            et_date=dt.date(2026, 2, 24),
+            performed=False,
+            performed_by=coordinator_a,
+        )
+    assert "2026-02-25" in refused.value.message_dict["et_date"][0]
+    with at("2026-02-21"):
+        transfer, _schedule = embryo_transfer_set(
+            participant=randomized,
+            et_date=dt.date(2026, 2, 25),
+            performed=False,
+            performed_by=coordinator_a,
+        )
+    assert transfer.et_date == dt.date(2026, 2, 25)
+
+
+@pytest.mark.requirement("PROT-ET-MOVE")
+def test_moving_the_et_earlier_than_the_earliest_date_is_refused(coordinator_a, transferred):
+    with at("2026-02-21"), pytest.raises(ValidationError) as refused:
+        embryo_transfer_set(
+            participant=transferred,
+            et_date=dt.date(2026, 2, 21),
+            performed=False,
+            reason="Cycle earlier",
+            performed_by=coordinator_a,
+        )
+    assert "2026-02-22" in refused.value.message_dict["et_date"][0]
+    assert EmbryoTransfer.objects.get().et_date == dt.date(2026, 3, 1)
 
 
 @pytest.mark.requirement("PROT-ET-MOVE", "CFR11-10F-SEQUENCING", "API-CONV-409-STATE")
@@ -191,6 +256,7 @@ def test_two_entries_for_one_day_are_refused(api_for, coordinator_a, randomized)
 @pytest.mark.requirement("PROT-DOSE-DIARY", "API-DOSES")
 def test_a_different_dose_with_a_reason_is_a_flagged_deviation(api_for, coordinator_a, randomized):
     api = api_for(coordinator_a)
+    per_intake = int(randomized.allocation.arm.daily_dose_mg / 2)
     with at("2026-02-21"):
         _put_et(api, randomized, et_date="2026-03-01", performed=False)
     with at("2026-02-28"):
@@ -198,13 +264,85 @@ def test_a_different_dose_with_a_reason_is_a_flagged_deviation(api_for, coordina
             api,
             randomized,
             date="2026-02-27",
-            dose_mg=1,
+            intake="evening",
+            dose_mg=per_intake + 1,
             taken=True,
-            deviation_reason="Vomited one capsule",
+            deviation_reason="Took one capsule too many",
         )
     assert response.status_code == 201
     assert response.json()["deviation"] is True
-    assert DoseEntry.objects.get().capsules == 1
+    assert response.json()["intake"] == "evening"
+    entry = DoseEntry.objects.get()
+    assert (entry.intake, entry.capsules) == ("evening", per_intake + 1)
+
+
+@pytest.mark.requirement("PROT-DOSE-DIARY", "API-DOSES")
+def test_one_entry_per_date_records_both_intakes_with_half_the_dose_each(
+    api_for, coordinator_a, randomized
+):
+    api = api_for(coordinator_a)
+    daily = int(randomized.allocation.arm.daily_dose_mg)
+    with at("2026-02-21"):
+        _put_et(api, randomized, et_date="2026-03-01", performed=False)
+    with at("2026-02-28"):
+        response = _post_dose(
+            api, randomized, date="2026-02-27", dose_mg=daily, taken=True, time_taken="08:15"
+        )
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["dose_mg"], body["capsules"]) == (daily, daily)
+    assert [(i["intake"], i["dose_mg"], i["time_taken"]) for i in body["intakes"]] == [
+        ("morning", daily / 2, "08:15:00"),
+        ("evening", daily / 2, None),
+    ]
+    assert list(DoseEntry.objects.order_by("intake").values_list("intake", "capsules")) == [
+        ("evening", daily // 2),
+        ("morning", daily // 2),
+    ]
+
+
+@pytest.mark.requirement("PROT-DOSE-DIARY", "API-DOSES", "API-CONV-400-FIELDS")
+def test_a_day_dose_that_does_not_split_into_two_intakes_is_refused(
+    api_for, coordinator_a, randomized
+):
+    api = api_for(coordinator_a)
+    with at("2026-02-21"):
+        _put_et(api, randomized, et_date="2026-03-01", performed=False)
+    with at("2026-02-28"):
+        response = _post_dose(
+            api, randomized, date="2026-02-27", dose_mg=3, taken=True, deviation_reason="Vomited"
+        )
+    assert response.status_code == 400
+    assert list(response.json()) == ["dose_mg"]
+    assert "record each intake on its own" in response.json()["dose_mg"][0]
+    assert not DoseEntry.objects.exists()
+
+
+@pytest.mark.requirement("PROT-DOSE-DIARY", "API-DOSES")
+def test_an_intake_already_recorded_is_refused_and_the_other_intake_still_taken(
+    api_for, coordinator_a, randomized
+):
+    api = api_for(coordinator_a)
+    per_intake = int(randomized.allocation.arm.daily_dose_mg / 2)
+    with at("2026-02-21"):
+        _put_et(api, randomized, et_date="2026-03-01", performed=False)
+    with at("2026-02-28"):
+        first = _post_dose(
+            api, randomized, date="2026-02-27", intake="morning", dose_mg=per_intake, taken=True
+        )
+        again = _post_dose(
+            api, randomized, date="2026-02-27", intake="morning", dose_mg=per_intake, taken=True
+        )
+        evening = _post_dose(
+            api, randomized, date="2026-02-27", intake="evening", dose_mg=0, taken=False
+        )
+        whole_day = _post_dose(
+            api, randomized, date="2026-02-27", dose_mg=per_intake * 2, taken=True
+        )
+    assert first.status_code == 201 and evening.status_code == 201
+    assert again.status_code == 400 and "correct that entry" in again.json()["intake"][0]
+    assert whole_day.status_code == 400 and "already has an entry" in whole_day.json()["date"][0]
+    assert DoseEntry.objects.count() == 2
 
 
 @pytest.mark.requirement("PROT-DRUG-ACCOUNTABILITY", "ICH-E6R3-IP-ACCOUNTABILITY")
@@ -228,13 +366,13 @@ def test_compliance_and_accountability(coordinator_a, randomized):
         )
     with at("2026-03-01", hour=21):
         for day in ("2026-02-27", "2026-02-28"):
-            dose_record(
+            dose_day_record(
                 participant=randomized,
                 date=dt.date.fromisoformat(day),
                 taken=True,
                 performed_by=coordinator_a,
             )
-        dose_record(
+        dose_day_record(
             participant=randomized,
             date=dt.date(2026, 3, 1),
             taken=False,
@@ -251,6 +389,48 @@ def test_compliance_and_accountability(coordinator_a, randomized):
     consumed = int(2 * daily)
     assert treatment.accountability.consumed_per_diary == consumed
     assert treatment.accountability.discrepancy == 70 - 10 - consumed
+
+
+@pytest.mark.requirement("PROT-DRUG-ACCOUNTABILITY", "ICH-E6R3-IP-ACCOUNTABILITY")
+def test_capsules_are_with_her_until_the_return_then_reconciled(coordinator_a, randomized):
+    from ecrf.schedule.services import embryo_transfer_set
+
+    daily = int(randomized.allocation.arm.daily_dose_mg)
+    with at("2026-02-21"):
+        embryo_transfer_set(
+            participant=randomized,
+            et_date=dt.date(2026, 3, 1),
+            performed=False,
+            performed_by=coordinator_a,
+        )
+        dispensing_record(
+            participant=randomized,
+            dispensed_on=dt.date(2026, 2, 21),
+            lot_number="L123",
+            capsules=70,
+            performed_by=coordinator_a,
+        )
+    with at("2026-02-28", hour=21):
+        dose_day_record(
+            participant=randomized,
+            date=dt.date(2026, 2, 27),
+            taken=True,
+            performed_by=coordinator_a,
+        )
+        during = treatment_of(randomized).accountability
+    assert during.return_recorded is False
+    assert during.discrepancy is None
+    assert during.with_participant == 70 - daily
+    with at("2026-03-16"):
+        drug_return_record(
+            participant=randomized,
+            returned_on=dt.date(2026, 3, 16),
+            capsules=70 - daily - 3,
+            performed_by=coordinator_a,
+        )
+        after = treatment_of(randomized).accountability
+    assert after.return_recorded is True
+    assert after.discrepancy == 3
 
 
 @pytest.mark.requirement("PROT-VISIT-STATUS")
@@ -340,7 +520,7 @@ def test_coordinator_agenda_lists_dosing_start_visits_and_missing_doses(coordina
     with at("2026-03-16"):
         items = coordinator_agenda(coordinator_a)
     assert [i.kind for i in items] == ["overdue", "visit_due", "visit_due"]
-    assert "16 days" in items[0].detail
+    assert "32 intakes" in items[0].detail
 
 
 @pytest.mark.requirement("PROT-WITHDRAWAL", "CFR11-10F-SEQUENCING", "ICH-E6R3-WITHDRAWAL-DATA")

@@ -177,7 +177,10 @@ CONSTRAINT_WORDS: dict[str, tuple[tuple[str, ...], Promise]] = {
         _("Counted only once the transfer is performed."),
     ),
     "embryos_transferred_plausible": (("embryos_transferred",), _("From 1 to 5.")),
-    "one_dose_entry_per_day": (("date",), _("One entry per dosing day.")),
+    "one_dose_entry_per_intake": (
+        ("date", "intake"),
+        _("One entry per intake (morning, evening) of a dosing day."),
+    ),
     "dose_not_negative": (("dose_mg",), _("Not negative.")),
     "deviation_has_reason": (
         ("deviation_reason",),
@@ -185,7 +188,11 @@ CONSTRAINT_WORDS: dict[str, tuple[tuple[str, ...], Promise]] = {
     ),
     "missed_dose_is_zero": (
         ("dose_mg", "capsules"),
-        _("A missed day has 0 mg and 0 capsules."),
+        _("A missed intake has 0 mg and 0 capsules."),
+    ),
+    "taken_dose_has_no_missed_reason": (
+        ("missed_reason",),
+        _("Empty when the intake was taken."),
     ),
     "dispensed_positive": (("capsules",), _("At least 1.")),
     "one_record_per_visit": (("visit_code",), _("One record per visit.")),

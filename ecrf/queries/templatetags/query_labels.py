@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from django import template
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -14,9 +16,17 @@ from ecrf.queries.selectors import field_label, form_label
 register = template.Library()
 
 
+class OnField(Protocol):
+    """Something about one field of one form: a query, an edit check's finding."""
+
+    record: str
+    field: str
+
+
 @register.filter
-def query_target(query: Query) -> str:
-    """The form and field a query is on, by their labels (from the catalogue)."""
+def query_target(query: OnField) -> str:
+    """The form and field a query (or a finding) is on, by their labels (from the
+    catalogue)."""
     return _("%(form)s: %(field)s") % {
         "form": form_label(query.record),
         "field": field_label(query.record, query.field),

@@ -1,0 +1,159 @@
+"""When a randomized participant has completed the trial.
+
+Protocol: she has completed once four things are done: the last visit of the protocol
+is done, the dosing period is over (her site's today is after the last dosing day), the
+capsules she brought back are recorded (drug return), and every adverse event of hers
+is confirmed by an investigator. :func:`completion_open_items` says which are still
+open; :func:`participant_complete_if_done` moves her to completed once none is, and is
+called after every write that can close one (:func:`ecrf.schedule.services.treatment_write`
+covers visits, doses, drug return and the endpoint forms; adverse-event confirmation
+calls it itself).
+
+Adverse events live in a layer above this one; they are read through the form
+catalogue, which names every form's model (as queries and verification read them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.urls import reverse
+from django.utils.text import get_text_list
+from django.utils.translation import gettext as _
+
+from ecrf.common import catalogue
+from ecrf.participants.models import Participant, ParticipantStatus
+from ecrf.participants.services import participant_set_status, site_today
+
+from .arithmetic import compute_schedule
+from .definitions import schedule_definition
+from .models import DrugReturn, EmbryoTransfer, VisitOutcome, VisitRecord
+
+if TYPE_CHECKING:
+    from ecrf.accounts.models import User
+
+LAST_VISIT = "last_visit"
+DOSING_OVER = "dosing_over"
+DRUG_RETURN = "drug_return"
+ADVERSE_EVENTS_CONFIRMED = "adverse_events_confirmed"
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """One thing to be done before she has completed: its code, what it is (in the
+    active language) and the page where it is done."""
+
+    code: str
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class CompletionState:
+    """The four items of completion, each done or open, and the target day of her last
+    visit (``None`` before her embryo transfer date is set)."""
+
+    done: tuple[OpenItem, ...]
+    open: tuple[OpenItem, ...]
+    last_visit_target: dt.date | None
+
+
+def completion_state(participant: Participant) -> CompletionState:
+    """Each of the four items of completion for her, done or open (see the module)."""
+    treatment_page = reverse("schedule:treatment", args=[participant.pk])
+    study = participant.site.study
+    transfer = EmbryoTransfer.objects.filter(participant=participant).first()
+    schedule = (
+        compute_schedule(transfer.et_date, schedule_definition(study))
+        if transfer is not None
+        else None
+    )
+    last = (
+        max(schedule.visits, key=lambda v: v.target_date) if schedule and schedule.visits else None
+    )
+    definitions = {v.code: v for v in study.visit_definitions.all()}
+    last_name = definitions[last.code].name if last is not None else ""
+    today = site_today(participant.site)
+    adverse_event_model = catalogue.form("adverse_event").model_class
+    items: list[tuple[bool, OpenItem]] = [
+        (
+            last is not None
+            and VisitRecord.objects.filter(
+                participant=participant, visit_code=last.code, outcome=VisitOutcome.DONE
+            ).exists(),
+            OpenItem(
+                LAST_VISIT,
+                _("Last visit of the protocol done (%(visit)s)") % {"visit": last_name}
+                if last_name
+                else _("Last visit of the protocol done"),
+                treatment_page,
+            ),
+        ),
+        (
+            schedule is not None and today > schedule.dosing_end,
+            OpenItem(
+                DOSING_OVER,
+                _("Dosing period over (last dosing day %(date)s)")
+                % {"date": schedule.dosing_end.isoformat()}
+                if schedule is not None
+                else _("Dosing period over"),
+                treatment_page,
+            ),
+        ),
+        (
+            DrugReturn.objects.filter(participant=participant).exists(),
+            OpenItem(
+                DRUG_RETURN,
+                _("Drug return recorded"),
+                treatment_page,
+            ),
+        ),
+        (
+            not adverse_event_model._default_manager.filter(
+                participant=participant, confirmed_at__isnull=True
+            ).exists(),
+            OpenItem(
+                ADVERSE_EVENTS_CONFIRMED,
+                _("Every adverse event confirmed by an investigator"),
+                reverse("safety:adverse_events", args=[participant.pk]),
+            ),
+        ),
+    ]
+    return CompletionState(
+        done=tuple(item for done, item in items if done),
+        open=tuple(item for done, item in items if not done),
+        last_visit_target=last.target_date if last is not None else None,
+    )
+
+
+def completion_open_items(participant: Participant) -> list[OpenItem]:
+    """What is still to be done before she has completed (empty: she is done)."""
+    return list(completion_state(participant).open)
+
+
+def participant_complete_if_done(participant: Participant, performed_by: User | None) -> bool:
+    """Move a randomized participant to completed once the four items are done (inside
+    the service that wrote her data, her row locked); answer whether she moved.
+
+    The status change is audited by :func:`participant_set_status`, its reason listing
+    what was completed.
+    """
+    if participant.status != ParticipantStatus.RANDOMIZED:
+        return False
+    state = completion_state(participant)
+    if state.open:
+        return False
+    participant_set_status(
+        participant=participant,
+        status=ParticipantStatus.COMPLETED,
+        reason_code="completed",
+        reason_params={
+            "items": lambda: get_text_list(
+                [item.label for item in completion_state(participant).done], _("and")
+            )
+        },
+        performed_by=performed_by,
+    )
+    return True
