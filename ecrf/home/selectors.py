@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.accounts.selectors import scope_to_user_sites, sites_visible_to
+from ecrf.endpoints.models import EditCheckFinding
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.selectors import participants_visible_to
 from ecrf.participants.services import site_today
@@ -23,7 +24,7 @@ from ecrf.quality.selectors import (
 )
 from ecrf.queries.models import Query, QueryStatus
 from ecrf.queries.selectors import AGE_BANDS, queryset_with_age
-from ecrf.safety.models import AdverseEvent
+from ecrf.safety.models import AdverseEvent, Outcome
 from ecrf.safety.selectors import SaeClock, adverse_events_awaiting_confirmation, sae_clock
 from ecrf.schedule.completion import OpenItem, completion_state
 
@@ -63,6 +64,37 @@ def coordinator_worklist(user: User) -> list[tuple[Any, str]]:
     """Participants at her sites waiting for her next step, with that step."""
     waiting = participants_visible_to(user).filter(status__in=list(NEXT_STEPS))[:50]
     return [(participant, str(NEXT_STEPS[participant.status])) for participant in waiting]
+
+
+#: Outcomes that close an adverse event's follow-up: she recovered, or died.
+FINAL_OUTCOMES = (Outcome.RECOVERED, Outcome.RECOVERED_WITH_SEQUELAE, Outcome.FATAL)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """What a coordinator still has to complete at her sites, besides the due dates."""
+
+    adverse_events: list[AdverseEvent]
+    findings: list[EditCheckFinding]
+
+
+def coordinator_follow_up(user: User, *, limit: int = 50) -> FollowUp:
+    """Adverse events at her sites still to be followed to their outcome (no end date and
+    an outcome that is not final), and the edit-check findings left open on her forms,
+    the oldest first."""
+    visible = participants_visible_to(user)
+    events = (
+        AdverseEvent.objects.filter(participant__in=visible, end_date__isnull=True)
+        .exclude(outcome__in=FINAL_OUTCOMES)
+        .select_related("participant__site")
+        .order_by("onset_date", "pk")[:limit]
+    )
+    findings = (
+        EditCheckFinding.objects.filter(participant__in=visible, resolved_at__isnull=True)
+        .select_related("participant__site")
+        .order_by("raised_at", "pk")[:limit]
+    )
+    return FollowUp(adverse_events=list(events), findings=list(findings))
 
 
 @dataclass(frozen=True)

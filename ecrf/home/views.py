@@ -68,6 +68,7 @@ def home_page(
         context["worklist"] = selectors.coordinator_worklist(user)
         context["agenda"] = coordinator_agenda(user)
         context["completion_due"] = selectors.coordinator_completion_due(user)
+        context["follow_up"] = selectors.coordinator_follow_up(user)
         context["open_queries"] = queries_visible_to(user, status="open")[:50]
         context["open_query_count"] = queries_visible_to(user, status="open").count()
         context["today"] = timezone.localdate()

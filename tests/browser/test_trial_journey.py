@@ -1,8 +1,8 @@
 """One participant's whole trial through every role's pages, in English and in Japanese.
 
 A coordinator screens her, checks eligibility, records consent, randomizes, sets the
-embryo transfer, keeps the dose diary, records both endpoints and the drug return (she
-has completed); a monitor raises a query, the coordinator corrects the value with a
+embryo transfer, keeps the dose diary (each intake, and one corrected with a reason),
+records both endpoints and the drug return (she has completed); a monitor raises a query, the coordinator corrects the value with a
 reason and answers, the monitor verifies the form against source, closes the query and
 exports the audit trail (a real Celery worker writes it while the progress bar moves);
 the investigator signs with her password; the data manager locks her, and the
@@ -70,6 +70,7 @@ WORDS: dict[str, dict[str, str]] = {
         "randomized": "Randomized",
         "et_saved": "Embryo transfer saved; the schedule follows it.",
         "dose_recorded": "Dose recorded.",
+        "dose_corrected": "Dose corrected.",
         "saved": "Saved.",
         "completed": "Completed",
         "query_opened": "Query opened.",
@@ -90,6 +91,7 @@ WORDS: dict[str, dict[str, str]] = {
         "randomized": "無作為割付済み",
         "et_saved": "胚移植を保存しました。スケジュールはこれに基づいて更新されます。",
         "dose_recorded": "服薬を記録しました。",
+        "dose_corrected": "服用記録を訂正しました。",
         "saved": "保存しました。",
         "completed": "完了",
         "query_opened": "クエリを発行しました。",
@@ -242,6 +244,19 @@ def test_a_participant_goes_through_the_trial_across_every_role(
                 expect(page.locator(f"#{cell} .dose-entry")).to_contain_text(f"{int(dose) // 2} mg")
         expect(page.locator("#compliance")).to_have_text("100.0%")
         journey.shot(page, "dose-diary")
+
+        # The first morning's time was misread: corrected on its page, with a reason.
+        first = "dose-2026-02-27-morning"
+        page.locator(f"#{first} a[href$='/2026-02-27/morning/']").click()
+        page.locator("#id_time_taken").fill("08:20")
+        page.locator("form#dose-form [type=submit]").click()
+        expect(page.locator("#id_reason")).to_have_attribute("aria-invalid", "true")
+        page.locator("#id_reason").fill("Diary card reread: 08:20")
+        page.locator("form#dose-form [type=submit]").click()
+        journey.alert(page).to_have_text(words["dose_corrected"])
+        expect(page).to_have_url(re.compile(f"#{first}$"))
+        expect(page.locator(f"#{first} .dose-entry")).to_contain_text("08:20")
+        journey.shot(page, "dose-corrected")
 
     # -- the endpoints: biochemical pregnancy at ET+14, clinical pregnancy at ET+21 -----
     with at(BIOCHEMICAL_DAY), journey.page_of(coordinator, detail) as page:
