@@ -2,11 +2,12 @@
 
 A coordinator screens her, checks eligibility, records consent, randomizes, sets the
 embryo transfer, keeps the dose diary (each intake, and one corrected with a reason),
-records both endpoints and the drug return (she has completed); a monitor raises a query, the coordinator corrects the value with a
-reason and answers, the monitor verifies the form against source, closes the query and
-exports the audit trail (a real Celery worker writes it while the progress bar moves);
-the investigator signs with her password; the data manager locks her, and the
-coordinator finds her forms read-only, with who locked them, when and why.
+records both endpoints and the drug return (she has completed); a monitor raises a
+query, the coordinator corrects the value with a reason and answers, the monitor
+verifies the form against source, closes the query and exports the audit trail (a real
+Celery worker writes it while the progress bar moves); the investigator signs with her
+password; the data manager locks her, and the coordinator finds her forms read-only,
+with who locked them, when and why.
 
 The trial's clock is pinned to each step's day (``tests.clock.at``): the live server
 runs in this process, so it sees the same day; each day is a new sign-in.
@@ -37,6 +38,7 @@ from tests.clock import at
 from tests.conftest import Worker
 from tests.factories import PASSWORD
 
+from .axe import assert_accessible
 from .test_pages import record_console_errors, screenshot, signed_in_context
 from .test_randomization_journey import NO_ANSWERS, YES_ANSWERS
 
@@ -243,14 +245,17 @@ def test_a_participant_goes_through_the_trial_across_every_role(
                 expect(page.locator(f"#{cell} .dose-entry")).to_contain_text(time)
                 expect(page.locator(f"#{cell} .dose-entry")).to_contain_text(f"{int(dose) // 2} mg")
         expect(page.locator("#compliance")).to_have_text("100.0%")
+        assert_accessible(page, context=f"dose diary {language}")
         journey.shot(page, "dose-diary")
 
         # The first morning's time was misread: corrected on its page, with a reason.
         first = "dose-2026-02-27-morning"
         page.locator(f"#{first} a[href$='/2026-02-27/morning/']").click()
+        assert_accessible(page, context=f"dose intake page {language}")
         page.locator("#id_time_taken").fill("08:20")
         page.locator("form#dose-form [type=submit]").click()
         expect(page.locator("#id_reason")).to_have_attribute("aria-invalid", "true")
+        assert_accessible(page, context=f"dose correction refused {language}")
         page.locator("#id_reason").fill("Diary card reread: 08:20")
         page.locator("form#dose-form [type=submit]").click()
         journey.alert(page).to_have_text(words["dose_corrected"])
