@@ -17,6 +17,7 @@ randomization number) is stored as it reads in every language.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -115,3 +116,46 @@ def english(code: str, params: Mapping[str, Any] | None = None) -> str:
     """The message in English: the text kept in the audit trail and the exports."""
     with translation.override("en"):
         return render(code, params)
+
+
+#: The words of each edit check's finding as findings and their queries were stored
+#: before they were kept as codes (English, then Japanese): the migrations that give the
+#: stored texts their codes and parameters read them back with :func:`former_finding_params`.
+FORMER_FINDINGS: dict[str, tuple[str, ...]] = {
+    "assessment_before_et": (
+        "The assessment (%(assessed)s) is dated before the embryo transfer (%(et)s).",
+        "評価日（%(assessed)s）が胚移植日（%(et)s）より前になっています。",
+    ),
+    "hcg_out_of_range": (
+        "Serum hCG %(value)s mIU/mL is outside 0 to %(max)s mIU/mL.",
+        "血中hCG %(value)s mIU/mL は 0～%(max)s mIU/mL の範囲外です。",
+    ),
+    "assessment_outside_window": (
+        "The assessment (%(assessed)s) is outside the visit window (%(start)s to %(end)s).",
+        "評価日（%(assessed)s）が来院許容範囲（%(start)s～%(end)s）外です。",
+    ),
+    "hcg_positive_below_cutoff": (
+        "The result is positive but serum hCG %(value)s mIU/mL is under the cut-off of "
+        "%(cutoff)s mIU/mL.",
+        "結果は陽性ですが、血中hCG %(value)s mIU/mL はカットオフ値 %(cutoff)s mIU/mL 未満です。",
+    ),
+}
+
+
+def _wording_pattern(template: str) -> re.Pattern[str]:
+    """A pattern matching ``template`` with each ``%(name)s`` captured as ``name``."""
+    pattern, position = "", 0
+    for found in re.finditer(r"%\((\w+)\)s", template):
+        pattern += re.escape(template[position : found.start()]) + f"(?P<{found.group(1)}>.+?)"
+        position = found.end()
+    return re.compile(pattern + re.escape(template[position:]), re.DOTALL)
+
+
+def former_finding_params(code: str, text: str) -> dict[str, str] | None:
+    """The parameters of check ``code``'s finding stored worded ``text`` (in either
+    language), or ``None`` when the text is not one of its former wordings."""
+    for template in FORMER_FINDINGS.get(code, ()):
+        matched = _wording_pattern(template).fullmatch(text)
+        if matched:
+            return matched.groupdict()
+    return None

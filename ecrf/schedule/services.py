@@ -158,6 +158,8 @@ def _dose_values(
     capsules: int | None,
     intakes: int,
     deviation_reason: str,
+    time_taken: dt.time | None,
+    missed_reason: str,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The checked dose of ``intakes`` intakes of one day (one intake, or the whole day),
     and the errors by field.
@@ -165,7 +167,8 @@ def _dose_values(
     Refused: a day outside the dosing window or in the future; a taken dose of 0 mg, a
     missed one above 0 mg; a dose that is not whole capsules; a dose other than the arm's
     without the reason for the deviation (it is then flagged as a protocol deviation);
-    capsules that do not match the dose.
+    capsules that do not match the dose; a time for a missed intake, a reason for missing
+    a taken one.
     """
     schedule = participant_schedule(participant)
     if schedule is None:
@@ -174,7 +177,7 @@ def _dose_values(
         )
     arm_regimen = regimen(slot.arm)
     planned_mg = arm_regimen.daily_dose_mg * intakes / arm_regimen.intakes_per_day
-    errors: dict[str, str] = {}
+    errors = _intake_errors(taken, time_taken, missed_reason)
     if not schedule.in_dosing_window(date):
         errors["date"] = _("%(date)s is outside the dosing window (%(start)s to %(end)s).") % {
             "date": date.isoformat(),
@@ -267,8 +270,9 @@ def dose_record(
             capsules=capsules,
             intakes=1,
             deviation_reason=deviation_reason,
+            time_taken=time_taken,
+            missed_reason=missed_reason,
         )
-        errors = {**_intake_errors(taken, time_taken, missed_reason), **errors}
         if intake not in Intake.values:
             errors["intake"] = _("Expected one of: %(codes)s.") % {
                 "codes": ", ".join(Intake.values)
@@ -327,8 +331,9 @@ def dose_day_record(
             capsules=capsules,
             intakes=len(intakes),
             deviation_reason=deviation_reason,
+            time_taken=time_taken,
+            missed_reason=missed_reason,
         )
-        errors = {**_intake_errors(taken, time_taken, missed_reason), **errors}
         if "dose_mg" not in errors and values["capsules"] % len(intakes):
             errors["dose_mg"] = _(
                 "%(dose)s mg a day does not split into %(n)s equal intakes of whole capsules; "
@@ -389,8 +394,9 @@ def dose_correct(
             capsules=capsules,
             intakes=1,
             deviation_reason=deviation_reason,
+            time_taken=time_taken,
+            missed_reason=missed_reason,
         )
-        errors = {**_intake_errors(taken, time_taken, missed_reason), **errors}
         if errors:
             raise ValidationError(errors)
         record_update(
