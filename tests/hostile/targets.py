@@ -8,6 +8,7 @@ to reach it with hostile data.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -164,6 +165,40 @@ def _dosed(scene: Any) -> Participant:
         performed_by=scene.user("coordinator"),
     )
     return participant
+
+
+def _dose_target(
+    name: str,
+    schema: type[forms.Form],
+    page: str,
+    participant: Callable[[Any], Participant],
+    extra: dict[str, str] | None = None,
+) -> Target:
+    """A form of the dose diary's pages: one intake, taken at the arm's dose by default."""
+    return Target(
+        name=name,
+        schema=schema,
+        role="coordinator",
+        method="post",
+        path=lambda c: f"{P}{c.participant.pk}/{page}",
+        setup=lambda s: _web(s, "coordinator", participant=participant(s)),
+        baseline=lambda c: {
+            "taken": "True",
+            "dose_mg": _intake_dose(c.participant),
+            "time_taken": "08:30",
+            "missed_reason": "",
+            "comment": "",
+            "deviation_reason": "",
+            **(extra or {}),
+        },
+        build=lambda c, d, f: schema(d),
+        stored=_latest(DoseEntry, participant="participant"),
+        not_stored=frozenset({"reason"}),
+        defaulted=frozenset({"dose_mg"}),
+        expect=_deviation_kept_only_for_a_deviation,
+        form_key="form",
+        clock="2026-03-05",
+    )
 
 
 def _adverse_event(scene: Any, participant: Participant) -> AdverseEvent:
@@ -639,74 +674,25 @@ WEB_TARGETS: list[Target] = [
         form_key="et_form",
         clock="2026-02-25",
     ),
-    Target(
-        name="dose",
-        schema=DoseForm,
-        role="coordinator",
-        method="post",
-        path=lambda c: f"{P}{c.participant.pk}/treatment/dose/",
-        setup=lambda s: _web(s, "coordinator", participant=s.fx("transferred")),
-        baseline=lambda c: {
-            "date": "2026-02-27",
-            "intake": "morning",
-            "taken": "True",
-            "dose_mg": _intake_dose(c.participant),
-            "time_taken": "08:30",
-            "missed_reason": "",
-            "comment": "",
-            "deviation_reason": "",
-        },
-        build=lambda c, d, f: DoseForm(d),
-        stored=_latest(DoseEntry, participant="participant"),
-        defaulted=frozenset({"dose_mg"}),
-        expect=_deviation_kept_only_for_a_deviation,
-        form_key="form",
-        clock="2026-03-05",
+    _dose_target(
+        "dose",
+        DoseForm,
+        "treatment/dose/",
+        lambda s: s.fx("transferred"),
+        {"date": "2026-02-27", "intake": "morning"},
     ),
-    Target(
-        name="dose_intake",
-        schema=DoseIntakeForm,
-        role="coordinator",
-        method="post",
-        path=lambda c: f"{P}{c.participant.pk}/treatment/dose/2026-02-27/evening/",
-        setup=lambda s: _web(s, "coordinator", participant=s.fx("transferred")),
-        baseline=lambda c: {
-            "taken": "True",
-            "dose_mg": _intake_dose(c.participant),
-            "time_taken": "08:30",
-            "missed_reason": "",
-            "comment": "",
-            "deviation_reason": "",
-        },
-        build=lambda c, d, f: DoseIntakeForm(d),
-        stored=_latest(DoseEntry, participant="participant"),
-        defaulted=frozenset({"dose_mg"}),
-        expect=_deviation_kept_only_for_a_deviation,
-        form_key="form",
-        clock="2026-03-05",
+    _dose_target(
+        "dose_intake",
+        DoseIntakeForm,
+        "treatment/dose/2026-02-27/evening/",
+        lambda s: s.fx("transferred"),
     ),
-    Target(
-        name="dose_correction",
-        schema=DoseCorrectionForm,
-        role="coordinator",
-        method="post",
-        path=lambda c: f"{P}{c.participant.pk}/treatment/dose/2026-02-27/evening/",
-        setup=lambda s: _web(s, "coordinator", participant=_dosed(s)),
-        baseline=lambda c: {
-            "taken": "True",
-            "dose_mg": _intake_dose(c.participant),
-            "time_taken": "20:30",
-            "missed_reason": "",
-            "comment": "",
-            "deviation_reason": "",
-            "reason": "Diary card reread",
-        },
-        build=lambda c, d, f: DoseCorrectionForm(d),
-        stored=_latest(DoseEntry, participant="participant"),
-        not_stored=frozenset({"reason"}),
-        defaulted=frozenset({"dose_mg"}),
-        expect=_deviation_kept_only_for_a_deviation,
-        clock="2026-03-05",
+    _dose_target(
+        "dose_correction",
+        DoseCorrectionForm,
+        "treatment/dose/2026-02-27/evening/",
+        _dosed,
+        {"time_taken": "20:30", "reason": "Diary card reread"},
     ),
     Target(
         name="dispensing",

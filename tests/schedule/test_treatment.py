@@ -36,6 +36,19 @@ def _plan_et_on_1_march(participant, coordinator):
         )
 
 
+def _dispensed_70_with_et_on_1_march(participant, coordinator):
+    """Her transfer planned on 1 March and 70 capsules dispensed, on 21 February."""
+    _plan_et_on_1_march(participant, coordinator)
+    with at("2026-02-21"):
+        dispensing_record(
+            participant=participant,
+            dispensed_on=dt.date(2026, 2, 21),
+            lot_number="L123",
+            capsules=70,
+            performed_by=coordinator,
+        )
+
+
 def _put_et(api, participant, **body):
     return api.put(f"/api/v1/participants/{participant.pk}/embryo-transfer/", body, format="json")
 
@@ -347,23 +360,8 @@ def test_an_intake_already_recorded_is_refused_and_the_other_intake_still_taken(
 
 @pytest.mark.requirement("PROT-DRUG-ACCOUNTABILITY", "ICH-E6R3-IP-ACCOUNTABILITY")
 def test_compliance_and_accountability(coordinator_a, randomized):
-    from ecrf.schedule.services import embryo_transfer_set
-
     daily = randomized.allocation.arm.daily_dose_mg
-    with at("2026-02-21"):
-        embryo_transfer_set(
-            participant=randomized,
-            et_date=dt.date(2026, 3, 1),
-            performed=False,
-            performed_by=coordinator_a,
-        )
-        dispensing_record(
-            participant=randomized,
-            dispensed_on=dt.date(2026, 2, 21),
-            lot_number="L123",
-            capsules=70,
-            performed_by=coordinator_a,
-        )
+    _dispensed_70_with_et_on_1_march(randomized, coordinator_a)
     with at("2026-03-01", hour=21):
         for day in ("2026-02-27", "2026-02-28"):
             dose_day_record(
@@ -393,23 +391,8 @@ def test_compliance_and_accountability(coordinator_a, randomized):
 
 @pytest.mark.requirement("PROT-DRUG-ACCOUNTABILITY", "ICH-E6R3-IP-ACCOUNTABILITY")
 def test_capsules_are_with_her_until_the_return_then_reconciled(coordinator_a, randomized):
-    from ecrf.schedule.services import embryo_transfer_set
-
     daily = int(randomized.allocation.arm.daily_dose_mg)
-    with at("2026-02-21"):
-        embryo_transfer_set(
-            participant=randomized,
-            et_date=dt.date(2026, 3, 1),
-            performed=False,
-            performed_by=coordinator_a,
-        )
-        dispensing_record(
-            participant=randomized,
-            dispensed_on=dt.date(2026, 2, 21),
-            lot_number="L123",
-            capsules=70,
-            performed_by=coordinator_a,
-        )
+    _dispensed_70_with_et_on_1_march(randomized, coordinator_a)
     with at("2026-02-28", hour=21):
         dose_day_record(
             participant=randomized,
