@@ -157,6 +157,38 @@ def test_a_change_after_signing_voids_the_signature_and_clears_verification(
     assert voided.pgh_diff["voided_at"][0] is None
 
 
+@pytest.mark.requirement("CFR11-10E-CONTENT", "PROT-LANGUAGE")
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en", "voided: Biochemical pregnancy changed: Serum hCG (mIU/mL)"),
+        ("ja", "無効: 生化学的妊娠が変更されました: 血中hCG（mIU/mL）"),
+    ],
+)
+def test_her_page_says_why_a_signature_was_voided_by_labels_in_the_readers_language(
+    api_for, client_for, coordinator_a, make_user, completed, language, words
+):
+    investigator = make_user("investigator", ["S01"])
+    api_for(investigator).post(
+        f"/api/v1/participants/{completed.pk}/signature/", {"password": PASSWORD}, format="json"
+    )
+    with at("2026-03-22"):
+        put(
+            api_for(coordinator_a),
+            completed,
+            "biochemical-pregnancy",
+            assessed_on="2026-03-15",
+            serum_hcg_miu_ml=145,
+            result="positive",
+            reason="Corrected from the lab report",
+        )
+        reader = make_user("monitor", ["S01"], language=language)
+        html = client_for(reader).get(f"/participants/{completed.pk}/").content.decode()
+    signatures = html.split('id="signatures"', 1)[1].split("</ul>", 1)[0]
+    assert "serum_hcg_miu_ml" not in signatures and "biochemical_pregnancy" not in signatures
+    assert words in " ".join(signatures.split())
+
+
 @pytest.mark.requirement("ICH-E6R3-4.2.3-REVIEW")
 def test_a_field_mark_is_cleared_only_by_a_change_of_that_field(
     api_for, coordinator_a, make_user, completed
