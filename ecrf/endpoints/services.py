@@ -151,15 +151,18 @@ def endpoint_record(
         )
         _keep_findings(participant, record, soft, performed_by)
         if not VisitRecord.objects.filter(participant=participant, visit_code=record).exists():
+            outside = next((f for f in soft if f.code == "assessment_outside_window"), None)
             with change_context(performed_by=performed_by, site=participant.site.code):
                 VisitRecord.objects.create(
                     participant=participant,
                     visit_code=record,
                     outcome=VisitOutcome.DONE,
                     done_on=assessed_on,
-                    reason=next(
-                        (f.message for f in soft if f.code == "assessment_outside_window"), ""
-                    ),
+                    # The window's check says why, in each reader's language; stored in
+                    # English for the audit trail and the exports.
+                    reason=messages.english(outside.code, outside.params) if outside else "",
+                    reason_code=outside.code if outside else "",
+                    reason_params=outside.params if outside else {},
                     recorded_by=performed_by,
                 )
         return EndpointSaved(record=instance, warnings=soft)

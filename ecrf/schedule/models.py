@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.tracking import audited
+from ecrf.common import messages
 from ecrf.common.guard import guarded
 
 
@@ -172,6 +173,8 @@ class VisitRecord(models.Model):
     outcome = models.CharField(_("outcome"), max_length=10, choices=VisitOutcome.choices)
     done_on = models.DateField(_("done on"), null=True, blank=True)
     reason = models.CharField(_("reason"), max_length=500, blank=True)
+    reason_code = models.CharField(_("reason (system message)"), max_length=60, blank=True)
+    reason_params = models.JSONField(_("parameters of the reason"), default=dict, blank=True)
     recorded_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
 
     class Meta:
@@ -190,6 +193,15 @@ class VisitRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant} {self.visit_code}: {self.outcome}"
+
+    @property
+    def reason_text(self) -> str:
+        """Why, for the reader: a reason the system wrote (an edit check's, when the visit
+        was done out of its window) in her language (``reason`` keeps it in English); a
+        person's reason as typed."""
+        if self.reason_code:
+            return messages.render(self.reason_code, self.reason_params, fallback=self.reason)
+        return self.reason
 
 
 class ReminderKind(models.TextChoices):

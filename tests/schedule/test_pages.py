@@ -187,3 +187,83 @@ def test_the_reason_for_change_error_names_the_changed_fields_by_label(
     assert refused.status_code == 400
     assert f": {labels})" in html or f": {labels}）" in html
     assert "embryo_grade," not in html and "et_date)" not in html
+
+
+@pytest.mark.requirement("PROT-VISIT-STATUS", "PROT-LANGUAGE")
+def test_an_out_of_window_visit_says_why_in_the_readers_language(
+    client_for, make_user, coordinator_a, transferred
+):
+    from django.utils import translation
+
+    from ecrf.endpoints.services import endpoint_record
+    from ecrf.schedule.models import VisitRecord
+
+    with at("2026-03-18"), translation.override("ja"):
+        endpoint_record(
+            participant=transferred,
+            record="biochemical_pregnancy",
+            values={
+                "assessed_on": dt.date(2026, 3, 18),
+                "serum_hcg_miu_ml": 120,
+                "result": "positive",
+            },
+            confirm_warnings=True,
+            performed_by=coordinator_a,
+        )
+    visit = VisitRecord.objects.get(visit_code="biochemical_pregnancy")
+    assert visit.reason.startswith("The assessment (2026-03-18) is outside the visit window")
+    pages = {}
+    for language in ("en", "ja"):
+        reader = make_user("monitor", ["S01"], language=language)
+        with at("2026-03-18"):
+            html = client_for(reader).get(f"/participants/{transferred.pk}/treatment/")
+        row = html.content.decode().split('data-visit="biochemical_pregnancy"', 1)[1]
+        pages[language] = row.split("</tr>", 1)[0]
+    assert "is outside the visit window (2026-03-15 to 2026-03-17)" in pages["en"]
+    assert "来院許容範囲（2026-03-15～2026-03-17）外です" in pages["ja"]
+
+
+@pytest.mark.requirement("PROT-LANGUAGE")
+@pytest.mark.parametrize(
+    "written",
+    [
+        "The assessment (2026-03-18) is outside the visit window (2026-03-15 to 2026-03-17).",
+        "評価日（2026-03-18）が来院許容範囲（2026-03-15～2026-03-17）外です。",
+    ],
+)
+def test_the_migration_gives_old_visit_reasons_their_code_and_leaves_typed_ones(
+    coordinator_a, transferred, written
+):
+    import importlib
+
+    from django.apps import apps
+
+    from ecrf.schedule.models import VisitRecord
+
+    migration = importlib.import_module("ecrf.schedule.migrations.0006_visit_reasons_as_codes")
+    system = VisitRecord.objects.create(
+        participant=transferred,
+        visit_code="biochemical_pregnancy",
+        outcome="done",
+        done_on=dt.date(2026, 3, 18),
+        reason=written,
+        recorded_by=coordinator_a,
+    )
+    typed = VisitRecord.objects.create(
+        participant=transferred,
+        visit_code="clinical_pregnancy",
+        outcome="missed",
+        reason="She moved away",
+        recorded_by=coordinator_a,
+    )
+    migration.visit_reasons_to_codes(apps, None)
+    system.refresh_from_db()
+    typed.refresh_from_db()
+    assert system.reason_code == "assessment_outside_window"
+    assert system.reason_params == {
+        "assessed": "2026-03-18",
+        "start": "2026-03-15",
+        "end": "2026-03-17",
+    }
+    assert system.reason == written
+    assert (typed.reason_code, typed.reason_text) == ("", "She moved away")
