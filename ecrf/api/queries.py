@@ -26,7 +26,11 @@ QUERY_FILTERS = ("status", "participant", "site", "record", "form", "age", "rais
 
 class QueryMessageSerializer(serializers.Serializer):
     kind = serializers.CharField()
-    text = serializers.CharField()
+    text = serializers.CharField(
+        source="text_shown",
+        help_text="The step's words: an edit check's in the language of Accept-Language, a "
+        "person's as written.",
+    )
     author = serializers.CharField(source="author.get_username", allow_null=True, default=None)
     written_at = serializers.DateTimeField()
 

@@ -160,3 +160,23 @@ def test_the_migrations_texts_are_those_the_checks_wrote_in_each_language():
             assert str(MESSAGES[code]) == in_english
         with translation.override("ja"):
             assert str(MESSAGES[code]) == in_japanese
+
+
+@pytest.mark.requirement("PROT-LANGUAGE")
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_the_api_gives_an_auto_querys_words_in_the_language_asked_for(
+    out_of_window, api_for, make_user, language
+):
+    monitor = make_user("monitor", ["S01"])
+    query = Query.objects.get(participant=out_of_window, edit_check=OUTSIDE)
+    with at("2026-03-18"):
+        body = (
+            api_for(monitor)
+            .get(f"/api/v1/queries/{query.pk}/", HTTP_ACCEPT_LANGUAGE=language)
+            .json()
+        )
+    opened = body["messages"][0]["text"]
+    if language == "ja":
+        assert opened == japanese(query.edit_check_params)
+    else:
+        assert opened.startswith("The assessment (2026-03-18) is outside the visit window")
