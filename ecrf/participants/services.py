@@ -208,14 +208,16 @@ def _reassess(
     participant: Participant, *, performed_by: User, reason: str = "", reason_code: str = ""
 ) -> None:
     """Re-run the eligibility criteria after a change of the age behind them, for the
-    reason a person gave (``reason``) or the system's (``reason_code``)."""
+    reason a person gave (``reason``) or the system's (``reason_code``); her status
+    follows, for that reason, only when her eligibility changed with her age (otherwise
+    the caller's own step says why her status moves)."""
     eligibility = Eligibility.objects.filter(participant=participant).first()
     if eligibility is None:
         return
     age = assessment_age(participant)
     answers = EligibilityAnswers(**{k: getattr(eligibility, k) for k in ELIGIBILITY_ANSWER_FIELDS})
     failures = evaluate(answers, age, eligibility_rules(participant.site.study))
-    record_update(
+    changes = record_update(
         instance=eligibility,
         values={
             "age_at_assessment": age,
@@ -226,7 +228,10 @@ def _reassess(
         performed_by=performed_by,
         site=participant.site.code,
     )
-    _refresh_status(participant, performed_by=performed_by, reason=reason, reason_code=reason_code)
+    if "eligible" in changes:
+        _refresh_status(
+            participant, performed_by=performed_by, reason=reason, reason_code=reason_code
+        )
 
 
 def consent_record(

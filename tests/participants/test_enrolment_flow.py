@@ -119,6 +119,28 @@ def test_age_is_counted_at_consent(api_for, coordinator_a, site_a):
     assert body["eligibility"]["age_at_assessment"] == 40
     assert body["eligibility"]["failed_criteria"] == ["age"]
     assert body["status"] == "screen_failed"
+    # Her status moved because her age at consent failed the criterion, and says so.
+    change = participant.status_changes.get(to_status="screen_failed")
+    assert change.reason_code == "age_counted_at_consent"
+
+
+@pytest.mark.requirement("PROT-ELIG-AGE")
+def test_consent_with_no_change_of_eligibility_moves_her_for_the_consent(
+    coordinator_a, participant_a
+):
+    from ecrf.participants.services import consent_record, eligibility_record
+
+    eligibility_record(
+        participant=participant_a, answers=dict(ELIGIBLE_ANSWERS), performed_by=coordinator_a
+    )
+    consent_record(
+        participant=participant_a,
+        consent_date=participant_a.screening_date,
+        consent_version="1.0",
+        performed_by=coordinator_a,
+    )
+    change = participant_a.status_changes.get(to_status="consented")
+    assert (change.reason_code, change.reason) == ("consent_recorded", "Consent recorded")
 
 
 def _json_answers(**changes):

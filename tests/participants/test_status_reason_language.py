@@ -40,7 +40,7 @@ def test_reasons_an_english_user_caused_read_in_japanese_for_a_japanese_user(
     shown = status_history(client_for(japanese), participant)
 
     assert "適格性判定を実施" in shown
-    assert "同意取得時の年齢で再判定" in shown
+    assert "同意取得を記録" in shown
     assert f"無作為割付（割付番号 {number}）" in shown
     assert "Eligibility assessed" not in shown
     assert "Randomized" not in shown
@@ -58,11 +58,11 @@ def test_reasons_a_japanese_user_caused_read_in_english_and_are_kept_in_english(
 
     shown = status_history(client_for(english), participant)
 
-    assert "Age counted at consent" in shown
+    assert "Consent recorded" in shown
     assert f"Randomized: {number}" in shown
-    assert "同意取得時の年齢で再判定" not in shown
+    assert "同意取得を記録" not in shown
     kept = list(participant.status_changes.values_list("reason", "reason_code", "reason_params"))
-    assert ("Age counted at consent", "age_counted_at_consent", {}) in kept
+    assert ("Consent recorded", "consent_recorded", {}) in kept
     assert (f"Randomized: {number}", "randomized", {"number": number}) in kept
 
 
@@ -71,14 +71,14 @@ def test_the_audit_trail_keeps_the_english_reason_whoever_caused_it(site_a, make
     japanese = make_user("coordinator", ["S01"], language="ja")
     with translation.override("ja"):
         participant = eligible_consented(site_a, japanese)
-    change = participant.status_changes.get(reason_code="age_counted_at_consent")
+    change = participant.status_changes.get(reason_code="consent_recorded")
     event = apps.get_model("participants", "StatusChangeEvent").objects.get(
         pgh_obj_id=change.pk, pgh_label="create"
     )
-    assert event.reason == "Age counted at consent"
-    assert event.pgh_context["reason"] == "Age counted at consent"
+    assert event.reason == "Consent recorded"
+    assert event.pgh_context["reason"] == "Consent recorded"
     history = client_for(japanese).get(f"/participants/{participant.pk}/history/")
-    assert "Age counted at consent" in history.content.decode()
+    assert "Consent recorded" in history.content.decode()
 
 
 @pytest.mark.requirement("PROT-LANGUAGE")
