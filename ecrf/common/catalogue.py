@@ -593,7 +593,9 @@ FORMS: tuple[Form, ...] = (
         multi_record=True,
         date_field="done_on",
         sas_dataset="VISIT",
-        bookkeeping=("id", "participant", "recorded_by"),
+        # A reason the system wrote is kept in English in ``reason``; its code and
+        # parameters only render it again in each reader's language.
+        bookkeeping=("id", "participant", "recorded_by", "reason_code", "reason_params"),
         fields=(
             Field(
                 "visit_code",
