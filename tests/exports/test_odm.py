@@ -298,3 +298,21 @@ def test_a_change_made_outside_the_app_names_its_program(
     assert users == {"USR.SYSTEM.psql"}
     user = xpath(root, "//odm:AdminData/odm:User[@OID='USR.SYSTEM.psql']")
     assert [u.findtext("odm:LoginName", namespaces=NS) for u in user] == ["system:psql"]
+
+
+@pytest.mark.requirement("CFR11-10B-READABLE")
+def test_control_characters_already_stored_do_not_stop_either_odm_file(
+    trail: Trail, odm_schema: etree.XMLSchema, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ecrf.safety.models import AdverseEvent
+
+    # Stored before text was checked at the boundary: XML 1.0 cannot hold \x01 or \x0b.
+    AdverseEvent.objects.filter(participant=trail.a).update(term="Head\x01ache\x0b")
+    clinical, _calls = export(write_clinical_odm, scope_of(trail), odm_schema)
+    audit, _calls = export(write_audit_odm, scope_of(trail), odm_schema)
+    for root in (clinical, audit):
+        terms = {
+            str(v) for v in xpath(root, "//odm:ItemData[@ItemOID='I.ADVERSE_EVENT.TERM']/@Value")
+        }
+        assert "Head\ufffdache\ufffd" in terms
+    assert "XML cannot hold written as U+FFFD" in caplog.text

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -72,6 +73,8 @@ from .dictionary import (
     value_to_text,
 )
 
+logger = logging.getLogger(__name__)
+
 ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 ODM_VERSION = "1.3.2"
@@ -94,18 +97,37 @@ def q(tag: str) -> str:
     return f"{{{ODM_NS}}}{tag}"
 
 
+#: What XML 1.0 cannot hold: control characters other than tab, newline and carriage
+#: return, lone surrogates, and the non-characters U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(value: str) -> str:
+    """``value`` as XML can hold it: each character it cannot (a control character stored
+    before text was checked at the boundary, say) becomes U+FFFD, and the export logs
+    it, so that such data never makes the file fail to be written."""
+    cleaned, replaced = _NOT_XML.subn("\ufffd", value)
+    if replaced:
+        logger.warning("ODM export: %d character(s) XML cannot hold written as U+FFFD", replaced)
+    return cleaned
+
+
+def _xml_attributes(attrib: dict[str, str | None]) -> dict[str, str]:
+    return {k: xml_safe(v) for k, v in attrib.items() if v is not None}
+
+
 def _element(tag: str, attrib: dict[str, str] | None = None, **extra: str) -> etree._Element:
     """A free-standing ODM element, declaring the namespace once for the subtree."""
-    values = {k: v for k, v in {**(attrib or {}), **extra}.items() if v is not None}
+    values = _xml_attributes({**(attrib or {}), **extra})
     return etree.Element(q(tag), values, nsmap={None: ODM_NS})
 
 
 def _sub(
     parent: etree._Element, tag: str, text: str | None = None, **attrib: str | None
 ) -> etree._Element:
-    child = etree.SubElement(parent, q(tag), {k: v for k, v in attrib.items() if v is not None})
+    child = etree.SubElement(parent, q(tag), _xml_attributes(attrib))
     if text is not None:
-        child.text = text
+        child.text = xml_safe(text)
     return child
 
 
