@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -74,7 +75,14 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
-        response.set_cookie(SIGNED_IN_COOKIE, "1", httponly=True, samesite="Lax")
+        # Secure wherever the session cookie is (production): it says she has signed in.
+        response.set_cookie(
+            SIGNED_IN_COOKIE,
+            "1",
+            httponly=True,
+            samesite="Lax",
+            secure=settings.SESSION_COOKIE_SECURE,
+        )
         return response
 
 
@@ -157,7 +165,13 @@ def set_language(request: HttpRequest) -> HttpResponse:
         return response
     if request.user.is_authenticated:
         user_set_language(user=request.user, language=language)
-    response.set_cookie("django_language", language, samesite="Lax", httponly=True)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        samesite="Lax",
+        httponly=True,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+    )
     return response
 
 

@@ -109,3 +109,41 @@ def test_pages_carry_a_content_security_policy_and_no_framing():
     assert "frame-ancestors 'none'" in csp
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.requirement("ICH-E6R3-4.3.3-SECURITY", "ICH-E6R3-4.3.6-SYSTEM-FAILURE")
+@pytest.mark.django_db(transaction=True)
+def test_production_serves_the_health_check_over_http_and_the_api_schema_to_users_only():
+    script = (
+        "from django.test import Client; c = Client(HTTP_HOST='ecrf.example.org'); "
+        "print('healthz', c.get('/healthz').status_code); "
+        "print('page', c.get('/participants/').status_code); "
+        "print('schema', c.get('/api/schema/', secure=True).status_code); "
+        "print('docs', c.get('/api/docs/', secure=True).status_code)"
+    )
+    result = run_manage("shell", "-c", script, **PRODUCTION_ENV)
+    answers = dict(line.split() for line in result.stdout.strip().splitlines()[-4:])
+    assert answers["healthz"] == "200"  # no redirect to HTTPS for the load balancer
+    assert answers["page"] == "301"  # every other address still goes to HTTPS
+    assert answers["schema"] in {"401", "403"}
+    assert answers["docs"] in {"401", "403"}
+
+
+@pytest.mark.requirement("ICH-E6R3-4.3.3-SECURITY")
+@pytest.mark.django_db
+def test_the_signed_in_and_language_cookies_are_secure_where_the_session_cookie_is(
+    settings, coordinator_a
+):
+    from ecrf.accounts.middleware import SIGNED_IN_COOKIE
+
+    from ..factories import PASSWORD
+
+    settings.SESSION_COOKIE_SECURE = True
+    settings.LANGUAGE_COOKIE_SECURE = True
+    client = Client()
+    response = client.post(
+        "/accounts/login/", {"username": coordinator_a.username, "password": PASSWORD}
+    )
+    assert response.cookies[SIGNED_IN_COOKIE]["secure"] is True
+    language = client.post("/accounts/language/", {"language": "ja", "next": "/"})
+    assert language.cookies[settings.LANGUAGE_COOKIE_NAME]["secure"] is True
