@@ -13,7 +13,13 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
@@ -40,7 +46,18 @@ from .services import access_review_record, api_token_issue, user_set_language
 def lockout_response(
     request: HttpRequest, credentials: dict | None = None, *args: Any, **kwargs: Any
 ) -> HttpResponse:
-    """What django-axes answers once an account is locked after repeated failures."""
+    """What django-axes answers once an account is locked after repeated failures: the
+    page, or under the API the contract's JSON."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {
+                "detail": _(
+                    "This account is locked after repeated failed attempts; try again in an "
+                    "hour or ask an administrator."
+                )
+            },
+            status=403,
+        )
     return render(request, "accounts/locked.html", status=403)
 
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
+
+#: The statuses with a page of their own; any other is told on the generic error page.
+PAGES = frozenset({400, 403, 404, 413, 500})
 
 #: Seconds a client is asked to wait before trying again while the database is away.
 DATABASE_RETRY_AFTER_SECONDS = 30
@@ -18,7 +23,8 @@ DATABASE_RETRY_AFTER_SECONDS = 30
 def _answer(request: HttpRequest, status: int, message: str) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": message}, status=status)
-    return render(request, f"{status}.html", {"status": status, "message": message}, status=status)
+    template = f"{status}.html" if status in PAGES else "error.html"
+    return render(request, template, {"status": status, "message": message}, status=status)
 
 
 #: SQLSTATE classes of a server that is away: connection exceptions (08), operator
@@ -84,6 +90,13 @@ def bad_request(request: HttpRequest, exception: Any = None) -> HttpResponse:
     # (400); when the database is away, that is an outage, answered as one.
     if _caused_by_database_outage(getattr(exception, "__context__", None)):
         return database_unavailable(request)
+    if isinstance(exception, RequestDataTooBig):
+        return _answer(
+            request,
+            413,
+            _("The request is larger than the %(limit)s MB the server accepts; nothing was saved.")
+            % {"limit": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024):g}"},
+        )
     return _answer(request, 400, _("The request could not be understood."))
 
 

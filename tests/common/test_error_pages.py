@@ -113,6 +113,36 @@ def test_a_bad_request_answers_400_with_the_apps_page(language):
 
 @pytest.mark.django_db
 @override_settings(DEBUG=False)
+def test_a_body_larger_than_the_server_accepts_answers_413_json_under_the_api(
+    api_for, coordinator_a, transferred
+):
+    from ecrf.schedule.models import DoseEntry
+
+    body = json.dumps({"date": "2026-02-27", "comment": "x" * 3_000_000})
+    response = api_for(coordinator_a).post(
+        f"/api/v1/participants/{transferred.pk}/doses/", data=body, content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert "larger than the 2.5 MB the server accepts" in response.json()["detail"]
+    assert not DoseEntry.objects.exists()
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_a_body_too_large_for_a_page_answers_413_with_the_apps_page(language):
+    from django.core.exceptions import RequestDataTooBig
+
+    with translation.override(language):
+        response = bad_request(RequestFactory().post("/x/"), RequestDataTooBig("too big"))
+    assert response.status_code == 413
+    assert (
+        _heading(response)
+        == {"en": "Request too large", "ja": "リクエストが大きすぎます"}[language]
+    )
+    assert "2.5 MB" in response.content.decode()
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=False)
 def test_static_files_are_served_with_debug_off():
     response = Client().get("/static/vendor/bootstrap/bootstrap.min.css")
     assert response.status_code == 200

@@ -109,6 +109,12 @@ def test_wrong_signature_passwords_count_toward_lockout(api_for, make_user, comp
         "/accounts/login/", {"username": investigator.username, "password": PASSWORD}
     )
     assert response.status_code == 403 and b'id="locked"' in response.content
+    # Under the API the lockout answers as the contract does: JSON.
+    again = api.post(
+        f"/api/v1/participants/{completed.pk}/signature/", {"password": PASSWORD}, format="json"
+    )
+    assert again.status_code == 403
+    assert "locked" in again.json()["detail"]
 
 
 @pytest.mark.requirement(
