@@ -432,7 +432,7 @@ def test_a_valid_form_without_its_csrf_token_saves_nothing(target: Target, scene
 # -- oversized bodies ------------------------------------------------------------------
 
 
-def test_a_form_body_over_the_upload_limit_answers_400(
+def test_a_form_body_over_the_upload_limit_answers_413(
     client_for, coordinator_a, randomized, settings
 ):
     client = client_for(coordinator_a)
@@ -443,7 +443,8 @@ def test_a_form_body_over_the_upload_limit_answers_400(
         f"term={big}",
         content_type="application/x-www-form-urlencoded",
     )
-    assert response.status_code == 400
+    assert response.status_code == 413
+    assert 'id="error-heading"' in response.content.decode()
     assert row_counts() == before
 
 
