@@ -18,6 +18,9 @@ from zxcvbn import zxcvbn
 if TYPE_CHECKING:
     from django.utils.functional import Promise
 
+#: The longest password zxcvbn reads.
+ZXCVBN_MAX_LENGTH = 72
+
 #: The kinds of weakness zxcvbn finds, in the words the refusal uses.
 WEAKNESSES: dict[str, Promise] = {
     "repeat": gettext_lazy("it repeats a pattern"),
@@ -48,7 +51,8 @@ class GuessablePasswordValidator:
             )
             if value
         ]
-        result = zxcvbn(password, user_inputs=own)
+        # zxcvbn reads at most its first 72 characters (longer ones it refuses to read).
+        result = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=own)
         if result["score"] >= self.min_score:
             return
         found = [m["pattern"] for m in result["sequence"] if m["pattern"] in WEAKNESSES]

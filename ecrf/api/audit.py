@@ -26,6 +26,7 @@ from ecrf.review.models import AuditEntry, AuditReview, Signal
 from ecrf.review.selectors import PAGE_SIZE, audit_page, reviews_visible_to
 from ecrf.review.services import audit_index_update, audit_review_record
 
+from .fields import InputDateTimeField
 from .permissions import read_and_write
 
 #: Pages of the API are larger than the web page's; a caller may ask for fewer.
@@ -151,7 +152,7 @@ class AuditEventsView(APIView):
 
 class AuditReviewInputSerializer(serializers.Serializer):
     site = serializers.CharField(max_length=8, help_text="Site code.")
-    through = serializers.DateTimeField(help_text="The time reviewed up to, with its offset.")
+    through = InputDateTimeField(help_text="The time reviewed up to, with its offset.")
     comment = serializers.CharField(max_length=4000, help_text="What the review found.")
 
     def validate_through(self, value: dt.datetime) -> dt.datetime:

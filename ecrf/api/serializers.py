@@ -18,6 +18,8 @@ from ecrf.safety.models import ActionTaken, AdverseEvent, Outcome, SeriousnessCr
 from ecrf.schedule.models import Intake
 from ecrf.schedule.services import participant_schedule
 
+from .fields import InputDateTimeField
+
 
 def _plain(value: Any) -> Any:
     """A form value as JSON shows it: dates as ISO text, decimals as numbers."""
@@ -397,7 +399,7 @@ class AdverseEventInputSerializer(serializers.Serializer):
     action_taken = serializers.ChoiceField(
         choices=ActionTaken.choices, required=False, allow_blank=True
     )
-    learned_at = serializers.DateTimeField(
+    learned_at = InputDateTimeField(
         required=False, allow_null=True, help_text="When the site learned of it; default now."
     )
 

@@ -15,6 +15,7 @@ from ecrf.accounts.policy import may_enter_data
 from ecrf.audit.services import record_update
 from ecrf.common import catalogue
 from ecrf.common.exceptions import StateConflict
+from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Participant
 from ecrf.participants.services import site_today, site_zone
 from ecrf.participants.writes import participant_write, record_upsert
@@ -160,6 +161,7 @@ def _dose_values(
     deviation_reason: str,
     time_taken: dt.time | None,
     missed_reason: str,
+    arm_shown: bool,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The checked dose of ``intakes`` intakes of one day (one intake, or the whole day),
     and the errors by field.
@@ -200,7 +202,13 @@ def _dose_values(
             "capsule": arm_regimen.capsule_mg.normalize(),
         }
     elif dose_mg != planned_mg:
-        if not deviation_reason.strip():
+        if not deviation_reason.strip() and not arm_shown:
+            # A blinded reader is not told the arm's dose, only that this one differs.
+            errors["dose_mg"] = _(
+                "This dose differs from the arm's; another dose is a protocol deviation and "
+                "needs its reason."
+            )
+        elif not deviation_reason.strip():
             errors["dose_mg"] = (
                 _(
                     "The arm's dose is %(expected)s mg an intake; another dose is a protocol "
@@ -272,6 +280,7 @@ def dose_record(
             deviation_reason=deviation_reason,
             time_taken=time_taken,
             missed_reason=missed_reason,
+            arm_shown=arm_visible_to(performed_by, participant),
         )
         if intake not in Intake.values:
             errors["intake"] = _("Expected one of: %(codes)s.") % {
@@ -333,6 +342,7 @@ def dose_day_record(
             deviation_reason=deviation_reason,
             time_taken=time_taken,
             missed_reason=missed_reason,
+            arm_shown=arm_visible_to(performed_by, participant),
         )
         if "dose_mg" not in errors and values["capsules"] % len(intakes):
             errors["dose_mg"] = _(
@@ -396,6 +406,7 @@ def dose_correct(
             deviation_reason=deviation_reason,
             time_taken=time_taken,
             missed_reason=missed_reason,
+            arm_shown=arm_visible_to(performed_by, participant),
         )
         if errors:
             raise ValidationError(errors)

@@ -61,3 +61,10 @@ def test_the_password_change_page_refuses_a_repeated_pattern(coordinator_a, clie
     assert "it repeats a pattern" in response.content.decode()
     coordinator_a.refresh_from_db()
     assert coordinator_a.check_password(PASSWORD)
+
+
+@pytest.mark.requirement("ICH-E6R3-4.3.3-SECURITY", "CFR11-10A-INVALID")
+def test_a_password_longer_than_zxcvbn_reads_is_judged_by_its_first_72_characters():
+    validate_password("Quiet-Lantern-Orbit-77-" * 5)
+    with pytest.raises(ValidationError):
+        validate_password("pw1" * 40)

@@ -148,6 +148,9 @@ def test_a_review_sign_off_is_recorded_and_audited(api_for, make_user, study):
     [
         ({"site": "S01", "through": "2026-03-31T18:00", "comment": "x"}, "through"),
         ({"site": "S01", "through": "2999-01-01T00:00+09:00", "comment": "x"}, "through"),
+        # At the calendar's edge, a time that no zone conversion can hold.
+        ({"site": "S01", "through": "0001-01-01T00:00:00", "comment": "x"}, "through"),
+        ({"site": "S01", "through": "0001-01-01T00:00:00+14:00", "comment": "x"}, "through"),
         ({"site": "S01", "through": "2026-03-31T18:00+09:00", "comment": ""}, "comment"),
         ({"site": "S02", "through": "2026-03-31T18:00+09:00", "comment": "x"}, "site"),
         ({"site": ["S01"], "through": "2026-03-31T18:00+09:00", "comment": "x"}, "site"),

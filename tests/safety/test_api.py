@@ -125,6 +125,7 @@ def test_a_serious_event_queues_the_sponsors_notification_at_once(
         ({"onset_date": "2020-01-01"}, "onset_date"),
         ({"end_date": "2020-01-01"}, "end_date"),
         ({"learned_at": "2999-01-01T00:00:00+09:00"}, "learned_at"),
+        ({"learned_at": "0001-01-01T00:00:00"}, "learned_at"),
     ],
 )
 def test_bad_input_answers_400_naming_the_field(

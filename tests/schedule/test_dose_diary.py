@@ -238,3 +238,27 @@ def test_capsules_show_as_with_her_until_the_return_is_recorded(
     assert 'id="with-participant"' not in after
     discrepancy = re.search(r'id="discrepancy">(-?\d+)<', after)
     assert discrepancy and int(discrepancy.group(1)) == 70 - per_intake - 60
+
+
+@pytest.mark.requirement("PROT-DOSE-DIARY", "PROT-RAND-BLINDING")
+@pytest.mark.parametrize("blinded", [False, True])
+def test_a_deviating_dose_is_refused_without_telling_a_blinded_coordinator_the_arms_dose(
+    client_for, coordinator_a, transferred, blinded
+):
+    from ecrf.studies.models import Study
+
+    Study.objects.filter(pk=transferred.site.study_id).update(
+        blinded=blinded, blinded_roles=["coordinator"] if blinded else []
+    )
+    per_intake = transferred.allocation.arm.daily_dose_mg / 2
+    with at("2026-02-27", hour=21):
+        response = client_for(coordinator_a).post(
+            reverse("schedule:dose", args=[transferred.pk]),
+            {"date": DAY, "intake": "morning", "taken": "True", "dose_mg": str(per_intake + 1)},
+        )
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "protocol deviation" in html
+    told = f"The arm&#x27;s dose is {per_intake.normalize()} mg" in html
+    assert told is not blinded
+    assert not DoseEntry.objects.exists()
