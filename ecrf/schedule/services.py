@@ -161,10 +161,11 @@ def _dose_values(
     deviation_reason: str,
     time_taken: dt.time | None,
     missed_reason: str,
-    arm_shown: bool,
+    comment: str,
+    performed_by: User,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """The checked dose of ``intakes`` intakes of one day (one intake, or the whole day),
-    and the errors by field.
+    """The checked values of ``intakes`` intakes of one day (one intake, or the whole
+    day), as an entry stores them, and the errors by field.
 
     Refused: a day outside the dosing window or in the future; a taken dose of 0 mg, a
     missed one above 0 mg; a dose that is not whole capsules; a dose other than the arm's
@@ -202,7 +203,7 @@ def _dose_values(
             "capsule": arm_regimen.capsule_mg.normalize(),
         }
     elif dose_mg != planned_mg:
-        if not deviation_reason.strip() and not arm_shown:
+        if not deviation_reason.strip() and not arm_visible_to(performed_by, participant):
             # A blinded reader is not told the arm's dose, only that this one differs.
             errors["dose_mg"] = _(
                 "This dose differs from the arm's; another dose is a protocol deviation and "
@@ -232,6 +233,9 @@ def _dose_values(
         "taken": taken,
         "dose_mg": dose_mg,
         "capsules": expected_capsules,
+        "time_taken": time_taken,
+        "missed_reason": missed_reason.strip(),
+        "comment": comment.strip(),
         "deviation": deviation,
         "deviation_reason": deviation_reason.strip() if deviation else "",
     }
@@ -280,7 +284,8 @@ def dose_record(
             deviation_reason=deviation_reason,
             time_taken=time_taken,
             missed_reason=missed_reason,
-            arm_shown=arm_visible_to(performed_by, participant),
+            comment=comment,
+            performed_by=performed_by,
         )
         if intake not in Intake.values:
             errors["intake"] = _("Expected one of: %(codes)s.") % {
@@ -297,14 +302,7 @@ def dose_record(
         if errors:
             raise ValidationError(errors)
         return DoseEntry.objects.create(
-            participant=participant,
-            date=date,
-            intake=intake,
-            time_taken=time_taken if taken else None,
-            missed_reason=missed_reason.strip() if not taken else "",
-            comment=comment.strip(),
-            recorded_by=performed_by,
-            **values,
+            participant=participant, date=date, intake=intake, recorded_by=performed_by, **values
         )
 
 
@@ -342,7 +340,8 @@ def dose_day_record(
             deviation_reason=deviation_reason,
             time_taken=time_taken,
             missed_reason=missed_reason,
-            arm_shown=arm_visible_to(performed_by, participant),
+            comment=comment,
+            performed_by=performed_by,
         )
         if "dose_mg" not in errors and values["capsules"] % len(intakes):
             errors["dose_mg"] = _(
@@ -363,16 +362,14 @@ def dose_day_record(
             "dose_mg": values["dose_mg"] / len(intakes),
             "capsules": values["capsules"] // len(intakes),
         }
+        # The day's time of intake, if given, is the first intake's.
         return [
             DoseEntry.objects.create(
                 participant=participant,
                 date=date,
                 intake=intake,
-                time_taken=time_taken if taken and index == 0 else None,
-                missed_reason=missed_reason.strip() if not taken else "",
-                comment=comment.strip(),
                 recorded_by=performed_by,
-                **share,
+                **{**share, "time_taken": time_taken if index == 0 else None},
             )
             for index, intake in enumerate(intakes)
         ]
@@ -406,18 +403,14 @@ def dose_correct(
             deviation_reason=deviation_reason,
             time_taken=time_taken,
             missed_reason=missed_reason,
-            arm_shown=arm_visible_to(performed_by, participant),
+            comment=comment,
+            performed_by=performed_by,
         )
         if errors:
             raise ValidationError(errors)
         record_update(
             instance=entry,
-            values={
-                **values,
-                "time_taken": time_taken if taken else None,
-                "missed_reason": missed_reason.strip() if not taken else "",
-                "comment": comment.strip(),
-            },
+            values=values,
             reason=reason,
             performed_by=performed_by,
             site=participant.site.code,
