@@ -53,6 +53,10 @@ class Regimen:
     def capsules_per_intake(self) -> int:
         return self.capsules_per_day // self.intakes_per_day
 
+    @property
+    def dose_per_intake_mg(self) -> Decimal:
+        return self.daily_dose_mg / self.intakes_per_day
+
 
 @dataclass(frozen=True)
 class VisitWindow:

@@ -35,6 +35,11 @@ if TYPE_CHECKING:
     from ecrf.accounts.models import User
 
 
+def intake_anchor(day: dt.date, intake: str) -> str:
+    """The id of an intake's cell in the diary grid, where the page returns after a save."""
+    return f"dose-{day.isoformat()}-{intake}"
+
+
 @dataclass(frozen=True)
 class DiaryIntake:
     """One intake of a dosing day in her diary: its entry once recorded."""
@@ -52,8 +57,7 @@ class DiaryIntake:
 
     @property
     def anchor(self) -> str:
-        """The id of its cell in the diary grid, where the page returns after a save."""
-        return f"dose-{self.date.isoformat()}-{self.intake}"
+        return intake_anchor(self.date, self.intake)
 
 
 @dataclass(frozen=True)
@@ -241,8 +245,9 @@ def treatment_of(participant: Participant) -> Treatment | None:
         for day in schedule.dosing_dates
     ]
     stray = [e for (day, _i), e in sorted(entries.items()) if not schedule.in_dosing_window(day)]
-    planned_per_intake = arm_regimen.daily_dose_mg / arm_regimen.intakes_per_day
-    taken = {key for key, e in entries.items() if e.taken and e.dose_mg == planned_per_intake}
+    taken = {
+        key for key, e in entries.items() if e.taken and e.dose_mg == arm_regimen.dose_per_intake_mg
+    }
     names = {v.code: v.name for v in participant.site.study.visit_definitions.all()}
     records = {r.visit_code: r for r in VisitRecord.objects.filter(participant=participant)}
     visits = visit_states(schedule, records=records, names=names, today=today)

@@ -179,7 +179,7 @@ def _dose_values(
             _("Set the embryo transfer date first: the dosing days follow from it.")
         )
     arm_regimen = regimen(slot.arm)
-    planned_mg = arm_regimen.daily_dose_mg * intakes / arm_regimen.intakes_per_day
+    planned_mg = arm_regimen.dose_per_intake_mg * intakes
     errors = _intake_errors(taken, time_taken, missed_reason)
     if not schedule.in_dosing_window(date):
         errors["date"] = _("%(date)s is outside the dosing window (%(start)s to %(end)s).") % {

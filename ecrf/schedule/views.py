@@ -36,7 +36,7 @@ from .forms import (
     VisitRecordForm,
 )
 from .models import DoseEntry, Intake
-from .selectors import Treatment, treatment_of
+from .selectors import Treatment, intake_anchor, treatment_of
 
 
 def _et_initial(participant: Participant) -> dict[str, Any]:
@@ -143,7 +143,7 @@ def embryo_transfer_post(request: AuthenticatedRequest, pk: int) -> HttpResponse
 def _diary_cell(participant: Participant, day: dt.date, intake: str) -> HttpResponse:
     """Back to her treatment page, at the diary cell of the intake just saved."""
     url = reverse("schedule:treatment", args=[participant.pk])
-    return redirect(f"{url}#dose-{day.isoformat()}-{intake}")
+    return redirect(f"{url}#{intake_anchor(day, intake)}")
 
 
 def _intake_page(
@@ -165,7 +165,7 @@ def _intake_page(
             "participant": participant,
             "day": day,
             "intake_label": Intake(intake).label,
-            "anchor": f"dose-{day.isoformat()}-{intake}",
+            "anchor": intake_anchor(day, intake),
             "entry": entry,
             "form": form,
             "planned": _planned_intake(participant)
@@ -185,7 +185,7 @@ def _planned_intake(participant: Participant) -> dict[str, Any] | None:
         return None
     arm_regimen = regimen(slot.arm)
     return {
-        "dose_mg": arm_regimen.daily_dose_mg / arm_regimen.intakes_per_day,
+        "dose_mg": arm_regimen.dose_per_intake_mg,
         "capsules": arm_regimen.capsules_per_intake,
     }
 
@@ -204,8 +204,8 @@ def _record_intake(
     intake: str,
     form: DoseIntakeForm,
 ) -> HttpResponse:
-    """Record or correct one intake (the service decides which by whether it is saved),
-    then return to its cell of the diary; the intake's page again when refused."""
+    """Record one intake, or correct it once saved, then return to its cell of the
+    diary; the intake's page again when refused."""
     entry = DoseEntry.objects.filter(participant=participant, date=day, intake=intake).first()
 
     def save(data: dict[str, Any]) -> object:
