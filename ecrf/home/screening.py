@@ -112,11 +112,10 @@ def _with_log_columns(queryset: QuerySet[Participant]) -> QuerySet[Participant]:
     ).prefetch_related(Prefetch("unblindings", queryset=Unblinding.objects.only("participant")))
 
 
-def _by_next_visit(row: LogRow) -> tuple[bool, dt.date, str]:
-    visit = row.next_visit
-    if visit is None:
-        return (True, dt.date.max, row.participant.subject_id)
-    return (False, visit.window.window_start, row.participant.subject_id)
+def _by_next_visit(row: LogRow) -> tuple[dt.date, str]:
+    """The order of rows with a visit ahead: its window's start, then the subject."""
+    assert row.next_visit is not None
+    return (row.next_visit.window.window_start, row.participant.subject_id)
 
 
 def screening_log(
