@@ -30,8 +30,7 @@ from ecrf.participants.models import Participant
 from ecrf.participants.services import site_today, site_zone
 from ecrf.participants.writes import participant_write
 from ecrf.schedule.completion import participant_complete_if_done
-from ecrf.schedule.models import DoseEntry
-from ecrf.schedule.services import participant_schedule
+from ecrf.schedule.selectors import first_dose_date
 
 from .models import (
     FATAL_GRADE,
@@ -156,21 +155,6 @@ def before_first_dose(participant: Participant, onset: dt.date) -> bool:
     a pre-treatment event, not treatment-emergent. Before her first dose is known, yes."""
     first_dose = first_dose_date(participant)
     return first_dose is None or onset < first_dose
-
-
-def first_dose_date(participant: Participant) -> dt.date | None:
-    """Her first dose: the earliest day of the diary with a dose taken; with none yet,
-    the planned first dosing day of her schedule; ``None`` before either is known."""
-    taken = (
-        DoseEntry.objects.filter(participant=participant, taken=True)
-        .order_by("date")
-        .values_list("date", flat=True)
-        .first()
-    )
-    if taken is not None:
-        return taken
-    schedule = participant_schedule(participant)
-    return schedule.dosing_start if schedule is not None else None
 
 
 def _adverse_event_write(

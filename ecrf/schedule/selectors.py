@@ -274,6 +274,21 @@ def treatment_of(participant: Participant) -> Treatment | None:
     )
 
 
+def first_dose_date(participant: Participant) -> dt.date | None:
+    """Her first dose: the earliest day of the diary with a dose taken; with none yet,
+    the planned first dosing day of her schedule; ``None`` before either is known."""
+    taken = (
+        DoseEntry.objects.filter(participant=participant, taken=True)
+        .order_by("date")
+        .values_list("date", flat=True)
+        .first()
+    )
+    if taken is not None:
+        return taken
+    schedule = participant_schedule(participant)
+    return schedule.dosing_start if schedule is not None else None
+
+
 @dataclass(frozen=True)
 class WorkItem:
     participant: Participant
