@@ -105,4 +105,4 @@ def ensure_unlocked(participant: Participant, record: str = "") -> None:
     """
     lock = standing_lock(participant, record)
     if lock is not None:
-        raise StateConflict(f"{locked_message()} {lock.explanation(participant.site.time_zone)}")
+        raise StateConflict(lock.refusal(participant.site.time_zone))
