@@ -26,7 +26,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from ecrf.accounts.models import User
-from ecrf.accounts.services import api_token_issue
 from ecrf.home.services import study_setup_trial
 from ecrf.participants.models import Participant
 from ecrf.participants.services import consent_record, eligibility_record
@@ -35,7 +34,7 @@ from ecrf.studies import trial
 from ecrf.studies.models import Site, Study
 
 from .databases import clone_test_database, drop_test_database, url_of
-from .factories import ELIGIBLE_ANSWERS, ParticipantFactory, UserFactory
+from .factories import ELIGIBLE_ANSWERS, ParticipantFactory, UserFactory, api_key_for
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS = BASE_DIR / "test-artifacts"
@@ -408,9 +407,7 @@ def client_for(db: None) -> Callable[[User], Client]:
 def api_for(db: None) -> Callable[[User], APIClient]:
     def make(user: User) -> APIClient:
         client = APIClient()
-        client.credentials(
-            HTTP_AUTHORIZATION=f"Token {api_token_issue(user=user, performed_by=user).key}"
-        )
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_key_for(user)}")
         return client
 
     return make

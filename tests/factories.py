@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 import factory
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ecrf.accounts.models import User
-from ecrf.accounts.services import user_create
+from ecrf.accounts.services import api_token_issue, user_create
 from ecrf.participants.models import Participant
 from ecrf.participants.services import participant_enroll
 
@@ -49,6 +50,19 @@ class UserFactory(factory.Factory):
     @classmethod
     def _create(cls, model_class: type[User], **kwargs: object) -> User:
         return user_create(performed_by=None, **kwargs)  # type: ignore[arg-type]
+
+
+def enrol_authenticator(user: User) -> TOTPDevice:
+    """A confirmed authenticator for ``user``, as the MFA set-up page leaves one."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+
+
+def api_key_for(user: User) -> str:
+    """A working API key for ``user``: where the study requires two-factor authentication
+    a key is issued only to a user with an enrolled authenticator, so one is enrolled."""
+    enrol_authenticator(user)
+    return api_token_issue(user=user, performed_by=user).key
 
 
 class ParticipantFactory(factory.Factory):

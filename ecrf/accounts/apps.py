@@ -8,3 +8,6 @@ class AccountsConfig(AppConfig):
     name = "ecrf.accounts"
     label = "accounts"
     verbose_name = _("Accounts and access")
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401  (connects the lockout receiver)

@@ -6,9 +6,12 @@ from typing import Any
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
-from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.utils.translation import gettext_lazy as _
+
+from ecrf.common.forms import FreeTextField
+
+from .lockout import account_failure_limit
 
 
 class LoginForm(AuthenticationForm):
@@ -28,7 +31,7 @@ class LoginForm(AuthenticationForm):
         return forms.ValidationError(
             self.error_messages["invalid_login"],
             code="invalid_login",
-            params={"limit": settings.AXES_FAILURE_LIMIT},
+            params={"limit": account_failure_limit()},
         )
 
 
@@ -69,7 +72,7 @@ class AccessReviewForm(forms.Form):
         label=_("Review date"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    comment = forms.CharField(
+    comment = FreeTextField(
         label=_("What the review found"),
         max_length=4000,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -78,7 +81,7 @@ class AccessReviewForm(forms.Form):
     def __init__(self, *args: Any, usernames: Sequence[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for username in usernames:
-            self.fields[CHANGE_PREFIX + username] = forms.CharField(
+            self.fields[CHANGE_PREFIX + username] = FreeTextField(
                 label=_("What to change for %(username)s") % {"username": username},
                 required=False,
                 max_length=500,

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from ecrf.audit.tracking import NEVER_AUDITED_FIELDS, audited
 
@@ -65,17 +65,27 @@ class SiteMembership(models.Model):
 
 
 @audited(fields=["user", "created"], refers_to_object=False, model_name="ApiKeyEvent")
-class ApiKey(Token):
+class ApiKey(AuthToken):
     """An API key as the audit trail sees it: whose it is and when it was made.
 
-    Issuing a key (a create event) and revoking it (a delete event) are audited with
-    who did it; the key itself, which is the row's primary key, never is.
+    Only a SHA-512 digest of the key is stored (it is the row's primary key); the key is
+    shown once, when issued. Issuing a key (a create event) and revoking it (a delete
+    event) are audited with who did it; neither the digest nor the key's first
+    characters (``token_key``, which tell her keys apart) ever are.
     """
 
     class Meta:
         proxy = True
         verbose_name = _("API key")
         verbose_name_plural = _("API keys")
+
+    @property
+    def label(self) -> str:
+        """How the owner recognises a key: its first characters."""
+        return f"{self.token_key[:8]}…"
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.label}"
 
 
 @audited()

@@ -16,15 +16,17 @@ read by duck typing (``participant.site``, ``participant.status``), never import
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ecrf.common import catalogue
 from ecrf.common.exceptions import StateConflict
-from ecrf.common.locks import standing_lock
+from ecrf.common.locks import standing_lock, standing_study_lock
 
 from .models import User
 from .roles import ALL_SITES_ROLES, Role
@@ -388,6 +390,37 @@ def may_administer(user: AnyUser | None) -> Decision:
     )
 
 
+def may_change_study_settings(
+    user: AnyUser | None, study: Study | None = None, settings: Collection[str] = ()
+) -> Decision:
+    """Administrators change the study's settings; none of its design and analysis
+    settings (``settings`` names those to change) while the study database is locked,
+    which the database guard would refuse."""
+    decision = _by_role(
+        user,
+        frozenset({Role.ADMIN}),
+        None,
+        _("Only administrators change the study's settings."),
+    )
+    if not decision or study is None:
+        return decision
+    frozen = sorted(
+        str(catalogue.study_setting(name).label)
+        for name in settings
+        if catalogue.study_setting(name).frozen_by_study_lock
+    )
+    if not frozen:
+        return decision
+    lock = standing_study_lock(study.pk)
+    if lock is None:
+        return decision
+    refusal = _(
+        "The study database is locked, so its design and analysis settings cannot change "
+        "(asked to change: %(settings)s) until a data manager unlocks it."
+    ) % {"settings": ", ".join(frozen)}
+    return _refused_for_state(f"{refusal} {lock.explanation(timezone.get_current_timezone_name())}")
+
+
 def may_use_api(user: AnyUser | None) -> Decision:
     """Monitors, data managers, statisticians and administrators are offered the API (its
     documentation and a key) in the menu; site staff work in the pages. The API's own
@@ -398,6 +431,23 @@ def may_use_api(user: AnyUser | None) -> Decision:
         None,
         _("Only monitors, data managers, statisticians and administrators use the API."),
     )
+
+
+def may_revoke_api_key(user: AnyUser | None, api_key: Any = None) -> Decision:
+    """An API key is revoked by its owner or by an administrator (nobody else learns
+    that it exists)."""
+    if _role(user) == Role.ADMIN:
+        return ALLOWED
+    active = getattr(user, "is_authenticated", False) and user.is_active  # type: ignore[union-attr]
+    if active and (api_key is None or api_key.user_id == user.pk):  # type: ignore[union-attr]
+        return ALLOWED
+    return Decision(False, _("Only the key's owner or an administrator revokes an API key."))
+
+
+def api_key_owner_seen_by(user: User) -> User | None:
+    """Whose API keys a user sees and may revoke: her own (``None``: an administrator,
+    everyone's)."""
+    return None if may_administer(user) else user
 
 
 def may_read_access_review(user: AnyUser | None, where: Where = None) -> Decision:
@@ -434,6 +484,17 @@ def is_site_staff(user: AnyUser | None) -> bool:
 def arms_hidden_from(user: AnyUser | None, study: Study) -> bool:
     """In a blinded study the roles it names see no arm and no result split by arm."""
     return bool(study.blinded and _role(user) in study.blinded_roles)
+
+
+def concealed_from(user: AnyUser | None, study: Study | None) -> tuple[str, ...]:
+    """Models (``app_label.Model``) whose rows and history ``user`` may not see, on every
+    page, answer, export and audit view: the randomization lists and allocations unless
+    she keeps the lists (allocation concealment), and, in a blinded study, for the roles
+    it names, every model the catalogue says names an arm (blinding)."""
+    hidden = [] if may_manage_lists(user) else list(catalogue.concealed_models())
+    if study is not None and arms_hidden_from(user, study):
+        hidden += catalogue.blinded_models()
+    return tuple(dict.fromkeys(hidden))
 
 
 def may_view_site_reports(user: AnyUser | None) -> Decision:

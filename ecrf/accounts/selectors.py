@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from axes.helpers import get_cool_off, get_failure_limit
-from axes.models import AccessAttempt
 from django.apps import apps
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import models
 from django.db.models import Exists, OuterRef, Prefetch
 from django.utils import timezone
@@ -25,7 +24,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from ecrf.audit.selectors import actor_sql
 from ecrf.studies.models import Site
 
-from .models import AccessReview, AccessReviewChange, SiteMembership, User
+from .lockout import account_failure_limit, account_failures_sql
+from .models import AccessReview, AccessReviewChange, ApiKey, SiteMembership, User
 from .roles import Role
 
 if TYPE_CHECKING:
@@ -54,6 +54,11 @@ def scope_to_user_sites(queryset: Q, user: User | AnonymousUser, *, site_path: s
 
 def user_sees_site(user: User | AnonymousUser, site: Site) -> bool:
     return sites_visible_to(user).filter(pk=site.pk).exists()
+
+
+def unexpired() -> models.Q:
+    """API keys not past their expiry (a key without one does not expire)."""
+    return models.Q(expiry__isnull=True) | models.Q(expiry__gt=timezone.now())
 
 
 # -- access review ----------------------------------------------------------------------
@@ -232,21 +237,9 @@ def _current(ledger: _Ledger, user: User, memberships: Iterable[SiteMembership])
     for key, (kind, what) in held.items():
         if key not in ledger.open:
             ledger.grant(key, kind, what, None, None)
-    token = getattr(user, "auth_token", None)
-    if token is not None and ("api_key", token.created) not in ledger.open:
-        ledger.grant(("api_key", token.created), "api_key", _("API key"), token.created, None)
-
-
-def _locked_out() -> Exists:
-    """Whether django-axes locks the account now: as many failed sign-ins as its limit
-    allows, the last of them within the cool-off time."""
-    attempts = AccessAttempt.objects.filter(
-        username=OuterRef("username"), failures_since_start__gte=get_failure_limit(None, None)
-    )
-    cool_off = get_cool_off()
-    if cool_off is not None:
-        attempts = attempts.filter(attempt_time__gte=timezone.now() - cool_off)
-    return Exists(attempts)
+    for created in user.api_keys_created:  # type: ignore[attr-defined]
+        if ("api_key", created) not in ledger.open:
+            ledger.grant(("api_key", created), "api_key", _("API key"), created, None)
 
 
 #: The order of a grant's kind among grants made at the same moment.
@@ -271,10 +264,14 @@ def access_review_accounts() -> list[AccountAccess]:
     key, their memberships, and one query per audited kind of grant.
     """
     users = list(
-        User.objects.select_related("auth_token")
-        .annotate(
+        User.objects.annotate(
             mfa_enrolled=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
-            locked_out=_locked_out(),
+            failed_sign_ins=account_failures_sql("username"),
+            api_keys_created=ArraySubquery(
+                ApiKey.objects.filter(unexpired(), user=OuterRef("pk"))
+                .order_by("created")
+                .values("created")
+            ),
         )
         .prefetch_related(
             Prefetch(
@@ -294,7 +291,6 @@ def access_review_accounts() -> list[AccountAccess]:
         memberships = list(user.memberships.all())
         sites = [m.site for m in memberships]
         _current(ledger, user, memberships)
-        token = getattr(user, "auth_token", None)
         grants = sorted(ledger.grants, key=_grant_order)
         accounts.append(
             AccountAccess(
@@ -306,8 +302,8 @@ def access_review_accounts() -> list[AccountAccess]:
                 active=user.is_active,
                 last_login=user.last_login,
                 mfa_enrolled=user.mfa_enrolled,  # type: ignore[attr-defined]
-                api_keys=[token.created] if token is not None else [],
-                locked_out=user.locked_out,  # type: ignore[attr-defined]
+                api_keys=list(user.api_keys_created),  # type: ignore[attr-defined]
+                locked_out=user.failed_sign_ins >= account_failure_limit(),  # type: ignore[attr-defined]
                 grants=grants,
             )
         )
@@ -329,3 +325,12 @@ def access_reviews(*, limit: int = 50) -> list[AccessReview]:
         )
         .order_by("-reviewed_on", "-recorded_at", "-pk")[:limit]
     )
+
+
+def api_keys_valid(*, owner: User | None) -> models.QuerySet[ApiKey]:
+    """The API keys still valid, of ``owner`` (``None``: everyone's, which administrators
+    see), newest first, with their owner (one query)."""
+    keys = ApiKey.objects.filter(unexpired()).select_related("user")
+    if owner is not None:
+        keys = keys.filter(user=owner)
+    return keys.order_by("-created", "token_key")

@@ -1,24 +1,27 @@
-"""Every write to accounts: creating study users, their sites, tokens and preferences,
-and the periodic access reviews."""
+"""Every write to accounts: creating study users, their sites, passwords, API keys and
+preferences, and the periodic access reviews."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from rest_framework.authtoken.models import Token
 
 from ecrf.audit.context import change_context
 from ecrf.studies.models import Site
 
-from .models import AccessReview, AccessReviewChange, SiteMembership, User
-from .policy import enforce, may_record_access_review
+from .lockout import account_locked
+from .mfa import confirmed_device, mfa_required
+from .models import AccessReview, AccessReviewChange, ApiKey, SiteMembership, User
+from .policy import enforce, may_record_access_review, may_revoke_api_key
 from .roles import SITE_BOUND_ROLES, Role
 
 
@@ -98,12 +101,114 @@ def user_set_language(*, user: User, language: str) -> None:
         user.save(update_fields=["language"])
 
 
+@dataclass(frozen=True)
+class IssuedApiKey:
+    """A key just issued: the stored row (its digest only) and the key itself, which is
+    shown once and never again."""
+
+    api_key: ApiKey
+    key: str
+
+
 @transaction.atomic
-def api_token_issue(*, user: User, performed_by: User | None) -> Token:
-    """Issue a new API key for ``user``; an earlier key of hers stops working."""
+def api_token_issue(*, user: User, performed_by: User | None) -> IssuedApiKey:
+    """Issue a new API key for ``user``, valid for ``API_KEY_TTL`` (90 days unless set); an
+    earlier key of hers stops working.
+
+    Only its digest is stored. Where the study requires two-factor authentication, a
+    user without an enrolled authenticator is refused a key (a key must not be a way
+    around the second factor); so is a deactivated user, or one locked out.
+    """
+    if not user.is_active:
+        raise ValidationError(
+            {"user": [_("%(username)s is deactivated.") % {"username": user.username}]}
+        )
+    if account_locked(user.username):
+        raise ValidationError(
+            {
+                "user": [
+                    _(
+                        "%(username)s is locked after repeated failed sign-ins; no key is "
+                        "issued until the lock ends."
+                    )
+                    % {"username": user.username}
+                ]
+            }
+        )
+    if mfa_required() and confirmed_device(user) is None:
+        raise ValidationError(
+            {
+                "user": [
+                    _(
+                        "The study requires two-factor authentication: %(username)s must "
+                        "enrol an authenticator before an API key can be issued."
+                    )
+                    % {"username": user.username}
+                ]
+            }
+        )
     with change_context(performed_by=performed_by):
-        Token.objects.filter(user=user).delete()
-        return Token.objects.create(user=user)
+        ApiKey.objects.filter(user=user).delete()
+        api_key, key = ApiKey.objects.create(user=user, expiry=settings.API_KEY_TTL)
+    return IssuedApiKey(api_key=api_key, key=key)
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, performed_by: User, reason: str = "") -> None:
+    """Revoke one API key: by its owner or an administrator; audited as a delete."""
+    enforce(may_revoke_api_key(performed_by, api_key))
+    with change_context(performed_by=performed_by, reason=reason or _("API key revoked")):
+        ApiKey.objects.filter(pk=api_key.pk).delete()
+
+
+@transaction.atomic
+def api_keys_revoke_all(*, user: User, performed_by: User | None, reason: str) -> int:
+    """Revoke every API key of ``user``: when her password changes, her account is
+    deactivated or locked after repeated failed sign-ins. Returns how many were revoked."""
+    with change_context(performed_by=performed_by, reason=reason):
+        revoked, _by_model = ApiKey.objects.filter(user=user).delete()
+    return revoked
+
+
+@transaction.atomic
+def api_keys_remove_expired() -> int:
+    """Delete the keys past their expiry (refused already), so that the audit trail and
+    the access review show them revoked when they stopped working. Returns how many."""
+    with change_context(performed_by=None, reason=_("API key expired")):
+        removed, _by_model = ApiKey.objects.filter(expiry__lte=timezone.now()).delete()
+    return removed
+
+
+@transaction.atomic
+def user_password_set(*, user: User, password: str, performed_by: User | None) -> None:
+    """Give a user a new password (already validated by the form or command that asks for
+    it); every API key of hers is revoked, as whoever knew the old password may hold one."""
+    with change_context(performed_by=performed_by, reason=_("Password changed")):
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    api_keys_revoke_all(user=user, performed_by=performed_by, reason=_("Password changed"))
+
+
+@transaction.atomic
+def user_deactivated(*, user: User, performed_by: User | None) -> None:
+    """What follows an account's deactivation, whoever deactivated it: her API keys are
+    revoked (a deactivated user's key is refused in any case)."""
+    if not user.is_active:
+        api_keys_revoke_all(user=user, performed_by=performed_by, reason=_("Account deactivated"))
+
+
+@transaction.atomic
+def user_locked_out(*, username: str) -> int:
+    """An account locked after repeated failed sign-ins loses its API keys: whoever is
+    guessing its password must not keep or reach a key. A lockout of a network address
+    alone (many accounts tried from it) leaves the accounts tried their keys. Returns how
+    many were revoked."""
+    user = User.objects.filter(username=username).first()
+    if user is None or not account_locked(username):
+        return 0
+    return api_keys_revoke_all(
+        user=user, performed_by=None, reason=_("Account locked after failed sign-ins")
+    )
 
 
 #: The longest comment and the longest "what to change" an access review keeps.

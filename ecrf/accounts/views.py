@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
@@ -33,32 +36,42 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from ecrf.common.forms import add_service_errors
 from ecrf.common.http import AuthenticatedRequest, require_form_methods
 
-from . import mfa
+from . import lockout, mfa
 from .forms import AccessReviewForm, LoginForm, StyledPasswordChangeForm, TokenForm
 from .middleware import SIGNED_IN_COOKIE
 from .models import User
-from .policy import enforce, may_read_access_review, may_record_access_review
+from .policy import (
+    api_key_owner_seen_by,
+    enforce,
+    may_read_access_review,
+    may_record_access_review,
+)
 from .roles import ALL_SITES_ROLES
-from .selectors import AccountAccess, access_review_accounts, access_reviews
-from .services import access_review_record, api_token_issue, user_set_language
+from .selectors import AccountAccess, access_review_accounts, access_reviews, api_keys_valid
+from .services import (
+    access_review_record,
+    api_key_revoke,
+    api_token_issue,
+    user_password_set,
+    user_set_language,
+)
 
 
 def lockout_response(
     request: HttpRequest, credentials: dict | None = None, *args: Any, **kwargs: Any
 ) -> HttpResponse:
-    """What django-axes answers once an account is locked after repeated failures: the
-    page, or under the API the contract's JSON."""
+    """What django-axes answers once sign-in is locked after repeated failures, for the
+    account or for the network address: the page, or under the API the contract's JSON."""
+    address_only = not lockout.account_locked(sign_in_username(request, credentials))
+    message = lockout.address_locked_message() if address_only else lockout.account_locked_message()
     if request.path.startswith("/api/"):
-        return JsonResponse(
-            {
-                "detail": _(
-                    "This account is locked after repeated failed attempts; try again in an "
-                    "hour or ask an administrator."
-                )
-            },
-            status=403,
-        )
-    return render(request, "accounts/locked.html", status=403)
+        return JsonResponse({"detail": message}, status=403)
+    return render(
+        request,
+        "accounts/locked.html",
+        {"message": message, "address_only": address_only},
+        status=403,
+    )
 
 
 def sign_in_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
@@ -168,8 +181,17 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     success_url = reverse_lazy("core:home")
 
     def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
-        messages.success(self.request, _("Your password has been changed."))
-        return super().form_valid(form)
+        user = self.request.user
+        user_password_set(
+            user=user,  # type: ignore[arg-type]
+            password=form.cleaned_data["new_password1"],
+            performed_by=user,  # type: ignore[arg-type]
+        )
+        update_session_auth_hash(self.request, user)  # type: ignore[arg-type]
+        messages.success(
+            self.request, _("Your password has been changed; your API keys were revoked.")
+        )
+        return HttpResponseRedirect(self.get_success_url())
 
 
 @require_POST
@@ -195,11 +217,52 @@ def set_language(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_form_methods
 def api_token(request: AuthenticatedRequest) -> HttpResponse:
-    """Issue an API key for the signed-in user (shown once)."""
+    """Her API keys: issue one (shown once), see those still valid and revoke them; an
+    administrator sees and revokes everyone's."""
     key = None
+    refusal: list[str] = []
+    if request.method == "POST" and "revoke" in request.POST:
+        owner = api_key_owner_seen_by(request.user)
+        token_key = request.POST["revoke"]
+        api_key = (
+            api_keys_valid(owner=owner).filter(token_key=token_key).first()
+            if KEY_PREFIX.fullmatch(token_key)
+            else None
+        )
+        if api_key is None:
+            raise Http404
+        api_key_revoke(api_key=api_key, performed_by=request.user)
+        messages.success(request, _("The API key %(key)s is revoked.") % {"key": api_key.label})
+        return redirect("accounts:api_token")
     if request.method == "POST":
-        key = api_token_issue(user=request.user, performed_by=request.user).key
-    return render(request, "accounts/api_token.html", {"key": key})
+        try:
+            key = api_token_issue(user=request.user, performed_by=request.user).key
+        except ValidationError as exc:
+            refusal = list(exc.messages)
+    keys = [
+        {
+            "api_key": api_key,
+            "created": local_moment(api_key.created),
+            "expiry": local_moment(api_key.expiry),
+        }
+        for api_key in api_keys_valid(owner=api_key_owner_seen_by(request.user))
+    ]
+    return render(
+        request,
+        "accounts/api_token.html",
+        {
+            "key": key,
+            "keys": keys,
+            "refusal": refusal,
+            "ttl_days": settings.API_KEY_TTL.days,
+            "show_owner": api_key_owner_seen_by(request.user) is None,
+        },
+        status=400 if refusal else 200,
+    )
+
+
+#: What names a key on the API keys page: its first characters (knox's ``token_key``).
+KEY_PREFIX = re.compile(r"[0-9a-fA-F]{1,25}")
 
 
 def local_moment(moment: dt.datetime | None) -> str:

@@ -10,6 +10,7 @@ from . import views
 from .access import AccessReviewAccountsView, AccessReviewsView
 from .audit import AuditEventsView, AuditReviewsView
 from .forms import FormCatalogueView
+from .keys import ApiKeysView
 from .queries import QueryViewSet
 from .review import FormRecordsView, FormVerificationView
 
@@ -38,4 +39,5 @@ urlpatterns = [
     path("audit-reviews/", AuditReviewsView.as_view(), name="audit-reviews"),
     path("access-review/", AccessReviewAccountsView.as_view(), name="access-review"),
     path("access-reviews/", AccessReviewsView.as_view(), name="access-reviews"),
+    path("api-keys/", ApiKeysView.as_view(), name="api-keys"),
 ]

@@ -33,7 +33,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "pgtrigger",
@@ -149,18 +149,21 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 
-# django-axes: five wrong passwords for one username lock it for an hour.
-AXES_FAILURE_LIMIT = 5
+# django-axes: five wrong passwords for one username lock that account for an hour
+# (21 CFR 11.300(d)); many more from one network address lock the address, against
+# password spraying (one guess at each of many accounts). The address limit is higher so
+# that one person's typing errors never shut out a whole hospital behind one NAT address.
+AXES_FAILURE_LIMIT = "ecrf.accounts.lockout.failure_limit"
+ECRF_ACCOUNT_FAILURE_LIMIT = int(os.environ.get("ACCOUNT_FAILURE_LIMIT", "5"))
+ECRF_ADDRESS_FAILURE_LIMIT = int(os.environ.get("ADDRESS_FAILURE_LIMIT", "30"))
 AXES_COOLOFF_TIME = timedelta(hours=1)
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "ecrf.accounts.lockout.AccountLockoutHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "ecrf.accounts.views.lockout_response"
 AXES_USERNAME_CALLABLE = "ecrf.accounts.views.sign_in_username"
 AXES_VERBOSE = False
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
-# The lockout is per account (21 CFR 11.300(d)); an address-wide lockout would shut
-# out a whole hospital behind one NAT address after one person's typing errors.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 OTP_TOTP_ISSUER = "Tacrolimus eCRF"
 
@@ -193,7 +196,7 @@ PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "ecrf.accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -207,6 +210,24 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PARSER_CLASSES": ["ecrf.api.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "ecrf.api.throttling.AnonymousRateThrottle",
+        "ecrf.api.throttling.UserRateThrottle",
+    ],
+}
+# API request rates (DRF's "number/period"): generous for a signed-in user or key, tighter
+# for requests without credentials; past them the API answers 429 with Retry-After.
+API_THROTTLE_RATES = {
+    "anon": os.environ.get("API_THROTTLE_ANON", "120/minute"),
+    "user": os.environ.get("API_THROTTLE_USER", "1200/minute"),
+}
+# API keys (django-rest-knox): only a SHA-512 digest is stored; a key expires after this
+# many days, and a new one is issued for the integration.
+API_KEY_TTL = timedelta(days=int(os.environ.get("API_KEY_TTL_DAYS", "90")))
+REST_KNOX = {
+    "TOKEN_TTL": API_KEY_TTL,
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tacrolimus trial eCRF API",
@@ -277,6 +298,11 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-staff-notifications": {
         "task": "ecrf.notifications.tasks.requeue_staff_notifications",
         "schedule": timedelta(minutes=5),
+    },
+    # API keys past their expiry (refused already) are removed, audited as revoked.
+    "remove-expired-api-keys": {
+        "task": "ecrf.accounts.tasks.api_keys_remove_expired",
+        "schedule": timedelta(hours=1),
     },
     # Exports: queue again a job whose worker died; delete files past their expiry.
     "sweep-exports": {

@@ -21,6 +21,8 @@ from ecrf.accounts.selectors import AccountAccess, Grant, access_review_accounts
 from ecrf.accounts.services import access_review_record, api_token_issue
 from ecrf.audit.context import change_context
 
+from ..factories import enrol_authenticator
+
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.requirement("ICH-E6R3-4.3.8-USER-MANAGEMENT", "CFR11-10D-ACCESS"),
@@ -95,13 +97,14 @@ def test_issuing_a_new_api_key_revokes_the_old_one_and_the_key_never_enters_the_
     make_user, admin
 ):
     statistician = make_user("statistician", username="stats")
+    enrol_authenticator(statistician)
     first = api_token_issue(user=statistician, performed_by=statistician)
     second = api_token_issue(user=statistician, performed_by=admin)
 
     old, new = grants_of("stats", "api_key")
     assert old.granted_by == "stats" and old.revoked_by == "admin_a"
     assert new.granted_by == "admin_a" and new.revoked_at is None
-    assert account("stats").api_keys == [second.created]
+    assert account("stats").api_keys == [second.api_key.created]
     with connection.cursor() as cursor:
         cursor.execute("SELECT row_to_json(e)::text FROM accounts_apikeyevent e")
         events = " ".join(row[0] for row in cursor.fetchall())
@@ -127,7 +130,7 @@ def test_an_account_is_shown_locked_out_after_the_configured_number_of_failed_si
 ):
     make_user("coordinator", ["S01"], username="forgetful")
     client = Client()
-    for _attempt in range(settings.AXES_FAILURE_LIMIT - 1):
+    for _attempt in range(settings.ECRF_ACCOUNT_FAILURE_LIMIT - 1):
         client.post("/accounts/login/", {"username": "forgetful", "password": "wrong"})
     assert account("forgetful").locked_out is False
     client.post("/accounts/login/", {"username": "forgetful", "password": "wrong"})
@@ -187,6 +190,7 @@ def test_the_page_answers_with_the_same_number_of_queries_for_many_accounts(
     few = queries()
     for n in range(12):
         user = make_user("coordinator", ["S02"], username=f"many_{n}")
+        enrol_authenticator(user)
         api_token_issue(user=user, performed_by=admin)
     assert queries() == few
     # Sign-in, second factor and session (5); accounts with their keys, memberships, one

@@ -8,9 +8,9 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from ecrf.accounts.models import User
-from ecrf.accounts.services import api_token_issue, user_create
+from ecrf.accounts.services import user_create
 
-from ..factories import PASSWORD
+from ..factories import PASSWORD, api_key_for
 
 pytestmark = pytest.mark.django_db
 
@@ -37,9 +37,9 @@ def test_a_second_account_with_an_existing_username_is_refused(coordinator_a):
 
 @pytest.mark.requirement("CFR11-300C-LOSS", "API-CMD-API-TOKEN")
 def test_a_new_key_makes_the_earlier_one_stop_working(coordinator_a):
-    first = api_token_issue(user=coordinator_a, performed_by=coordinator_a).key
+    first = api_key_for(coordinator_a)
     assert _api(first).get("/api/v1/participants/").status_code == 200
-    second = api_token_issue(user=coordinator_a, performed_by=coordinator_a).key
+    second = api_key_for(coordinator_a)
     assert second != first
     assert _api(first).get("/api/v1/participants/").status_code == 401
     assert _api(second).get("/api/v1/participants/").status_code == 200
@@ -60,7 +60,7 @@ def test_the_web_page_issues_a_key_shown_once(client_for, coordinator_a):
 def test_a_deactivated_account_can_neither_sign_in_nor_use_its_key(
     make_user, client_for, coordinator_b
 ):
-    key = api_token_issue(user=coordinator_b, performed_by=coordinator_b).key
+    key = api_key_for(coordinator_b)
     membership = coordinator_b.memberships.get()
     response = client_for(make_user("admin")).post(
         f"/admin/accounts/user/{coordinator_b.pk}/change/",

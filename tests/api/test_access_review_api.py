@@ -13,6 +13,8 @@ from ecrf.accounts.models import AccessReview
 from ecrf.accounts.services import api_token_issue
 from ecrf.audit.context import change_context
 
+from ..factories import enrol_authenticator
+
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.requirement("ICH-E6R3-4.3.8-USER-MANAGEMENT", "API-CONV-403-READ-ONLY"),
@@ -168,6 +170,7 @@ def test_the_account_list_answers_with_the_same_number_of_queries_for_many_accou
     few = queries()
     for n in range(10):
         user = make_user("coordinator", ["S01", "S02"], username=f"many_{n}")
+        enrol_authenticator(user)
         api_token_issue(user=user, performed_by=admin)
         with change_context(performed_by=admin):
             user.is_active = n % 2 == 0

@@ -16,7 +16,6 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from ecrf.accounts.services import api_token_issue
 from ecrf.home.services import study_setup_trial
 from ecrf.participants.services import consent_record, eligibility_record
 from ecrf.studies import trial
@@ -24,7 +23,7 @@ from ecrf.studies.models import Site
 from randomization.services import participant_randomize
 
 from ..conftest import sign_in
-from ..factories import ELIGIBLE_ANSWERS, ParticipantFactory, UserFactory
+from ..factories import ELIGIBLE_ANSWERS, ParticipantFactory, UserFactory, api_key_for
 
 #: Days between randomization and now: room for adverse events with past onsets.
 RANDOMIZED_DAYS_AGO = 10
@@ -52,6 +51,6 @@ def seed() -> None:
         participant_randomize(
             participant=participant, idempotency_key="seed", performed_by=coordinator
         )
-    token = api_token_issue(user=coordinator, performed_by=coordinator).key
+    token = api_key_for(coordinator)
     session = sign_in(Client(), coordinator).cookies["sessionid"].value
     print(json.dumps({"participant": participant.pk, "token": token, "session": session}))

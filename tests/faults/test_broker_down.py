@@ -22,7 +22,6 @@ import requests
 from django.test import Client
 from django.utils import timezone
 
-from ecrf.accounts.services import api_token_issue
 from ecrf.celery import app
 from ecrf.notifications.models import StaffNotification
 from ecrf.notifications.tasks import requeue_staff_notifications
@@ -31,6 +30,7 @@ from ecrf.safety.models import SafetyNotification
 from ecrf.safety.tasks import requeue_safety_notifications
 
 from ..conftest import sign_in
+from ..factories import api_key_for
 from ..safety.conftest import SAFETY_DESK
 from .conftest import wait_until
 
@@ -105,7 +105,7 @@ def test_a_serious_event_saved_while_the_broker_is_down_is_mailed_once_when_it_r
     tmp_path,
 ):
     make_user("data_manager", email="dm@sponsor.example")
-    token = api_token_issue(user=coordinator_a, performed_by=coordinator_a).key
+    token = api_key_for(coordinator_a)
     server = app_server(
         workers=1,
         CELERY_BROKER_URL=own_redis.url,

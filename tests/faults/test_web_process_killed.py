@@ -18,10 +18,10 @@ from django.apps import apps
 from django.utils import timezone
 
 from ecrf.accounts.models import User
-from ecrf.accounts.services import api_token_issue
 from ecrf.audit.chain import chain_verify
 from ecrf.safety.models import AdverseEvent, SafetyNotification
 
+from ..factories import api_key_for
 from .audit import audit_mismatches
 from .conftest import (
     backend_alive,
@@ -96,7 +96,7 @@ def test_a_web_process_killed_mid_save_leaves_all_or_nothing(
     wait_point, app_server, participant, coordinator_a, lock_holder, observer, notification_queue
 ):
     lock_sql, waiting_statement = WAIT_POINTS[wait_point]
-    token = api_token_issue(user=coordinator_a, performed_by=coordinator_a).key
+    token = api_key_for(coordinator_a)
     server = app_server(
         workers=1,
         SAFETY_NOTIFICATION_QUEUE=notification_queue,

@@ -96,11 +96,13 @@ def test_only_investigators_sign(role, api_for, make_user, completed):
 
 
 @pytest.mark.requirement("CFR11-200A-COMPONENTS", "CFR11-300D-SAFEGUARDS")
-def test_wrong_signature_passwords_count_toward_lockout(api_for, make_user, completed):
+def test_wrong_signature_passwords_count_toward_lockout(api_for, client_for, make_user, completed):
     from django.test import Client
 
     investigator = make_user("investigator", ["S01"])
     api = api_for(investigator)
+    # Signed in before the lockout (a sign-in clears her count of failures).
+    session = client_for(investigator)
     for _ in range(5):
         api.post(
             f"/api/v1/participants/{completed.pk}/signature/", {"password": "wrong"}, format="json"
@@ -109,10 +111,11 @@ def test_wrong_signature_passwords_count_toward_lockout(api_for, make_user, comp
         "/accounts/login/", {"username": investigator.username, "password": PASSWORD}
     )
     assert response.status_code == 403 and b'id="locked"' in response.content
+    # The lockout revoked her API key: whoever was guessing must not keep a key.
+    signature = f"/api/v1/participants/{completed.pk}/signature/"
+    assert api.post(signature, {"password": PASSWORD}, format="json").status_code == 401
     # Under the API the lockout answers as the contract does: JSON.
-    again = api.post(
-        f"/api/v1/participants/{completed.pk}/signature/", {"password": PASSWORD}, format="json"
-    )
+    again = session.post(signature, {"password": PASSWORD}, content_type="application/json")
     assert again.status_code == 403
     assert "locked" in again.json()["detail"]
 

@@ -11,22 +11,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0001_initial"),
-        ("authtoken", "0004_alter_tokenproxy_options"),
     ]
 
     operations = [
-        migrations.CreateModel(
-            name="ApiKey",
-            fields=[],
-            options={
-                "verbose_name": "API key",
-                "verbose_name_plural": "API keys",
-                "proxy": True,
-                "indexes": [],
-                "constraints": [],
-            },
-            bases=("authtoken.token",),
-        ),
         migrations.CreateModel(
             name="AccessReview",
             fields=[
@@ -203,49 +190,6 @@ class Migration(migrations.Migration):
             options={
                 "abstract": False,
             },
-        ),
-        pgtrigger.migrations.AddTrigger(
-            model_name="apikey",
-            trigger=pgtrigger.compiler.Trigger(
-                name="create_insert",
-                sql=pgtrigger.compiler.UpsertTriggerSql(
-                    func='INSERT INTO "accounts_apikeyevent" ("created", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "user_id") VALUES (NEW."created", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'create\', NEW."user_id"); RETURN NULL;',
-                    hash="9c9edffdd6624891d6a08aec3dc0e5ac47f02f43",
-                    operation="INSERT",
-                    pgid="pgtrigger_create_insert_7745a",
-                    table="authtoken_token",
-                    when="AFTER",
-                ),
-            ),
-        ),
-        pgtrigger.migrations.AddTrigger(
-            model_name="apikey",
-            trigger=pgtrigger.compiler.Trigger(
-                name="update_update",
-                sql=pgtrigger.compiler.UpsertTriggerSql(
-                    condition='WHEN (OLD."user_id" IS DISTINCT FROM (NEW."user_id"))',
-                    func='INSERT INTO "accounts_apikeyevent" ("created", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "user_id") VALUES (NEW."created", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'update\', NEW."user_id"); RETURN NULL;',
-                    hash="3e7d307eae7f611d5e4d10d9f6928af3f1809a57",
-                    operation="UPDATE",
-                    pgid="pgtrigger_update_update_1c34c",
-                    table="authtoken_token",
-                    when="AFTER",
-                ),
-            ),
-        ),
-        pgtrigger.migrations.AddTrigger(
-            model_name="apikey",
-            trigger=pgtrigger.compiler.Trigger(
-                name="delete_delete",
-                sql=pgtrigger.compiler.UpsertTriggerSql(
-                    func='INSERT INTO "accounts_apikeyevent" ("created", "pgh_context", "pgh_context_id", "pgh_created_at", "pgh_label", "user_id") VALUES (OLD."created", COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_metadata\', TRUE), \'\'), NULL)::JSONB, COALESCE(NULLIF(CURRENT_SETTING(\'pghistory.context_id\', TRUE), \'\'), NULL)::UUID, NOW(), \'delete\', OLD."user_id"); RETURN NULL;',
-                    hash="ececd74ec2019c449740b681ad9b0b671fbf1416",
-                    operation="DELETE",
-                    pgid="pgtrigger_delete_delete_18c5d",
-                    table="authtoken_token",
-                    when="AFTER",
-                ),
-            ),
         ),
         migrations.AddConstraint(
             model_name="accessreview",

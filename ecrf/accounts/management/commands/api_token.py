@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
 from ecrf.accounts.models import User
@@ -20,6 +21,10 @@ class Command(AuditedCommand):
             user = User.objects.get(username=options["username"], is_active=True)
         except User.DoesNotExist as exc:
             raise CommandError(f"No active user named {options['username']!r}.") from exc
-        token = api_token_issue(user=user, performed_by=None)
-        self.stdout.write(f"API key for {user.username} ({user.role}):")
-        self.stdout.write(token.key)
+        try:
+            issued = api_token_issue(user=user, performed_by=None)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
+        expiry = f"{issued.api_key.expiry:%Y-%m-%d}" if issued.api_key.expiry else "never"
+        self.stdout.write(f"API key for {user.username} ({user.role}), valid until {expiry}:")
+        self.stdout.write(issued.key)

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandParser
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError, CommandParser
 
 from ecrf.accounts.roles import Role
 from ecrf.accounts.services import user_create
 from ecrf.audit.commands import AuditedCommand
+from ecrf.common.text import clean_free_text
 
 
 class Command(AuditedCommand):
@@ -22,6 +24,12 @@ class Command(AuditedCommand):
         parser.add_argument("--language", default="ja", choices=["ja", "en"])
 
     def handle(self, *args: Any, **options: Any) -> None:
+        for option in ("username", "printed_name", "email"):
+            try:
+                options[option] = clean_free_text(options[option])
+            except ValidationError as exc:
+                name = option if option == "username" else "--" + option.replace("_", "-")
+                raise CommandError(f"{name}: {' '.join(exc.messages)}") from exc
         user = user_create(
             username=options["username"],
             role=options["role"],
