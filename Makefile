@@ -10,7 +10,7 @@ PYTEST := $(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 .PHONY: run test validation-report bench load install uv system-deps node-deps lint typecheck messages run-prod clean
 
-run: install ## the app, a Celery worker and beat on the embedded PostgreSQL
+run: install ## the app (gunicorn), a Celery worker and beat on the embedded PostgreSQL, as the app's role
 	$(PYTHON) scripts/run_local.py
 
 test: install system-deps node-deps ## lint, layers, types and the whole suite
@@ -78,7 +78,7 @@ messages: install ## refresh the Japanese catalogue from the code and compile it
 	$(PYTHON) manage.py compilemessages -l ja -i ".venv" -i "var"
 
 run-prod: install ## gunicorn, worker and beat with production settings (see README)
-	DJANGO_SETTINGS_MODULE=ecrf.settings.production $(PYTHON) manage.py migrate --no-input
+	DATABASE_URL="$${DATABASE_OWNER_URL:-$$DATABASE_URL}" DJANGO_SETTINGS_MODULE=ecrf.settings.production $(PYTHON) manage.py migrate --no-input
 	DJANGO_SETTINGS_MODULE=ecrf.settings.production $(PYTHON) manage.py collectstatic --no-input
 	DJANGO_SETTINGS_MODULE=ecrf.settings.production .venv/bin/gunicorn ecrf.wsgi -w $${WEB_CONCURRENCY:-4} -b $${BIND:-127.0.0.1:8000}
 

@@ -132,6 +132,31 @@ def clone_test_database(env: dict[str, str]) -> str:
     return test_name
 
 
+def copy_of_template(name: str) -> str:
+    """A new database ``name`` (dropped first if left over), a copy of this session's
+    migrated template, made under the template's lock; answers its URL."""
+    settings_dict = connection.settings_dict
+    stem = TEMPLATE["name"].removesuffix(schema_fingerprint())
+    with _server(settings_dict) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", [zlib.crc32(stem.encode())])
+        try:
+            _drop(conn, name)
+            conn.execute(
+                SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    Identifier(name), Identifier(TEMPLATE["name"])
+                )
+            )
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [zlib.crc32(stem.encode())])
+    return url_of(settings_dict, name)
+
+
+def drop_database(name: str) -> None:
+    """Drop database ``name`` on the test server, whoever is still connected to it."""
+    with _server(connection.settings_dict) as conn:
+        _drop(conn, name)
+
+
 def drop_test_database(name: str) -> None:
     """Drop this session's test database (the template stays for the next session)."""
     connection.close()
