@@ -1,4 +1,4 @@
-"""The database guard on every table of participant data.
+"""The database guard on every table of participant data, and on the study's settings.
 
 One PostgreSQL function, called by a BEFORE trigger on each guarded table, so that
 it holds whatever writes (the UI, the API, the admin, a command, raw SQL):
@@ -115,6 +115,32 @@ def guarded(model: M) -> M:
                 PERFORM ecrf_study_data_guard(
                     {pid_old}, '{record}', TG_OP, to_jsonb(OLD), NULL, {site_old});
                 RETURN OLD;
+            """,
+    )
+    return pgtrigger.register(trigger)(model)
+
+
+def settings_guarded(model: M) -> M:
+    """Put the study's design and analysis settings under the study's database lock.
+
+    While the study is locked, an update that changes any setting the catalogue marks as
+    frozen by the lock is refused with SQLSTATE ``EL001``, whatever path it takes (the
+    admin, a command, raw SQL); operational settings may still change.
+    """
+    trigger = pgtrigger.Trigger(
+        name="settings_locked_with_study",
+        when=pgtrigger.Before,
+        operation=pgtrigger.Update,
+        condition=pgtrigger.AnyChange(*catalogue.settings_frozen_by_study_lock()),
+        func="""
+                IF EXISTS (SELECT 1 FROM quality_lock l
+                            WHERE l.scope = 'study' AND l.study_id = OLD.id
+                              AND l.unlocked_at IS NULL) THEN
+                    RAISE EXCEPTION USING
+                        ERRCODE = 'EL001',
+                        MESSAGE = 'locked study: study settings';
+                END IF;
+                RETURN NEW;
             """,
     )
     return pgtrigger.register(trigger)(model)

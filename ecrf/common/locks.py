@@ -1,4 +1,4 @@
-"""The early lock check of every write to a participant's data.
+"""The early lock check of every write to a participant's data or the study's settings.
 
 Locks are set and released by the quality app, which sits above every form app; the
 database guard (``guard.py``) refuses any write under a standing lock, whatever path it
@@ -91,6 +91,30 @@ def standing_lock(participant: Participant, record: str = "") -> StandingLock | 
             _STANDING_LOCK_DETAIL_SQL,
             {"participant": participant.pk, "study": participant.site.study_id, "record": record},
         )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return StandingLock(*row)
+
+
+#: The study's own lock (the database lock), with who set it, when and why.
+_STUDY_LOCK_DETAIL_SQL = """
+SELECT l.scope, l.record, l.reason, coalesce(nullif(u.printed_name, ''), u.username), l.locked_at
+  FROM quality_lock l JOIN accounts_user u ON u.id = l.locked_by_id
+ WHERE l.unlocked_at IS NULL AND l.scope = 'study' AND l.study_id = %(study)s
+ LIMIT 1
+"""
+
+
+def standing_study_lock(study_id: int) -> StandingLock | None:
+    """The database lock standing over the whole study, if any, with who set it, when
+    and why.
+
+    Read in SQL from the lock table, as the database guard of the study's settings
+    reads it, so that what the admin says and what the guard refuses agree.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_STUDY_LOCK_DETAIL_SQL, {"study": study_id})
         row = cursor.fetchone()
     if row is None:
         return None

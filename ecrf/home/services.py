@@ -6,13 +6,19 @@ settings, normal ranges, randomization lists), and ``studies`` orchestrates none
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils.translation import gettext as _
 
+from ecrf.accounts.policy import enforce, may_change_study_settings
 from ecrf.audit.context import change_context
+from ecrf.audit.services import changed_values, require_reason
+from ecrf.common import catalogue
 from ecrf.endpoints.checks import CHECKS
 from ecrf.endpoints.models import EditCheckSetting
 from ecrf.labs.services import normal_ranges_setup
@@ -26,6 +32,8 @@ if TYPE_CHECKING:
 
 #: Slots generated for each site when the trial is set up (extendable later).
 INITIAL_LIST_LENGTH = 60
+
+_SETTING_NAMES = frozenset(setting.name for setting in catalogue.STUDY_SETTINGS)
 
 
 @dataclass
@@ -124,3 +132,60 @@ def _store_default_edit_checks(study: Study, performed_by: User | None) -> None:
                 code=check.code,
                 defaults={"severity": check.default_severity, "threshold": check.default_threshold},
             )
+
+
+def study_settings_changes(
+    *, study: Study, changes: Mapping[str, Any], reason: str, performed_by: User
+) -> dict[str, tuple[Any, Any]]:
+    """What ``changes`` would change of the study's settings, as ``{name: (old, new)}``,
+    once it is known that they may: only administrators change settings (403); a design
+    or analysis setting never while the study database is locked (409, before the reason
+    is asked for); any change of a saved setting needs a reason (400 on ``reason``).
+
+    The admin's form asks this before it saves, to show a refusal as a form error.
+    """
+    enforce(may_change_study_settings(performed_by))
+    unknown = sorted(name for name in changes if name not in _SETTING_NAMES)
+    if unknown:
+        raise ValidationError({name: _("This is not a setting of the study.") for name in unknown})
+    values: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for name, value in changes.items():
+        try:
+            model_field = cast("models.Field[Any, Any]", Study._meta.get_field(name))
+            values[name] = model_field.to_python(value)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    found = changed_values(study, values)
+    enforce(may_change_study_settings(performed_by, study, found))
+    require_reason(found, reason, Study)
+    return found
+
+
+@transaction.atomic
+def study_settings_change(
+    *, study: Study, changes: Mapping[str, Any], reason: str, performed_by: User
+) -> dict[str, tuple[Any, Any]]:
+    """Change the study's settings (``changes`` maps setting names to new values).
+
+    Study settings are study data: administrators only; a design or analysis setting
+    does not change while the study database is locked (409, as the database guard
+    refuses it on any other path); any change of a saved setting needs a reason; the
+    change is audited with the old value, the new value and the reason. Values are
+    validated as the study's constraints require. Returns the changes made (nothing is
+    written when nothing changed).
+    """
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    found = study_settings_changes(
+        study=study, changes=changes, reason=reason, performed_by=performed_by
+    )
+    if not found:
+        return found
+    for name, (_old, new) in found.items():
+        setattr(study, name, new)
+    study.full_clean()
+    with change_context(performed_by=performed_by, reason=reason.strip()):
+        study.save(update_fields=list(found))
+    return found

@@ -4,12 +4,9 @@ from django.contrib import admin
 
 from ecrf.audit.admin import AuditedAdminMixin
 
-from .models import Arm, Site, Study, VisitDefinition
+from .models import Arm, Site, VisitDefinition
 
-
-@admin.register(Study)
-class StudyAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ["code", "registry_id", "target_enrollment", "mfa_required"]
+# The study's own admin lives with the service that changes its settings (ecrf.home).
 
 
 @admin.register(Arm)

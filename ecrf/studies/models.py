@@ -14,6 +14,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.tracking import audited
+from ecrf.common.guard import settings_guarded
 
 
 def validate_time_zone(value: str) -> None:
@@ -23,9 +24,15 @@ def validate_time_zone(value: str) -> None:
         )
 
 
+@settings_guarded
 @audited()
 class Study(models.Model):
-    """A trial hosted by the platform; its settings are data, changed only with audit."""
+    """A trial hosted by the platform; its settings are data, changed only with audit.
+
+    What each setting governs is declared in the catalogue
+    (:data:`ecrf.common.catalogue.STUDY_SETTINGS`); the design and analysis settings do
+    not change while the study database is locked.
+    """
 
     code = models.SlugField(_("study code"), max_length=32, unique=True)
     title_en = models.CharField(_("title (English)"), max_length=300)

@@ -12,6 +12,7 @@ from ecrf.accounts.models import User
 from ecrf.studies.models import Site, Study
 
 from ..conftest import run_manage
+from ..factories import enrol_authenticator
 
 pytestmark = pytest.mark.django_db
 
@@ -118,6 +119,7 @@ def test_api_token_prints_a_working_key_as_the_last_line(study):
         "--password",
         "Maple-Sunrise-Kettle-3",
     )
+    enrol_authenticator(User.objects.get(username="sato"))
     result = run_manage("api_token", "sato")
     key = result.stdout.strip().splitlines()[-1]
     client = APIClient()
