@@ -16,9 +16,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from ecrf.accounts.policy import enforce, may_manage_lists, may_randomize
+from ecrf.accounts.policy import arms_hidden_from, enforce, may_manage_lists, may_randomize
 from ecrf.common.forms import add_service_errors
 from ecrf.common.http import AuthenticatedRequest, require_form_methods
+from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.forms import RandomizeForm
 from ecrf.participants.pages import SavedMessage, form_submit, posted, saved_as
 from ecrf.participants.selectors import participant_get
@@ -217,7 +218,9 @@ def participant_randomize_view(request: AuthenticatedRequest, pk: int) -> HttpRe
                 "form": form,
                 "participant": participant,
                 "stratified": study.stratify_by_site,
-                "arms": " / ".join(arm.name for arm in arms),
+                "arms": " / ".join(arm.name for arm in arms)
+                if not arms_hidden_from(request.user, study)
+                else _("the study's arms"),
                 "ratio": ":".join(str(arm.allocation_weight) for arm in arms),
             },
             status=status,
@@ -236,7 +239,10 @@ def participant_randomize_view(request: AuthenticatedRequest, pk: int) -> HttpRe
         saved=lambda allocation: (
             messages.SUCCESS,
             _("Randomized: %(number)s, %(arm)s.")
-            % {"number": allocation.randomization_number, "arm": allocation.arm_name},
+            % {"number": allocation.randomization_number, "arm": allocation.arm_name}
+            if arm_visible_to(request.user, participant)
+            else _("Randomized: %(number)s. The arm stays blinded for your role.")
+            % {"number": allocation.randomization_number},
         ),
         redirect_to=lambda _allocation: redirect("participants:detail", pk=participant.pk),
         render_page=render_page,

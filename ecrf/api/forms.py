@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ecrf.accounts.policy import arms_hidden_from
 from ecrf.exports.formats.dictionary import FormDef, study_forms
 from ecrf.studies.services import current_study
 
@@ -64,12 +65,16 @@ class FormCatalogueView(APIView):
     """Every case report form of the study with its fields, units and code lists.
 
     Labels are in the language of ``Accept-Language`` (Japanese or English). The form
-    codes and field names are those every other route of the API uses.
+    codes and field names are those every other route of the API uses. The fields that
+    name the arm are left out for the roles a blinded study names.
     """
 
     @extend_schema(responses=CatalogueFormSerializer(many=True))
     def get(self, request: Request) -> Response:
         study = current_study()
         japanese = (translation.get_language() or "en").startswith("ja")
-        forms = study_forms(study_id=study.pk if study else None)
+        forms = study_forms(
+            arm_visible=study is None or not arms_hidden_from(request.user, study),
+            study_id=study.pk if study else None,
+        )
         return Response([_form_body(form, japanese) for form in forms])

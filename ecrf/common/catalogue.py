@@ -15,6 +15,8 @@ SAS transport names, the API's form routes and the labels of the audit trail.
 Records kept beside the forms (the status log, unblindings, edit-check findings) and
 the randomization lists are here too, marked as such, so that every model holding
 participant data, and every model whose history is concealed, is named once.
+The study's settings are declared here too (:data:`STUDY_SETTINGS`), each with what it
+governs, which decides whether it may change while the study database is locked.
 
 This module imports no model: models are named by their label and looked up only
 when a label, type or code list is asked for.
@@ -838,8 +840,100 @@ def concealed_models() -> tuple[str, ...]:
     return tuple(f.model for f in FORMS if f.history_concealed)
 
 
+#: The study's arms: each of their values (code, labels, daily dose) names an arm.
+ARM_MODEL = "studies.Arm"
+
+
+def blinded_models() -> tuple[str, ...]:
+    """Models whose rows and history name an arm: the randomization lists and every model
+    with a ``concealed`` field (the allocation), and the arms themselves. The roles a
+    blinded study names see none, even those who may see the lists."""
+    holding_arm = (f.model for f in FORMS if any(field.concealed for field in f.fields))
+    return tuple(dict.fromkeys([*concealed_models(), *holding_arm, ARM_MODEL]))
+
+
 def visit(code: str) -> Visit:
     for candidate in VISITS:
         if candidate.code == code:
             return candidate
     raise KeyError(code)
+
+
+# -- the study's settings -------------------------------------------------------------
+
+#: What a study setting governs: the trial's design (who is eligible, how she is
+#: allocated and treated, when she is seen), its analysis, or the running of the study.
+SettingKind = Literal["design", "analysis", "operational"]
+
+#: The model whose fields are the study's settings.
+SETTINGS_MODEL = "studies.Study"
+
+
+@dataclass(frozen=True)
+class StudySetting:
+    """One setting of the study (a field of :data:`SETTINGS_MODEL`) and what it governs.
+
+    Design and analysis settings decide what the data mean: while the study database is
+    locked they do not change, whatever path a change takes (the database refuses it).
+    Operational settings (the study's names, sign-in, audit review, who may see the arm
+    or the efficacy results) may change under the lock: unblinding after the lock is the
+    normal course, and none of them changes the data or their analysis. Any change of a
+    saved setting needs a reason and is audited with the old and new value.
+    """
+
+    name: str
+    kind: SettingKind
+
+    @property
+    def frozen_by_study_lock(self) -> bool:
+        return self.kind != "operational"
+
+    @property
+    def label(self) -> Any:
+        """The setting's name in the active language (its model field's ``verbose_name``)."""
+        return apps.get_model(SETTINGS_MODEL)._meta.get_field(self.name).verbose_name
+
+
+STUDY_SETTINGS: tuple[StudySetting, ...] = (
+    StudySetting("code", "operational"),
+    StudySetting("title_en", "operational"),
+    StudySetting("title_ja", "operational"),
+    StudySetting("registry_id", "operational"),
+    StudySetting("target_enrollment", "design"),
+    StudySetting("mfa_required", "operational"),
+    StudySetting("eligibility_age_min", "design"),
+    StudySetting("eligibility_age_max", "design"),
+    StudySetting("screening_age_min", "design"),
+    StudySetting("screening_age_max", "design"),
+    StudySetting("min_prior_transfers", "design"),
+    StudySetting("min_prior_embryos", "design"),
+    StudySetting("th1_th2_threshold", "design"),
+    StudySetting("consent_versions", "design"),
+    StudySetting("stratify_by_site", "design"),
+    StudySetting("randomization_block_sizes", "design"),
+    StudySetting("dosing_start_offset", "design"),
+    StudySetting("dosing_days", "design"),
+    StudySetting("min_days_randomization_to_et", "design"),
+    StudySetting("max_days_randomization_to_et", "design"),
+    StudySetting("blinded", "operational"),
+    StudySetting("blinded_roles", "operational"),
+    StudySetting("efficacy_null_rate", "analysis"),
+    StudySetting("efficacy_alpha", "analysis"),
+    StudySetting("efficacy_visible_before_lock", "operational"),
+    StudySetting("audit_late_entry_days", "operational"),
+    StudySetting("audit_working_hours_start", "operational"),
+    StudySetting("audit_working_hours_end", "operational"),
+    StudySetting("audit_bulk_records", "operational"),
+)
+
+_SETTINGS_BY_NAME = {setting.name: setting for setting in STUDY_SETTINGS}
+
+
+def study_setting(name: str) -> StudySetting:
+    """The study setting with this field name (``KeyError`` for an unknown one)."""
+    return _SETTINGS_BY_NAME[name]
+
+
+def settings_frozen_by_study_lock() -> tuple[str, ...]:
+    """The settings (design and analysis) that do not change while the study is locked."""
+    return tuple(s.name for s in STUDY_SETTINGS if s.frozen_by_study_lock)

@@ -13,9 +13,13 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ecrf.accounts.policy import enforce, may_export, may_manage_lists
+from ecrf.accounts.policy import (
+    arms_hidden_from,
+    concealed_from,
+    enforce,
+    may_export,
+)
 from ecrf.accounts.selectors import sites_visible_to
-from ecrf.common import catalogue
 from ecrf.common.exceptions import StateConflict
 from ecrf.studies.services import current_study
 
@@ -147,11 +151,6 @@ def ensure_still_entitled(job: ExportJob) -> None:
         raise refused
 
 
-def arm_visible_in_exports(user: User, *, blinded: bool, blinded_roles: list[str]) -> bool:
-    """A blinded study hides the arm from the roles its settings name."""
-    return not (blinded and user.role in blinded_roles)
-
-
 def export_scope(job: ExportJob) -> ExportScope:
     """What the job's owner may take away now: her sites, the job's filters, concealment.
 
@@ -176,10 +175,8 @@ def export_scope(job: ExportJob) -> ExportScope:
         subject_id=job.subject_id or None,
         since=job.since,
         until=job.until,
-        concealed_models=() if may_manage_lists(owner) else catalogue.concealed_models(),
-        arm_visible=arm_visible_in_exports(
-            owner, blinded=study.blinded, blinded_roles=list(study.blinded_roles)
-        ),
+        concealed_models=concealed_from(owner, study),
+        arm_visible=not arms_hidden_from(owner, study),
         requested_by_id=owner.pk,
     )
 

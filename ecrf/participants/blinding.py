@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ecrf.accounts.policy import arms_hidden_from
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
@@ -17,8 +19,6 @@ def arm_visible_to(user: User | AnonymousUser, participant: Participant) -> bool
 
     An investigator's unblinding of one participant shows her arm to every role.
     """
-    study = participant.site.study
-    role = getattr(user, "role", None)
-    if not study.blinded or role not in study.blinded_roles:
+    if not arms_hidden_from(user, participant.site.study):
         return True
     return participant.unblindings.exists()

@@ -13,9 +13,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from ecrf.accounts.policy import (
+    concealed_from,
     enforce,
     may_enter_data,
-    may_manage_lists,
     may_register,
     may_unblind,
     may_view_history,
@@ -23,7 +23,6 @@ from ecrf.accounts.policy import (
 )
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.audit.selectors import history_of
-from ecrf.common import catalogue
 from ecrf.common.http import AuthenticatedRequest, require_form_methods
 
 from . import selectors, services
@@ -128,7 +127,7 @@ def participant_history(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "participant": participant,
             "entries": history_of(
                 participant,
-                concealed=() if may_manage_lists(request.user) else catalogue.concealed_models(),
+                concealed=concealed_from(request.user, participant.site.study),
             ),
         },
     )

@@ -29,7 +29,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ecrf.accounts.models import User
-from ecrf.accounts.policy import arms_hidden_from, enforce, may_manage_lists, may_review_audit
+from ecrf.accounts.policy import (
+    arms_hidden_from,
+    concealed_from,
+    enforce,
+    may_review_audit,
+)
 from ecrf.accounts.roles import Role
 from ecrf.accounts.selectors import scope_to_user_sites, sites_visible_to
 from ecrf.common import catalogue
@@ -74,9 +79,9 @@ def audit_entries(user: User, filters: AuditFilters) -> QuerySet[AuditEntry]:
     """The entries ``user`` may review, narrowed by ``filters``, oldest first."""
     enforce(may_review_audit(user))
     entries = scope_to_user_sites(AuditEntry.objects.select_related("site"), user, site_path="site")
-    if not may_manage_lists(user):
-        entries = entries.exclude(model__in=[m.lower() for m in catalogue.concealed_models()])
     study = current_study()
+    if concealed := concealed_from(user, study):
+        entries = entries.exclude(model__in=[m.lower() for m in concealed])
     if study is not None and arms_hidden_from(user, study):
         entries = entries.exclude(reveals_arm=True)
     conditions: dict[str, Any] = {}
