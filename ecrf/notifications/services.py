@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -34,6 +34,20 @@ REQUEUE_AFTER = dt.timedelta(minutes=15)
 Message = TypeVar("Message", bound=OutboxMessage)
 
 
+def outbox_message_id(message: OutboxMessage) -> str:
+    """The ``Message-ID`` of an outbox e-mail: the same on every attempt to send it.
+
+    Made only of what is fixed when the row is written (its table, its id, the instant
+    it was created, to the microsecond) and the domain of ``DEFAULT_FROM_EMAIL``, not of
+    the host or time of the attempt, so a copy sent again after a crash is recognisably
+    the same message, and rows of two databases (a restored copy, another installation)
+    do not share one.
+    """
+    created = message.created_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >") or "localhost"
+    return f"<{message._meta.label_lower}.{message.pk}.{created}@{domain}>"
+
+
 def outbox_send(
     messages: QuerySet[Message],
     *,
@@ -46,8 +60,10 @@ def outbox_send(
     In one transaction: lock the row (``SELECT ... FOR UPDATE SKIP LOCKED``), send, mark
     it sent, commit. A second run while the first holds the row skips it; a run after
     the commit finds it sent. A worker killed before the commit leaves the row unsent
-    and unlocked, for a retry or the beat job. Delivery is at least once: a crash after
-    the mail server accepted the message but before the commit sends it again.
+    and unlocked, for a retry or the beat job. Delivery to the mail server is at least
+    once: a crash after it accepted the message but before the commit sends it again,
+    with the same ``Message-ID`` (:func:`outbox_message_id`), so a mail server or reader
+    that drops a Message-ID it already has delivers it once.
 
     A failure to send is recorded (attempts, last error) and raised again for the task
     to retry. With no recipient (``nobody`` says why) the row stays unsent, the reason
@@ -70,12 +86,13 @@ def outbox_send(
             logger.error("%s %s not sent: %s", message._meta.label, message.pk, nobody)
         else:
             try:
-                send_mail(
+                EmailMessage(
                     subject=message.subject,
-                    message=message.body,
+                    body=message.body,
                     from_email=settings.DEFAULT_FROM_EMAIL,
-                    recipient_list=addresses,
-                )
+                    to=addresses,
+                    headers={"Message-ID": outbox_message_id(message)},
+                ).send()
             except Exception as exc:
                 failure = exc
                 message.last_error = f"{type(exc).__name__}: {exc}"[:2000]

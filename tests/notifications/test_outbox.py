@@ -55,7 +55,9 @@ def test_a_failed_send_is_recorded_and_requeued_until_sent(make_user):
         kind="list_exhausted", recipients=User.objects.filter(pk=user.pk), message=_message
     )
     with (
-        mock.patch.object(services, "send_mail", side_effect=ConnectionRefusedError("down")),
+        mock.patch.object(
+            services.EmailMessage, "send", side_effect=ConnectionRefusedError("down")
+        ),
         pytest.raises(ConnectionRefusedError),
     ):
         staff_notification_send(notification_id=row.pk)
@@ -91,3 +93,23 @@ def test_a_recipient_deactivated_since_is_not_mailed_nor_requeued(make_user):
         assert staff_notifications_requeue(now=later) == 0
     queue.assert_not_called()
     assert StaffNotification.objects.filter(sent_at__isnull=True).count() == 1
+
+
+@pytest.mark.requirement("ICH-E6R3-4.3.6-SYSTEM-FAILURE")
+def test_each_message_carries_its_own_message_id_the_same_on_every_attempt(make_user, settings):
+    settings.DEFAULT_FROM_EMAIL = "eCRF <ecrf@trial.example>"
+    user = make_user("data_manager", email="dm@example.org")
+    first, second = (
+        staff_notify(
+            kind="unblinding", recipients=User.objects.filter(pk=user.pk), message=_message
+        )[0]
+        for _ in range(2)
+    )
+    identity = services.outbox_message_id(first)
+    assert identity.startswith(f"<notifications.staffnotification.{first.pk}.")
+    assert identity.endswith("@trial.example>")
+    # Read back from the database, as a retry in another worker would: the same id.
+    assert services.outbox_message_id(StaffNotification.objects.get(pk=first.pk)) == identity
+    assert services.outbox_message_id(second) != identity
+    assert staff_notification_send(notification_id=first.pk) is True
+    assert mail.outbox[0].message()["Message-ID"] == identity

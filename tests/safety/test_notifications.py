@@ -110,7 +110,7 @@ def test_a_mail_server_failure_is_recorded_and_retried_until_sent(
     ae = record(participant, coordinator_a, **SAE_VALUES)
     notification = SafetyNotification.objects.get(adverse_event=ae)
     with (
-        mock.patch.object(outbox, "send_mail", side_effect=SMTPException("451 try later")),
+        mock.patch.object(outbox.EmailMessage, "send", side_effect=SMTPException("451 try later")),
         pytest.raises(SMTPException),
     ):
         safety_notification_send(notification_id=notification.pk)
