@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from ecrf.common.forms import FreeTextField
 from ecrf.studies.models import Site
 
 from . import blocks
@@ -15,7 +16,7 @@ class GenerateListForm(forms.Form):
     length = forms.IntegerField(
         label=_("Number of slots (at least)"), min_value=1, max_value=10_000
     )
-    block_sizes = forms.CharField(
+    block_sizes = FreeTextField(
         label=_("Block sizes"), initial="3,6", max_length=50, help_text=_("e.g. 3,6")
     )
 

@@ -21,6 +21,7 @@ from ecrf.accounts.services import (
     access_review_record,
 )
 from ecrf.common.http import request_user
+from ecrf.common.serializers import FreeTextField
 
 from .permissions import read_and_write
 
@@ -71,14 +72,14 @@ class AccountAccessSerializer(serializers.Serializer):
 
 
 class AccountChangeSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    change = serializers.CharField(max_length=ACCESS_REVIEW_CHANGE_MAX)
+    username = FreeTextField(max_length=150)
+    change = FreeTextField(multiline=True, max_length=ACCESS_REVIEW_CHANGE_MAX)
 
 
 class AccessReviewInputSerializer(serializers.Serializer):
     reviewed_on = serializers.DateField(help_text="The day the review was done.")
-    comment = serializers.CharField(
-        max_length=ACCESS_REVIEW_COMMENT_MAX, help_text="What the review found."
+    comment = FreeTextField(
+        multiline=True, max_length=ACCESS_REVIEW_COMMENT_MAX, help_text="What the review found."
     )
     accounts_to_change = AccountChangeSerializer(
         many=True, required=False, help_text="Each account to change, with what to change."

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from ecrf.accounts.policy import may_review_audit, may_sign_off_audit_review
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.common.http import request_user
+from ecrf.common.serializers import FreeTextField
 from ecrf.review.forms import AuditFilterForm
 from ecrf.review.models import AuditEntry, AuditReview, Signal
 from ecrf.review.selectors import PAGE_SIZE, audit_page, reviews_visible_to
@@ -153,7 +154,7 @@ class AuditEventsView(APIView):
 class AuditReviewInputSerializer(serializers.Serializer):
     site = serializers.CharField(max_length=8, help_text="Site code.")
     through = InputDateTimeField(help_text="The time reviewed up to, with its offset.")
-    comment = serializers.CharField(max_length=4000, help_text="What the review found.")
+    comment = FreeTextField(multiline=True, max_length=4000, help_text="What the review found.")
 
     def validate_through(self, value: dt.datetime) -> dt.datetime:
         raw = parse_datetime(str(self.initial_data.get("through", "")))

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from ecrf.accounts.policy import may_answer_query, may_raise_query
 from ecrf.common import catalogue
 from ecrf.common.http import request_user
+from ecrf.common.serializers import FreeTextField
 from ecrf.participants.selectors import participants_visible_to
 from ecrf.queries import selectors, services
 from ecrf.queries.models import Query, QueryStatus
@@ -61,18 +62,18 @@ class QuerySerializer(serializers.ModelSerializer):
 
 class QueryOpenSerializer(serializers.Serializer):
     participant = serializers.IntegerField()
-    record = serializers.CharField(max_length=40)
-    field = serializers.CharField(max_length=60)
-    text = serializers.CharField(max_length=2000)
+    record = FreeTextField(max_length=40)
+    field = FreeTextField(max_length=60)
+    text = FreeTextField(multiline=True, max_length=2000)
     record_id = serializers.IntegerField(required=False, allow_null=True)
 
 
 class QueryTextSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=2000)
+    text = FreeTextField(multiline=True, max_length=2000)
 
 
 class QueryOptionalTextSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    text = FreeTextField(multiline=True, max_length=2000, required=False, allow_blank=True)
 
 
 class QueryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ecrf.common import catalogue
+from ecrf.common.serializers import FreeTextField
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Consent, Eligibility, Participant
 from ecrf.safety.models import ActionTaken, AdverseEvent, Outcome, SeriousnessCriterion
@@ -36,7 +37,7 @@ def dose_number(dose: Decimal) -> int | float:
 
 
 class ParticipantCreateSerializer(serializers.Serializer):
-    site = serializers.CharField(max_length=8, help_text="Site code, e.g. S01.")
+    site = FreeTextField(max_length=8, help_text="Site code, e.g. S01.")
     screening_date = serializers.DateField()
     birth_date = serializers.DateField()
 
@@ -44,7 +45,7 @@ class ParticipantCreateSerializer(serializers.Serializer):
 class ParticipantUpdateSerializer(serializers.Serializer):
     screening_date = serializers.DateField(required=False)
     birth_date = serializers.DateField(required=False)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    reason = FreeTextField(multiline=True, required=False, allow_blank=True, max_length=500)
 
 
 class EligibilityInputSerializer(serializers.Serializer):
@@ -65,8 +66,8 @@ class EligibilityInputSerializer(serializers.Serializer):
     pregnant = serializers.BooleanField()
     investigator_judges_unsuitable = serializers.BooleanField()
     th1_th2_sample_date = serializers.DateField(required=False, allow_null=True)
-    th1_th2_laboratory = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    th1_th2_laboratory = FreeTextField(required=False, allow_blank=True, max_length=200)
+    reason = FreeTextField(multiline=True, required=False, allow_blank=True, max_length=500)
 
 
 class EligibilitySerializer(serializers.ModelSerializer):
@@ -77,8 +78,8 @@ class EligibilitySerializer(serializers.ModelSerializer):
 
 class ConsentInputSerializer(serializers.Serializer):
     consent_date = serializers.DateField()
-    consent_version = serializers.CharField(max_length=20)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    consent_version = FreeTextField(max_length=20)
+    reason = FreeTextField(multiline=True, required=False, allow_blank=True, max_length=500)
 
 
 class ConsentSerializer(serializers.ModelSerializer):
@@ -88,8 +89,10 @@ class ConsentSerializer(serializers.ModelSerializer):
 
 
 class AllocationSerializer(serializers.Serializer):
-    arm = serializers.CharField()
-    dose_mg_per_day = serializers.IntegerField()
+    """The allocation; ``arm`` and ``dose_mg_per_day`` are null for a role the study blinds."""
+
+    arm = serializers.CharField(allow_null=True)
+    dose_mg_per_day = serializers.IntegerField(allow_null=True)
     randomization_number = serializers.CharField()
     randomized_at = serializers.DateTimeField()
 
@@ -105,8 +108,8 @@ class EmbryoTransferInputSerializer(serializers.Serializer):
     embryo_stage = serializers.ChoiceField(
         choices=["cleavage", "blastocyst"], required=False, allow_blank=True
     )
-    embryo_grade = serializers.CharField(required=False, allow_blank=True, max_length=40)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    embryo_grade = FreeTextField(required=False, allow_blank=True, max_length=40)
+    reason = FreeTextField(multiline=True, required=False, allow_blank=True, max_length=500)
 
 
 class VisitWindowSerializer(serializers.Serializer):
@@ -135,9 +138,9 @@ class DoseInputSerializer(serializers.Serializer):
     taken = serializers.BooleanField()
     capsules = serializers.IntegerField(required=False, min_value=0, max_value=100)
     time_taken = serializers.TimeField(required=False, allow_null=True)
-    missed_reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=500)
-    deviation_reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    missed_reason = FreeTextField(required=False, allow_blank=True, max_length=500)
+    comment = FreeTextField(multiline=True, required=False, allow_blank=True, max_length=500)
+    deviation_reason = FreeTextField(required=False, allow_blank=True, max_length=500)
 
 
 class DoseSerializer(serializers.Serializer):
@@ -205,7 +208,7 @@ class BiochemicalPregnancyInputSerializer(serializers.Serializer):
     assessed_on = serializers.DateField()
     serum_hcg_miu_ml = serializers.DecimalField(max_digits=12, decimal_places=2)
     result = serializers.ChoiceField(choices=["positive", "negative"])
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    reason = FreeTextField(multiline=True, required=False, allow_blank=True, max_length=500)
 
 
 class ClinicalPregnancyInputSerializer(serializers.Serializer):
@@ -219,7 +222,7 @@ class ClinicalPregnancyInputSerializer(serializers.Serializer):
     fetal_heartbeat = serializers.BooleanField(required=False, allow_null=True, default=None)
     ectopic_pregnancy = serializers.BooleanField(required=False, default=False)
     followup_study_consent = serializers.BooleanField(required=False, allow_null=True, default=None)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    reason = FreeTextField(multiline=True, required=False, allow_blank=True, max_length=500)
 
 
 class EndpointAnswerSerializer(serializers.Serializer):
@@ -230,19 +233,19 @@ class EndpointAnswerSerializer(serializers.Serializer):
 
 class WithdrawInputSerializer(serializers.Serializer):
     date = serializers.DateField()
-    reason = serializers.CharField(max_length=500)
+    reason = FreeTextField(multiline=True, max_length=500)
     decided_by = serializers.ChoiceField(
         choices=["participant", "investigator", "sponsor"], required=False, default="participant"
     )
 
 
 class LockInputSerializer(serializers.Serializer):
-    record = serializers.CharField(required=False, allow_blank=True, max_length=40)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    record = FreeTextField(required=False, allow_blank=True, max_length=40)
+    reason = FreeTextField(multiline=True, required=False, allow_blank=True, max_length=500)
 
 
 class UnlockInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500)
+    reason = FreeTextField(multiline=True, max_length=500)
 
 
 class LockSerializer(serializers.Serializer):
@@ -255,7 +258,7 @@ class LockSerializer(serializers.Serializer):
 
 class SignatureInputSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=200, trim_whitespace=False)
-    meaning = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    meaning = FreeTextField(required=False, allow_blank=True, max_length=500)
 
 
 class SignatureSerializer(serializers.Serializer):
@@ -276,7 +279,7 @@ class SignatureSerializer(serializers.Serializer):
 
 
 class UnblindInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500)
+    reason = FreeTextField(multiline=True, max_length=500)
 
 
 class ParticipantSerializer(serializers.ModelSerializer):
@@ -384,7 +387,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
 class AdverseEventInputSerializer(serializers.Serializer):
     """An adverse event (API contract); the services check the protocol's rules."""
 
-    term = serializers.CharField(max_length=200)
+    term = FreeTextField(max_length=200)
     onset_date = serializers.DateField()
     ctcae_grade = serializers.IntegerField(min_value=1, max_value=5)
     serious = serializers.BooleanField()

@@ -65,10 +65,12 @@ from .serializers import (
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-def allocation_body(allocation: Allocation) -> dict[str, Any]:
+def allocation_body(allocation: Allocation, *, arm_visible: bool) -> dict[str, Any]:
+    """The contract's answer to a randomization; the arm and its dose are null where the
+    blinding rule (:func:`ecrf.participants.blinding.arm_visible_to`) hides them."""
     return {
-        "arm": allocation.arm,
-        "dose_mg_per_day": dose_number(allocation.dose_mg_per_day),
+        "arm": allocation.arm if arm_visible else None,
+        "dose_mg_per_day": dose_number(allocation.dose_mg_per_day) if arm_visible else None,
         "randomization_number": allocation.randomization_number,
         "randomized_at": allocation.randomized_at.isoformat(),
     }
@@ -219,7 +221,7 @@ class ParticipantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             participant=participant, idempotency_key=key, performed_by=request_user(request)
         )
         return Response(
-            allocation_body(allocation),
+            allocation_body(allocation, arm_visible=arm_visible_to(request.user, participant)),
             status=status.HTTP_201_CREATED if allocation.created else status.HTTP_200_OK,
         )
 

@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.forms import reason_for_change_field
+from ecrf.common.forms import FreeTextField
 from ecrf.common.http import request_user
 
 from .context import change_context
@@ -40,9 +41,17 @@ class AuditedAdminMixin:
     """Admin changes carry the admin's identity and reason into the audit trail.
 
     Nothing is deleted through the admin: study data and accounts are kept for good.
+    Free text typed here is held to the same rule as on every page (no control
+    characters, NFC).
     """
 
     form: Any = ReasonForChangeForm
+    formfield_overrides: Any = {
+        models.CharField: {"form_class": FreeTextField},
+        models.TextField: {"form_class": FreeTextField},
+        # codes, which their own form field already holds to letters, digits, - and _
+        models.SlugField: {},
+    }
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return admin.site.has_permission(request)

@@ -1,9 +1,28 @@
-"""Turning service errors into form errors, the same way on every page."""
+"""The text field every form types free text into, and turning service errors into
+form errors, the same way on every page."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from .text import clean_free_text
+
+
+class FreeTextField(forms.CharField):
+    """Text typed by a person, held to the study's rule for free text (see
+    :mod:`ecrf.common.text`): NFC, and no control characters. It may span lines when
+    it is shown as a text area, or when ``multiline`` says so."""
+
+    def __init__(self, *, multiline: bool | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.multiline = isinstance(self.widget, forms.Textarea) if multiline is None else multiline
+
+    def to_python(self, value: Any) -> str:
+        text = str(super().to_python(value))
+        return clean_free_text(text, multiline=self.multiline) if text else text
 
 
 def add_service_errors(form: forms.Form, exc: ValidationError) -> None:

@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ecrf.common.http import method_not_taken, request_user
+from ecrf.common.serializers import FreeTextField
 from ecrf.studies.models import Site
 
 from . import selectors, services
@@ -76,16 +77,14 @@ class ExportRequestSerializer(serializers.Serializer):
         choices=FORMAT_NAMES,
         help_text="audit_trail: csv, odm; clinical_data: csv, odm, xpt; data_dictionary: csv.",
     )
-    site = serializers.CharField(
+    site = FreeTextField(
         max_length=20,
         required=False,
         allow_null=True,
         allow_blank=True,
         help_text="Site code, e.g. S01; empty: every site the caller sees.",
     )
-    subject_id = serializers.CharField(
-        max_length=20, required=False, allow_null=True, allow_blank=True
-    )
+    subject_id = FreeTextField(max_length=20, required=False, allow_null=True, allow_blank=True)
     since = serializers.DateField(
         required=False, allow_null=True, help_text="First day included (study time zone)."
     )
@@ -105,8 +104,9 @@ class ExportRequestSerializer(serializers.Serializer):
 
 
 class ExportJobSerializer(serializers.ModelSerializer):
+    # An export of every site the caller sees names none.
     site: serializers.SlugRelatedField[Site] = serializers.SlugRelatedField(
-        slug_field="code", read_only=True
+        slug_field="code", read_only=True, allow_null=True
     )
     download_url = serializers.SerializerMethodField()
 
@@ -135,7 +135,8 @@ class ExportJobSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.URI)
+    # None until the file is ready (and again once it has expired).
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
     def get_download_url(self, job: ExportJob) -> str | None:
         if job.status != ExportStatus.DONE or selectors.export_is_expired(job):
             return None

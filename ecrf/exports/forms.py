@@ -8,6 +8,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from ecrf.common.forms import FreeTextField
 from ecrf.studies.models import Site
 
 from .models import ExportFileFormat, ExportKind
@@ -26,7 +27,7 @@ class ExportRequestForm(forms.Form):
         required=False,
         empty_label=_("All my sites"),
     )
-    subject_id = forms.CharField(
+    subject_id = FreeTextField(
         label=_("Subject ID"),
         required=False,
         max_length=16,

@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.forms import reason_for_change_field
+from ecrf.common.forms import FreeTextField
 from ecrf.studies.models import Site
 
 from .models import ParticipantStatus, WithdrawalDecidedBy
@@ -56,7 +57,7 @@ class ParticipantFilterForm(forms.Form):
         required=False,
         choices=[("", _("All"))] + list(ParticipantStatus.choices),
     )
-    q = forms.CharField(label=_("Subject ID"), required=False, max_length=16)
+    q = FreeTextField(label=_("Subject ID"), required=False, max_length=16)
 
     def __init__(self, *args: Any, sites: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -97,7 +98,7 @@ class EligibilityForm(forms.Form):
     th1_th2_sample_date = forms.DateField(
         label=_("Th1/Th2 sample date"), required=False, widget=DATE_WIDGET
     )
-    th1_th2_laboratory = forms.CharField(label=_("Laboratory"), required=False, max_length=200)
+    th1_th2_laboratory = FreeTextField(label=_("Laboratory"), required=False, max_length=200)
     frozen_embryos_available = yes_no(_("Frozen embryos available for transfer"))
     able_to_attend_visits = yes_no(_("Able to attend all study visits"))
     antiphospholipid_syndrome = yes_no(_("Antiphospholipid syndrome"))
@@ -138,11 +139,11 @@ class ConsentForm(forms.Form):
 class RandomizeForm(forms.Form):
     """The confirmation step; its one-time token makes a double click allocate once."""
 
-    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    token = FreeTextField(widget=forms.HiddenInput, max_length=64)
 
 
 class UnblindForm(forms.Form):
-    reason = forms.CharField(
+    reason = FreeTextField(
         label=_("Reason for unblinding"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
     )
 
@@ -150,7 +151,7 @@ class UnblindForm(forms.Form):
 class WithdrawalForm(forms.Form):
     date = forms.DateField(label=_("Date of withdrawal"), widget=DATE_WIDGET)
     decided_by = forms.ChoiceField(label=_("Decided by"), choices=[])
-    reason = forms.CharField(
+    reason = FreeTextField(
         label=_("Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
     )
 

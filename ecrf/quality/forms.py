@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from ecrf.common.forms import FreeTextField
+
 from .selectors import WORKLIST_AWAITING, WORKLIST_SORTS
 from .services import DEFAULT_MEANING
 
@@ -18,7 +20,7 @@ class SignForm(forms.Form):
     the casebook, her confirmation that she signs with them open (the service refuses
     the signature without it)."""
 
-    meaning = forms.CharField(
+    meaning = FreeTextField(
         label=_("Meaning of the signature"), max_length=500, initial=DEFAULT_MEANING
     )
     password = forms.CharField(
@@ -34,16 +36,17 @@ class SignForm(forms.Form):
 class VerifyForm(forms.Form):
     """Values to mark as verified: a form, and within it one row or one field (or all)."""
 
-    record = forms.CharField(label=_("Form"), max_length=40)
+    record = FreeTextField(label=_("Form"), max_length=40)
     record_id = forms.IntegerField(label=_("Record"), required=False, min_value=1)
-    field = forms.CharField(label=_("Field"), max_length=60, required=False)
+    field = FreeTextField(label=_("Field"), max_length=60, required=False)
 
 
 class LockForm(forms.Form):
     """Locking on the web says why: a blank reason is refused (the API's lock does not
     ask for one; its contract names none)."""
 
-    reason = forms.CharField(
+    reason = FreeTextField(
+        multiline=True,
         label=_("Reason"),
         max_length=500,
         error_messages={"required": _("Give the reason for locking.")},
@@ -53,7 +56,8 @@ class LockForm(forms.Form):
 class UnlockForm(forms.Form):
     """Unlocking always says why (the service refuses a blank reason too)."""
 
-    reason = forms.CharField(
+    reason = FreeTextField(
+        multiline=True,
         label=_("Reason for unlocking"),
         max_length=500,
         error_messages={"required": _("Give the reason for unlocking.")},

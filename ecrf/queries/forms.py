@@ -10,6 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.common import catalogue
+from ecrf.common.forms import FreeTextField
 
 from .models import QueryStatus
 from .selectors import AGE_BANDS, LARGEST_ID, SORT_COLUMNS, form_label
@@ -22,15 +23,15 @@ class QueryOpenForm(forms.Form):
     """The field asked about (``record.field``), the record of a multi-record form, the
     question; the service refuses an unknown field or an empty question."""
 
-    target = forms.CharField(required=False, strip=False)
-    record_id = forms.CharField(required=False)
-    text = forms.CharField(required=False, strip=False)
+    target = FreeTextField(required=False, strip=False)
+    record_id = FreeTextField(required=False)
+    text = FreeTextField(required=False, strip=False, multiline=True)
 
 
 class QueryStepForm(forms.Form):
     """An answer, a closing note or why the query is re-opened."""
 
-    text = forms.CharField(required=False, strip=False)
+    text = FreeTextField(required=False, strip=False, multiline=True)
 
 
 #: The age bands as the filter shows them.
@@ -54,7 +55,7 @@ class QueryFilterForm(forms.Form):
         label=_("Status"), required=False, choices=[("", _("All")), *QueryStatus.choices]
     )
     age = forms.ChoiceField(label=_("Age"), required=False)
-    raised_by = forms.CharField(label=_("Raised by"), required=False, max_length=150)
+    raised_by = FreeTextField(label=_("Raised by"), required=False, max_length=150)
     sort = forms.ChoiceField(label=_("Sort by"), required=False)
     page = forms.IntegerField(label=_("Page"), required=False, min_value=1)
 

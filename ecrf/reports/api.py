@@ -35,8 +35,8 @@ class ArmResultSerializer(serializers.Serializer):
 
 
 class EndpointResultSerializer(serializers.Serializer):
-    low = ArmResultSerializer(help_text="Low dose, 2 mg/day.")
-    high = ArmResultSerializer(help_text="High dose, 4 mg/day.")
+    low = ArmResultSerializer(help_text="The low-dose arm.")
+    high = ArmResultSerializer(help_text="The high-dose arm.")
 
 
 class EndpointsSerializer(serializers.Serializer):

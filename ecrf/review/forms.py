@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from ecrf.accounts.models import User
 from ecrf.accounts.roles import Role
 from ecrf.accounts.selectors import sites_visible_to
+from ecrf.common.forms import FreeTextField
 from ecrf.studies.models import Site
 
 from .models import Signal
@@ -88,15 +89,15 @@ class AuditFilterForm(forms.Form):
     """What a reviewer narrows the trail to (every filter optional)."""
 
     site = forms.ChoiceField(label=_("Site"), required=False)
-    subject_id = forms.CharField(label=_("Subject ID"), max_length=16, required=False)
-    user = forms.CharField(label=_("User"), max_length=200, required=False)
+    subject_id = FreeTextField(label=_("Subject ID"), max_length=16, required=False)
+    user = FreeTextField(label=_("User"), max_length=200, required=False)
     role = forms.ChoiceField(label=_("Role"), required=False)
     record = forms.ChoiceField(label=_("Form"), required=False)
-    field = forms.CharField(label=_("Field"), max_length=63, required=False, validators=[_NAME])
+    field = FreeTextField(label=_("Field"), max_length=63, required=False, validators=[_NAME])
     action = forms.ChoiceField(label=_("Action"), required=False)
     since = MomentField(label=_("From"), required=False)
     until = MomentField(label=_("Until"), required=False, end_of_day=True)
-    reason = forms.CharField(label=_("Reason contains"), max_length=200, required=False)
+    reason = FreeTextField(label=_("Reason contains"), max_length=200, required=False)
     signal = forms.ChoiceField(label=_("Risk signal"), required=False)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -143,7 +144,7 @@ class AuditReviewForm(forms.Form):
 
     site = forms.ChoiceField(label=_("Site"))
     through = MomentField(label=_("Reviewed through"), end_of_day=True)
-    comment = forms.CharField(label=_("Comment"), max_length=4000, widget=forms.Textarea)
+    comment = FreeTextField(label=_("Comment"), max_length=4000, widget=forms.Textarea)
 
     def __init__(
         self, *args: Any, user: User, sites: dict[str, Site] | None = None, **kwargs: Any

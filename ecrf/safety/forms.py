@@ -9,6 +9,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from ecrf.common.forms import FreeTextField
+
 from .models import CTCAE_GRADES, ActionTaken, Outcome, SeriousnessCriterion
 
 if TYPE_CHECKING:
@@ -21,7 +23,7 @@ DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="
 class AdverseEventForm(forms.Form):
     """An adverse event as the site reports it; the services check the protocol's rules."""
 
-    term = forms.CharField(label=_("Adverse event term"), max_length=200)
+    term = FreeTextField(label=_("Adverse event term"), max_length=200)
     onset_date = forms.DateField(label=_("Onset date"), widget=DATE_WIDGET)
     end_date = forms.DateField(label=_("End date"), required=False, widget=DATE_WIDGET)
     ctcae_grade = forms.TypedChoiceField(
@@ -79,7 +81,7 @@ class AdverseEventForm(forms.Form):
 
 
 class AdverseEventEditForm(AdverseEventForm):
-    reason = forms.CharField(
+    reason = FreeTextField(
         label=_("Reason for change"),
         required=False,
         max_length=500,

@@ -12,6 +12,7 @@ from django.utils.translation import pgettext_lazy
 
 from ecrf.audit.forms import reason_for_change_field
 from ecrf.common import catalogue
+from ecrf.common.forms import FreeTextField
 
 from .models import EmbryoStage, Intake, VisitOutcome
 
@@ -40,7 +41,7 @@ class EmbryoTransferForm(forms.Form):
     embryo_stage = forms.ChoiceField(
         label=_("Embryo stage"), required=False, choices=[("", "—"), *EmbryoStage.choices]
     )
-    embryo_grade = forms.CharField(label=_("Embryo grade"), required=False, max_length=40)
+    embryo_grade = FreeTextField(label=_("Embryo grade"), required=False, max_length=40)
     reason = reason_for_change_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -68,9 +69,9 @@ class DoseIntakeForm(forms.Form):
         max_value=Decimal("100"),
         help_text=_("Leave empty for the arm's dose of one intake."),
     )
-    missed_reason = forms.CharField(label=_("Reason missed"), required=False, max_length=500)
-    comment = forms.CharField(label=_("Comment"), required=False, max_length=500)
-    deviation_reason = forms.CharField(
+    missed_reason = FreeTextField(label=_("Reason missed"), required=False, max_length=500)
+    comment = FreeTextField(label=_("Comment"), required=False, max_length=500)
+    deviation_reason = FreeTextField(
         label=_("Reason, if the dose differs from the arm's"), required=False, max_length=500
     )
 
@@ -103,7 +104,7 @@ class DoseCorrectionForm(DoseIntakeForm):
 
 class DispensingForm(forms.Form):
     dispensed_on = forms.DateField(label=_("Dispensed on"), widget=DATE_WIDGET)
-    lot_number = forms.CharField(label=_("Lot number"), max_length=40)
+    lot_number = FreeTextField(label=_("Lot number"), max_length=40)
     capsules = forms.IntegerField(label=_("Capsules dispensed"), min_value=1, max_value=10_000)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -127,7 +128,7 @@ class VisitRecordForm(forms.Form):
     visit_code = forms.ChoiceField(label=_("Visit"))
     outcome = forms.ChoiceField(label=_("Outcome"), choices=[("", "—"), *VisitOutcome.choices])
     done_on = forms.DateField(label=_("Done on"), required=False, widget=DATE_WIDGET)
-    reason = forms.CharField(
+    reason = FreeTextField(
         label=_("Reason (out of window or missed)"), required=False, max_length=500
     )
 

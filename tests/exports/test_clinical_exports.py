@@ -506,3 +506,19 @@ def test_split_text_cuts_between_characters():
     assert "".join(parts) == text
     assert all(len(p.encode()) <= 200 for p in parts)
     assert split_text("") == [""]
+
+
+@pytest.mark.requirement("CFR11-10B-READABLE")
+def test_control_characters_already_stored_reach_csv_and_xpt_as_stored(trial, tmp_path):
+    """Text stored before the boundary refused control characters exports whole: CSV and
+    SAS transport can hold them, and their readers give them back."""
+    from ecrf.safety.models import AdverseEvent
+
+    stored = "Head\x01ache\x0b\x85"
+    AdverseEvent.objects.update(term=stored)
+    archive, _calls = export(write_clinical_csv, scope_for(trial))
+    [event] = read_csv(archive, "wide/adverse_event.csv")
+    assert event["term"] == stored
+    archive, _calls = export(write_clinical_xpt, scope_for(trial))
+    frame, _meta = read_xpt(archive, "ae.xpt", tmp_path)
+    assert list(frame["TERM"]) == [stored]

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
 from ecrf.audit.commands import AuditedCommand
+from ecrf.common.text import clean_free_text
 from ecrf.home.services import study_setup_trial
 from ecrf.studies import trial
 
@@ -30,8 +32,12 @@ class Command(AuditedCommand):
             code, sep, name = spec.partition("=")
             if not sep or not code.strip() or not name.strip():
                 raise CommandError(f"--site expects CODE=NAME, got {spec!r}")
+            try:
+                code, name = (clean_free_text(part.strip()) for part in (code, name))
+            except ValidationError as exc:
+                raise CommandError(f"--site {spec!r}: {' '.join(exc.messages)}") from exc
             known = {c: ja for c, _, ja in trial.SITES}
-            sites.append((code.strip(), name.strip(), known.get(code.strip(), "")))
+            sites.append((code, name, known.get(code, "")))
         if not sites:
             sites = list(trial.SITES)
         study, report = study_setup_trial(sites=sites, performed_by=None)
