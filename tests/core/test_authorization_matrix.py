@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -30,6 +31,7 @@ from tests.conftest import (
     study_user,
     transfer_planned_on_1_march,
 )
+from tests.core import admin_matrix
 from tests.core.test_site_isolation import ROUTES, app_routes
 
 pytestmark = [
@@ -183,6 +185,8 @@ ACCESS: dict[str, Rule] = {
     "reports-efficacy": rule(get=LIST_KEEPERS),
     "access-review": rule(get=frozenset({"admin", "data_manager"})),
     "access-reviews": rule(get=frozenset({"admin", "data_manager"}), post=frozenset({"admin"})),
+    # Each her own keys; an administrator everyone's.
+    "api-keys": rule(get=ALL),
     "audit-events": rule(get=AUDIT_REVIEWERS),
     "audit-reviews": rule(get=AUDIT_REVIEWERS, post=QUERY_RAISERS),
     "form-catalogue": rule(get=ALL),
@@ -301,5 +305,67 @@ def test_each_role_gets_what_the_table_says(name, scenery, client_for, api_for):
                 wrong.append(
                     f"{principal} {method.upper()}: {got} ({response.status_code}), "
                     f"expected {expected}"
+                )
+    assert wrong == [], f"{url}\n" + "\n".join(wrong)
+
+
+# -- the admin site --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def admin_scenery(scenery: Scenery, django_db_blocker: Any) -> Scenery:
+    """The scenery, with a record of every kind the admin site shows."""
+    with django_db_blocker.unblock():
+        admin_matrix.admin_records(scenery.users)
+        admin_matrix.serious_adverse_event(
+            scenery.objects["participant"], scenery.users["coordinator"]
+        )
+    return scenery
+
+
+def test_every_admin_page_is_in_the_matrix(trial_built):
+    # Asks for the trial so as not to empty the tables under the module's open scenery.
+    pages = {route.name for route in admin_matrix.admin_routes()}
+    site = {f"admin:{name}" for name in admin_matrix.SITE_PAGES}
+    unknown = sorted(admin_matrix.admin_url_names() - pages - site)
+    assert unknown == [], "admin URLs neither of a registered ModelAdmin nor of the site"
+
+
+def test_only_the_admin_role_enters_the_admin_site(admin_scenery, client_for):
+    url = reverse("admin:index")
+    got = {"anonymous": admin_matrix.outcome(Client().get(url))}
+    for role in ROLES:
+        got[role] = admin_matrix.outcome(client_for(admin_scenery.users[role]).get(url))
+    assert got == {
+        principal: "allowed" if principal in admin_matrix.ADMIN_SITE_ROLES else "sign in"
+        for principal in ("anonymous", *ROLES)
+    }
+
+
+@pytest.mark.parametrize("route", admin_matrix.admin_routes(), ids=lambda route: route.id)
+def test_each_role_gets_what_the_admin_policy_says(route, admin_scenery, client_for):
+    users = admin_scenery.users
+    record = admin_matrix.record_of(route.model) if route.names_a_record else None
+    if route.names_a_record and record is None:
+        assert not admin_matrix.admin_may(route, users["admin"], "get", None), (
+            f"No {route.model._meta.label} to open in the admin: add one to admin_records()"
+        )
+    url = route.url(record.pk if record is not None else 0)
+    wrong: list[str] = []
+    for principal in ("anonymous", *ROLES):
+        user = users.get(principal)
+        client = Client() if user is None else client_for(user)
+        for method in ("get", "post"):
+            # An empty POST saves nothing; should one ever delete, the next caller still
+            # finds the record.
+            with transaction.atomic():
+                response = getattr(client, method)(url)
+                transaction.set_rollback(True)
+            got = admin_matrix.outcome(response)
+            allowed = admin_matrix.expected(route, principal, user, method, record)
+            if got not in allowed:
+                wrong.append(
+                    f"{principal} {method.upper()}: {got} ({response.status_code}), "
+                    f"expected {' or '.join(sorted(allowed))}"
                 )
     assert wrong == [], f"{url}\n" + "\n".join(wrong)

@@ -103,6 +103,7 @@ ROUTES: dict[str, str | tuple[str, dict[str, str]] | None] = {
     "reports-efficacy": None,
     "access-review": None,
     "access-reviews": None,
+    "api-keys": None,
     "audit-events": None,
     "audit-reviews": None,
     "form-catalogue": None,

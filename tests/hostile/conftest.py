@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, settings
 from rest_framework.test import APIClient
 
 from ecrf.accounts.models import User
-from ecrf.accounts.services import api_token_issue
 from tests.conftest import sign_in
+from tests.factories import api_key_for
 
 settings.register_profile(
     "hostile",
@@ -83,9 +83,7 @@ class Scene:
     def api(self, role: str) -> APIClient:
         user = self.user(role)
         client = APIClient()
-        client.credentials(
-            HTTP_AUTHORIZATION=f"Token {api_token_issue(user=user, performed_by=user).key}"
-        )
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_key_for(user)}")
         return client
 
 

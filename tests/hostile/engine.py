@@ -29,6 +29,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, models, transaction
 from django.http import HttpResponse
 from django.utils.datastructures import MultiValueDict
+from django.utils.html import escape
 from hypothesis import strategies as st
 from rest_framework import serializers
 
@@ -137,6 +138,8 @@ class Target:
     operation: tuple[str, str] | None = None
     #: the valid baseline is saved (False: the page only shows or checks, never saves)
     saves: bool = True
+    #: the page that shows a stored record: every text stored must appear there escaped
+    shown_at: Callable[[Ctx, models.Model], str] | None = None
 
     @property
     def id(self) -> str:
@@ -149,7 +152,10 @@ class Target:
         return {
             name: kind_of(f)
             for name, f in found.items()
-            if not getattr(f, "read_only", False) and not isinstance(f, serializers.HiddenField)
+            if not getattr(f, "read_only", False)
+            # a disabled field ignores what is posted: it takes no input
+            and not getattr(f, "disabled", False)
+            and not isinstance(f, serializers.HiddenField)
         }
 
 
@@ -328,6 +334,7 @@ def judge(
         )
         return verdict
     _check_stored(target, ctx, case, extras_before)
+    _check_shown_escaped(target, ctx, case)
     return verdict
 
 
@@ -446,6 +453,35 @@ def _check_stored(target: Target, ctx: Ctx, case: Case, extras_before: dict[str,
                 assert str(stored) != injected, (
                     f"{target.name}: the extra field {name!r} was stored: {stored!r}"
                 )
+
+
+#: characters HTML gives a meaning to, which a page must show escaped
+HTML_SPECIAL = frozenset("<>&\"'")
+
+
+def _check_shown_escaped(target: Target, ctx: Ctx, case: Case) -> None:
+    """Every stored text with a character HTML gives a meaning to is on the record's page
+    escaped, and a stored piece of markup never appears there as markup."""
+    if target.shown_at is None:
+        return
+    record = stored_record(target, ctx)
+    assert record is not None
+    texts = [
+        value
+        for f in record._meta.concrete_fields
+        if isinstance(value := getattr(record, f.attname), str) and HTML_SPECIAL & set(value)
+    ]
+    if not texts:
+        return
+    response = ctx.client.get(target.shown_at(ctx, record))
+    assert response.status_code == 200, (
+        f"{target.name}: the record's page answered {response.status_code}"
+    )
+    page = response.content.decode()
+    for text in texts:
+        assert escape(text) in page, f"{target.name}: {text!r} is not shown escaped for {case}"
+        if "<" in text and len(text) >= 12:
+            assert text not in page, f"{target.name}: {text!r} is shown as markup for {case}"
 
 
 def stored_record(target: Target, ctx: Ctx) -> models.Model | None:

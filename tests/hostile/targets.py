@@ -21,6 +21,7 @@ from ecrf.accounts.selectors import sites_visible_to
 from ecrf.api import access as api_access
 from ecrf.api import audit as api_audit
 from ecrf.api import forms as api_forms
+from ecrf.api import keys as api_keys
 from ecrf.api import queries as api_queries
 from ecrf.api import review as api_review
 from ecrf.api import serializers as api
@@ -83,6 +84,7 @@ from randomization.forms import ExtendListForm, GenerateListForm, ImportListForm
 from randomization.models import RandomizationList
 from tests.factories import ELIGIBLE_ANSWERS, PASSWORD, ParticipantFactory
 
+from .admin_targets import ADMIN_TARGETS
 from .engine import Ctx, Target
 
 
@@ -91,24 +93,6 @@ class LoginFields(LoginForm):
 
     def clean(self) -> dict[str, Any]:
         return self.cleaned_data
-
-
-class QueryStepPost(forms.Form):
-    """What a query's page posts for one step: the words of the question or answer."""
-
-    text = forms.CharField(required=False)
-
-
-class QueryOpenPost(QueryStepPost):
-    """What the participant's page posts to open a query: form.field, words, record id."""
-
-    target = forms.CharField(required=False)
-    record_id = forms.CharField(required=False)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The page ignores a record id that is not a number (the form may need none).
-        self.fields["record_id"].validators = []
 
 
 # -- shared set-ups --------------------------------------------------------------------
@@ -842,7 +826,7 @@ WEB_TARGETS += [
             "text": "Please check the date against the signed form.",
             "record_id": "",
         },
-        build=lambda c, d, f: QueryOpenPost(d),
+        build=lambda c, d, f: QueryOpenForm(d),
         stored=lambda c: QueryMessage.objects.order_by("-pk").first(),
         not_stored=frozenset({"target", "record_id"}),
         clock="2026-03-16",
@@ -855,7 +839,7 @@ WEB_TARGETS += [
         path=lambda c: f"/queries/{c.query.pk}/respond/",
         setup=lambda s: _with_query(s, "coordinator", answered=False, make=_web),
         baseline=lambda c: {"text": "Checked against the signed form: correct."},
-        build=lambda c, d, f: QueryStepPost(d),
+        build=lambda c, d, f: QueryStepForm(d),
         stored=_latest(QueryMessage, query="query"),
         clock="2026-03-16",
     ),
@@ -867,7 +851,7 @@ WEB_TARGETS += [
         path=lambda c: f"/queries/{c.query.pk}/reopen/",
         setup=lambda s: _closed_query(s, make=_web),
         baseline=lambda c: {"text": "The date still disagrees with the source."},
-        build=lambda c, d, f: QueryStepPost(d),
+        build=lambda c, d, f: QueryStepForm(d),
         stored=_latest(QueryMessage, query="query"),
         clock="2026-03-16",
         weight=0.5,
@@ -1410,7 +1394,26 @@ API_TARGETS.append(
     )
 )
 
-TARGETS = WEB_TARGETS + API_TARGETS
+#: A query closed from its page, with the monitor's note (the page's other steps above).
+WEB_TARGETS.append(
+    Target(
+        name="query_close",
+        schema=QueryStepForm,
+        role="monitor",
+        method="post",
+        path=lambda c: f"/queries/{c.query.pk}/close/",
+        setup=lambda s: _with_query(s, "monitor", answered=True, make=_web),
+        baseline=lambda c: {"text": "Resolved: the date matches the signed form."},
+        build=lambda c, d, f: QueryStepForm(d),
+        stored=_latest(QueryMessage, query="query"),
+        # the service keeps a closing note without its surrounding blanks (none: empty)
+        expect=lambda cleaned, record: {**cleaned, "text": (cleaned.get("text") or "").strip()},
+        clock="2026-03-16",
+        weight=0.5,
+    )
+)
+
+TARGETS = WEB_TARGETS + API_TARGETS + ADMIN_TARGETS
 
 #: Forms and serializers that take no input from a client, and why.
 NOT_INPUTS: dict[type, str] = {
@@ -1443,6 +1446,7 @@ NOT_INPUTS: dict[type, str] = {
     api_access.AccountAccessSerializer: "answer of GET access-review",
     api_access.GrantSerializer: "part of the answer of GET access-review",
     api_access.ApiKeySerializer: "part of the answer of GET access-review",
+    api_keys.ApiKeySummarySerializer: "answer of GET api-keys",
     api_access.AccessReviewSerializer: "answer of the access-reviews endpoints",
     api_access.AccountChangeSerializer: "part of POST access-reviews (examined there)",
     api_audit.AuditEventSerializer: "part of the answer of GET audit-events",
