@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import override
 
@@ -34,8 +34,8 @@ REQUEUE_AFTER = dt.timedelta(minutes=15)
 Message = TypeVar("Message", bound=OutboxMessage)
 
 
-def outbox_message_id(message: OutboxMessage) -> str:
-    """The ``Message-ID`` of an outbox e-mail: the same on every attempt to send it.
+def stable_message_id(row: Model, created_at: dt.datetime) -> str:
+    """The ``Message-ID`` of the e-mail a row stands for: the same on every attempt to send it.
 
     Made only of what is fixed when the row is written (its table, its id, the instant
     it was created, to the microsecond) and the domain of ``DEFAULT_FROM_EMAIL``, not of
@@ -43,9 +43,25 @@ def outbox_message_id(message: OutboxMessage) -> str:
     the same message, and rows of two databases (a restored copy, another installation)
     do not share one.
     """
-    created = message.created_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+    created = created_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S%f")
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >") or "localhost"
-    return f"<{message._meta.label_lower}.{message.pk}.{created}@{domain}>"
+    return f"<{row._meta.label_lower}.{row.pk}.{created}@{domain}>"
+
+
+def outbox_message_id(message: OutboxMessage) -> str:
+    """The ``Message-ID`` of an outbox e-mail (:func:`stable_message_id`)."""
+    return stable_message_id(message, message.created_at)
+
+
+def mail_send(*, subject: str, body: str, to: list[str], message_id: str) -> None:
+    """Hand one plain-text e-mail to the mail server, under the given ``Message-ID``."""
+    EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+        headers={"Message-ID": message_id},
+    ).send()
 
 
 def outbox_send(
@@ -86,13 +102,12 @@ def outbox_send(
             logger.error("%s %s not sent: %s", message._meta.label, message.pk, nobody)
         else:
             try:
-                EmailMessage(
+                mail_send(
                     subject=message.subject,
                     body=message.body,
-                    from_email=settings.DEFAULT_FROM_EMAIL,
                     to=addresses,
-                    headers={"Message-ID": outbox_message_id(message)},
-                ).send()
+                    message_id=outbox_message_id(message),
+                )
             except Exception as exc:
                 failure = exc
                 message.last_error = f"{type(exc).__name__}: {exc}"[:2000]

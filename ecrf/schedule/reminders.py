@@ -17,8 +17,6 @@ from collections.abc import Callable
 from smtplib import SMTPRecipientsRefused
 from typing import TYPE_CHECKING
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -27,6 +25,7 @@ from django.utils.translation import ngettext, override
 
 from ecrf.accounts.models import User
 from ecrf.accounts.policy import reminded_of_visits
+from ecrf.notifications.services import mail_send, stable_message_id
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.selectors import participants_visible_to
 from ecrf.participants.services import site_today
@@ -206,8 +205,10 @@ def reminders_send_pending(*, limit: int = 500) -> int:
       the connection to the database or the mail server breaks, after the mail server
       accepted a message but before the commit, that one row stays unsent and its
       message is sent again by the next run. No more than one message per crash can
-      be sent twice; the SMTP exchange and the database commit cannot be made one
-      atomic step.
+      be sent twice, and the copy carries the same ``Message-ID``
+      (:func:`~ecrf.notifications.services.stable_message_id`), so a mail server or
+      reader that drops a Message-ID it already has delivers it once; the SMTP
+      exchange and the database commit cannot be made one atomic step.
 
     Rows whose recipient has since been deactivated or has no e-mail address are left
     unsent, and so are rows whose news is past (``STILL_NEWS_DAYS``). A recipient the
@@ -242,11 +243,11 @@ def reminders_send_pending(*, limit: int = 500) -> int:
             if reminder is None:
                 break
             try:
-                send_mail(
+                mail_send(
                     subject=reminder.subject,
-                    message=reminder.body,
-                    from_email=settings.DEFAULT_FROM_EMAIL,
-                    recipient_list=[reminder.recipient.email],
+                    body=reminder.body,
+                    to=[reminder.recipient.email],
+                    message_id=stable_message_id(reminder, reminder.created_at),
                 )
             except SMTPRecipientsRefused as exc:
                 refused.append(reminder.pk)

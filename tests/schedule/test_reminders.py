@@ -254,25 +254,63 @@ def test_a_failure_mid_way_keeps_what_was_sent_and_the_next_run_sends_the_rest(
     make_user("coordinator", ["S01"], email="crc-2@example.org", language="en")
     with at("2026-02-21"):
         assert reminders_prepare() == 4
-    real_send_mail = reminders.send_mail
+    real_mail_send = reminders.mail_send
     calls = []
 
-    def send_mail_failing_on_the_third(**kwargs):
+    def mail_send_failing_on_the_third(**kwargs):
         calls.append(kwargs["subject"])
         if len(calls) == 3:
             raise ConnectionRefusedError("mail server went away")
-        return real_send_mail(**kwargs)
+        return real_mail_send(**kwargs)
 
-    monkeypatch.setattr(reminders, "send_mail", send_mail_failing_on_the_third)
+    monkeypatch.setattr(reminders, "mail_send", mail_send_failing_on_the_third)
     with at("2026-02-21"), pytest.raises(ConnectionRefusedError):
         reminders_send_pending()
     assert len(mail.outbox) == 2
     assert Reminder.objects.filter(sent_at__isnull=False).count() == 2
-    monkeypatch.setattr(reminders, "send_mail", real_send_mail)
+    monkeypatch.setattr(reminders, "mail_send", real_mail_send)
     with at("2026-02-21"):
         assert reminders_send_pending() == 2
     sent = Counter((tuple(m.to), m.subject) for m in mail.outbox)
     assert len(sent) == 4 and set(sent.values()) == {1}
+
+
+@pytest.mark.requirement("PROT-VISIT-REMINDERS", "ICH-E6R3-4.3.6-SYSTEM-FAILURE")
+@pytest.mark.django_db
+def test_a_copy_sent_again_after_a_crash_carries_the_same_message_id(
+    crc, dosing_from_22_february, monkeypatch
+):
+    with at("2026-02-21"):
+        assert reminders_prepare() == 2
+    real_mail_send = reminders.mail_send
+    accepted = []
+
+    def accepted_then_died(**kwargs):
+        real_mail_send(**kwargs)
+        accepted.append(kwargs["message_id"])
+        if len(accepted) == 1:
+            raise ConnectionResetError("worker lost the database after the server accepted")
+
+    monkeypatch.setattr(reminders, "mail_send", accepted_then_died)
+    with at("2026-02-21"), pytest.raises(ConnectionResetError):
+        reminders_send_pending()
+    assert Reminder.objects.filter(sent_at__isnull=False).count() == 0
+    with at("2026-02-21"):
+        assert reminders_send_pending() == 2
+
+    ids = [m.extra_headers["Message-ID"] for m in mail.outbox]
+    assert len(mail.outbox) == 3 and len(set(ids)) == 2
+    assert ids[0] == ids[1] == accepted[0]
+    first = Reminder.objects.order_by("pk").first()
+    assert (
+        accepted[0]
+        == f"<schedule.reminder.{first.pk}."
+        + first.created_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S%f")
+        + "@"
+        + settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >")
+        + ">"
+    )
+    assert [m.message()["Message-ID"] for m in mail.outbox] == ids
 
 
 @pytest.mark.requirement("PROT-VISIT-REMINDERS", "ICH-E6R3-4.3.6-SYSTEM-FAILURE")
@@ -285,16 +323,16 @@ def test_a_refused_recipient_holds_up_nobody_else_and_is_given_up_after_three_re
     make_user("coordinator", ["S01"], email="crc@example.org", language="en")
     with at("2026-02-21"):
         assert reminders_prepare() == 4
-    real_send_mail = reminders.send_mail
+    real_mail_send = reminders.mail_send
     tried = []
 
     def refuse_one_address(**kwargs):
-        tried.append(kwargs["recipient_list"][0])
-        if kwargs["recipient_list"] == ["gone@example.org"]:
+        tried.append(kwargs["to"][0])
+        if kwargs["to"] == ["gone@example.org"]:
             raise smtplib.SMTPRecipientsRefused({"gone@example.org": (550, b"No such user")})
-        return real_send_mail(**kwargs)
+        return real_mail_send(**kwargs)
 
-    monkeypatch.setattr(reminders, "send_mail", refuse_one_address)
+    monkeypatch.setattr(reminders, "mail_send", refuse_one_address)
     with at("2026-02-21"):
         assert reminders_send_pending() == 2
     assert [m.to for m in mail.outbox] == [["crc@example.org"]] * 2
