@@ -16,7 +16,8 @@ Records kept beside the forms (the status log, unblindings, edit-check findings)
 the randomization lists are here too, marked as such, so that every model holding
 participant data, and every model whose history is concealed, is named once.
 The study's settings are declared here too (:data:`STUDY_SETTINGS`), each with what it
-governs, which decides whether it may change while the study database is locked.
+governs, which decides whether it may change while the study database is locked, and so
+are the tables whose rows are part of the study's design (:data:`STUDY_DESIGN_TABLES`).
 
 This module imports no model: models are named by their label and looked up only
 when a label, type or code list is asked for.
@@ -937,3 +938,35 @@ def study_setting(name: str) -> StudySetting:
 def settings_frozen_by_study_lock() -> tuple[str, ...]:
     """The settings (design and analysis) that do not change while the study is locked."""
     return tuple(s.name for s in STUDY_SETTINGS if s.frozen_by_study_lock)
+
+
+@dataclass(frozen=True)
+class StudyDesignTable:
+    """A table whose rows are part of the study's design: the arms and their doses, the
+    visits and their windows, the edit checks, each site's laboratory normal ranges.
+
+    While the study database is locked, no row of it is added, removed or changed,
+    whatever path the write takes (the database refuses it), but for its ``operational``
+    columns (names shown to users, their order), which change nothing in the data or
+    their analysis. ``study_path`` names the foreign key leading to the study: ``study``
+    directly, or ``site`` for a table kept per site.
+    """
+
+    model: str
+    study_path: Literal["study", "site"]
+    operational: tuple[str, ...] = ()
+
+
+STUDY_DESIGN_TABLES: tuple[StudyDesignTable, ...] = (
+    StudyDesignTable("studies.Arm", "study", operational=("name_en", "name_ja", "order")),
+    StudyDesignTable(
+        "studies.VisitDefinition", "study", operational=("name_en", "name_ja", "order")
+    ),
+    StudyDesignTable("endpoints.EditCheckSetting", "study"),
+    StudyDesignTable("labs.NormalRange", "site"),
+)
+
+
+def study_design_table(label: str) -> StudyDesignTable:
+    """The design table of this model label (``KeyError`` for a model that is not one)."""
+    return {table.model: table for table in STUDY_DESIGN_TABLES}[label]

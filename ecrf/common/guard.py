@@ -1,4 +1,5 @@
-"""The database guard on every table of participant data, and on the study's settings.
+"""The database guard on every table of participant data, and on the study's settings
+and design tables.
 
 One PostgreSQL function, called by a BEFORE trigger on each guarded table, so that
 it holds whatever writes (the UI, the API, the admin, a command, raw SQL):
@@ -142,6 +143,46 @@ def settings_guarded(model: M) -> M:
                 END IF;
                 RETURN NEW;
             """,
+    )
+    return pgtrigger.register(trigger)(model)
+
+
+def design_guarded(model: M) -> M:
+    """Put a table of the study's design under the study's database lock.
+
+    While the study is locked, a row added, removed or changed in anything but its
+    operational columns (the catalogue's :data:`~ecrf.common.catalogue.STUDY_DESIGN_TABLES`
+    entry says which) is refused with SQLSTATE ``EL001``, whatever path the write takes.
+    """
+    table = catalogue.study_design_table(model._meta.label)
+    if table.study_path == "site":
+        study_of = "(SELECT s.study_id FROM studies_site s WHERE s.id = {row}.site_id)"
+    else:
+        study_of = "{row}.study_id"
+    operational = ", ".join(f"'{name}'" for name in table.operational)
+    unchanged = (
+        f"(to_jsonb(NEW) - ARRAY[{operational}]::text[])"
+        f" = (to_jsonb(OLD) - ARRAY[{operational}]::text[])"
+    )
+    trigger = pgtrigger.Trigger(
+        name="design_locked_with_study",
+        when=pgtrigger.Before,
+        operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+        # the names come from the catalogue, never from a user
+        func=f"""
+                IF TG_OP = 'UPDATE' AND {unchanged} THEN
+                    RETURN NEW;
+                END IF;
+                IF EXISTS (SELECT 1 FROM quality_lock l
+                            WHERE l.scope = 'study' AND l.unlocked_at IS NULL
+                              AND l.study_id IN ({study_of.format(row="OLD")},
+                                                 {study_of.format(row="NEW")})) THEN
+                    RAISE EXCEPTION USING
+                        ERRCODE = 'EL001',
+                        MESSAGE = format('locked study: %s', TG_TABLE_NAME);
+                END IF;
+                RETURN coalesce(NEW, OLD);
+            """,  # noqa: S608
     )
     return pgtrigger.register(trigger)(model)
 

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.tracking import audited
 from ecrf.common import messages
-from ecrf.common.guard import guarded
+from ecrf.common.guard import design_guarded, guarded
 
 
 class Result(models.TextChoices):
@@ -79,6 +79,7 @@ class Severity(models.TextChoices):
     SOFT = "soft", _("Soft (warns, asks for confirmation)")
 
 
+@design_guarded
 @audited()
 class EditCheckSetting(models.Model):
     """A study's setting of one edit check: on or off, hard or soft, its threshold."""

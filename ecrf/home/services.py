@@ -19,6 +19,7 @@ from ecrf.accounts.policy import enforce, may_change_study_settings
 from ecrf.audit.context import change_context
 from ecrf.audit.services import changed_values, require_reason
 from ecrf.common import catalogue
+from ecrf.common.locks import standing_study_lock
 from ecrf.endpoints.checks import CHECKS
 from ecrf.endpoints.models import EditCheckSetting
 from ecrf.labs.services import normal_ranges_setup
@@ -42,6 +43,8 @@ class SetupReport:
     sites_created: list[str] = field(default_factory=list)
     sites_unchanged: list[str] = field(default_factory=list)
     lists_created: list[str] = field(default_factory=list)
+    #: The study database was locked, so nothing was added to the study.
+    study_locked: bool = False
 
 
 @transaction.atomic
@@ -52,7 +55,8 @@ def study_setup_trial(
 
     Changes nothing that exists: running it twice gives the same database as running
     it once (idempotent). Each site without a randomization list gets one, generated
-    from a recorded secure seed and activated.
+    from a recorded secure seed and activated. A study whose database is locked gets
+    nothing added (no site, arm, visit, check, range or list), as its design is frozen.
     """
     report = SetupReport()
     with change_context(performed_by=performed_by, reason="setup_trial"):
@@ -71,6 +75,12 @@ def study_setup_trial(
                 "efficacy_alpha": Decimal(trial.EFFICACY_ALPHA),
             },
         )
+        if standing_study_lock(study.pk) is not None:
+            report.study_locked = True
+            report.sites_unchanged = list(
+                study.sites.order_by("code").values_list("code", flat=True)
+            )
+            return study, report
         for order, (code, name_en, name_ja, dose, weight) in enumerate(trial.ARMS):
             Arm.objects.get_or_create(
                 study=study,

@@ -6,7 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.tracking import audited
-from ecrf.common.guard import guarded
+from ecrf.common.guard import design_guarded, guarded
 
 
 class Analyte(models.TextChoices):
@@ -23,6 +23,7 @@ class LabVisit(models.TextChoices):
     ET_PLUS_14 = "et_plus_14", _("ET+14")
 
 
+@design_guarded
 @audited()
 class NormalRange(models.Model):
     """A site's laboratory normal range of one analyte, with its unit."""

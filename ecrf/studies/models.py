@@ -14,7 +14,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.tracking import audited
-from ecrf.common.guard import settings_guarded
+from ecrf.common.guard import design_guarded, settings_guarded
 
 
 def validate_time_zone(value: str) -> None:
@@ -203,6 +203,7 @@ class Study(models.Model):
         return self.title_ja if (get_language() or "").startswith("ja") else self.title_en
 
 
+@design_guarded
 @audited()
 class Arm(models.Model):
     """A treatment arm: its dose and its weight in the allocation ratio (2:1 low:high)."""
@@ -238,6 +239,7 @@ class Arm(models.Model):
         return self.name_ja if (get_language() or "").startswith("ja") else self.name_en
 
 
+@design_guarded
 @audited()
 class VisitDefinition(models.Model):
     """A scheduled visit: target day and window, counted from the embryo transfer (day 0)."""

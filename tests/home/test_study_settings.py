@@ -5,6 +5,7 @@ path (the service, the admin, a command, raw SQL)."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -363,8 +364,12 @@ def test_setup_trial_changes_no_setting_of_a_locked_study(
         study=study, changes={"audit_late_entry_days": 10}, reason="SOP 12", performed_by=admin_user
     )
     events = Events.objects.across("studies.StudyEvent").count()
+    sites = sorted(study.sites.values_list("code", flat=True))
+    output = io.StringIO()
+    call_command("setup_trial", stdout=output)
     call_command("setup_trial")
-    call_command("setup_trial")
+    assert "locked, so nothing was added" in output.getvalue()
+    assert sorted(study.sites.values_list("code", flat=True)) == sites
     study.refresh_from_db()
     assert study.audit_late_entry_days == 10
     assert study.efficacy_null_rate == Decimal("0.0500")

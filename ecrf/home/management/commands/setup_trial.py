@@ -45,4 +45,9 @@ class Command(AuditedCommand):
             f"Study {study.code}: {'created' if report.study_created else 'unchanged'}; "
             f"sites created: {', '.join(report.sites_created) or 'none'}; "
             f"unchanged: {', '.join(report.sites_unchanged) or 'none'}"
+            + (
+                "; the study database is locked, so nothing was added"
+                if report.study_locked
+                else ""
+            )
         )
