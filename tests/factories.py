@@ -75,3 +75,24 @@ class ParticipantFactory(factory.Factory):
     @classmethod
     def _create(cls, model_class: type[Participant], **kwargs: object) -> Participant:
         return participant_enroll(**kwargs)  # type: ignore[arg-type]
+
+
+def deactivation_form(user: Any, reason: str) -> dict[str, Any]:
+    """The admin's change form of a coordinator with one site, posted to deactivate her
+    (``is_active`` left out, as an unticked box is) with a reason."""
+    membership = user.memberships.get()
+    return {
+        "username": user.username,
+        "printed_name": user.printed_name,
+        "email": "",
+        "language": "en",
+        "role": "coordinator",
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-id": membership.pk,
+        "memberships-0-user": user.pk,
+        "memberships-0-site": membership.site_id,
+        "reason_for_change": reason,
+    }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from pghistory.models import Events
 
+from ..factories import deactivation_form
+
 pytestmark = pytest.mark.django_db
 
 
@@ -112,21 +114,7 @@ def test_admin_sees_participants_read_only(make_user, client_for, participant_a)
 def test_admin_deactivates_an_account_with_a_reason(make_user, client_for, coordinator_b):
     client = client_for(make_user("admin"))
     url = f"/admin/accounts/user/{coordinator_b.pk}/change/"
-    data = {
-        "username": coordinator_b.username,
-        "printed_name": coordinator_b.printed_name,
-        "email": "",
-        "language": "en",
-        "role": "coordinator",
-        "memberships-TOTAL_FORMS": "1",
-        "memberships-INITIAL_FORMS": "1",
-        "memberships-MIN_NUM_FORMS": "0",
-        "memberships-MAX_NUM_FORMS": "1000",
-        "memberships-0-id": coordinator_b.memberships.get().pk,
-        "memberships-0-user": coordinator_b.pk,
-        "memberships-0-site": coordinator_b.memberships.get().site_id,
-        "reason_for_change": "Left the hospital",
-    }
+    data = deactivation_form(coordinator_b, "Left the hospital")
     response = client.post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
     coordinator_b.refresh_from_db()

@@ -21,7 +21,7 @@ from ecrf.accounts.models import ApiKey, User
 from ecrf.accounts.services import api_token_issue
 from ecrf.studies.models import Study
 
-from ..factories import PASSWORD, api_key_for, enrol_authenticator
+from ..factories import PASSWORD, api_key_for, deactivation_form, enrol_authenticator
 
 pytestmark = [pytest.mark.django_db, pytest.mark.requirement("CFR11-300-API-KEYS")]
 
@@ -177,24 +177,9 @@ def test_an_administrator_setting_her_password_revokes_her_keys(
 
 def test_deactivation_in_the_admin_revokes_her_keys(client_for, make_user, coordinator_b):
     api_key_for(coordinator_b)
-    membership = coordinator_b.memberships.get()
     response = client_for(make_user("admin")).post(
         f"/admin/accounts/user/{coordinator_b.pk}/change/",
-        {
-            "username": coordinator_b.username,
-            "printed_name": coordinator_b.printed_name,
-            "email": "",
-            "language": "en",
-            "role": "coordinator",
-            "memberships-TOTAL_FORMS": "1",
-            "memberships-INITIAL_FORMS": "1",
-            "memberships-MIN_NUM_FORMS": "0",
-            "memberships-MAX_NUM_FORMS": "1000",
-            "memberships-0-id": membership.pk,
-            "memberships-0-user": coordinator_b.pk,
-            "memberships-0-site": membership.site_id,
-            "reason_for_change": "Left the study team",
-        },
+        deactivation_form(coordinator_b, "Left the study team"),
     )
     assert response.status_code == 302
     assert not User.objects.get(pk=coordinator_b.pk).is_active

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from ecrf.accounts.models import User
 from ecrf.accounts.services import user_create
 
-from ..factories import PASSWORD, api_key_for
+from ..factories import PASSWORD, api_key_for, deactivation_form
 
 pytestmark = pytest.mark.django_db
 
@@ -61,24 +61,9 @@ def test_a_deactivated_account_can_neither_sign_in_nor_use_its_key(
     make_user, client_for, coordinator_b
 ):
     key = api_key_for(coordinator_b)
-    membership = coordinator_b.memberships.get()
     response = client_for(make_user("admin")).post(
         f"/admin/accounts/user/{coordinator_b.pk}/change/",
-        {
-            "username": coordinator_b.username,
-            "printed_name": coordinator_b.printed_name,
-            "email": "",
-            "language": "en",
-            "role": "coordinator",
-            "memberships-TOTAL_FORMS": "1",
-            "memberships-INITIAL_FORMS": "1",
-            "memberships-MIN_NUM_FORMS": "0",
-            "memberships-MAX_NUM_FORMS": "1000",
-            "memberships-0-id": membership.pk,
-            "memberships-0-user": coordinator_b.pk,
-            "memberships-0-site": membership.site_id,
-            "reason_for_change": "Lost her phone and laptop",
-        },
+        deactivation_form(coordinator_b, "Lost her phone and laptop"),
     )
     assert response.status_code == 302
     assert _api(key).get("/api/v1/participants/").status_code == 401
