@@ -46,18 +46,6 @@ NOT_DESIGN = {
 }
 
 
-@pytest.fixture
-def data_manager(make_user: Callable[..., User]) -> User:
-    return make_user("data_manager", printed_name="Dana Manager")
-
-
-@pytest.fixture
-def database_lock(study: Study, data_manager: User) -> Lock:
-    return lock_set(
-        study=study, reason="Database lock for the final analysis", performed_by=data_manager
-    )
-
-
 def _row_of(label: str, study: Study) -> models.Model:
     model = apps.get_model(label)
     path = catalogue.study_design_table(label).study_path

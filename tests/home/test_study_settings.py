@@ -36,18 +36,6 @@ def admin_user(make_user: Callable[..., User]) -> User:
     return make_user("admin", username="ada_admin")
 
 
-@pytest.fixture
-def data_manager(make_user: Callable[..., User]) -> User:
-    return make_user("data_manager", printed_name="Dana Manager")
-
-
-@pytest.fixture
-def database_lock(study: Study, data_manager: User) -> Lock:
-    return lock_set(
-        study=study, reason="Database lock for the final analysis", performed_by=data_manager
-    )
-
-
 def _updates(study: Study) -> list[Any]:
     return list(Events.objects.tracks(study).filter(pgh_label="update").order_by("pgh_created_at"))
 
