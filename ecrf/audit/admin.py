@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.postgres.forms import SimpleArrayField
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.http import Http404, HttpRequest, HttpResponse
@@ -52,6 +53,13 @@ class AuditedAdminMixin:
         # codes, which their own form field already holds to letters, digits, - and _
         models.SlugField: {},
     }
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        """Each item of a list of texts (a comma-separated array) is free text too."""
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
+        if isinstance(field, SimpleArrayField) and type(field.base_field) is forms.CharField:
+            field.base_field = FreeTextField(max_length=field.base_field.max_length)
+        return field
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return admin.site.has_permission(request)

@@ -362,3 +362,22 @@ def test_setup_trial_changes_no_setting_of_a_locked_study(
     assert study.audit_late_entry_days == 10
     assert study.efficacy_null_rate == Decimal("0.0500")
     assert Events.objects.across("studies.StudyEvent").count() == events
+
+
+@pytest.mark.requirement("PROT-SETTINGS")
+def test_the_admin_refuses_a_control_character_in_an_item_of_a_list_setting(
+    study: Study, admin_user: User, client_for: Callable[[User], Client]
+) -> None:
+    before = list(study.consent_versions)
+    response = client_for(admin_user).post(
+        _change_url(study),
+        _study_form(
+            study,
+            consent_versions=",".join([*before, "v3\x01"]),
+            reason_for_change="Amendment 8",
+        ),
+    )
+    assert response.status_code == 200
+    assert "U+0001" in response.content.decode()
+    study.refresh_from_db()
+    assert study.consent_versions == before
