@@ -15,7 +15,6 @@ import os
 import signal
 
 import pytest
-from django.db import connection
 
 from ecrf.notifications.services import outbox_message_id
 from ecrf.safety.models import SafetyNotification
@@ -23,6 +22,7 @@ from ecrf.safety.services import safety_notifications_requeue
 
 from ..conftest import wait_for
 from ..safety.conftest import SAE_VALUES, SAFETY_DESK, record
+from ..safety.test_notifications import row_is_locked
 from ..smtp_server import smtp_server
 
 pytestmark = [
@@ -33,23 +33,6 @@ pytestmark = [
     pytest.mark.needs_broker,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def row_is_locked(notification_id: int) -> bool:
-    """Whether another session's open transaction holds the notification's row.
-
-    Read without taking the lock: the row's ``xmax`` names the transaction that locked
-    it, which a live session is still running.
-    """
-    table = connection.ops.quote_name(SafetyNotification._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {table} n "  # noqa: S608  (the model's own table)
-            "JOIN pg_stat_activity a ON a.backend_xid = n.xmax "
-            "WHERE n.id = %s AND a.pid <> pg_backend_pid())",
-            [notification_id],
-        )
-        return bool(cursor.fetchone()[0])
 
 
 def test_a_worker_killed_after_the_mail_server_accepted_the_sae_leaves_one_delivered(
