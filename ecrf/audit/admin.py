@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.forms import reason_for_change_field
-from ecrf.common.forms import FreeTextField
+from ecrf.common.forms import FiniteDecimalField, FreeTextField
 from ecrf.common.http import request_user
 
 from .context import change_context
@@ -55,7 +55,10 @@ class AuditedAdminMixin:
     }
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        """Each item of a list of texts (a comma-separated array) is free text too."""
+        """Each item of a list of texts (a comma-separated array) is free text too, and a
+        decimal is a finite number (Django would compare a typed "sNaN" and fail)."""
+        if isinstance(db_field, models.DecimalField):
+            kwargs.setdefault("form_class", FiniteDecimalField)
         field = super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
         if isinstance(field, SimpleArrayField) and type(field.base_field) is forms.CharField:
             field.base_field = FreeTextField(max_length=field.base_field.max_length)

@@ -1,8 +1,9 @@
-"""The text field every form types free text into, and turning service errors into
-form errors, the same way on every page."""
+"""The text field every form types free text into, a decimal field that takes numbers
+only, and turning service errors into form errors, the same way on every page."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -23,6 +24,17 @@ class FreeTextField(forms.CharField):
     def to_python(self, value: Any) -> str:
         text = str(super().to_python(value))
         return clean_free_text(text, multiline=self.multiline) if text else text
+
+
+class FiniteDecimalField(forms.DecimalField):
+    """A decimal number: "NaN", "sNaN" and "Infinity", which Python reads as decimals but
+    no measurement is, are refused as any other text that is not a number."""
+
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
+        number = super().to_python(value)
+        if number is not None and not number.is_finite():
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return number
 
 
 def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
