@@ -829,6 +829,7 @@ WEB_TARGETS += [
         build=lambda c, d, f: QueryOpenForm(d),
         stored=lambda c: QueryMessage.objects.order_by("-pk").first(),
         not_stored=frozenset({"target", "record_id"}),
+        expect=lambda cleaned, record: {**cleaned, "text": (cleaned.get("text") or "").strip()},
         clock="2026-03-16",
     ),
     Target(
@@ -841,6 +842,8 @@ WEB_TARGETS += [
         baseline=lambda c: {"text": "Checked against the signed form: correct."},
         build=lambda c, d, f: QueryStepForm(d),
         stored=_latest(QueryMessage, query="query"),
+        # the service keeps the words without their surrounding blanks and tabs
+        expect=lambda cleaned, record: {**cleaned, "text": (cleaned.get("text") or "").strip()},
         clock="2026-03-16",
     ),
     Target(
@@ -853,6 +856,8 @@ WEB_TARGETS += [
         baseline=lambda c: {"text": "The date still disagrees with the source."},
         build=lambda c, d, f: QueryStepForm(d),
         stored=_latest(QueryMessage, query="query"),
+        # the service keeps the words without their surrounding blanks and tabs
+        expect=lambda cleaned, record: {**cleaned, "text": (cleaned.get("text") or "").strip()},
         clock="2026-03-16",
         weight=0.5,
     ),
