@@ -76,8 +76,9 @@ class Field:
     them first in source data verification. ``concealed`` marks a field that reveals
     the allocated arm: blinded roles never see it. ``rules`` are what a value must
     meet, in the order they are checked (the first broken one is reported). ``sas`` is
-    its SAS v5 variable name in the form's dataset; ``sdtm_domain`` and
-    ``sdtm_variable`` map it to SDTM.
+    its SAS v5 variable name in the form's dataset; ``sdtm`` names the SDTM variables
+    (``DOMAIN.VARIABLE``) its value is submitted in as collected (the SDTM export's
+    specification says how each is derived).
     """
 
     name: str
@@ -87,8 +88,7 @@ class Field:
     critical: bool = False
     concealed: bool = False
     rules: tuple[Rule, ...] = ()
-    sdtm_domain: str = ""
-    sdtm_variable: str = ""
+    sdtm: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -265,6 +265,7 @@ FORMS: tuple[Form, ...] = (
             Field(
                 "screening_date",
                 "SCREENIN",
+                sdtm=("SV.SVSTDTC", "SV.SVENDTC"),
                 rules=(NotInFuture(_("The screening date cannot be in the future.")),),
             ),
             Field("birth_date", "BIRTHDAT"),
@@ -351,6 +352,7 @@ FORMS: tuple[Form, ...] = (
             Field(
                 "consent_date",
                 "CONSENTD",
+                sdtm=("DM.RFICDTC", "DS.DSSTDTC"),
                 entered=True,
                 critical=True,
                 rules=(
@@ -419,6 +421,7 @@ FORMS: tuple[Form, ...] = (
             Field(
                 "date",
                 "DATE",
+                sdtm=("DS.DSSTDTC",),
                 rules=(
                     NotBefore(
                         _("The withdrawal cannot be dated before screening."),
@@ -428,8 +431,13 @@ FORMS: tuple[Form, ...] = (
                     NotInFuture(_("The withdrawal cannot be dated in the future.")),
                 ),
             ),
-            Field("reason", "REASON", rules=(Required(_("Give the reason for the withdrawal.")),)),
-            Field("decided_by", "DECIDEDB"),
+            Field(
+                "reason",
+                "REASON",
+                sdtm=("DS.DSTERM",),
+                rules=(Required(_("Give the reason for the withdrawal.")),),
+            ),
+            Field("decided_by", "DECIDEDB", sdtm=("DS.DSDECOD",)),
             Field("recorded_at", "RECORDED"),
         ),
     ),
@@ -446,6 +454,7 @@ FORMS: tuple[Form, ...] = (
             Field(
                 "et_date",
                 "ETDATE",
+                sdtm=("PR.PRSTDTC",),
                 entered=True,
                 rules=(
                     EMBRYO_TRANSFER_AFTER_RANDOMIZATION,
@@ -455,6 +464,7 @@ FORMS: tuple[Form, ...] = (
             Field(
                 "performed",
                 "PERFORME",
+                sdtm=("PR.PROCCUR",),
                 entered=True,
                 rules=(
                     Described(
@@ -462,9 +472,15 @@ FORMS: tuple[Form, ...] = (
                     ),
                 ),
             ),
-            Field("embryos_transferred", "EMBRYOST", unit=_("embryos"), entered=True),
-            Field("embryo_stage", "EMBRYOS2", entered=True),
-            Field("embryo_grade", "EMBRYOGR", entered=True),
+            Field(
+                "embryos_transferred",
+                "EMBRYOST",
+                sdtm=("SUPPPR.QVAL",),
+                unit=_("embryos"),
+                entered=True,
+            ),
+            Field("embryo_stage", "EMBRYOS2", sdtm=("SUPPPR.QVAL",), entered=True),
+            Field("embryo_grade", "EMBRYOGR", sdtm=("SUPPPR.QVAL",), entered=True),
             Field("updated_at", "UPDATEDA"),
         ),
     ),
@@ -482,6 +498,7 @@ FORMS: tuple[Form, ...] = (
             Field(
                 "date",
                 "DATE",
+                sdtm=("EC.ECSTDTC", "EC.ECENDTC", "EX.EXSTDTC", "EX.EXENDTC"),
                 entered=True,
                 rules=(
                     Described(
@@ -495,6 +512,7 @@ FORMS: tuple[Form, ...] = (
             Field(
                 "intake",
                 "INTAKE",
+                sdtm=("EC.ECTPT", "EX.EXTPT"),
                 entered=True,
                 rules=(
                     Described(
@@ -505,10 +523,11 @@ FORMS: tuple[Form, ...] = (
                     ),
                 ),
             ),
-            Field("taken", "TAKEN", entered=True),
+            Field("taken", "TAKEN", sdtm=("EC.ECOCCUR",), entered=True),
             Field(
                 "dose_mg",
                 "DOSEMG",
+                sdtm=("EC.ECDOSE", "EX.EXDOSE"),
                 unit=_("mg"),
                 entered=True,
                 rules=(
@@ -531,12 +550,14 @@ FORMS: tuple[Form, ...] = (
             Field(
                 "time_taken",
                 "TIMETAKE",
+                sdtm=("EC.ECSTDTC", "EC.ECENDTC", "EX.EXSTDTC", "EX.EXENDTC"),
                 entered=True,
                 rules=(Described(text=_("When the intake was taken; none when missed.")),),
             ),
             Field(
                 "missed_reason",
                 "MISSREAS",
+                sdtm=("EC.ECREASOC",),
                 entered=True,
                 rules=(
                     Described(
@@ -605,9 +626,9 @@ FORMS: tuple[Form, ...] = (
                 "VISITCOD",
                 rules=(Described(text=_("A visit of the study's schedule.")),),
             ),
-            Field("outcome", "OUTCOME"),
-            Field("done_on", "DONEON", rules=(_NOT_FUTURE,)),
-            Field("reason", "REASON"),
+            Field("outcome", "OUTCOME", sdtm=("SV.SVOCCUR",)),
+            Field("done_on", "DONEON", sdtm=("SV.SVSTDTC", "SV.SVENDTC"), rules=(_NOT_FUTURE,)),
+            Field("reason", "REASON", sdtm=("SV.SVREASOC",)),
         ),
     ),
     Form(
@@ -621,9 +642,23 @@ FORMS: tuple[Form, ...] = (
         sas_dataset="BIOPREG",
         bookkeeping=("id", "participant", "recorded_by"),
         fields=(
-            Field("assessed_on", "ASSESSED", entered=True, critical=True, rules=(_ASSESSED,)),
-            Field("serum_hcg_miu_ml", "SERUMHCG", unit=_("mIU/mL"), entered=True, critical=True),
-            Field("result", "RESULT", entered=True, critical=True),
+            Field(
+                "assessed_on",
+                "ASSESSED",
+                sdtm=("LB.LBDTC", "RP.RPDTC"),
+                entered=True,
+                critical=True,
+                rules=(_ASSESSED,),
+            ),
+            Field(
+                "serum_hcg_miu_ml",
+                "SERUMHCG",
+                sdtm=("LB.LBORRES",),
+                unit=_("mIU/mL"),
+                entered=True,
+                critical=True,
+            ),
+            Field("result", "RESULT", sdtm=("RP.RPORRES",), entered=True, critical=True),
             Field("updated_at", "UPDATEDA"),
         ),
     ),
@@ -638,15 +673,40 @@ FORMS: tuple[Form, ...] = (
         sas_dataset="CLINPREG",
         bookkeeping=("id", "participant", "recorded_by"),
         fields=(
-            Field("assessed_on", "ASSESSED", entered=True, critical=True, rules=(_ASSESSED,)),
-            Field("transvaginal_ultrasound", "TVUS", entered=True, critical=True),
-            Field("gestational_sac_seen", "GSSEEN", entered=True, critical=True),
-            Field("number_of_sacs", "GSNUM", unit=_("sacs"), entered=True, critical=True),
-            Field("fetal_heartbeat", "FETALHEA", entered=True, critical=True),
-            Field("ectopic_pregnancy", "ECTOPICP", entered=True, critical=True),
+            Field(
+                "assessed_on",
+                "ASSESSED",
+                sdtm=("RP.RPDTC",),
+                entered=True,
+                critical=True,
+                rules=(_ASSESSED,),
+            ),
+            Field(
+                "transvaginal_ultrasound",
+                "TVUS",
+                sdtm=("RP.RPMETHOD",),
+                entered=True,
+                critical=True,
+            ),
+            Field(
+                "gestational_sac_seen", "GSSEEN", sdtm=("RP.RPORRES",), entered=True, critical=True
+            ),
+            Field(
+                "number_of_sacs",
+                "GSNUM",
+                sdtm=("RP.RPORRES",),
+                unit=_("sacs"),
+                entered=True,
+                critical=True,
+            ),
+            Field("fetal_heartbeat", "FETALHEA", sdtm=("RP.RPORRES",), entered=True, critical=True),
+            Field(
+                "ectopic_pregnancy", "ECTOPICP", sdtm=("RP.RPORRES",), entered=True, critical=True
+            ),
             Field(
                 "result",
                 "RESULT",
+                sdtm=("RP.RPORRES",),
                 entered=True,
                 critical=True,
                 # A clinical pregnancy is a sac on ultrasound, or an ectopic pregnancy.
@@ -691,12 +751,14 @@ FORMS: tuple[Form, ...] = (
             Field(
                 "term",
                 "TERM",
+                sdtm=("AE.AETERM",),
                 entered=True,
                 rules=(Required(_("Give the adverse event term (e.g. a CTCAE term).")),),
             ),
             Field(
                 "onset_date",
                 "ONSETDAT",
+                sdtm=("AE.AESTDTC",),
                 entered=True,
                 rules=(
                     NotInFuture(_("The onset date cannot be in the future.")),
@@ -713,6 +775,7 @@ FORMS: tuple[Form, ...] = (
             Field(
                 "end_date",
                 "ENDDATE",
+                sdtm=("AE.AEENDTC",),
                 entered=True,
                 rules=(
                     NotBefore(
@@ -723,18 +786,26 @@ FORMS: tuple[Form, ...] = (
                     NotInFuture(_("The end date cannot be in the future.")),
                 ),
             ),
-            Field("ctcae_grade", "CTCAEGRA", entered=True),
-            Field("serious", "SERIOUS", entered=True, critical=True),
+            Field("ctcae_grade", "CTCAEGRA", sdtm=("AE.AETOXGR",), entered=True),
+            Field("serious", "SERIOUS", sdtm=("AE.AESER",), entered=True, critical=True),
             Field(
                 "seriousness_criteria",
                 "SERCRIT",
+                sdtm=(
+                    "AE.AESDTH",
+                    "AE.AESLIFE",
+                    "AE.AESHOSP",
+                    "AE.AESDISAB",
+                    "AE.AESCONG",
+                    "AE.AESMIE",
+                ),
                 entered=True,
                 critical=True,
                 rules=(Described(text=_("Death is a criterion only when the outcome is fatal.")),),
             ),
-            Field("related", "RELATED", entered=True),
-            Field("action_taken", "ACTIONTA", entered=True),
-            Field("outcome", "OUTCOME", entered=True),
+            Field("related", "RELATED", sdtm=("AE.AEREL",), entered=True),
+            Field("action_taken", "ACTIONTA", sdtm=("AE.AEACN",), entered=True),
+            Field("outcome", "OUTCOME", sdtm=("AE.AEOUT",), entered=True),
             Field(
                 "learned_at",
                 "LEARNEDA",
@@ -769,11 +840,12 @@ FORMS: tuple[Form, ...] = (
         sas_dataset="LAB",
         bookkeeping=("id", "participant", "recorded_by"),
         fields=(
-            Field("visit", "VISIT"),
-            Field("analyte", "ANALYTE"),
+            Field("visit", "VISIT", sdtm=("LB.VISIT", "VS.VISIT")),
+            Field("analyte", "ANALYTE", sdtm=("LB.LBTESTCD", "VS.VSTESTCD")),
             Field(
                 "measured_on",
                 "MEASURED",
+                sdtm=("LB.LBDTC", "VS.VSDTC"),
                 entered=True,
                 rules=(
                     _NOT_FUTURE,
@@ -788,13 +860,14 @@ FORMS: tuple[Form, ...] = (
             Field(
                 "value",
                 "VALUE",
+                sdtm=("LB.LBORRES", "VS.VSORRES"),
                 unit=_SITE_UNIT,
                 entered=True,
                 rules=(AtLeast(_("A measurement cannot be negative.")),),
             ),
-            Field("unit", "UNIT"),
-            Field("normal_low", "NORMALLO", unit=_SITE_UNIT),
-            Field("normal_high", "NORMALHI", unit=_SITE_UNIT),
+            Field("unit", "UNIT", sdtm=("LB.LBORRESU", "VS.VSORRESU")),
+            Field("normal_low", "NORMALLO", sdtm=("LB.LBORNRLO",), unit=_SITE_UNIT),
+            Field("normal_high", "NORMALHI", sdtm=("LB.LBORNRHI",), unit=_SITE_UNIT),
             Field(
                 "out_of_range",
                 "OUTOFRAN",
@@ -819,6 +892,13 @@ def form(code: str) -> Form:
 def form_of_model(label: str) -> Form | None:
     """The form stored by the model with this label (``app_label.ModelName``), if any."""
     return _BY_MODEL.get(label)
+
+
+def sdtm_sources(target: str) -> tuple[tuple[Form, Field], ...]:
+    """The fields collected into the SDTM variable ``target`` (``DOMAIN.VARIABLE``)."""
+    return tuple(
+        (entry, field) for entry in FORMS for field in entry.fields if target in field.sdtm
+    )
 
 
 def case_report_forms() -> Iterator[Form]:

@@ -75,7 +75,10 @@ class ExportRequestSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=KINDS)
     format = serializers.ChoiceField(
         choices=FORMAT_NAMES,
-        help_text="audit_trail: csv, odm; clinical_data: csv, odm, xpt; data_dictionary: csv.",
+        help_text=(
+            "audit_trail: csv, odm; clinical_data: csv, odm, xpt; data_dictionary: csv; "
+            "sdtm: dataset-json, xpt."
+        ),
     )
     site = FreeTextField(
         max_length=20,

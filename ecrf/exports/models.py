@@ -21,6 +21,7 @@ class ExportKind(models.TextChoices):
     AUDIT_TRAIL = "audit_trail", _("Audit trail")
     CLINICAL_DATA = "clinical_data", _("Clinical data")
     DATA_DICTIONARY = "data_dictionary", _("Data dictionary")
+    SDTM = "sdtm", _("SDTM submission datasets")
 
 
 class ExportFileFormat(models.TextChoices):
@@ -29,6 +30,7 @@ class ExportFileFormat(models.TextChoices):
     CSV = "csv", _("CSV")
     ODM = "odm", _("CDISC ODM 1.3.2 (XML)")
     XPT = "xpt", _("SAS transport (XPT v5)")
+    DATASET_JSON = "dataset-json", _("CDISC Dataset-JSON v1.1")
 
 
 class ExportStatus(models.TextChoices):
@@ -60,7 +62,7 @@ class ExportJob(models.Model):
         verbose_name=_("requested by"),
     )
     kind = models.CharField(_("kind"), max_length=20, choices=ExportKind.choices)
-    format = models.CharField(_("format"), max_length=10, choices=ExportFileFormat.choices)
+    format = models.CharField(_("format"), max_length=20, choices=ExportFileFormat.choices)
     site = models.ForeignKey(
         "studies.Site",
         on_delete=models.PROTECT,

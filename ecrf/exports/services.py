@@ -210,6 +210,15 @@ def export_request(
             _("Expected a date from %(earliest)s to %(latest)s.")
             % {"earliest": EARLIEST_DATE.isoformat(), "latest": LATEST_DATE.isoformat()}
         ]
+    if kind == "sdtm":
+        for name, day in (("since", since), ("until", until)):
+            if day is not None and name not in errors:
+                errors[name] = [
+                    _(
+                        "SDTM datasets hold whole casebooks (study days count from the first "
+                        "dose): leave the date range empty."
+                    )
+                ]
     if not out_of_range and since is not None and until is not None and until < since:
         errors["until"] = [
             _("The end of the date range (%(until)s) is before its start (%(since)s).")

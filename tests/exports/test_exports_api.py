@@ -155,6 +155,8 @@ def test_no_key_is_401():
         ({"kind": "clinical_data", "format": "csv", "subject_id": "S02-001"}, "subject_id", []),
         ({"kind": "clinical_data", "format": "csv", "subject_id": "x" * 200}, "subject_id", []),
         ({"kind": 5, "format": None}, "format", []),
+        ({"kind": "sdtm", "format": "csv"}, "format", ["dataset-json, xpt"]),
+        ({"kind": "sdtm", "format": "xpt", "since": "2026-03-01"}, "since", ["whole casebooks"]),
     ],
 )
 @pytest.mark.requirement("API-EXPORT-CREATE")

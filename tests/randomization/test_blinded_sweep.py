@@ -323,9 +323,28 @@ def _body(response: Any) -> bytes:
     return bytes(response.content)
 
 
+#: CDISC's reference-range indicator (LBNRIND: LOW, NORMAL, HIGH) and its codelist spell
+#: the same words as this study's arm codes; they say how a result compares with its
+#: normal range, not which arm she is in, so the sweep leaves them out of SDTM files.
+RANGE_INDICATOR = "LBNRIND"
+
+
+def _without_range_indicator(name: str, data: bytes) -> bytes:
+    if name.endswith("/lb.json"):
+        document = json.loads(data)
+        at = [c["name"] for c in document["columns"]].index(RANGE_INDICATOR)
+        for row in document["rows"]:
+            row[at] = None
+        return json.dumps(document, ensure_ascii=False).encode()
+    if name.startswith("sdtm.") and name.endswith("/define.xml"):
+        return re.sub(rb'<CodeList OID="CL.NRIND".*?</CodeList>', b"", data, flags=re.DOTALL)
+    return data
+
+
 def _file_texts(name: str, data: bytes) -> Iterator[tuple[str, str]]:
     """The text of a downloaded file, member by member for a zip; SAS transport files
     read as a table."""
+    data = _without_range_indicator(name, data)
     if data[:4] == b"PK\x03\x04":
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for member in archive.namelist():
@@ -336,6 +355,8 @@ def _file_texts(name: str, data: bytes) -> Iterator[tuple[str, str]]:
             path = Path(folder) / "data.xpt"
             path.write_bytes(data)
             frame, _meta = pyreadstat.read_xport(str(path))
+        if name.startswith("sdtm.") and RANGE_INDICATOR in frame.columns:
+            frame = frame.drop(columns=[RANGE_INDICATOR])
         yield name, frame.to_csv(index=False)
         return
     yield name, data.decode("utf-8", errors="replace")

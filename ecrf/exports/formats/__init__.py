@@ -68,6 +68,14 @@ FORMATS: dict[tuple[str, str], ExportFormat] = {
         ),
         _lazy("clinical_data", "xpt", "application/zip", ".zip", f"{_CLINICAL}:write_clinical_xpt"),
         _lazy(
+            "sdtm",
+            "dataset-json",
+            "application/zip",
+            ".zip",
+            "ecrf.exports.sdtm.package:write_sdtm_dataset_json",
+        ),
+        _lazy("sdtm", "xpt", "application/zip", ".zip", "ecrf.exports.sdtm.package:write_sdtm_xpt"),
+        _lazy(
             "data_dictionary",
             "csv",
             "text/csv",

@@ -84,7 +84,9 @@ def _text(value: str, replaced: list[int]) -> str:
     return cleaned
 
 
-def _value(value: Any, column: Column, replaced: list[int]) -> Any:
+def json_value(value: Any, column: Column, replaced: list[int]) -> Any:
+    """``value`` as the JSON type of its column; ``replaced`` counts characters written as
+    U+FFFD."""
     if value is None:
         return None
     kind = column.data_type
@@ -101,20 +103,9 @@ def _value(value: Any, column: Column, replaced: list[int]) -> Any:
     return _text(str(value), replaced)
 
 
-def write_dataset_json(
-    out: BinaryIO,
-    dataset: Dataset,
-    columns: Sequence[Column],
-    rows: Iterable[Sequence[Any]],
-    *,
-    records: int,
-) -> int:
-    """Write one dataset of ``records`` rows to ``out``; answer how many were written.
-
-    ``records`` is counted by the caller in the same snapshot as ``rows`` (the header
-    precedes the rows); a different number of rows is an error, not a wrong file.
-    """
-    header: dict[str, Any] = {
+def header(dataset: Dataset, columns: Sequence[Column], *, records: int) -> bytes:
+    """The file up to its first row: the metadata, then ``"rows": [``."""
+    body: dict[str, Any] = {
         "datasetJSONCreationDateTime": _timestamp(dataset.created),
         "datasetJSONVersion": VERSION,
         "fileOID": dataset.file_oid,
@@ -130,10 +121,34 @@ def write_dataset_json(
         "columns": [column.as_json() for column in columns],
     }
     if dataset.db_last_modified is not None:
-        header["dbLastModifiedDateTime"] = _timestamp(dataset.db_last_modified)
-    opening = json.dumps(header, ensure_ascii=False)
-    out.write(opening[:-1].encode())
-    out.write(b', "rows": [')
+        body["dbLastModifiedDateTime"] = _timestamp(dataset.db_last_modified)
+    opening = json.dumps(body, ensure_ascii=False)
+    return opening[:-1].encode() + b', "rows": ['
+
+
+#: What closes the file after its last row.
+CLOSING = b"\n]}\n"
+
+
+def row_separator(index: int) -> bytes:
+    """What precedes row ``index`` (from 0): one row per line."""
+    return b",\n" if index else b"\n"
+
+
+def write_dataset_json(
+    out: BinaryIO,
+    dataset: Dataset,
+    columns: Sequence[Column],
+    rows: Iterable[Sequence[Any]],
+    *,
+    records: int,
+) -> int:
+    """Write one dataset of ``records`` rows to ``out``; answer how many were written.
+
+    ``records`` is counted by the caller in the same snapshot as ``rows`` (the header
+    precedes the rows); a different number of rows is an error, not a wrong file.
+    """
+    out.write(header(dataset, columns, records=records))
     replaced = [0]
     written = 0
     for row in rows:
@@ -142,10 +157,10 @@ def write_dataset_json(
                 f"{dataset.name}: row {written + 1} has {len(row)} values for "
                 f"{len(columns)} columns"
             )
-        values = [_value(v, c, replaced) for v, c in zip(row, columns, strict=True)]
-        out.write((b",\n" if written else b"\n") + json.dumps(values, ensure_ascii=False).encode())
+        values = [json_value(v, c, replaced) for v, c in zip(row, columns, strict=True)]
+        out.write(row_separator(written) + json.dumps(values, ensure_ascii=False).encode())
         written += 1
-    out.write(b"\n]}\n")
+    out.write(CLOSING)
     if written != records:
         raise ValueError(f"{dataset.name}: {written} rows written, {records} announced")
     if replaced[0]:
