@@ -14,6 +14,7 @@ BENCHMARKS = [
     "list_page_queries.py",
     "data_entry_latency.py",
     "audit_review.py",
+    "sdtm_export.py",
 ]
 
 if __name__ == "__main__":
