@@ -38,7 +38,10 @@ class ExportRequestForm(forms.Form):
         label=_("To"),
         required=False,
         widget=DATE_WIDGET,
-        help_text=_("Inclusive. Audit trail: when a change was made; clinical data: its date."),
+        help_text=_(
+            "Inclusive. Audit trail: when a change was made; clinical data: its date. "
+            "SDTM datasets: leave both dates empty."
+        ),
     )
 
     def __init__(self, *args: Any, sites: QuerySet[Site], **kwargs: Any) -> None:

@@ -100,6 +100,8 @@ def test_asking_starts_an_export_and_lists_it(
             "before its start",
         ),
         ({"kind": "audit_trail", "format": "xpt"}, "format", "not a format of audit_trail"),
+        ({"kind": "sdtm", "format": "xpt", "until": "2026-03-01"}, "until", "whole casebooks"),
+        ({"kind": "sdtm", "format": "csv"}, "format", "dataset-json, xpt"),
         ({"kind": "nothing", "format": "csv"}, "kind", "Select a valid choice"),
         ({}, "kind", "required"),
         ({"kind": "audit_trail", "format": "csv", "since": "soon"}, "since", "valid date"),
