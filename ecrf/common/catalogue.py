@@ -73,9 +73,11 @@ class Field:
     ``name`` is the model field's name, which is also the name the API, the exports and
     the audit trail use. ``entered`` marks the values site staff type from source
     documents: a monitor verifies them and raises queries on them. ``critical`` puts
-    them first in source data verification. ``concealed`` marks a field that reveals
-    the allocated arm: blinded roles never see it. ``rules`` are what a value must
-    meet, in the order they are checked (the first broken one is reported). ``sas`` is
+    them first in source data verification. ``concealed`` marks the field that names
+    the allocated arm; ``reveals_arm`` a value that tells it without naming it (the dose
+    of an intake, a count of capsules, which differ by arm): blinded roles see neither.
+    ``rules`` are what a value must meet, in the order they are checked (the first
+    broken one is reported). ``sas`` is
     its SAS v5 variable name in the form's dataset; ``sdtm`` names the SDTM variables
     (``DOMAIN.VARIABLE``) its value is submitted in as collected (the SDTM export's
     specification says how each is derived).
@@ -87,6 +89,7 @@ class Field:
     entered: bool = False
     critical: bool = False
     concealed: bool = False
+    reveals_arm: bool = False
     rules: tuple[Rule, ...] = ()
     sdtm: tuple[str, ...] = ()
 
@@ -530,6 +533,7 @@ FORMS: tuple[Form, ...] = (
                 sdtm=("EC.ECDOSE", "EX.EXDOSE"),
                 unit=_("mg"),
                 entered=True,
+                reveals_arm=True,
                 rules=(
                     Described(
                         text=_(
@@ -545,6 +549,7 @@ FORMS: tuple[Form, ...] = (
                 "CAPSULES",
                 unit=_("capsules"),
                 entered=True,
+                reveals_arm=True,
                 rules=(Described(text=_("The dose divided by the capsule strength.")),),
             ),
             Field(
@@ -589,6 +594,7 @@ FORMS: tuple[Form, ...] = (
                 "capsules",
                 "CAPSULES",
                 unit=_("capsules"),
+                reveals_arm=True,
                 rules=(AtLeast(_("At least one capsule is dispensed."), minimum=1),),
             ),
         ),
@@ -607,6 +613,7 @@ FORMS: tuple[Form, ...] = (
                 "capsules",
                 "CAPSULES",
                 unit=_("capsules"),
+                reveals_arm=True,
                 rules=(AtLeast(_("The count cannot be negative.")),),
             ),
         ),
@@ -926,10 +933,13 @@ ARM_MODEL = "studies.Arm"
 
 
 def blinded_models() -> tuple[str, ...]:
-    """Models whose rows and history name an arm: the randomization lists and every model
-    with a ``concealed`` field (the allocation), and the arms themselves. The roles a
-    blinded study names see none, even those who may see the lists."""
-    holding_arm = (f.model for f in FORMS if any(field.concealed for field in f.fields))
+    """Models whose rows and history name or tell an arm: the randomization lists, every
+    model with a ``concealed`` field (the allocation) or a field that ``reveals_arm``
+    (the dose diary, dispensing and returns), and the arms themselves. The roles a
+    blinded study names see none of their history, even those who may see the lists."""
+    holding_arm = (
+        f.model for f in FORMS if any(field.concealed or field.reveals_arm for field in f.fields)
+    )
     return tuple(dict.fromkeys([*concealed_models(), *holding_arm, ARM_MODEL]))
 
 

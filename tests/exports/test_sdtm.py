@@ -383,6 +383,8 @@ def test_a_recipient_who_may_not_see_the_arm_gets_none(seeded):
             for column in arm_columns & set(row):
                 assert row[column] not in {"LOW", "HIGH"}, (name, column)
     assert {row["ETCD"] for row in records(datasets["SE"])} >= {spec.UNPLANNED_ELEMENT}
+    assert {row["EXDOSE"] for row in records(datasets["EX"])} == {None}
+    assert {row["ECDOSE"] for row in records(datasets["EC"])} == {None}
     define = etree.fromstring(archive.read("define.xml"))
     schema = etree.XMLSchema(etree.parse(str(DEFINE_XSD)))
     assert schema.validate(etree.ElementTree(define)), schema.error_log
@@ -415,7 +417,10 @@ def test_the_api_makes_the_package_for_a_statistician(
     assert {"dm.json", "ae.json", "define.xml", "README.md"} <= set(archive.namelist())
     assert body["chain_head"] in archive.read("README.md").decode()
     dm = records(json.loads(archive.read("dm.json")))
-    assert {row["ARMCD"] for row in dm if row["SUBJID"] == "S01-001"} == {"LOW"}
+    arm = seeded.a.allocation.arm
+    assert {(row["ARMCD"], row["ARM"]) for row in dm if row["SUBJID"] == "S01-001"} == {
+        (arm.code.upper(), arm.name_en)
+    }
 
 
 def test_text_over_200_bytes_goes_on_in_supp_in_sas_transport(seeded, coordinator_a, tmp_path):

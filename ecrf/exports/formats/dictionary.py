@@ -425,7 +425,7 @@ def _form_def(
     for entry in spec.fields:
         field = spec.model_field(entry.name)
         is_arm = entry.concealed
-        if is_arm and not arm_visible:
+        if (is_arm or entry.reveals_arm) and not arm_visible:
             continue
         data_type, length, fraction_digits = _data_type(field)
         if is_arm:

@@ -301,6 +301,7 @@ def package_for(scope: ExportScope, *, chain_head: str) -> Package:
         subject_id=scope.subject_id,
         zone=str(study_zone()),
         arm_shown=scope.arm_visible and SLOT_MODEL not in scope.concealed_models,
+        dose_shown=scope.arm_visible,
     )
     visit_days = _visit_days(study)
     return Package(
@@ -606,7 +607,8 @@ def readme(package: Package, extension: str, export_format: str) -> str:
         "not part of the eCRF. AEREL is Y or N (related to tacrolimus).",
         "- SUPPPR holds the number, stage and grade of the embryos transferred.",
         "- TA and TE name the arms and their doses: a recipient the study blinds gets "
-        "neither, and her SE names the treatment element UNPLAN.",
+        "neither, her SE names the treatment element UNPLAN, and EXDOSE and ECDOSE are "
+        "empty (the dose of an intake tells the arm).",
         "- SAS transport holds 200 bytes per value: a longer text (UTF-8; Japanese takes "
         "three bytes a character) keeps its first 200 bytes in its variable and the rest in "
         "the domain's SUPP-- dataset, QNAM the variable's name and the part's number "

@@ -50,6 +50,8 @@ class Subjects:
     subject_id: str | None
     zone: str
     arm_shown: bool
+    #: the dose of an intake, which tells the arm: hidden from a recipient the study blinds
+    dose_shown: bool = True
 
     @property
     def params(self) -> dict[str, Any]:
@@ -313,12 +315,17 @@ JOIN {visits_table(visit_days)} ON tv.visitnum = v.visitnum"""
 _DOSE_ORDER = "d.date, (d.intake = 'evening'), d.id"
 
 
+def _dose(subjects: Subjects, expression: str) -> str:
+    return expression if subjects.dose_shown else "NULL::numeric"
+
+
 def _ex(subjects: Subjects) -> str:
     moment = dtc_time("d.date", "d.time_taken")
     return f"""
 SELECT %(studyid)s AS studyid, 'EX' AS domain, subj.usubjid,
     row_number() OVER (PARTITION BY subj.pid ORDER BY {_DOSE_ORDER})::int AS exseq,
-    'TACROLIMUS' AS extrt, trim_scale(d.dose_mg) AS exdose, 'mg' AS exdosu,
+    'TACROLIMUS' AS extrt, {_dose(subjects, "trim_scale(d.dose_mg)")} AS exdose,
+    'mg' AS exdosu,
     'CAPSULE' AS exdosfrm, 'ONCE' AS exdosfrq, 'ORAL' AS exroute, upper(d.intake) AS extpt,
     {epoch("d.date")} AS epoch, {moment} AS exstdtc, {moment} AS exendtc,
     {study_day("d.date")} AS exstdy, {study_day("d.date")} AS exendy
@@ -334,7 +341,8 @@ SELECT %(studyid)s AS studyid, 'EC' AS domain, subj.usubjid,
     'TACROLIMUS' AS ectrt, 'PERFORMED' AS ecmood, 'Y' AS ecpresp,
     {yes_no("d.taken")} AS ecoccur,
     CASE WHEN d.taken THEN NULL ELSE NULLIF(d.missed_reason, '') END AS ecreasoc,
-    CASE WHEN d.taken THEN trim_scale(d.dose_mg) END AS ecdose, 'mg' AS ecdosu,
+    {_dose(subjects, "CASE WHEN d.taken THEN trim_scale(d.dose_mg) END")} AS ecdose,
+    'mg' AS ecdosu,
     'CAPSULE' AS ecdosfrm, 'ONCE' AS ecdosfrq, 'ORAL' AS ecroute, upper(d.intake) AS ectpt,
     {epoch("d.date")} AS epoch, {moment} AS ecstdtc, {moment} AS ecendtc,
     {study_day("d.date")} AS ecstdy, {study_day("d.date")} AS ecendy
