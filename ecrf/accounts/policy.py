@@ -572,6 +572,15 @@ def reminded_of_visits() -> QuerySet[User]:
 # -- what a page shows ----------------------------------------------------------------
 
 
+def may_print_casebook(user: AnyUser | None, participant: Any) -> Decision:
+    """Whoever exports and may read her forms has her casebook printed (a certified copy
+    of what she reads on the forms' pages)."""
+    decision = may_export(user)
+    if not decision:
+        return decision
+    return may_read_forms(user, participant)
+
+
 class Permissions:
     """The policy answers of one user for one participant (or none), for a template.
 
@@ -614,6 +623,7 @@ PAGE_ACTIONS: dict[str, Policy] = {
     "close_query": may_close_query,
     "answer_query": may_answer_query,
     "review_audit": may_review_audit,
+    "print_casebook": may_print_casebook,
     "read_access_review": may_read_access_review,
     "record_access_review": may_record_access_review,
 }

@@ -77,7 +77,7 @@ class ExportRequestSerializer(serializers.Serializer):
         choices=FORMAT_NAMES,
         help_text=(
             "audit_trail: csv, odm; clinical_data: csv, odm, xpt; data_dictionary: csv; "
-            "sdtm: dataset-json, xpt."
+            "sdtm: dataset-json, xpt; casebook: pdf (with subject_id)."
         ),
     )
     site = FreeTextField(

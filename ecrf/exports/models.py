@@ -22,6 +22,7 @@ class ExportKind(models.TextChoices):
     CLINICAL_DATA = "clinical_data", _("Clinical data")
     DATA_DICTIONARY = "data_dictionary", _("Data dictionary")
     SDTM = "sdtm", _("SDTM submission datasets")
+    CASEBOOK = "casebook", _("Casebook of one participant (certified copy)")
 
 
 class ExportFileFormat(models.TextChoices):
@@ -31,6 +32,7 @@ class ExportFileFormat(models.TextChoices):
     ODM = "odm", _("CDISC ODM 1.3.2 (XML)")
     XPT = "xpt", _("SAS transport (XPT v5)")
     DATASET_JSON = "dataset-json", _("CDISC Dataset-JSON v1.1")
+    PDF = "pdf", _("PDF")
 
 
 class ExportStatus(models.TextChoices):

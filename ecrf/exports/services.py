@@ -210,7 +210,11 @@ def export_request(
             _("Expected a date from %(earliest)s to %(latest)s.")
             % {"earliest": EARLIEST_DATE.isoformat(), "latest": LATEST_DATE.isoformat()}
         ]
-    if kind == "sdtm":
+    if kind == "casebook" and not (subject_id or "").strip():
+        errors["subject_id"] = [
+            _("A casebook is printed for one participant: give her subject ID.")
+        ]
+    if kind in {"sdtm", "casebook"}:
         for name, day in (("since", since), ("until", until)):
             if day is not None and name not in errors:
                 errors[name] = [
@@ -218,6 +222,8 @@ def export_request(
                         "SDTM datasets hold whole casebooks (study days count from the first "
                         "dose): leave the date range empty."
                     )
+                    if kind == "sdtm"
+                    else _("A casebook is printed whole: leave the date range empty.")
                 ]
     if not out_of_range and since is not None and until is not None and until < since:
         errors["until"] = [

@@ -27,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pypdf
 import pyreadstat
 import pytest
 from django.core import mail
@@ -39,6 +40,7 @@ from ecrf.celery import app as celery_app
 from ecrf.common import catalogue
 from ecrf.exports.formats import FORMATS
 from ecrf.participants.models import Participant
+from ecrf.participants.selectors import participants_visible_to
 from ecrf.queries.services import query_open
 from ecrf.safety.services import adverse_event_record
 from ecrf.schedule.services import dose_day_record
@@ -350,6 +352,10 @@ def _file_texts(name: str, data: bytes) -> Iterator[tuple[str, str]]:
             for member in archive.namelist():
                 yield from _file_texts(f"{name}/{member}", archive.read(member))
         return
+    if data[:5] == b"%PDF-":
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        yield name, "\n".join(page.extract_text() for page in reader.pages)
+        return
     if name.lower().endswith(".xpt"):
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "data.xpt"
@@ -362,9 +368,12 @@ def _file_texts(name: str, data: bytes) -> Iterator[tuple[str, str]]:
     yield name, data.decode("utf-8", errors="replace")
 
 
-def _export_everything(user: Any) -> tuple[list[Any], list[tuple[str, str]]]:
-    """Ask for every export of the formats table through the API as ``user``; answer her
-    jobs and the text of every file they produced."""
+def _export_everything(
+    user: Any, participants: list[Participant]
+) -> tuple[list[Any], list[tuple[str, str]]]:
+    """Ask for every export of the formats table through the API as ``user`` (the
+    casebook of the first participant she sees); answer her jobs and the text of every
+    file they produced."""
     from ecrf.exports.models import ExportJob
 
     api = APIClient()
@@ -373,11 +382,20 @@ def _export_everything(user: Any) -> tuple[list[Any], list[tuple[str, str]]]:
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
     try:
-        for kind, export_format in FORMATS:
+        asks = [
+            {"kind": kind, "format": export_format}
+            for kind, export_format in FORMATS
+            if kind != "casebook"
+        ]
+        # One casebook: every casebook is printed by the same template from her forms.
+        seen = participants_visible_to(user).filter(pk__in=[p.pk for p in participants])
+        first = seen.order_by("pk").first()
+        if first is not None:
+            asks.append({"kind": "casebook", "format": "pdf", "subject_id": first.subject_id})
+        for body in asks:
+            kind, export_format = body["kind"], body["format"]
             with TestCase.captureOnCommitCallbacks(execute=True):
-                asked = api.post(
-                    "/api/v1/exports/", {"kind": kind, "format": export_format}, format="json"
-                )
+                asked = api.post("/api/v1/exports/", body, format="json")
             assert asked.status_code == 202, (kind, export_format, asked.content)
             job_id = asked.json()["id"]
             status = api.get(f"/api/v1/exports/{job_id}/").json()
@@ -398,7 +416,7 @@ def _sweep(role: str, scenery: Scenery, settings: Any, tmp_path: Path) -> dict[s
     got: dict[str, list[str]] = {}
     exports: list[Any] = []
     if "post" in ACCESS["export-list"].allowed and role in ACCESS["export-list"].allowed["post"]:
-        exports, files = _export_everything(user)
+        exports, files = _export_everything(user, scenery.participants)
         for name, text in files:
             got.setdefault(f"export {name}", []).append(text)
     for language in LANGUAGES:

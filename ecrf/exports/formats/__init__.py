@@ -1,7 +1,10 @@
 """Every export the app can make: one entry per kind and format.
 
 Writers are named as ``"module:function"`` and imported when an export runs, so this
-table can be read (by forms, the API and validation) without loading any writer.
+table can be read (by forms, the API and validation) without loading any writer. A
+writer may belong to a layer above the exports: the casebook is printed by
+:mod:`ecrf.review.casebook` from the form reading of the review pages, and the export
+jobs run it as they run any other.
 """
 
 from __future__ import annotations
@@ -75,6 +78,13 @@ FORMATS: dict[tuple[str, str], ExportFormat] = {
             "ecrf.exports.sdtm.package:write_sdtm_dataset_json",
         ),
         _lazy("sdtm", "xpt", "application/zip", ".zip", "ecrf.exports.sdtm.package:write_sdtm_xpt"),
+        _lazy(
+            "casebook",
+            "pdf",
+            "application/pdf",
+            ".pdf",
+            "ecrf.review.casebook:write_casebook_pdf",
+        ),
         _lazy(
             "data_dictionary",
             "csv",
