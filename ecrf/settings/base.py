@@ -224,6 +224,13 @@ API_THROTTLE_RATES = {
 # API keys (django-rest-knox): only a SHA-512 digest is stored; a key expires after this
 # many days, and a new one is issued for the integration.
 API_KEY_TTL = timedelta(days=int(os.environ.get("API_KEY_TTL_DAYS", "90")))
+
+# Anchors outside the database (ecrf.audit.anchor): the installation's Ed25519 key, as a
+# PEM file (ARCHIVE_KEY_FILE) or PEM text (ARCHIVE_KEY), never stored in the database;
+# and the RFC 3161 time-stamping authority that stamps archives and chain checkpoints.
+ARCHIVE_KEY_FILE = os.environ.get("ARCHIVE_KEY_FILE", "")
+ARCHIVE_KEY = os.environ.get("ARCHIVE_KEY", "")
+TSA_URL = os.environ.get("TSA_URL", "")
 REST_KNOX = {
     "TOKEN_TTL": API_KEY_TTL,
     "AUTH_HEADER_PREFIX": "Token",
