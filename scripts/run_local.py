@@ -14,7 +14,9 @@ only add to the audit trail: ``create_app_role`` grants it after every migrate, 
 new random password each run. The web server is gunicorn with a fixed number of sync
 workers (``WEB_CONCURRENCY``, default 3), each holding at most one database connection,
 so a burst of requests queues for a worker instead of opening a connection each.
-``ECRF_VAR_DIR`` (default ``var/``) holds the embedded database and beat's schedule.
+``ECRF_VAR_DIR`` (default ``var/``) holds the embedded database, beat's schedule and the
+installation's signing key (``archive-key.pem``, made on the first run unless
+``ARCHIVE_KEY_FILE`` names one).
 """
 
 from __future__ import annotations
@@ -82,6 +84,11 @@ def main() -> int:
     app_role = os.environ.get("ECRF_APP_ROLE", "ecrf_app")
     app_password = secrets.token_urlsafe(24)
     owner_env = {**os.environ, "DATABASE_URL": owner_url}
+    # The installation's signing key for checkpoints and archives, outside the database.
+    key_file = Path(os.environ.get("ARCHIVE_KEY_FILE") or var_dir / "archive-key.pem")
+    if not key_file.exists():
+        subprocess.run([*manage, "create_archive_key", str(key_file)], check=True, cwd=BASE_DIR)
+    os.environ["ARCHIVE_KEY_FILE"] = str(key_file)
     app_env = {**os.environ, "DATABASE_URL": role_url(owner_url, app_role, app_password)}
 
     for step in (["migrate", "--no-input"], ["setup_trial"], ["seed_demo"]):

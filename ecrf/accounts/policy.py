@@ -450,6 +450,17 @@ def api_key_owner_seen_by(user: User) -> User | None:
     return None if may_administer(user) else user
 
 
+def may_download_checkpoints(user: AnyUser | None, where: Where = None) -> Decision:
+    """Administrators and data managers take the audit trail's checkpoints away, for the
+    sponsor to keep outside the installation (they name no participant's data)."""
+    return _by_role(
+        user,
+        frozenset({Role.ADMIN, Role.DATA_MANAGER}),
+        None,
+        _("Only administrators and data managers download the audit trail's checkpoints."),
+    )
+
+
 def may_read_access_review(user: AnyUser | None, where: Where = None) -> Decision:
     """Administrators and data managers read who has access to what, and since when
     (ICH E6(R3) 4.3.8; API contract: ``GET /api/v1/access-review/``)."""
@@ -623,6 +634,7 @@ PAGE_ACTIONS: dict[str, Policy] = {
     "close_query": may_close_query,
     "answer_query": may_answer_query,
     "review_audit": may_review_audit,
+    "download_checkpoints": may_download_checkpoints,
     "print_casebook": may_print_casebook,
     "read_access_review": may_read_access_review,
     "record_access_review": may_record_access_review,

@@ -106,3 +106,92 @@ class ChainVerification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.checked_at:%Y-%m-%d %H:%M} {'intact' if self.intact else 'BROKEN'}"
+
+
+class CheckpointReason(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
+    EXPORT = "export", _("Export")
+    LOCK = "lock", _("Lock")
+
+
+class ChainCheckpoint(models.Model):
+    """A head of the chain, signed by the installation's key outside the database.
+
+    ``statement`` is the signed text (canonical JSON of the head's link, digest and
+    time); its signature and public key are kept beside it. Whoever rewrites the events,
+    links and shapes together cannot sign a new statement, nor have it stamped at the
+    old time: a checkpoint whose link no longer holds its digest shows the rewrite.
+    """
+
+    seq = models.BigIntegerField(_("head link"))
+    digest = models.CharField(_("head digest"), max_length=64)
+    taken_at = models.DateTimeField(_("taken at"))
+    reason = models.CharField(_("taken for"), max_length=20, choices=CheckpointReason.choices)
+    statement = models.TextField(_("signed statement"))
+    signature = models.CharField(_("signature (Ed25519, base64)"), max_length=200)
+    public_key = models.TextField(_("public key (PEM)"))
+
+    class Meta:
+        db_table = "audit_chain_checkpoint"
+        verbose_name = _("audit trail checkpoint")
+        verbose_name_plural = _("audit trail checkpoints")
+        ordering = ["taken_at", "pk"]
+        triggers = [
+            pgtrigger.Protect(
+                name="checkpoint_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.taken_at:%Y-%m-%d %H:%M} link {self.seq}"
+
+
+class CheckpointStamp(models.Model):
+    """A time-stamping authority's token (RFC 3161) over a checkpoint's statement."""
+
+    checkpoint = models.OneToOneField(
+        ChainCheckpoint, on_delete=models.PROTECT, related_name="stamp"
+    )
+    token = models.BinaryField(_("time-stamp token (DER)"))
+    stamped_at = models.DateTimeField(_("time stamped by the authority"))
+    recorded_at = models.DateTimeField(_("recorded at"), db_default=Now())
+
+    class Meta:
+        db_table = "audit_chain_checkpoint_stamp"
+        verbose_name = _("checkpoint time stamp")
+        verbose_name_plural = _("checkpoint time stamps")
+        triggers = [
+            pgtrigger.Protect(
+                name="checkpoint_stamp_append_only",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.checkpoint}: stamped {self.stamped_at:%Y-%m-%d %H:%M}"
+
+
+class CheckpointAttempt(models.Model):
+    """A failed request for a checkpoint's stamp, or the alarm raised for it."""
+
+    checkpoint = models.ForeignKey(
+        ChainCheckpoint, on_delete=models.PROTECT, related_name="attempts"
+    )
+    tried_at = models.DateTimeField(_("tried at"), db_default=Now())
+    error = models.TextField(_("what went wrong"), blank=True)
+    alarm_sent = models.BooleanField(_("alarm sent"), default=False)
+
+    class Meta:
+        db_table = "audit_chain_checkpoint_attempt"
+        verbose_name = _("checkpoint stamp attempt")
+        verbose_name_plural = _("checkpoint stamp attempts")
+        ordering = ["tried_at", "pk"]
+        triggers = [
+            pgtrigger.Protect(
+                name="checkpoint_attempt_append_only",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.checkpoint}: {'alarm' if self.alarm_sent else 'attempt'}"

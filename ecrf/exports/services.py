@@ -47,6 +47,8 @@ from django.utils.translation import gettext as _
 
 from ecrf.accounts.selectors import sites_visible_to
 from ecrf.audit.chain import chain_head
+from ecrf.audit.checkpoints import checkpoint_request
+from ecrf.audit.models import CheckpointReason
 from ecrf.participants.selectors import participants_visible_to
 from ecrf.studies.models import Site
 
@@ -431,6 +433,8 @@ def _write(job: ExportJob, control: BaseDatabaseWrapper) -> str:
         error="",
     )
     logger.info("Export %s done: %s bytes, sha256 %s", job.pk, hasher.size, hasher.hexdigest())
+    # The head the file states is anchored outside the database.
+    checkpoint_request(CheckpointReason.EXPORT)
     return ExportStatus.DONE
 
 

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from ecrf.accounts.policy import enforce, may_review_audit, may_sign_off_audit_review
+from ecrf.accounts.policy import (
+    enforce,
+    may_download_checkpoints,
+    may_review_audit,
+    may_sign_off_audit_review,
+)
+from ecrf.audit.checkpoints import checkpoints_document
 from ecrf.common.http import AuthenticatedRequest
 from ecrf.participants.pages import form_submit, saved_as
 from ecrf.review.forms import AuditFilterForm, AuditReviewForm
@@ -100,6 +108,7 @@ def audit_review_page(
         "review_form": review_form,
         "reviews": list(reviews_visible_to(request.user)[:10]),
         "export_url": reverse("exports:index"),
+        "may_download_checkpoints": bool(may_download_checkpoints(request.user)),
     }
     return render(request, "review/audit.html", context, status=status)
 
@@ -131,3 +140,17 @@ def audit_review_sign_off(request: AuthenticatedRequest) -> HttpResponse:
         ),
         render_page=lambda status: audit_review_page(request, status, form),
     )
+
+
+@login_required
+@require_safe
+def audit_checkpoints(request: AuthenticatedRequest) -> HttpResponse:
+    """The audit trail's checkpoints (signed heads of its chain, with their time stamps)
+    as a JSON file, for the sponsor to keep outside this installation."""
+    enforce(may_download_checkpoints(request.user))
+    response = HttpResponse(
+        json.dumps(checkpoints_document(), indent=1), content_type="application/json"
+    )
+    stamp = timezone.localtime().strftime("%Y%m%dT%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="audit-checkpoints_{stamp}.json"'
+    return response

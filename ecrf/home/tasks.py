@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import send_mail
 from django.core.management import call_command
 from django.utils import translation
@@ -13,6 +14,12 @@ from django.utils.translation import gettext as _
 
 from ecrf.accounts.policy import told_of_broken_audit_trail
 from ecrf.audit.chain import chain_verify
+from ecrf.audit.checkpoints import (
+    checkpoint_take,
+    checkpoints_alarm_recorded,
+    checkpoints_stamp_pending,
+)
+from ecrf.audit.models import CheckpointReason
 
 # The registered task names and the logger's name are those the tasks had before they
 # moved here, so that beat entries and messages queued by an existing installation still
@@ -57,3 +64,58 @@ def audit_trail_verify() -> bool:
                 recipient_list=[admin.email],
             )
     return False
+
+
+@shared_task(name="ecrf.audit.tasks.audit_checkpoint_scheduled")
+def audit_checkpoint_scheduled() -> dict[str, int]:
+    """Beat's checkpoint: sign the chain's head, ask again for every stamp still owed,
+    and tell the administrators of checkpoints left unstamped for ``TSA_ALARM_HOURS``
+    (or of a missing signing key)."""
+    admins = list(told_of_broken_audit_trail().exclude(email=""))
+    try:
+        checkpoint_take(reason=CheckpointReason.SCHEDULED)
+    except ImproperlyConfigured as exc:
+        logger.error("audit trail checkpoint not taken: %s", exc)
+        for admin in admins:
+            with translation.override(admin.language or settings.LANGUAGE_CODE):
+                send_mail(
+                    subject=_("Audit trail checkpoints are not being taken"),
+                    message=_("The audit trail's hash chain cannot be checkpointed: %(error)s")
+                    % {"error": exc},
+                    from_email=None,
+                    recipient_list=[admin.email],
+                )
+        return {"stamped": 0, "failed": 0, "overdue": 0}
+    stamps = checkpoints_stamp_pending()
+    if stamps.overdue:
+        oldest = stamps.overdue[0]
+        logger.error(
+            "%d audit trail checkpoint(s) unstamped for over %d hours (oldest %s)",
+            len(stamps.overdue),
+            settings.TSA_ALARM_HOURS,
+            oldest.taken_at.isoformat(),
+        )
+        for admin in admins:
+            with translation.override(admin.language or settings.LANGUAGE_CODE):
+                send_mail(
+                    subject=_("The time-stamping authority has not answered"),
+                    message=_(
+                        "%(count)s checkpoint(s) of the audit trail have waited more than "
+                        "%(hours)s hours for their time stamp (the oldest was taken at "
+                        "%(oldest)s). Check TSA_URL and the authority; beat keeps asking, "
+                        "and data entry is not affected."
+                    )
+                    % {
+                        "count": len(stamps.overdue),
+                        "hours": settings.TSA_ALARM_HOURS,
+                        "oldest": oldest.taken_at.isoformat(timespec="minutes"),
+                    },
+                    from_email=None,
+                    recipient_list=[admin.email],
+                )
+        checkpoints_alarm_recorded(stamps.overdue, "administrators told: no time stamp")
+    return {
+        "stamped": stamps.stamped,
+        "failed": stamps.failed,
+        "overdue": len(stamps.overdue),
+    }

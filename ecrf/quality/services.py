@@ -18,7 +18,9 @@ from django.utils.translation import gettext_lazy
 from pghistory.models import Events
 
 from ecrf.accounts.policy import enforce, may_lock, may_sign, may_verify
+from ecrf.audit.checkpoints import checkpoint_request
 from ecrf.audit.context import change_context
+from ecrf.audit.models import CheckpointReason
 from ecrf.common import catalogue
 from ecrf.common.exceptions import StateConflict
 from ecrf.participants.models import Participant
@@ -53,7 +55,8 @@ def lock_set(
 ) -> Lock:
     """Lock a form, a participant or the whole study (database lock); data managers only.
 
-    While the lock stands the database refuses every write to the data under it.
+    While the lock stands the database refuses every write to the data under it. Once it
+    commits, the audit trail's chain is checkpointed (signed and time-stamped).
     """
     enforce(may_lock(performed_by, participant))
     if record and record not in record_codes():
@@ -75,7 +78,7 @@ def lock_set(
         reason=reason,
         site=participant.site.code if participant else None,
     ):
-        return Lock.objects.create(
+        lock = Lock.objects.create(
             scope=scope,
             study=study,
             participant=participant,
@@ -83,6 +86,9 @@ def lock_set(
             reason=reason,
             locked_by=performed_by,
         )
+    # What was locked is anchored outside the database once the lock commits.
+    checkpoint_request(CheckpointReason.LOCK)
+    return lock
 
 
 @transaction.atomic

@@ -231,6 +231,12 @@ API_KEY_TTL = timedelta(days=int(os.environ.get("API_KEY_TTL_DAYS", "90")))
 ARCHIVE_KEY_FILE = os.environ.get("ARCHIVE_KEY_FILE", "")
 ARCHIVE_KEY = os.environ.get("ARCHIVE_KEY", "")
 TSA_URL = os.environ.get("TSA_URL", "")
+#: The authority's root certificates (PEM), against which its stamps are verified.
+TSA_ROOT_CERTS = os.environ.get("TSA_ROOT_CERTS", "")
+#: Hours a checkpoint may wait for its stamp before the administrators are told.
+TSA_ALARM_HOURS = int(os.environ.get("TSA_ALARM_HOURS", "24"))
+#: Minutes between scheduled checkpoints of the audit trail's chain.
+CHECKPOINT_INTERVAL_MINUTES = int(os.environ.get("CHECKPOINT_INTERVAL_MINUTES", "60"))
 REST_KNOX = {
     "TOKEN_TTL": API_KEY_TTL,
     "AUTH_HEADER_PREFIX": "Token",
@@ -289,6 +295,12 @@ CELERY_BEAT_SCHEDULE = {
     "verify-audit-trail": {
         "task": "ecrf.audit.tasks.audit_trail_verify",
         "schedule": crontab(hour=2, minute=30),
+    },
+    # The chain's head signed and stamped outside the database; stamps still owed are
+    # asked for again, and an authority down for TSA_ALARM_HOURS is reported.
+    "audit-checkpoint": {
+        "task": "ecrf.audit.tasks.audit_checkpoint_scheduled",
+        "schedule": timedelta(minutes=CHECKPOINT_INTERVAL_MINUTES),
     },
     # Audit-trail review reads an index of the trail: copy each minute's new changes.
     "update-audit-review-index": {

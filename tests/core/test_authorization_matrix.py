@@ -101,6 +101,7 @@ ACCESS: dict[str, Rule] = {
     "accounts:access_review_csv": rule(get=frozenset({"admin", "data_manager"})),
     "audit_review:index": rule(get=AUDIT_REVIEWERS),
     "audit_review:sign_off": rule(post=QUERY_RAISERS),
+    "audit_review:checkpoints": rule(get=frozenset({"data_manager", "admin"})),
     "healthz": PUBLIC_GET,
     "api-schema": PUBLIC_GET,
     "api-docs": PUBLIC_GET,

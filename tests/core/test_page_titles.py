@@ -34,6 +34,7 @@ TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL)
 DOWNLOADS = frozenset(
     {
         "accounts:access_review_csv",
+        "audit_review:checkpoints",
         "exports:download",
         "exports:status",
         "queries:csv",

@@ -31,6 +31,7 @@ ROUTES: dict[str, str | tuple[str, dict[str, str]] | None] = {
     "accounts:access_review_csv": None,
     "audit_review:index": None,
     "audit_review:sign_off": None,
+    "audit_review:checkpoints": None,
     "participants:list": None,
     "participants:create": None,
     "participants:detail": "participant",
