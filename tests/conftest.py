@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import psycopg.sql
 import pytest
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.core.management.color import no_style
 from django.db import connection, transaction
@@ -26,6 +27,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from ecrf.accounts.models import User
+from ecrf.audit import anchor
 from ecrf.home.services import study_setup_trial
 from ecrf.participants.models import Participant
 from ecrf.participants.services import consent_record, eligibility_record
@@ -35,6 +37,7 @@ from ecrf.studies.models import Site, Study
 
 from .databases import clone_test_database, drop_test_database, url_of
 from .factories import ELIGIBLE_ANSWERS, ParticipantFactory, UserFactory, api_key_for
+from .tsa import LoopbackTSA
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS = BASE_DIR / "test-artifacts"
@@ -597,3 +600,24 @@ def screenshot_dir(request: pytest.FixtureRequest) -> Path:
     path = ARTIFACTS / "screenshots" / request.node.name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def tsa() -> Iterator[LoopbackTSA]:
+    """A real RFC 3161 time-stamping authority on the loopback (:mod:`tests.tsa`)."""
+    with LoopbackTSA() as authority:
+        yield authority
+
+
+@pytest.fixture
+def anchored(settings: Any, tmp_path: Path, tsa: LoopbackTSA) -> LoopbackTSA:
+    """The installation's signing key in a file, the loopback authority and its root."""
+    key = tmp_path / "archive.pem"
+    key.write_bytes(anchor.new_signing_key_pem())
+    roots = tmp_path / "tsa-roots.pem"
+    roots.write_bytes(tsa.root.public_bytes(serialization.Encoding.PEM))
+    settings.ARCHIVE_KEY_FILE = str(key)
+    settings.ARCHIVE_KEY = ""
+    settings.TSA_URL = tsa.url
+    settings.TSA_ROOT_CERTS = str(roots)
+    return tsa

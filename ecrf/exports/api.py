@@ -29,7 +29,7 @@ from ecrf.studies.models import Site
 
 from . import selectors, services
 from .exceptions import ExportGone
-from .formats import FORMATS
+from .formats import FORMATS, formats_for
 from .models import ExportJob, ExportStatus
 from .views import file_response
 
@@ -75,9 +75,11 @@ class ExportRequestSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=KINDS)
     format = serializers.ChoiceField(
         choices=FORMAT_NAMES,
+        required=False,
         help_text=(
             "audit_trail: csv, odm; clinical_data: csv, odm, xpt; data_dictionary: csv; "
-            "sdtm: dataset-json, xpt; casebook: pdf (with subject_id)."
+            "sdtm: dataset-json, xpt; casebook: pdf (with subject_id); archive: none "
+            "(one site's zip)."
         ),
     )
     site = FreeTextField(
@@ -104,6 +106,17 @@ class ExportRequestSerializer(serializers.Serializer):
         self.fields["format"].error_messages["invalid_choice"] = gettext(
             "Unknown format “{input}”. Expected one of: %(allowed)s."
         ) % {"allowed": ", ".join(FORMAT_NAMES)}
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """A kind written in one format only (the archive) needs no ``format``."""
+        if not attrs.get("format"):
+            formats = formats_for(attrs["kind"])
+            if len(formats) != 1:
+                raise serializers.ValidationError(
+                    {"format": [self.fields["format"].error_messages["required"]]}
+                )
+            attrs["format"] = formats[0]
+        return attrs
 
 
 class ExportJobSerializer(serializers.ModelSerializer):

@@ -23,6 +23,7 @@ class ExportKind(models.TextChoices):
     DATA_DICTIONARY = "data_dictionary", _("Data dictionary")
     SDTM = "sdtm", _("SDTM submission datasets")
     CASEBOOK = "casebook", _("Casebook of one participant (certified copy)")
+    ARCHIVE = "archive", _("Site archive (signed and time-stamped certified copy)")
 
 
 class ExportFileFormat(models.TextChoices):
@@ -33,6 +34,7 @@ class ExportFileFormat(models.TextChoices):
     XPT = "xpt", _("SAS transport (XPT v5)")
     DATASET_JSON = "dataset-json", _("CDISC Dataset-JSON v1.1")
     PDF = "pdf", _("PDF")
+    ZIP = "zip", _("ZIP")
 
 
 class ExportStatus(models.TextChoices):

@@ -212,11 +212,20 @@ def export_request(
             _("Expected a date from %(earliest)s to %(latest)s.")
             % {"earliest": EARLIEST_DATE.isoformat(), "latest": LATEST_DATE.isoformat()}
         ]
+    if kind == "archive":
+        if chosen_site is None and "site" not in errors:
+            visible = list(sites_visible_to(performed_by)[:2])
+            if len(visible) == 1:
+                chosen_site = visible[0]
+            else:
+                errors["site"] = [_("An archive is one site's certified copy: choose the site.")]
+        if (subject_id or "").strip():
+            errors["subject_id"] = [_("An archive holds every participant of its site.")]
     if kind == "casebook" and not (subject_id or "").strip():
         errors["subject_id"] = [
             _("A casebook is printed for one participant: give her subject ID.")
         ]
-    if kind in {"sdtm", "casebook"}:
+    if kind in {"sdtm", "casebook", "archive"}:
         for name, day in (("since", since), ("until", until)):
             if day is not None and name not in errors:
                 errors[name] = [
@@ -226,6 +235,8 @@ def export_request(
                     )
                     if kind == "sdtm"
                     else _("A casebook is printed whole: leave the date range empty.")
+                    if kind == "casebook"
+                    else _("An archive holds the site's whole record: leave the date range empty.")
                 ]
     if not out_of_range and since is not None and until is not None and until < since:
         errors["until"] = [

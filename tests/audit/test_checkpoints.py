@@ -7,9 +7,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -28,32 +25,12 @@ from ecrf.audit.checkpoints import (
 )
 from ecrf.audit.models import ChainCheckpoint, ChainLink, CheckpointAttempt
 from ecrf.exports.services import export_request, export_run
-from ecrf.participants.services import participant_update_screening
 from ecrf.home.tasks import audit_checkpoint_scheduled
+from ecrf.participants.services import participant_update_screening
 from ecrf.quality.services import lock_set
 from tests.tsa import LoopbackTSA
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def tsa() -> Iterator[LoopbackTSA]:
-    with LoopbackTSA() as authority:
-        yield authority
-
-
-@pytest.fixture
-def anchored(settings: Any, tmp_path: Path, tsa: LoopbackTSA) -> LoopbackTSA:
-    """The installation's key in a file, the loopback authority and its root."""
-    key = tmp_path / "archive.pem"
-    key.write_bytes(anchor.new_signing_key_pem())
-    roots = tmp_path / "tsa-roots.pem"
-    roots.write_bytes(tsa.root.public_bytes(serialization.Encoding.PEM))
-    settings.ARCHIVE_KEY_FILE = str(key)
-    settings.ARCHIVE_KEY = ""
-    settings.TSA_URL = tsa.url
-    settings.TSA_ROOT_CERTS = str(roots)
-    return tsa
 
 
 def test_a_checkpoint_signs_the_head_once_until_it_moves(anchored, participant_a, coordinator_a):

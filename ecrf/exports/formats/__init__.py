@@ -3,8 +3,9 @@
 Writers are named as ``"module:function"`` and imported when an export runs, so this
 table can be read (by forms, the API and validation) without loading any writer. A
 writer may belong to a layer above the exports: the casebook is printed by
-:mod:`ecrf.review.casebook` from the form reading of the review pages, and the export
-jobs run it as they run any other.
+:mod:`ecrf.review.casebook` from the form reading of the review pages, the site archive
+(:mod:`ecrf.review.archive`) holds casebooks, and the export jobs run them as they run
+any other.
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ FORMATS: dict[tuple[str, str], ExportFormat] = {
             "application/pdf",
             ".pdf",
             "ecrf.review.casebook:write_casebook_pdf",
+        ),
+        _lazy(
+            "archive", "zip", "application/zip", ".zip", "ecrf.review.archive:write_site_archive"
         ),
         _lazy(
             "data_dictionary",
