@@ -314,11 +314,14 @@ def test_the_audit_trail_runs_through_celery_to_a_file_whose_checksum_matches(
 @pytest.mark.requirement("CFR11-10B-ELECTRONIC")
 @pytest.mark.parametrize(("kind", "format"), sorted(FORMATS))
 def test_every_format_of_the_table_runs_as_a_job_to_a_file_whose_checksum_matches(
-    kind, format, statistician, randomized, export_media
+    kind, format, statistician, randomized, export_media, anchored
 ):
-    # A casebook is one participant's.
+    # A casebook is one participant's; an archive one site's (signed and stamped).
     subject = randomized.subject_id if kind == "casebook" else None
-    job = export_request(performed_by=statistician, kind=kind, format=format, subject_id=subject)
+    site = randomized.site if kind == "archive" else None
+    job = export_request(
+        performed_by=statistician, kind=kind, format=format, subject_id=subject, site=site
+    )
     assert export_run(job_id=job.pk) == ExportStatus.DONE, job_state_error(job)
     job.refresh_from_db()
     path = file_of(job, export_media)
