@@ -15,6 +15,7 @@ BENCHMARKS = [
     "data_entry_latency.py",
     "audit_review.py",
     "sdtm_export.py",
+    "casebook_pdf.py",
 ]
 
 if __name__ == "__main__":

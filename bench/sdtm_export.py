@@ -25,7 +25,7 @@ import time
 import tracemalloc
 from typing import Any
 
-from audit_export import _peak_rss_growth_kb
+from audit_export import _peak_rss_growth_kb, _run_job
 from common import fresh_database, report
 
 PARTICIPANTS = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
@@ -185,24 +185,6 @@ _GENERATE = [
 ]
 
 
-def _run_job(owner: Any) -> tuple[float, int, int]:
-    from ecrf.exports import selectors
-    from ecrf.exports.models import ExportJob, ExportStatus
-    from ecrf.exports.services import export_run
-
-    job = ExportJob.objects.create(owner=owner, kind="sdtm", format="dataset-json")
-    started = time.perf_counter()
-    status = export_run(job_id=job.pk)
-    seconds = time.perf_counter() - started
-    job.refresh_from_db()
-    if status != ExportStatus.DONE:
-        raise SystemExit(f"the export job ended {status}: {job.error}")
-    path = selectors.export_path(job)
-    size = path.stat().st_size
-    path.unlink()
-    return seconds, job.row_count, size
-
-
 def _copy_baseline(scope: Any) -> tuple[float, int]:
     """COPY of every subject-level domain's rows to CSV, in one snapshot."""
     from django.db import connection, transaction
@@ -244,7 +226,9 @@ def main() -> None:
     copy_times, export_times, growths, ratios = [], [], [], []
     for _ in range(ROUNDS):
         copy_seconds, copy_rows = _copy_baseline(scope)
-        (export_seconds, rows, size), growth_kb = _peak_rss_growth_kb(lambda: _run_job(owner))
+        (export_seconds, rows, size), growth_kb = _peak_rss_growth_kb(
+            lambda: _run_job(owner, "sdtm", "dataset-json")
+        )
         copy_times.append(copy_seconds)
         export_times.append(export_seconds)
         growths.append(growth_kb)
@@ -253,7 +237,7 @@ def main() -> None:
             raise SystemExit(f"the export wrote {rows} rows, COPY {copy_rows}")
 
     tracemalloc.start()
-    _run_job(owner)
+    _run_job(owner, "sdtm", "dataset-json")
     _current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 

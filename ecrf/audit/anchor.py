@@ -88,6 +88,16 @@ def public_key_pem(key: Ed25519PrivateKey | None = None) -> str:
     )
 
 
+def installation_key() -> tuple[str, str] | None:
+    """The installation's public key (PEM) and its SHA-256 fingerprint, or None when no
+    key is set."""
+    try:
+        pem = public_key_pem()
+    except ImproperlyConfigured:
+        return None
+    return pem, hashlib.sha256(pem.encode()).hexdigest()
+
+
 def sign(data: bytes, key: Ed25519PrivateKey | None = None) -> bytes:
     """The installation's Ed25519 signature of ``data``."""
     return (key or signing_key()).sign(data)

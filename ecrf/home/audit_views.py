@@ -21,6 +21,7 @@ from ecrf.accounts.policy import (
     may_review_audit,
     may_sign_off_audit_review,
 )
+from ecrf.audit.anchor import installation_key
 from ecrf.audit.checkpoints import checkpoints_document
 from ecrf.common.http import AuthenticatedRequest
 from ecrf.participants.pages import form_submit, saved_as
@@ -109,6 +110,7 @@ def audit_review_page(
         "reviews": list(reviews_visible_to(request.user)[:10]),
         "export_url": reverse("exports:index"),
         "may_download_checkpoints": bool(may_download_checkpoints(request.user)),
+        "installation_key": installation_key() if may_download_checkpoints(request.user) else None,
     }
     return render(request, "review/audit.html", context, status=status)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from celery import shared_task
 from django.conf import settings
@@ -49,21 +50,30 @@ def audit_trail_verify() -> bool:
         )
         return True
     logger.error("audit trail broken: %s", report.finding)
-    admins = told_of_broken_audit_trail().exclude(email="")
-    for admin in admins:
+    _tell_administrators(
+        lambda: _("Audit trail verification failed"),
+        lambda: (
+            _(
+                "The nightly check of the audit trail found a broken link after "
+                "checking %(count)s links.\n\nFirst broken: %(finding)s\n\n"
+                "Run `python manage.py verify_audit_trail` to see it again."
+            )
+            % {"count": report.links_checked, "finding": report.finding}
+        ),
+    )
+    return False
+
+
+def _tell_administrators(subject: Callable[[], str], body: Callable[[], str]) -> None:
+    """Mail every administrator, each in her own language (the texts are made in it)."""
+    for admin in told_of_broken_audit_trail().exclude(email=""):
         with translation.override(admin.language or settings.LANGUAGE_CODE):
             send_mail(
-                subject=_("Audit trail verification failed"),
-                message=_(
-                    "The nightly check of the audit trail found a broken link after "
-                    "checking %(count)s links.\n\nFirst broken: %(finding)s\n\n"
-                    "Run `python manage.py verify_audit_trail` to see it again."
-                )
-                % {"count": report.links_checked, "finding": report.finding},
+                subject=subject(),
+                message=body(),
                 from_email=None,
                 recipient_list=[admin.email],
             )
-    return False
 
 
 @shared_task(name="ecrf.audit.tasks.audit_checkpoint_scheduled")
@@ -71,20 +81,18 @@ def audit_checkpoint_scheduled() -> dict[str, int]:
     """Beat's checkpoint: sign the chain's head, ask again for every stamp still owed,
     and tell the administrators of checkpoints left unstamped for ``TSA_ALARM_HOURS``
     (or of a missing signing key)."""
-    admins = list(told_of_broken_audit_trail().exclude(email=""))
     try:
         checkpoint_take(reason=CheckpointReason.SCHEDULED)
     except ImproperlyConfigured as exc:
         logger.error("audit trail checkpoint not taken: %s", exc)
-        for admin in admins:
-            with translation.override(admin.language or settings.LANGUAGE_CODE):
-                send_mail(
-                    subject=_("Audit trail checkpoints are not being taken"),
-                    message=_("The audit trail's hash chain cannot be checkpointed: %(error)s")
-                    % {"error": exc},
-                    from_email=None,
-                    recipient_list=[admin.email],
-                )
+        error = str(exc)
+        _tell_administrators(
+            lambda: _("Audit trail checkpoints are not being taken"),
+            lambda: (
+                _("The audit trail's hash chain cannot be checkpointed: %(error)s")
+                % {"error": error}
+            ),
+        )
         return {"stamped": 0, "failed": 0, "overdue": 0}
     stamps = checkpoints_stamp_pending()
     if stamps.overdue:
@@ -95,24 +103,22 @@ def audit_checkpoint_scheduled() -> dict[str, int]:
             settings.TSA_ALARM_HOURS,
             oldest.taken_at.isoformat(),
         )
-        for admin in admins:
-            with translation.override(admin.language or settings.LANGUAGE_CODE):
-                send_mail(
-                    subject=_("The time-stamping authority has not answered"),
-                    message=_(
-                        "%(count)s checkpoint(s) of the audit trail have waited more than "
-                        "%(hours)s hours for their time stamp (the oldest was taken at "
-                        "%(oldest)s). Check TSA_URL and the authority; beat keeps asking, "
-                        "and data entry is not affected."
-                    )
-                    % {
-                        "count": len(stamps.overdue),
-                        "hours": settings.TSA_ALARM_HOURS,
-                        "oldest": oldest.taken_at.isoformat(timespec="minutes"),
-                    },
-                    from_email=None,
-                    recipient_list=[admin.email],
+        _tell_administrators(
+            lambda: _("The time-stamping authority has not answered"),
+            lambda: (
+                _(
+                    "%(count)s checkpoint(s) of the audit trail have waited more than "
+                    "%(hours)s hours for their time stamp (the oldest was taken at "
+                    "%(oldest)s). Check TSA_URL and the authority; beat keeps asking, "
+                    "and data entry is not affected."
                 )
+                % {
+                    "count": len(stamps.overdue),
+                    "hours": settings.TSA_ALARM_HOURS,
+                    "oldest": oldest.taken_at.isoformat(timespec="minutes"),
+                }
+            ),
+        )
         checkpoints_alarm_recorded(stamps.overdue, "administrators told: no time stamp")
     return {
         "stamped": stamps.stamped,

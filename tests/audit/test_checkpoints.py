@@ -203,3 +203,14 @@ def test_without_a_key_the_scheduled_checkpoint_tells_the_administrators(
     assert audit_checkpoint_scheduled() == {"stamped": 0, "failed": 0, "overdue": 0}
     assert [m.to for m in mail.outbox] == [[admin.email]]
     assert "ARCHIVE_KEY_FILE" in mail.outbox[0].body
+
+
+def test_the_review_page_shows_the_installations_public_key_to_whoever_downloads(
+    anchored, client_for, make_user
+):
+    page = client_for(make_user("admin", username="adk")).get("/audit/").content.decode()
+    pem = anchor.public_key_pem()
+    assert pem.splitlines()[1] in page
+    assert anchor.installation_key()[1] in page
+    monitor = make_user("monitor", ["S01"], username="mok")
+    assert 'id="installation-key"' not in client_for(monitor).get("/audit/").content.decode()

@@ -66,18 +66,23 @@ def flat(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+def printed(reader: Any, participant: Any) -> bytes:
+    """Her casebook as ``reader`` has it printed, in the active language."""
+    return casebook_pdf(
+        casebook_of(
+            reader,
+            participant,
+            chain_head=CHAIN_HEAD,
+            printed_at=dt.datetime(2026, 3, 24, 1, 0, tzinfo=dt.UTC),
+        )
+    )
+
+
 @pytest.mark.parametrize("language", ["en", "ja"])
 def test_every_page_names_the_subject_and_counts_pages(signed, language):
     participant = signed["trial"].a
     with translation.override(language):
-        document = casebook_pdf(
-            casebook_of(
-                signed["monitor"],
-                participant,
-                chain_head=CHAIN_HEAD,
-                printed_at=dt.datetime(2026, 3, 24, 1, 0, tzinfo=dt.UTC),
-            )
-        )
+        document = printed(signed["monitor"], participant)
     pages = pages_of(document)
     assert len(pages) >= 3
     for number, text in enumerate(pages, start=1):
@@ -91,20 +96,7 @@ def test_every_page_names_the_subject_and_counts_pages(signed, language):
 def test_the_casebook_holds_values_marks_queries_trail_and_signature(signed):
     participant = signed["trial"].a
     with translation.override("en"):
-        text = flat(
-            " ".join(
-                pages_of(
-                    casebook_pdf(
-                        casebook_of(
-                            signed["monitor"],
-                            participant,
-                            chain_head=CHAIN_HEAD,
-                            printed_at=dt.datetime(2026, 3, 24, 1, 0, tzinfo=dt.UTC),
-                        )
-                    )
-                )
-            )
-        )
+        text = flat(" ".join(pages_of(printed(signed["monitor"], participant))))
     for expected in (
         CHAIN_HEAD,
         "TAC-RI",
@@ -130,20 +122,7 @@ def test_the_casebook_holds_values_marks_queries_trail_and_signature(signed):
 def test_the_japanese_casebook_is_in_japanese(signed):
     participant = signed["trial"].a
     with translation.override("ja"):
-        text = flat(
-            " ".join(
-                pages_of(
-                    casebook_pdf(
-                        casebook_of(
-                            signed["monitor"],
-                            participant,
-                            chain_head=CHAIN_HEAD,
-                            printed_at=dt.datetime(2026, 3, 24, 1, 0, tzinfo=dt.UTC),
-                        )
-                    )
-                )
-            )
-        )
+        text = flat(" ".join(pages_of(printed(signed["monitor"], participant))))
         consent_label = str(participant.consent._meta.get_field("consent_date").verbose_name)
     assert consent_label in text.replace(" ", "") or consent_label in text
     assert "監査証跡" in text
@@ -158,20 +137,7 @@ def test_a_reader_the_study_blinds_gets_no_arm(signed, make_user, settings):
     participant = signed["trial"].a
     participant.refresh_from_db()
     with translation.override("en"):
-        text = flat(
-            " ".join(
-                pages_of(
-                    casebook_pdf(
-                        casebook_of(
-                            signed["monitor"],
-                            participant,
-                            chain_head=CHAIN_HEAD,
-                            printed_at=dt.datetime(2026, 3, 24, 1, 0, tzinfo=dt.UTC),
-                        )
-                    )
-                )
-            )
-        )
+        text = flat(" ".join(pages_of(printed(signed["monitor"], participant))))
     assert "Low dose" not in text and "2 mg/day" not in text
     assert "Not shown" in text
     # the dose of an intake and the capsules counted tell the arm: neither is printed

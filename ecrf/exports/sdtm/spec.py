@@ -312,10 +312,16 @@ _EPOCH_METHOD = (
 _SEQ_METHOD = "Numbered 1, 2, ... within the subject, in the order of {order}."
 
 
-def _identifiers(domain: str, seq: str = "", order: str = "") -> tuple[Variable, ...]:
-    head = (
+def _study_identifiers() -> tuple[Variable, Variable]:
+    return (
         _v("STUDYID", "Study Identifier", "text", 20, "Req", "Assigned", key=1),
         _v("DOMAIN", "Domain Abbreviation", "text", 2, "Req", "Assigned"),
+    )
+
+
+def _identifiers(domain: str, seq: str = "", order: str = "") -> tuple[Variable, ...]:
+    head = (
+        *_study_identifiers(),
         _v(
             "USUBJID",
             "Unique Subject Identifier",
@@ -1350,8 +1356,7 @@ TA = Dataset(
     "TRIAL DESIGN",
     "One record per planned Element per Arm",
     (
-        _v("STUDYID", "Study Identifier", "text", 20, "Req", "Assigned", key=1),
-        _v("DOMAIN", "Domain Abbreviation", "text", 2, "Req", "Assigned"),
+        *_study_identifiers(),
         _v("ARMCD", "Planned Arm Code", "text", 20, "Req", "Protocol", key=2),
         _v("ARM", "Description of Planned Arm", "text", 40, "Req", "Protocol"),
         _v(
@@ -1372,8 +1377,7 @@ TE = Dataset(
     "TRIAL DESIGN",
     "One record per planned Element",
     (
-        _v("STUDYID", "Study Identifier", "text", 20, "Req", "Assigned", key=1),
-        _v("DOMAIN", "Domain Abbreviation", "text", 2, "Req", "Assigned"),
+        *_study_identifiers(),
         _v("ETCD", "Element Code", "text", 8, "Req", "Protocol", codelist="ETCD", key=2),
         _v("ELEMENT", "Description of Element", "text", 40, "Req", "Protocol"),
         _v("TESTRL", "Rule for Start of Element", "text", 100, "Req", "Protocol"),
@@ -1389,8 +1393,7 @@ TV = Dataset(
     "TRIAL DESIGN",
     "One record per planned Visit per Arm",
     (
-        _v("STUDYID", "Study Identifier", "text", 20, "Req", "Assigned", key=1),
-        _v("DOMAIN", "Domain Abbreviation", "text", 2, "Req", "Assigned"),
+        *_study_identifiers(),
         _v("VISITNUM", "Visit Number", "integer", 8, "Req", "Protocol", key=2),
         _v("VISIT", "Visit Name", "text", 40, "Perm", "Protocol"),
         _v("VISITDY", "Planned Study Day of Visit", "integer", 8, "Perm", "Protocol"),
@@ -1415,8 +1418,7 @@ TI = Dataset(
     "TRIAL DESIGN",
     "One record per I/E criterion",
     (
-        _v("STUDYID", "Study Identifier", "text", 20, "Req", "Assigned", key=1),
-        _v("DOMAIN", "Domain Abbreviation", "text", 2, "Req", "Assigned"),
+        *_study_identifiers(),
         _v(
             "IETESTCD",
             "Incl/Excl Criterion Short Name",
@@ -1448,8 +1450,7 @@ TS = Dataset(
     "TRIAL DESIGN",
     "One record per trial summary parameter value",
     (
-        _v("STUDYID", "Study Identifier", "text", 20, "Req", "Assigned", key=1),
-        _v("DOMAIN", "Domain Abbreviation", "text", 2, "Req", "Assigned"),
+        *_study_identifiers(),
         _v("TSSEQ", "Sequence Number", "integer", 8, "Req", "Assigned", key=3),
         _v(
             "TSPARMCD",
