@@ -219,6 +219,9 @@ class ArchiveReport:
     failures: tuple[str, ...]
     files_checked: int
     stamped_at: dt.datetime | None
+    #: the SHA-256 of the public key the signature was checked with, to compare with
+    #: the one the installation's administrators publish
+    key_fingerprint: str = ""
 
     @property
     def intact(self) -> bool:
@@ -272,4 +275,7 @@ def archive_verify(
                 failures.append(f"{TIMESTAMP}: the time stamp of the manifest does not hold")
         else:
             failures.append(f"{TIMESTAMP}: no root certificate of the authority to check it")
-    return ArchiveReport(tuple(failures), len(listed), stamped_at)
+    used = (public_key or key).strip() + "\n"
+    return ArchiveReport(
+        tuple(failures), len(listed), stamped_at, hashlib.sha256(used.encode()).hexdigest()
+    )

@@ -214,3 +214,24 @@ def test_the_review_page_shows_the_installations_public_key_to_whoever_downloads
     assert anchor.installation_key()[1] in page
     monitor = make_user("monitor", ["S01"], username="mok")
     assert 'id="installation-key"' not in client_for(monitor).get("/audit/").content.decode()
+
+
+def test_a_checkpoint_signed_by_another_key_fails_the_command_without_being_told_the_key(
+    anchored, participant_a
+):
+    """Whoever rewrote the trail could add checkpoints of her own; she cannot sign with
+    the installation's key, which the command pins by default."""
+    checkpoint_take()
+    forger = serialization.load_pem_private_key(anchor.new_signing_key_pem(), None)
+    real = ChainCheckpoint.objects.get()
+    ChainCheckpoint.objects.create(
+        seq=real.seq,
+        digest=real.digest,
+        taken_at=real.taken_at,
+        reason=real.reason,
+        statement=real.statement,
+        signature=base64.b64encode(forger.sign(real.statement.encode())).decode(),
+        public_key=anchor.public_key_pem(forger),
+    )
+    with pytest.raises(CommandError, match="not this installation's"):
+        call_command("verify_audit_trail")

@@ -83,7 +83,9 @@ def test_the_archive_holds_the_sites_copy_and_verifies(archive, trial, capsys): 
         "public_key.pem",
     }
     call_command("verify_archive", str(archive))
-    assert "Archive intact: 6 files" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "Archive intact: 6 files" in said
+    assert anchor.installation_key()[1] in said
 
 
 def test_an_altered_or_added_file_is_named(archive, tmp_path):

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ecrf.audit.anchor import installation_key
 from ecrf.audit.chain import chain_contains, chain_verify
 from ecrf.audit.checkpoints import checkpoints_verify, database_checkpoints
 
@@ -40,7 +41,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--public-key",
             metavar="FILE",
-            help="The installation's public key (PEM); checkpoints signed by another key fail.",
+            help=(
+                "The installation's public key (PEM); checkpoints signed by another key fail. "
+                "Default: the key of ARCHIVE_KEY_FILE or ARCHIVE_KEY, where set."
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -60,9 +64,14 @@ class Command(BaseCommand):
                 records += list(document["checkpoints"])
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise CommandError(f"{name} is not a checkpoints document: {exc}") from exc
+        # Pinned to the installation's own key where it is set: a checkpoint signed by any
+        # other key (one made by whoever rewrote the trail) does not hold.
+        installation = installation_key()
         public_key = (
             Path(options["public_key"]).read_text(encoding="utf-8")
             if options["public_key"]
+            else installation[0]
+            if installation
             else None
         )
         problems = checkpoints_verify(records, public_key=public_key)

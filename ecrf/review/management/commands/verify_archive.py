@@ -55,7 +55,10 @@ class Command(BaseCommand):
                 f"Archive NOT intact ({len(report.failures)} problem(s)):\n"
                 + "\n".join(f"- {failure}" for failure in report.failures)
             )
+        stamped = report.stamped_at.isoformat() if report.stamped_at else "?"
         self.stdout.write(
             f"Archive intact: {report.files_checked} files match the manifest; its signature "
-            f"holds; time-stamped at {report.stamped_at.isoformat() if report.stamped_at else '?'}."
+            f"holds; time-stamped at {stamped}; "
+            f"signed by the key of SHA-256 fingerprint {report.key_fingerprint} (compare it "
+            "with the one on the installation's audit review page)."
         )
