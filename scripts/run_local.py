@@ -87,7 +87,9 @@ def main() -> int:
     # The installation's signing key for checkpoints and archives, outside the database.
     key_file = Path(os.environ.get("ARCHIVE_KEY_FILE") or var_dir / "archive-key.pem")
     if not key_file.exists():
-        subprocess.run([*manage, "create_archive_key", str(key_file)], check=True, cwd=BASE_DIR)
+        subprocess.run(
+            [*manage, "create_archive_key", str(key_file)], check=True, cwd=BASE_DIR, env=owner_env
+        )
     os.environ["ARCHIVE_KEY_FILE"] = str(key_file)
     app_env = {**os.environ, "DATABASE_URL": role_url(owner_url, app_role, app_password)}
 
