@@ -183,6 +183,7 @@ def checkpoints_verify(
     installation's (``public_key``) or not of its statement, a statement that says
     another head, a stamp that is not the authority's (``roots``) or not of the
     statement, and a head the chain no longer holds at its link."""
+    records = list(records)
     problems: list[CheckpointProblem] = []
     roots = tsa_roots() if roots is None else roots
     digests = dict(

@@ -58,6 +58,9 @@ class TrailLine:
 
 @dataclass(frozen=True)
 class SignatureLine:
+    """One signature of the casebook: the printed name, the account, when, what it
+    means, and when and why it was voided (empty while it stands)."""
+
     name: str
     username: str
     time: str
@@ -67,6 +70,8 @@ class SignatureLine:
 
 @dataclass(frozen=True)
 class Casebook:
+    """Everything one printed casebook holds, in the reader's language."""
+
     participant: Participant
     study_title: str
     study_code: str
