@@ -109,14 +109,16 @@ def _make_trail() -> dict[str, Any]:
     }
 
 
-def _run_job(owner: Any, kind: str = "audit_trail", format: str = "csv") -> tuple[float, int, Any]:
+def _run_job(
+    owner: Any, kind: str = "audit_trail", format: str = "csv", **fields: Any
+) -> tuple[float, int, Any]:
     """One export job (the audit trail as CSV unless told), written as the Celery task
     writes it; its seconds, rows and file size, the file removed."""
     from ecrf.exports import selectors
     from ecrf.exports.models import ExportJob, ExportStatus
     from ecrf.exports.services import export_run
 
-    job = ExportJob.objects.create(owner=owner, kind=kind, format=format)
+    job = ExportJob.objects.create(owner=owner, kind=kind, format=format, **fields)
     started = time.perf_counter()
     status = export_run(job_id=job.pk)
     seconds = time.perf_counter() - started

@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-from audit_export import _peak_rss_growth_kb
+from audit_export import _peak_rss_growth_kb, _run_job
 from common import fresh_database, report
 
 ARCHIVE_PARTICIPANTS = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
@@ -119,9 +119,6 @@ def _archive(site: Any, monitor: Any) -> None:
     from django.conf import settings
 
     from ecrf.audit import anchor
-    from ecrf.exports import selectors
-    from ecrf.exports.models import ExportJob, ExportStatus
-    from ecrf.exports.services import export_run
     from tests.tsa import LoopbackTSA
 
     coordinator = trialdata.staff("bench-coordinator-2", "coordinator", [site.code])
@@ -139,16 +136,6 @@ def _archive(site: Any, monitor: Any) -> None:
             handle.write(tsa.root.public_bytes(serialization.Encoding.PEM))
         settings.TSA_ROOT_CERTS = roots
 
-        def run() -> tuple[float, Any]:
-            job = ExportJob.objects.create(owner=monitor, kind="archive", format="zip", site=site)
-            started = time.perf_counter()
-            status = export_run(job_id=job.pk)
-            seconds = time.perf_counter() - started
-            job.refresh_from_db()
-            if status != ExportStatus.DONE:
-                raise SystemExit(f"the archive job ended {status}: {job.error}")
-            return seconds, job
-
         from django.utils import timezone
 
         from ecrf.review.casebook import casebook_of, casebook_pdf
@@ -161,10 +148,9 @@ def _archive(site: Any, monitor: Any) -> None:
             )
         alone_rate = len(alone) / (time.perf_counter() - started)
 
-        (seconds, job), growth_kb = _peak_rss_growth_kb(run)
-        path = selectors.export_path(job)
-        size = path.stat().st_size
-        path.unlink()
+        (seconds, _rows, size), growth_kb = _peak_rss_growth_kb(
+            lambda: _run_job(monitor, "archive", "zip", site=site)
+        )
     participants = site.participants.count()
     report(
         "casebook_pdf.site_archive",
