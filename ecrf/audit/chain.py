@@ -45,6 +45,20 @@ SHAPE_TABLE = "audit_chain_shape"
 #: Session settings that make an event's JSON the same text in every session.
 CANONICAL_SETTINGS = "SET LOCAL timezone = 'UTC'; SET LOCAL extra_float_digits = 1;"
 
+
+def _append_link(table: str, event_id: str, content: str) -> str:
+    """The statements appending one link after the head, under the chain's lock, given
+    the PL/pgSQL expressions of the event's table, id and content."""
+    return f"""
+    PERFORM pg_advisory_xact_lock(hashtext('ecrf_audit_chain'));
+    SELECT l.digest INTO previous FROM audit_chain_link l ORDER BY l.seq DESC LIMIT 1;
+    previous := coalesce(previous, '{GENESIS}');
+    INSERT INTO audit_chain_link (event_table, event_id, prev_digest, digest)
+    VALUES ({table}, {event_id}, previous,
+            encode(sha256(convert_to(previous || '|' || {table} || '|' || {content}, 'UTF8')),
+                   'hex'));"""  # noqa: S608  (PL/pgSQL expressions of this module only)
+
+
 FUNCTIONS_SQL = rf"""
 CREATE OR REPLACE FUNCTION ecrf_audit_event_content(event jsonb, shape text[]) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
@@ -55,28 +69,47 @@ LANGUAGE sql IMMUTABLE AS $$
                '{{}}'::jsonb))::text
            END $$;
 
+-- The head is read through the primary key's index, whatever the table's statistics said
+-- when the plan was made: a plan made while the table was small (a new installation)
+-- would otherwise scan the whole chain for each link until an ANALYZE.
+CREATE OR REPLACE FUNCTION ecrf_audit_chain_link(tbl text, event_id bigint, content text)
+RETURNS void LANGUAGE plpgsql SET enable_seqscan = off AS $$
+DECLARE
+    previous text;
+BEGIN
+{_append_link("tbl", "event_id", "content")}
+END $$;
+
 CREATE OR REPLACE FUNCTION ecrf_audit_chain_append_event(tbl text, event_id bigint, event jsonb)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    previous text;
     shape text[];
-    content text;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('ecrf_audit_chain'));
     SELECT s.columns INTO shape FROM audit_chain_shape s
      WHERE s.event_table = tbl ORDER BY s.from_seq DESC LIMIT 1;
-    content := ecrf_audit_event_content(event, shape);
-    SELECT l.digest INTO previous FROM audit_chain_link l ORDER BY l.seq DESC LIMIT 1;
-    previous := coalesce(previous, '{GENESIS}');
-    INSERT INTO audit_chain_link (event_table, event_id, prev_digest, digest)
-    VALUES (tbl, event_id, previous,
-            encode(sha256(convert_to(previous || '|' || tbl || '|' || content, 'UTF8')), 'hex'));
+    PERFORM ecrf_audit_chain_link(tbl, event_id, ecrf_audit_event_content(event, shape));
 END $$;
 
+-- The trigger's argument is the table's attribute count when its latest shape was
+-- recorded. While the count is the same, no column was added since, so the event's
+-- columns are the shape's (a dropped column is absent from both): its content is the
+-- whole row, and the link is appended here, with no further call. Otherwise the shape
+-- is looked up and applied.
 CREATE OR REPLACE FUNCTION ecrf_audit_chain_trigger() RETURNS trigger
-LANGUAGE plpgsql SET timezone = 'UTC' SET extra_float_digits = 1 AS $$
+LANGUAGE plpgsql SET timezone = 'UTC' SET extra_float_digits = 1 SET enable_seqscan = off
+AS $$
+DECLARE
+    previous text;
+    content text;
 BEGIN
-    PERFORM ecrf_audit_chain_append_event(TG_TABLE_NAME, NEW.pgh_id, to_jsonb(NEW));
+    IF TG_NARGS = 1 AND (SELECT c.relnatts FROM pg_class c WHERE c.oid = TG_RELID)
+                        = TG_ARGV[0]::int THEN
+        content := jsonb_strip_nulls(to_jsonb(NEW))::text;
+{_append_link("TG_TABLE_NAME", "NEW.pgh_id", "content")}
+    ELSE
+        PERFORM ecrf_audit_chain_append_event(TG_TABLE_NAME, NEW.pgh_id, to_jsonb(NEW));
+    END IF;
     RETURN NULL;
 END $$;
 
@@ -152,7 +185,8 @@ def event_tables() -> list[str]:
     )
 
 
-def _triggers_sql(table: str) -> str:
+def _triggers_sql(table: str, attributes: int) -> str:
+    """The origin and chain triggers of an event table with ``attributes`` attributes."""
     quoted = connection.ops.quote_name(table)
     return f"""
     DROP TRIGGER IF EXISTS ecrf_audit_event_origin ON {quoted};
@@ -161,7 +195,7 @@ def _triggers_sql(table: str) -> str:
     DROP TRIGGER IF EXISTS ecrf_audit_chain ON {quoted};
     CREATE CONSTRAINT TRIGGER ecrf_audit_chain AFTER INSERT ON {quoted}
         DEFERRABLE INITIALLY DEFERRED
-        FOR EACH ROW EXECUTE FUNCTION ecrf_audit_chain_trigger();
+        FOR EACH ROW EXECUTE FUNCTION ecrf_audit_chain_trigger('{int(attributes)}');
     """
 
 
@@ -193,16 +227,21 @@ def chain_install() -> None:
     tables = event_tables()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(FUNCTIONS_SQL)
-        cursor.execute(
-            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE t.tgname = 'ecrf_audit_chain'"
-        )
-        covered = {name for (name,) in cursor.fetchall()}
-        for table in tables:
-            if table not in covered:
-                cursor.execute(_triggers_sql(table))
         adopt = bool(tables) and not ChainLink.objects.exclude(event_table=SHAPE_TABLE).exists()
         chain_record_shapes(tables)
+        # Each table's latest shape now holds its present columns: its chain trigger is
+        # (re)created with its present attribute count unless it already has it.
+        cursor.execute(
+            "SELECT c.relname, c.relnatts, "
+            "split_part(encode(t.tgargs, 'escape'), '\\000', 1) "
+            "FROM pg_class c LEFT JOIN pg_trigger t "
+            "ON t.tgrelid = c.oid AND t.tgname = 'ecrf_audit_chain' "
+            "WHERE c.relname = ANY(%s) AND c.relkind = 'r'",
+            [tables],
+        )
+        for table, attributes, argument in cursor.fetchall():
+            if argument != str(attributes):
+                cursor.execute(_triggers_sql(table, attributes))
         if not adopt:
             return
         cursor.execute(CANONICAL_SETTINGS)

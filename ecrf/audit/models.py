@@ -14,15 +14,15 @@ class ChainLink(models.Model):
 
     ``digest`` is SHA-256 over the previous link's digest, the event's table and the
     event's content (its columns of the table's shape at the time), written by a trigger
-    in the same transaction as the event.
-    Each digest is the ``prev_digest`` of at most one link, so the chain cannot fork.
+    in the same transaction as the event, under one lock, so that links are appended one
+    after another; verification checks each ``prev_digest`` against the link before it.
     """
 
     seq = models.BigAutoField(primary_key=True)
     event_table = models.CharField(max_length=63)
     event_id = models.BigIntegerField()
-    prev_digest = models.CharField(max_length=64, unique=True)
-    digest = models.CharField(max_length=64, unique=True)
+    prev_digest = models.CharField(max_length=64)
+    digest = models.CharField(max_length=64)
     chained_at = models.DateTimeField(db_default=Now())
 
     class Meta:
@@ -32,7 +32,9 @@ class ChainLink(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["event_table", "event_id"], name="chain_link_one_per_event"
-            )
+            ),
+            # A head that an export or a checkpoint states is looked up by its digest.
+            models.UniqueConstraint(fields=["digest"], name="chain_link_digest_unique"),
         ]
         triggers = [
             pgtrigger.Protect(

@@ -213,6 +213,8 @@ def test_every_event_table_carries_the_chain_triggers():
     assert len(event_tables()) > 20
     for table in event_tables():
         assert covered.get(table) == ["ecrf_audit_chain", "ecrf_audit_event_origin"], table
+        # The chain trigger knows the table's attributes when its shape was recorded.
+        assert _chain_trigger_argument(table) == _attribute_count(table), table
 
 
 def test_the_nightly_check_mails_administrators_when_the_chain_is_broken(trail, make_user):
@@ -238,6 +240,22 @@ def _count(table: str) -> int:
 # -- schema changes ------------------------------------------------------------------
 
 
+def _chain_trigger_argument(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT split_part(encode(t.tgargs, 'escape'), '\\000', 1)::int FROM pg_trigger t"
+            " WHERE t.tgrelid = %s::regclass AND t.tgname = 'ecrf_audit_chain'",
+            [table],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def _attribute_count(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relnatts FROM pg_class WHERE oid = %s::regclass", [table])
+        return int(cursor.fetchone()[0])
+
+
 def _add_column_with_default(table: str) -> None:
     """What a migration adding a field with a default does: every old event gets it."""
     with connection.cursor() as cursor:
@@ -252,7 +270,18 @@ def test_a_column_added_with_a_default_by_a_migration_is_no_tampering(trail):
         # The old events now hold the default, a value their digests never covered: the
         # shape they were hashed with leaves it out.
         assert chain_verify(checked_by="test").intact
+        # An event written before ``migrate`` has recorded the new shape (a data
+        # migration's) is hashed with the old one: the trigger sees the added column.
+        participant_update_screening(
+            participant=trail,
+            performed_by=trail.registered_by,
+            birth_date=trail.birth_date.replace(day=2),
+            screening_date=trail.screening_date,
+            reason="Day of birth corrected from the passport",
+        )
+        assert chain_verify(checked_by="test").intact
         chain_install()  # what ``migrate`` runs afterwards: the table's new shape
+        assert _chain_trigger_argument(EVENT_TABLE) == _attribute_count(EVENT_TABLE)
         shapes = list(
             ChainShape.objects.filter(event_table=EVENT_TABLE)
             .order_by("from_seq")
