@@ -20,10 +20,13 @@ if TYPE_CHECKING:
 
 
 def user_metadata(user: User | None) -> dict[str, Any]:
-    """The audit fields that name a user: id, username and role at the time of the change."""
+    """The audit fields that name a user: id, username and role at the time of the change,
+    and the event's actor (her username), which the database otherwise derives per event;
+    without a user, the database names the program as the actor."""
     if user is None or not getattr(user, "is_authenticated", False):
-        return {"user": None, "username": None, "role": None}
-    return {"user": user.pk, "username": user.get_username(), "role": user.role}
+        return {"user": None, "username": None, "role": None, "actor": None}
+    username = user.get_username()
+    return {"user": user.pk, "username": username, "role": user.role, "actor": username}
 
 
 @contextlib.contextmanager
