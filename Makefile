@@ -20,7 +20,8 @@ test: install system-deps node-deps ## lint, layers, types and the whole suite
 	$(PYTHON) -m mypy ecrf randomization
 	$(PYTEST) $(PYTEST_ARGS)
 
-bench: install ## benchmarks (not part of the tests), one JSON line each
+bench: uv ## benchmarks (not part of the tests), one JSON line each
+	$(UV) sync --frozen --group bench
 	PYTHONPATH=. $(PYTHON) bench/run.py $(BENCHMARKS)
 
 load: install ## locust against gunicorn and a Celery worker, 60 s, loopback only

@@ -9,6 +9,10 @@ The baseline is the bare locking statement, ``SELECT ... FOR UPDATE`` of the sit
 list row committed alone, run by the same 16 processes through the same client stack
 (Django's connection) on the same database.
 
+A rate belongs to a round of 16 processes, so rounds alternate rather than operations:
+five repeats, each a round of 1,000 randomizations and a round of 8,000 bare locks, in
+turn first. The figure is the median of the repeats' ratios, with their range.
+
 Beside the rates, the line gives the CPU each operation took in the client processes
 and in their PostgreSQL backends (read from ``/proc`` when the server runs on this
 machine): on a machine with few cores both rates are bounded by CPU, so these say
@@ -26,10 +30,12 @@ import time
 import uuid
 from typing import Any
 
-from common import fresh_database, report
+from common import REPEATS, SAMPLES, fresh_database, report
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "16"))
-RANDOMIZATIONS = int(sys.argv[1]) if len(sys.argv) > 1 else 800
+#: Randomizations per round; a round of bare locks follows or precedes each.
+PER_ROUND = int(sys.argv[1]) if len(sys.argv) > 1 else SAMPLES
+RANDOMIZATIONS = PER_ROUND * REPEATS
 LOCKS = 8000
 
 
@@ -156,6 +162,7 @@ class Run:
     """What one round of client processes did: its rate, latencies and CPU per operation."""
 
     def __init__(self, outcomes: list[tuple[Any, ...]]) -> None:
+        self.outcomes = outcomes
         done = sum(o[2] for o in outcomes)
         self.rate = done / (max(o[1] for o in outcomes) - min(o[0] for o in outcomes))
         self.latencies = sorted(t for o in outcomes for t in o[3])
@@ -164,6 +171,13 @@ class Run:
         self.server_cpu_ms = (
             None if None in server else round(sum(server) / done * 1000, 3)  # type: ignore[arg-type]
         )
+
+    @classmethod
+    def pooled(cls, runs: list[Run]) -> Run:
+        """The latencies and CPU per operation of several rounds together."""
+        pooled = cls([o for run in runs for o in run.outcomes])
+        pooled.rate = statistics.median(run.rate for run in runs)
+        return pooled
 
 
 def _run_clients(target: Any, shares: list[tuple[Any, ...]]) -> Run:
@@ -191,20 +205,40 @@ def main() -> None:
 
     prepared = _prepare()
     ids = prepared["participants"]
-    shares = [(ids[i::CLIENTS], prepared["coordinator"]) for i in range(CLIENTS)]
-    service = _run_clients(_randomize_client, shares)
+    services, bares, ratios = [], [], []
+    for repeat in range(REPEATS):
+        chunk = ids[repeat * PER_ROUND : (repeat + 1) * PER_ROUND]
+        rounds = {
+            "service": lambda chunk=chunk: _run_clients(
+                _randomize_client,
+                [(chunk[i::CLIENTS], prepared["coordinator"]) for i in range(CLIENTS)],
+            ),
+            "bare": lambda: _run_clients(
+                _lock_client, [(LOCKS // CLIENTS, prepared["list"]) for _ in range(CLIENTS)]
+            ),
+        }
+        order = ["service", "bare"] if repeat % 2 == 0 else ["bare", "service"]
+        runs = {name: rounds[name]() for name in order}
+        services.append(runs["service"])
+        bares.append(runs["bare"])
+        ratios.append(runs["service"].rate / runs["bare"].rate)
     allocated = Slot.objects.filter(participant__isnull=False).count()
     if allocated != RANDOMIZATIONS:
         raise SystemExit(f"{allocated} slots allocated for {RANDOMIZATIONS} randomizations")
-    bare = _run_clients(
-        _lock_client, [(LOCKS // CLIENTS, prepared["list"]) for _ in range(CLIENTS)]
-    )
+    service = Run.pooled(services)
+    bare = Run.pooled(bares)
     latencies = service.latencies
     report(
         "randomize_throughput",
-        service.rate,
+        statistics.median(run.rate for run in services),
         "randomizations/s",
-        bare.rate,
+        statistics.median(run.rate for run in bares),
+        ratio=round(statistics.median(ratios), 3),
+        ratio_min=round(min(ratios), 3),
+        ratio_max=round(max(ratios), 3),
+        samples=RANDOMIZATIONS,
+        repeats=REPEATS,
+        baseline_samples=LOCKS // CLIENTS * CLIENTS * REPEATS,
         clients=CLIENTS,
         client_processes=True,
         randomizations=RANDOMIZATIONS,

@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     "audit_overhead.py",
+    "audit_peers.py",
     "randomize_throughput.py",
     "audit_export.py",
     "list_page_queries.py",
