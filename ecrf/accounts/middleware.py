@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -15,6 +17,8 @@ from django.utils.translation import gettext as _
 from .mfa import confirmed_device, mfa_required
 
 SIGNED_IN_COOKIE = "ecrf_signed_in"
+
+IDLE_RENEWED_KEY = "_idle_renewed_at"
 
 MFA_EXEMPT_PREFIXES = (
     "/accounts/login/",
@@ -52,6 +56,36 @@ class UserLanguageMiddleware:
             response.delete_cookie(SIGNED_IN_COOKIE)
             return response
         return self.get_response(request)
+
+
+class IdleTimeoutMiddleware:
+    """Renew a signed-in session's idle timeout (``SESSION_COOKIE_AGE``) as she works.
+
+    The renewal saves the session, which sets its expiry ``SESSION_COOKIE_AGE`` from now.
+    It happens when the last one is ``SESSION_RENEWAL_SECONDS`` (a minute) old or more,
+    or whenever the request changed the session anyway, so most requests write nothing
+    beyond their own work. A session therefore ends between ``SESSION_COOKIE_AGE`` less
+    that minute and ``SESSION_COOKIE_AGE`` after her last request.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        session = getattr(request, "session", None)
+        if session is None or user is None or not user.is_authenticated:
+            return response
+        now = time.time()
+        renewed = session.get(IDLE_RENEWED_KEY)
+        if (
+            session.modified
+            or not isinstance(renewed, int | float)
+            or not 0 <= now - renewed < settings.SESSION_RENEWAL_SECONDS
+        ):
+            session[IDLE_RENEWED_KEY] = now
+        return response
 
 
 class MFARequiredMiddleware:

@@ -40,3 +40,7 @@ LANGUAGE_CODE = "en"
 STATIC_ROOT = None  # type: ignore[assignment]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Every signed-in request renews the session, so that the statements a page sends do not
+# depend on how long ago the test's previous request was (the query counts are pinned).
+SESSION_RENEWAL_SECONDS = 0
