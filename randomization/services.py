@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -235,7 +235,7 @@ def _allocation(slot: Slot, *, created: bool) -> Allocation:
 
 
 def _refuse_unless_ready(participant: Participant) -> None:
-    if Slot.objects.filter(participant=participant).exists():
+    if hasattr(participant, "allocation"):
         raise StateConflict(
             _("%(subject)s is already randomized.") % {"subject": participant.subject_id}
         )
@@ -265,12 +265,44 @@ def _refuse_unless_ready(participant: Participant) -> None:
         )
 
 
+#: Finds, locks and fills the first free slot of the stratum's active list, and writes the
+#: request's idempotency row beside it, in one statement; answers the randomization number
+#: and the arm. ``{skip}`` is ``SKIP LOCKED`` for the first attempt, empty for the second.
+_TAKE_SLOT_SQL = """
+WITH free AS (
+    SELECT f.id FROM randomization_slot f
+      JOIN randomization_randomizationlist l ON l.id = f.randomization_list_id
+     WHERE l.study_id = %(study)s AND l.site_id IS NOT DISTINCT FROM %(site)s
+       AND l.status = %(active)s AND f.participant_id IS NULL
+     ORDER BY f.sequence
+     LIMIT 1
+       FOR UPDATE OF f {skip}
+), taken AS (
+    UPDATE randomization_slot s
+       SET participant_id = %(participant)s, allocated_by_id = %(user)s,
+           allocated_at = %(now)s,
+           randomization_number = %(prefix)s || '-R'
+               || lpad(s.sequence::text, greatest(3, length(s.sequence::text)), '0')
+      FROM free
+     WHERE s.id = free.id
+    RETURNING s.id, s.arm_id, s.randomization_number
+), request AS (
+    INSERT INTO randomization_allocationrequest
+           (key, requested_by_id, participant_id, slot_id, created_at)
+    SELECT %(key)s, %(user)s, %(participant)s, taken.id, %(now)s FROM taken
+)
+SELECT taken.randomization_number, a.id, a.code, a.name_en, a.name_ja, a.daily_dose_mg
+  FROM taken JOIN studies_arm a ON a.id = taken.arm_id
+"""
+
+
 def participant_randomize(
     *, participant: Participant, idempotency_key: str, performed_by: User
 ) -> Allocation:
     """Allocate the next free slot of the site's active list to an eligible, consented woman.
 
-    One transaction: the participant and the list are locked (``select_for_update``),
+    One transaction: her row is locked, then one statement finds, locks and fills the
+    first free slot (``FOR UPDATE SKIP LOCKED``) and writes the request's idempotency row,
     so two coordinators pressing Randomize at the same moment get consecutive slots,
     never the same one and never a gap. The database constraints (one slot per
     participant, one participant per slot) are the backstop. A request replayed with
@@ -295,7 +327,7 @@ def participant_randomize(
         action=may_randomize,
         record="randomization",
         allow_withdrawn=True,
-        related=("eligibility", "consent"),
+        related=("eligibility", "consent", "allocation"),
         durable=True,
     ) as locked:
         replay = (
@@ -312,23 +344,28 @@ def participant_randomize(
         _refuse_unless_ready(locked)
         study = locked.site.study
         stratum_site = locked.site if study.stratify_by_site else None
-        # The free slots of the stratum's active list, found in the same statement that
-        # locks one (the database allows one active list per stratum).
-        free = Slot.objects.filter(
-            randomization_list__study=study,
-            randomization_list__site=stratum_site,
-            randomization_list__status=ListStatus.ACTIVE,
-            participant__isnull=True,
-        ).order_by("sequence")
-        # Each request locks the first free slot no one else holds, so concurrent
+        now = timezone.now()
+        taken = {
+            "study": study.pk,
+            "site": stratum_site.pk if stratum_site is not None else None,
+            "active": ListStatus.ACTIVE,
+            "participant": locked.pk,
+            "user": performed_by.pk,
+            "now": now,
+            "prefix": locked.site.code if stratum_site is not None else study.code,
+            "key": key,
+        }
+        # Each request takes the first free slot no one else holds, so concurrent
         # requests proceed side by side; a slot whose request fails is free again for
         # the next one, so the list ends with no gap. Only when every free slot seems
         # taken does the request wait, to tell "all held by others" from "run out".
-        slot = (
-            free.select_for_update(skip_locked=True, of=("self",)).select_related("arm").first()
-            or free.select_for_update(of=("self",)).select_related("arm").first()
-        )
-        if slot is None:
+        with connection.cursor() as cursor:
+            cursor.execute(_TAKE_SLOT_SQL.format(skip="SKIP LOCKED"), taken)
+            row = cursor.fetchone()
+            if row is None:
+                cursor.execute(_TAKE_SLOT_SQL.format(skip=""), taken)
+                row = cursor.fetchone()
+        if row is None:
             exhausted = active_list_for(study, locked.site)
             if exhausted is None:
                 raise StateConflict(
@@ -339,30 +376,32 @@ def participant_randomize(
                     % {"site": locked.site.code}
                 )
         else:
-            prefix = locked.site.code if stratum_site is not None else study.code
-            slot.participant = locked
-            slot.allocated_at = timezone.now()
-            slot.allocated_by = performed_by
-            slot.randomization_number = f"{prefix}-R{slot.sequence:03d}"
-            slot.save(
-                update_fields=[
-                    "participant",
-                    "allocated_at",
-                    "allocated_by",
-                    "randomization_number",
-                ]
-            )
-            AllocationRequest.objects.create(
-                key=key, requested_by=performed_by, participant=locked, slot=slot
+            number, *arm_values = row
+            arm = Arm(
+                **dict(
+                    zip(
+                        ("pk", "code", "name_en", "name_ja", "daily_dose_mg"),
+                        arm_values,
+                        strict=True,
+                    )
+                )
             )
             participant_set_status(
                 participant=locked,
                 status=ParticipantStatus.RANDOMIZED,
                 reason_code="randomized",
-                reason_params={"number": slot.randomization_number},
+                reason_params={"number": number},
                 performed_by=performed_by,
             )
-            return _allocation(slot, created=True)
+            return Allocation(
+                participant_id=locked.pk,
+                arm=arm.code,
+                arm_name=arm.name,
+                dose_mg_per_day=arm.daily_dose_mg,
+                randomization_number=number,
+                randomized_at=now,
+                created=True,
+            )
     _notify_exhausted(exhausted)
     raise StateConflict(
         _(

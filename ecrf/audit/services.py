@@ -55,6 +55,27 @@ def require_reason(
 
 
 @transaction.atomic
+def _validate_changed(instance: models.Model, changed: set[str]) -> None:
+    """Django's ``full_clean`` of a saved record, its fields' own checks limited to the
+    fields that changed (a foreign key's check asks the database whether its row exists,
+    which a value saved earlier and kept needs not); its ``clean``, unique checks and
+    constraints run whole, as they may tie a changed field to the others."""
+    kept = [f.name for f in instance._meta.concrete_fields if f.name not in changed]
+    errors: dict[str, Any] = {}
+    for check in (
+        lambda: instance.clean_fields(exclude=kept),
+        instance.clean,
+        instance.validate_unique,
+        instance.validate_constraints,
+    ):
+        try:
+            check()
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+    if errors:
+        raise ValidationError(errors)
+
+
 def record_update(
     *,
     instance: models.Model,
@@ -73,7 +94,7 @@ def record_update(
         return changes
     for name in changes:
         setattr(instance, name, values[name])
-    instance.full_clean()
+    _validate_changed(instance, set(changes))
     with change_context(performed_by=performed_by, reason=reason.strip(), site=site):
         instance.save(update_fields=list(changes))
     return changes

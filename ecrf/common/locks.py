@@ -26,15 +26,26 @@ if TYPE_CHECKING:
 
 #: The locks standing over her data (the study's, her own, or her form ``record``'s), with
 #: who set them, when and why: the study's first, then the oldest.
+#: For each form record asked about, the lock standing over it: the study's, hers, or that
+#: of the record (the empty record asks about the first two only).
 _STANDING_LOCK_DETAIL_SQL = """
-SELECT l.scope, l.record, l.reason, coalesce(nullif(u.printed_name, ''), u.username), l.locked_at
-  FROM quality_lock l JOIN accounts_user u ON u.id = l.locked_by_id
- WHERE l.unlocked_at IS NULL
-   AND (l.participant_id = %(participant)s OR (l.scope = 'study' AND l.study_id = %(study)s))
-   AND (l.scope IN ('study', 'participant') OR l.record = %(record)s)
- ORDER BY l.scope = 'study' DESC, l.locked_at
- LIMIT 1
+SELECT r.record, x.scope, x.record, x.reason, x.locked_by, x.locked_at
+  FROM unnest(%(records)s::text[]) AS r(record)
+  LEFT JOIN LATERAL (
+      SELECT l.scope, l.record, l.reason,
+             coalesce(nullif(u.printed_name, ''), u.username) AS locked_by, l.locked_at
+        FROM quality_lock l JOIN accounts_user u ON u.id = l.locked_by_id
+       WHERE l.unlocked_at IS NULL
+         AND (l.participant_id = %(participant)s
+              OR (l.scope = 'study' AND l.study_id = %(study)s))
+         AND (l.scope IN ('study', 'participant') OR l.record = r.record)
+       ORDER BY l.scope = 'study' DESC, l.locked_at
+       LIMIT 1
+  ) x ON true
 """
+
+_PENDING_LOCK_RECORDS = "_pending_lock_records"
+_STANDING_LOCKS = "_standing_locks"
 
 
 @dataclass(frozen=True)
@@ -84,17 +95,40 @@ def standing_lock(participant: Participant, record: str = "") -> StandingLock | 
     with who set it, when and why; none when her data may change.
 
     Read in SQL from the lock table, as the database guard reads it, so that what a page
-    says and what the guard refuses agree.
+    says and what the guard refuses agree. On a participant a write has locked (see
+    :func:`expect_lock_questions`), the locks of every record it will ask about are read
+    in one statement the first time one is asked, and kept for the rest of the write.
     """
+    known: dict[str, StandingLock | None] | None = participant.__dict__.get(_STANDING_LOCKS)
+    if known is not None and record in known:
+        return known[record]
+    pending = participant.__dict__.get(_PENDING_LOCK_RECORDS)
+    if pending is None:
+        return _read_standing_locks(participant, [record])[record]
+    known = _read_standing_locks(participant, sorted({record, *pending}))
+    participant.__dict__[_STANDING_LOCKS] = known
+    return known[record]
+
+
+def expect_lock_questions(participant: Participant, *records: str) -> None:
+    """Tell :func:`standing_lock` which records a write on her (whose row it holds locked)
+    will ask about: her policy asks about her data, the write about its record."""
+    participant.__dict__[_PENDING_LOCK_RECORDS] = ("", *records)
+    participant.__dict__.pop(_STANDING_LOCKS, None)
+
+
+def _read_standing_locks(
+    participant: Participant, records: list[str]
+) -> dict[str, StandingLock | None]:
     with connection.cursor() as cursor:
         cursor.execute(
             _STANDING_LOCK_DETAIL_SQL,
-            {"participant": participant.pk, "study": participant.site.study_id, "record": record},
+            {"participant": participant.pk, "study": participant.site.study_id, "records": records},
         )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return StandingLock(*row)
+        return {
+            row[0]: StandingLock(*row[1:]) if row[1] is not None else None
+            for row in cursor.fetchall()
+        }
 
 
 #: The study's own lock (the database lock), with who set it, when and why.

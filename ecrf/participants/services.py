@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import zoneinfo
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,7 +37,6 @@ from .models import (
     Eligibility,
     Participant,
     ParticipantStatus,
-    StatusChange,
     Unblinding,
     Withdrawal,
     WithdrawalDecidedBy,
@@ -327,18 +327,37 @@ def participant_set_status(
     params = messages.freeze(reason_params) if reason_code else {}
     if reason_code:
         reason = messages.english(reason_code, params)
-    with change_context(performed_by=performed_by, reason=reason, site=participant.site.code):
-        StatusChange.objects.create(
-            participant=participant,
-            from_status=participant.status,
-            to_status=status,
-            reason=reason,
-            reason_code=reason_code,
-            reason_params=params,
-            changed_by=performed_by,
+    with (
+        change_context(performed_by=performed_by, reason=reason, site=participant.site.code),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            _STATUS_CHANGE_SQL,
+            {
+                "participant": participant.pk,
+                "from": participant.status,
+                "to": status,
+                "reason": reason,
+                "code": reason_code,
+                "params": json.dumps(params),
+                "user": performed_by.pk if performed_by is not None else None,
+                "now": timezone.now(),
+            },
         )
-        participant.status = status
-        participant.save(update_fields=["status"])
+    participant.status = status
+
+
+#: Her status change and its record, in one statement.
+_STATUS_CHANGE_SQL = """
+WITH change AS (
+    INSERT INTO participants_statuschange (participant_id, from_status, to_status, reason,
+                                           reason_code, reason_params, changed_by_id,
+                                           changed_at)
+    VALUES (%(participant)s, %(from)s, %(to)s, %(reason)s, %(code)s, %(params)s::jsonb, %(user)s,
+            %(now)s)
+)
+UPDATE participants_participant SET status = %(to)s WHERE id = %(participant)s
+"""
 
 
 def participant_unblind(*, participant: Participant, reason: str, performed_by: User) -> Unblinding:

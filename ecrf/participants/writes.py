@@ -20,7 +20,7 @@ from ecrf.accounts.policy import Policy, enforce
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
 from ecrf.common.exceptions import StateConflict
-from ecrf.common.locks import ensure_unlocked
+from ecrf.common.locks import ensure_unlocked, expect_lock_questions
 
 from .models import Participant, ParticipantStatus
 
@@ -71,6 +71,7 @@ def participant_write(
             .select_related("site__study", *related)
             .get(pk=participant_id)
         )
+        expect_lock_questions(participant, record)
         if performed_by is not None:
             enforce(action(performed_by, participant))
         if not allow_locked:

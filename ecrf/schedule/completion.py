@@ -19,6 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
@@ -28,7 +29,7 @@ from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.services import participant_set_status, site_today
 
 from .arithmetic import compute_schedule
-from .definitions import schedule_definition
+from .definitions import schedule_definition, study_visit_definitions
 from .models import DrugReturn, EmbryoTransfer, VisitOutcome, VisitRecord
 
 if TYPE_CHECKING:
@@ -73,16 +74,34 @@ def completion_state(participant: Participant) -> CompletionState:
     last = (
         max(schedule.visits, key=lambda v: v.target_date) if schedule and schedule.visits else None
     )
-    definitions = {v.code: v for v in study.visit_definitions.all()}
+    definitions = {v.code: v for v in study_visit_definitions(study)}
     last_name = definitions[last.code].name if last is not None else ""
     today = site_today(participant.site)
     adverse_event_model = catalogue.form("adverse_event").model_class
+    # The three records that close an item, asked about in one statement.
+    last_visit_done, drug_returned, unconfirmed_events = (
+        Participant.objects.filter(pk=participant.pk)
+        .annotate(
+            last_visit_done=Exists(
+                VisitRecord.objects.filter(
+                    participant=OuterRef("pk"),
+                    visit_code=last.code if last is not None else "",
+                    outcome=VisitOutcome.DONE,
+                )
+            ),
+            drug_returned=Exists(DrugReturn.objects.filter(participant=OuterRef("pk"))),
+            unconfirmed_events=Exists(
+                adverse_event_model._default_manager.filter(
+                    participant=OuterRef("pk"), confirmed_at__isnull=True
+                )
+            ),
+        )
+        .values_list("last_visit_done", "drug_returned", "unconfirmed_events")
+        .get()
+    )
     items: list[tuple[bool, OpenItem]] = [
         (
-            last is not None
-            and VisitRecord.objects.filter(
-                participant=participant, visit_code=last.code, outcome=VisitOutcome.DONE
-            ).exists(),
+            last is not None and last_visit_done,
             OpenItem(
                 LAST_VISIT,
                 _("Last visit of the protocol done (%(visit)s)") % {"visit": last_name}
@@ -103,7 +122,7 @@ def completion_state(participant: Participant) -> CompletionState:
             ),
         ),
         (
-            DrugReturn.objects.filter(participant=participant).exists(),
+            drug_returned,
             OpenItem(
                 DRUG_RETURN,
                 _("Drug return recorded"),
@@ -111,9 +130,7 @@ def completion_state(participant: Participant) -> CompletionState:
             ),
         ),
         (
-            not adverse_event_model._default_manager.filter(
-                participant=participant, confirmed_at__isnull=True
-            ).exists(),
+            not unconfirmed_events,
             OpenItem(
                 ADVERSE_EVENTS_CONFIRMED,
                 _("Every adverse event confirmed by an investigator"),

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from django.db.models import prefetch_related_objects
+
 from ecrf.studies.models import Arm, Study
+from ecrf.studies.models import VisitDefinition as StudyVisit
 
 from .arithmetic import Regimen, ScheduleDefinition, VisitDefinition
+
+
+def study_visit_definitions(study: Study) -> list[StudyVisit]:
+    """The study's visit definitions, read once per study instance: a write that checks
+    a visit window and then whether she has completed asks for them twice."""
+    prefetch_related_objects([study], "visit_definitions")
+    return list(study.visit_definitions.all())
 
 
 def schedule_definition(study: Study) -> ScheduleDefinition:
@@ -19,7 +29,9 @@ def schedule_definition(study: Study) -> ScheduleDefinition:
                 window_start_offset=v.window_start_offset,
                 window_end_offset=v.window_end_offset,
             )
-            for v in study.visit_definitions.order_by("order", "target_offset")
+            for v in sorted(
+                study_visit_definitions(study), key=lambda v: (v.order, v.target_offset)
+            )
         ),
     )
 
