@@ -240,6 +240,16 @@ def _count(table: str) -> int:
 # -- schema changes ------------------------------------------------------------------
 
 
+def _correct_day_of_birth(participant: Participant, day: int) -> None:
+    participant_update_screening(
+        participant=participant,
+        performed_by=participant.registered_by,
+        birth_date=participant.birth_date.replace(day=day),
+        screening_date=participant.screening_date,
+        reason="Day of birth corrected from the passport",
+    )
+
+
 def _chain_trigger_argument(table: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -272,13 +282,7 @@ def test_a_column_added_with_a_default_by_a_migration_is_no_tampering(trail):
         assert chain_verify(checked_by="test").intact
         # An event written before ``migrate`` has recorded the new shape (a data
         # migration's) is hashed with the old one: the trigger sees the added column.
-        participant_update_screening(
-            participant=trail,
-            performed_by=trail.registered_by,
-            birth_date=trail.birth_date.replace(day=2),
-            screening_date=trail.screening_date,
-            reason="Day of birth corrected from the passport",
-        )
+        _correct_day_of_birth(trail, 2)
         assert chain_verify(checked_by="test").intact
         chain_install()  # what ``migrate`` runs afterwards: the table's new shape
         assert _chain_trigger_argument(EVENT_TABLE) == _attribute_count(EVENT_TABLE)
@@ -293,13 +297,7 @@ def test_a_column_added_with_a_default_by_a_migration_is_no_tampering(trail):
 
         # A new event is hashed with the new column, so editing it is found; and an edit
         # of an old event's columns is still found.
-        participant_update_screening(
-            participant=trail,
-            performed_by=trail.registered_by,
-            birth_date=trail.birth_date.replace(day=1),
-            screening_date=trail.screening_date,
-            reason="Day of birth corrected",
-        )
+        _correct_day_of_birth(trail, 1)
         assert chain_verify(checked_by="test").intact
         newest = _event_ids(trail)[-1]
         _as_superuser(f"UPDATE {EVENT_TABLE} SET review_flag = 8 WHERE pgh_id = %s", [newest])
