@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import SESSION_KEY
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -75,7 +76,14 @@ class IdleTimeoutMiddleware:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         session = getattr(request, "session", None)
-        if session is None or user is None or not user.is_authenticated:
+        # A session that holds a sign-in: an API request signed by its key has none, and
+        # gets none.
+        if (
+            session is None
+            or SESSION_KEY not in session
+            or user is None
+            or not user.is_authenticated
+        ):
             return response
         now = time.time()
         renewed = session.get(IDLE_RENEWED_KEY)

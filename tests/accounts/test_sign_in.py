@@ -218,3 +218,12 @@ def test_language_switch_refuses_an_offsite_redirect(coordinator_a, client_for):
         "/accounts/language/", {"language": "en", "next": "https://evil.example/"}
     )
     assert response["Location"] == "/"
+
+
+@pytest.mark.requirement("CFR11-10D-ACCESS")
+def test_an_api_request_signed_by_its_key_gets_no_session(coordinator_a, api_for):
+    before = Session.objects.count()
+    response = api_for(coordinator_a).get("/api/v1/participants/")
+    assert response.status_code == 200
+    assert "sessionid" not in response.cookies
+    assert Session.objects.count() == before
