@@ -85,6 +85,8 @@ def prepare(plan_path: Path) -> None:
         [trialdata.staff(f"load-monitor-{n}", "monitor", sites).username, sites]
         for n, sites in enumerate(MONITOR_SITES, start=1)
     ]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # statistics, as autovacuum keeps them in service
     site = Site.objects.get(code=SITES[0])
     plan = {
         "password": trialdata.STAFF_PASSWORD,
