@@ -54,7 +54,6 @@ def require_reason(
         )
 
 
-@transaction.atomic
 def _validate_changed(instance: models.Model, changed: set[str]) -> None:
     """Django's ``full_clean`` of a saved record, its fields' own checks limited to the
     fields that changed (a foreign key's check asks the database whether its row exists,
@@ -76,6 +75,7 @@ def _validate_changed(instance: models.Model, changed: set[str]) -> None:
         raise ValidationError(errors)
 
 
+@transaction.atomic
 def record_update(
     *,
     instance: models.Model,
