@@ -24,10 +24,9 @@ from .guard import locked_message
 if TYPE_CHECKING:
     from ecrf.participants.models import Participant
 
-#: The locks standing over her data (the study's, her own, or her form ``record``'s), with
-#: who set them, when and why: the study's first, then the oldest.
-#: For each form record asked about, the lock standing over it: the study's, hers, or that
-#: of the record (the empty record asks about the first two only).
+#: For each form record asked about, the lock standing over her data (the study's, her
+#: own, or that record's; the empty record asks about the first two only), with who set
+#: it, when and why: the study's first, then the oldest.
 _STANDING_LOCK_DETAIL_SQL = """
 SELECT r.record, x.scope, x.record, x.reason, x.locked_by, x.locked_at
   FROM unnest(%(records)s::text[]) AS r(record)
