@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from ecrf.accounts.models import User
 from ecrf.accounts.roles import Role
 from ecrf.accounts.selectors import sites_visible_to
-from ecrf.common.forms import FreeTextField
+from ecrf.common.forms import FreeTextField, PlainSelect, PlainTextInput
 from ecrf.studies.models import Site
 
 from .models import Signal
@@ -34,7 +34,7 @@ class MomentField(forms.DateTimeField):
     range "until 15 March" takes in the whole of 15 March.
     """
 
-    widget = forms.TextInput
+    widget = PlainTextInput
     input_formats: list[str] = []
 
     def __init__(self, *, end_of_day: bool = False, **kwargs: Any) -> None:
@@ -88,17 +88,27 @@ def _styled(form: forms.Form) -> None:
 class AuditFilterForm(forms.Form):
     """What a reviewer narrows the trail to (every filter optional)."""
 
-    site = forms.ChoiceField(label=_("Site"), required=False)
-    subject_id = FreeTextField(label=_("Subject ID"), max_length=16, required=False)
-    user = FreeTextField(label=_("User"), max_length=200, required=False)
-    role = forms.ChoiceField(label=_("Role"), required=False)
-    record = forms.ChoiceField(label=_("Form"), required=False)
-    field = FreeTextField(label=_("Field"), max_length=63, required=False, validators=[_NAME])
-    action = forms.ChoiceField(label=_("Action"), required=False)
+    site = forms.ChoiceField(label=_("Site"), required=False, widget=PlainSelect)
+    subject_id = FreeTextField(
+        label=_("Subject ID"), max_length=16, required=False, widget=PlainTextInput
+    )
+    user = FreeTextField(label=_("User"), max_length=200, required=False, widget=PlainTextInput)
+    role = forms.ChoiceField(label=_("Role"), required=False, widget=PlainSelect)
+    record = forms.ChoiceField(label=_("Form"), required=False, widget=PlainSelect)
+    field = FreeTextField(
+        label=_("Field"),
+        max_length=63,
+        required=False,
+        validators=[_NAME],
+        widget=PlainTextInput,
+    )
+    action = forms.ChoiceField(label=_("Action"), required=False, widget=PlainSelect)
     since = MomentField(label=_("From"), required=False)
     until = MomentField(label=_("Until"), required=False, end_of_day=True)
-    reason = FreeTextField(label=_("Reason contains"), max_length=200, required=False)
-    signal = forms.ChoiceField(label=_("Risk signal"), required=False)
+    reason = FreeTextField(
+        label=_("Reason contains"), max_length=200, required=False, widget=PlainTextInput
+    )
+    signal = forms.ChoiceField(label=_("Risk signal"), required=False, widget=PlainSelect)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -142,7 +152,7 @@ class AuditFilterForm(forms.Form):
 class AuditReviewForm(forms.Form):
     """A sign-off: the site, the time the review reaches, and what it found."""
 
-    site = forms.ChoiceField(label=_("Site"))
+    site = forms.ChoiceField(label=_("Site"), widget=PlainSelect)
     through = MomentField(label=_("Reviewed through"), end_of_day=True)
     comment = FreeTextField(label=_("Comment"), max_length=4000, widget=forms.Textarea)
 

@@ -201,6 +201,17 @@ def _named(
     return forms, fields, models
 
 
+@functools.lru_cache(maxsize=8)
+def _words(language: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Roles, actions and risk signals by code, in ``language``."""
+    with translation.override(language):
+        return (
+            {code: str(label) for code, label in Role.choices},
+            {code: str(label) for code, label in ACTIONS.items()},
+            {code: str(label) for code, label in Signal.choices},
+        )
+
+
 class Labels:
     """Labels of forms, fields and values in the reader's language, from the catalogue
     (through the data dictionary) and, for other records, their models."""
@@ -210,8 +221,7 @@ class Labels:
         self.japanese = language.startswith("ja")
         self.forms, self.fields, self.models = _named(language)
         self.zones = {site.pk: zoneinfo.ZoneInfo(site.time_zone) for site in sites}
-        self.roles = dict(Role.choices)
-        self.signals = dict(Signal.choices)
+        self.roles, self.actions, self.signals = _words(language)
         self.participant_urls: dict[int, str] = {}
 
     def record(self, code: str) -> str:
@@ -250,13 +260,13 @@ class Labels:
         return AuditLine(
             entry=entry,
             time=self.time(entry),
-            role=str(self.roles.get(entry.role, entry.role)),
+            role=self.roles.get(entry.role, entry.role),
             record=self.record(entry.record),
             field=self.field(entry.record, entry.field),
             old_value=self.value(entry.record, entry.field, entry.old_value),
             new_value=self.value(entry.record, entry.field, entry.new_value),
-            action=str(ACTIONS.get(entry.action, entry.action)),
-            signals=tuple(str(self.signals.get(s, s)) for s in entry.signals),
+            action=self.actions.get(entry.action, entry.action),
+            signals=tuple(self.signals.get(s, s) for s in entry.signals),
             participant_url=self.participant_url(entry.participant_id),
         )
 

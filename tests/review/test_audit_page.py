@@ -73,6 +73,29 @@ def test_a_monitor_filters_the_trail_down_to_one_change_shown_by_labels(
     assert "(UTC+09:00)" in change  # the site's time, with its offset
 
 
+def test_what_people_typed_is_shown_as_text_never_as_markup(
+    chained, client_for, make_user, coordinator_a, biochemical
+):
+    endpoint_record(
+        participant=biochemical,
+        record="biochemical_pregnancy",
+        values={
+            "assessed_on": dt.date(2026, 3, 15),
+            "serum_hcg_miu_ml": Decimal("150"),
+            "result": "negative",
+        },
+        reason='<b>Lab</b> & "source" <script>alert(1)</script>',
+        performed_by=coordinator_a,
+    )
+    monitor = make_user("monitor", ["S01"])
+    response = client_for(monitor).get(
+        URL, {"subject_id": biochemical.subject_id, "field": "result"}
+    )
+    change = rows(response.content.decode())[-1]
+    assert "&lt;b&gt;Lab&lt;/b&gt; &amp; &quot;source&quot; &lt;script&gt;" in change
+    assert "<script>" not in change and "<b>" not in change
+
+
 def test_a_filter_it_cannot_read_is_refused_naming_it(client_for, make_user, study):
     monitor = make_user("monitor", ["S01"])
     response = client_for(monitor).get(URL, {"since": "15 March", "signal": "sneaky"})
