@@ -32,11 +32,12 @@ from ecrf.home.services import study_setup_trial
 from ecrf.participants.models import Participant
 from ecrf.participants.services import consent_record, eligibility_record
 from ecrf.review.services import audit_index_update
-from ecrf.studies import trial
+from ecrf.studies import trial as trial_design
 from ecrf.studies.models import Site, Study
 
 from .databases import clone_test_database, drop_test_database, url_of
 from .factories import ELIGIBLE_ANSWERS, ParticipantFactory, UserFactory, api_key_for
+from .trial_builder import TrialBuilder
 from .tsa import LoopbackTSA
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -117,7 +118,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def trial_build() -> Study:
     """The trial of the tests: the study, its arms and visits, and sites S01 and S02 with
     their activated randomization lists, set up through the service as ``setup_trial`` does."""
-    study, _ = study_setup_trial(sites=list(trial.SITES[:2]), performed_by=None)
+    study, _ = study_setup_trial(sites=list(trial_design.SITES[:2]), performed_by=None)
     return study
 
 
@@ -229,7 +230,7 @@ def trial_built(django_db_setup: None) -> None:
 
 @pytest.fixture
 def study(db: None, trial_built: None) -> Study:
-    return Study.objects.get(code=trial.STUDY_CODE)
+    return Study.objects.get(code=trial_design.STUDY_CODE)
 
 
 @contextmanager
@@ -621,3 +622,9 @@ def anchored(settings: Any, tmp_path: Path, tsa: LoopbackTSA) -> LoopbackTSA:
     settings.TSA_URL = tsa.url
     settings.TSA_ROOT_CERTS = str(roots)
     return tsa
+
+
+@pytest.fixture
+def trial(study: Study, coordinator_a: User, coordinator_b: User) -> TrialBuilder:
+    """Participants made as sites make them, at S01 and S02 (:mod:`tests.trial_builder`)."""
+    return TrialBuilder(coordinators={"S01": coordinator_a, "S02": coordinator_b})

@@ -26,7 +26,7 @@ from ecrf.queries.models import Query, QueryStatus
 from ecrf.queries.selectors import AGE_BANDS, queryset_with_age
 from ecrf.safety.models import AdverseEvent, Outcome
 from ecrf.safety.selectors import SaeClock, adverse_events_awaiting_confirmation, sae_clock
-from ecrf.schedule.completion import OpenItem, completion_state
+from ecrf.schedule.completion import OpenItem, completion_states
 
 if TYPE_CHECKING:
     from ecrf.accounts.models import User
@@ -110,11 +110,14 @@ def coordinator_completion_due(user: User) -> list[CompletionDue]:
     """Randomized participants at her sites whose last visit's target day has passed and
     who have not completed: what is left (:func:`completion_state`), oldest first."""
     due = []
-    randomized = participants_visible_to(user, status=ParticipantStatus.RANDOMIZED).filter(
-        embryo_transfer__isnull=False
+    randomized = list(
+        participants_visible_to(user, status=ParticipantStatus.RANDOMIZED)
+        .filter(embryo_transfer__isnull=False)
+        .select_related("site__study")
     )
-    for participant in randomized.select_related("site__study"):
-        state = completion_state(participant)
+    states = completion_states(randomized)
+    for participant in randomized:
+        state = states[participant.pk]
         target = state.last_visit_target
         if state.open and target is not None and site_today(participant.site) > target:
             due.append(CompletionDue(participant, target, state.open))

@@ -16,9 +16,11 @@ catalogue, which names every form's model (as queries and verification read them
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.text import get_text_list
@@ -30,10 +32,11 @@ from ecrf.participants.services import participant_set_status, site_today
 
 from .arithmetic import compute_schedule
 from .definitions import schedule_definition, study_visit_definitions
-from .models import DrugReturn, EmbryoTransfer, VisitOutcome, VisitRecord
+from .models import DrugReturn, VisitOutcome, VisitRecord
 
 if TYPE_CHECKING:
     from ecrf.accounts.models import User
+    from ecrf.studies.models import Study
 
 LAST_VISIT = "last_visit"
 DOSING_OVER = "dosing_over"
@@ -63,13 +66,65 @@ class CompletionState:
 
 def completion_state(participant: Participant) -> CompletionState:
     """Each of the four items of completion for her, done or open (see the module)."""
+    return completion_states([participant])[participant.pk]
+
+
+def completion_states(participants: Iterable[Participant]) -> dict[int, CompletionState]:
+    """The completion state of each participant, by primary key: her transfer date and
+    the records that close an item read in one statement for all of them, and the
+    visit definitions once per study."""
+    people = list(participants)
+    if not people:
+        return {}
+    adverse_event_model = catalogue.form("adverse_event").model_class
+    facts = {
+        pk: (et_date, set(done_visits or ()), drug_returned, unconfirmed_events)
+        for pk, et_date, done_visits, drug_returned, unconfirmed_events in (
+            Participant.objects.filter(pk__in=[p.pk for p in people])
+            .annotate(
+                done_visits=ArraySubquery(
+                    VisitRecord.objects.filter(
+                        participant=OuterRef("pk"), outcome=VisitOutcome.DONE
+                    ).values("visit_code")
+                ),
+                drug_returned=Exists(DrugReturn.objects.filter(participant=OuterRef("pk"))),
+                unconfirmed_events=Exists(
+                    adverse_event_model._default_manager.filter(
+                        participant=OuterRef("pk"), confirmed_at__isnull=True
+                    )
+                ),
+            )
+            .values_list(
+                "pk",
+                "embryo_transfer__et_date",
+                "done_visits",
+                "drug_returned",
+                "unconfirmed_events",
+            )
+        )
+    }
+    studies: dict[int, Study] = {}
+    for participant in people:
+        studies.setdefault(participant.site.study_id, participant.site.study)
+    return {
+        participant.pk: _state(
+            participant, studies[participant.site.study_id], *facts[participant.pk]
+        )
+        for participant in people
+    }
+
+
+def _state(
+    participant: Participant,
+    study: Study,
+    et_date: dt.date | None,
+    done_visits: set[str],
+    drug_returned: bool,
+    unconfirmed_events: bool,
+) -> CompletionState:
     treatment_page = reverse("schedule:treatment", args=[participant.pk])
-    study = participant.site.study
-    transfer = EmbryoTransfer.objects.filter(participant=participant).first()
     schedule = (
-        compute_schedule(transfer.et_date, schedule_definition(study))
-        if transfer is not None
-        else None
+        compute_schedule(et_date, schedule_definition(study)) if et_date is not None else None
     )
     last = (
         max(schedule.visits, key=lambda v: v.target_date) if schedule and schedule.visits else None
@@ -77,31 +132,9 @@ def completion_state(participant: Participant) -> CompletionState:
     definitions = {v.code: v for v in study_visit_definitions(study)}
     last_name = definitions[last.code].name if last is not None else ""
     today = site_today(participant.site)
-    adverse_event_model = catalogue.form("adverse_event").model_class
-    # The three records that close an item, asked about in one statement.
-    last_visit_done, drug_returned, unconfirmed_events = (
-        Participant.objects.filter(pk=participant.pk)
-        .annotate(
-            last_visit_done=Exists(
-                VisitRecord.objects.filter(
-                    participant=OuterRef("pk"),
-                    visit_code=last.code if last is not None else "",
-                    outcome=VisitOutcome.DONE,
-                )
-            ),
-            drug_returned=Exists(DrugReturn.objects.filter(participant=OuterRef("pk"))),
-            unconfirmed_events=Exists(
-                adverse_event_model._default_manager.filter(
-                    participant=OuterRef("pk"), confirmed_at__isnull=True
-                )
-            ),
-        )
-        .values_list("last_visit_done", "drug_returned", "unconfirmed_events")
-        .get()
-    )
     items: list[tuple[bool, OpenItem]] = [
         (
-            last is not None and last_visit_done,
+            last is not None and last.code in done_visits,
             OpenItem(
                 LAST_VISIT,
                 _("Last visit of the protocol done (%(visit)s)") % {"visit": last_name}

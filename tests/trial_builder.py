@@ -1,4 +1,5 @@
-"""A small trial built through the real services, for the reports' tests."""
+"""A small trial built through the real services, participant by participant, as sites
+build it: for the tests of pages and reports over many participants in every state."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from ecrf.accounts.models import User
 from ecrf.endpoints.services import endpoint_record
 from ecrf.participants.models import Participant
@@ -18,8 +17,8 @@ from ecrf.safety.services import adverse_event_record
 from ecrf.schedule.services import dose_day_record, embryo_transfer_set
 from randomization.services import participant_randomize
 
-from ..clock import at
-from ..factories import ELIGIBLE_ANSWERS, ParticipantFactory
+from .clock import at
+from .factories import ELIGIBLE_ANSWERS, ParticipantFactory
 
 #: Randomized on this day, treated and assessed by the second (Tokyo dates).
 RANDOMIZED_ON = "2026-01-10"
@@ -183,8 +182,3 @@ class TrialBuilder:
 
     def _coordinator(self, participant: Participant) -> User:
         return self.coordinators[participant.site.code]
-
-
-@pytest.fixture
-def trial(study: Any, coordinator_a: User, coordinator_b: User) -> TrialBuilder:
-    return TrialBuilder(coordinators={"S01": coordinator_a, "S02": coordinator_b})
