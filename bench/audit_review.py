@@ -2,8 +2,8 @@
 
 Ten million audit entries (``python bench/audit_review.py ROWS`` for another number) of
 10,000 participants at five sites, over a year, are written into the review index by
-plain SQL (``INSERT ... SELECT generate_series``), as the index holds them: per site
-ten coordinators, a few corrections with reasons, and about 1 % of entries with a risk
+plain SQL (:func:`trialdata.audit_index`), as the index holds them: per site ten
+coordinators, a few corrections with reasons, and about 1 % of entries with a risk
 signal. The trail itself (the event tables) is not built: the review reads the index.
 
 Two filtered pages are asked for through Django's test client, as a monitor of the
@@ -34,53 +34,18 @@ SITES = ["S01", "S02", "S03", "S04", "S05"]
 
 
 def build_index(rows: int) -> None:
-    from django.db import connection
+    """The index of ``rows`` entries over a year: 10,000 participants (no more than
+    numbers here) dealt to the five sites in turn."""
+    import trialdata
 
-    from ecrf.review.models import AuditEntry
     from ecrf.studies.models import Site
 
     site_ids = [Site.objects.get(code=code).pk for code in SITES]
-    indexes = AuditEntry._meta.indexes
-    constraints = AuditEntry._meta.constraints
-    # Indexes built once over the rows cost less than kept up row by row.
-    with connection.schema_editor() as editor:
-        for index in indexes:
-            editor.remove_index(AuditEntry, index)
-        for constraint in constraints:
-            editor.remove_constraint(AuditEntry, constraint)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO review_auditentry
-                (seq, event_table, event_id, field, at, actor, role, site_id, participant_id,
-                 subject_id, record, record_id, model, old_value, new_value, reason, action,
-                 source, reveals_arm, signals)
-            SELECT g, 'schedule_doseentryevent', g / 4,
-                   (ARRAY['date', 'taken', 'dose_mg', 'time_taken'])[1 + g %% 4],
-                   timestamptz '2026-01-05 09:00+09' + g * (interval '1 year' / %(rows)s),
-                   'coordinator_' || (g / 4 %% 5) || '_' || (g / 400 %% 10), 'coordinator',
-                   (%(sites)s::bigint[])[1 + (g / 4 %% 5)],
-                   1 + (g / 4) %% %(participants)s,
-                   'S0' || (1 + (g / 4 %% 5)) || '-' || lpad(((g / 4) %% 2000)::text, 3, '0'),
-                   'dose', (g / 4)::text, 'schedule.doseentry',
-                   CASE WHEN g %% 9 = 0 THEN '0' ELSE '' END, '1',
-                   CASE WHEN g %% 9 = 0 THEN 'Transcription error' ELSE '' END,
-                   CASE WHEN g %% 9 = 0 THEN 'update' ELSE 'create' END, 'web', false,
-                   CASE WHEN g %% 97 = 0 THEN ARRAY['off_hours']
-                        WHEN g %% 211 = 0 THEN ARRAY['late_entry']
-                        WHEN g %% 9 = 0 AND g %% 27 = 0 THEN ARRAY['repeated_change']
-                        ELSE '{}'::varchar[] END
-              FROM generate_series(1, %(rows)s) g
-            """,
-            {"rows": rows, "sites": site_ids, "participants": PARTICIPANTS},
-        )
-    with connection.schema_editor() as editor:
-        for index in indexes:
-            editor.add_index(AuditEntry, index)
-        for constraint in constraints:
-            editor.add_constraint(AuditEntry, constraint)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE review_auditentry")
+    people = [
+        (1 + k, f"{SITES[k % 5]}-{k % 2000:03d}", site_ids[k % 5], k % 5)
+        for k in range(PARTICIPANTS)
+    ]
+    trialdata.audit_index(rows, people)
 
 
 def main() -> None:
