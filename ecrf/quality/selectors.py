@@ -207,26 +207,27 @@ def verification_progress(participants: QuerySet[Participant]) -> ProgressByPart
         )
         .order_by()
     }
-    progress = ProgressByParticipant()
-    for form in forms:
-        per_record, critical_per_record = len(_entered_names(form)), len(_critical_names(form))
-        for (participant_id, code), count in records.items():
-            if code != form.code or not count:
-                continue
-            verified, critical_verified = marks.get((participant_id, code), (0, 0))
-            found = progress[participant_id]
-            progress[participant_id] = VerificationProgress(
-                participant_id,
-                (
-                    *found.forms,
-                    FormProgress(
-                        form=form,
-                        records=count,
-                        critical=Progress(critical_verified, count * critical_per_record),
-                        overall=Progress(verified, count * per_record),
-                    ),
-                ),
+    # One pass over the records, each participant's forms in the order of verifiable_forms.
+    order = {form.code: n for n, form in enumerate(forms)}
+    found: dict[int, list[FormProgress]] = {}
+    for (participant_id, code), count in sorted(
+        records.items(), key=lambda item: (item[0][0], order[item[0][1]])
+    ):
+        if not count:
+            continue
+        form = forms[order[code]]
+        verified, critical_verified = marks.get((participant_id, code), (0, 0))
+        found.setdefault(participant_id, []).append(
+            FormProgress(
+                form=form,
+                records=count,
+                critical=Progress(critical_verified, count * len(_critical_names(form))),
+                overall=Progress(verified, count * len(_entered_names(form))),
             )
+        )
+    progress = ProgressByParticipant()
+    for participant_id, items in found.items():
+        progress[participant_id] = VerificationProgress(participant_id, tuple(items))
     return progress
 
 

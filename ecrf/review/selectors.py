@@ -317,8 +317,9 @@ def reviews_visible_to(user: User) -> QuerySet[AuditReview]:
     ).order_by("-through", "-pk")
 
 
-#: Counts of unreviewed entries stop here (a home page shows "10000+").
-UNREVIEWED_CAP = 10_000
+#: Counts of unreviewed entries stop here (a home page shows "1000+"): a home page of a
+#: hundred sites then reads at most a hundred thousand entries, however long the trail.
+UNREVIEWED_CAP = 1_000
 
 
 @dataclass(frozen=True)
