@@ -15,6 +15,7 @@ BENCHMARKS = [
     "list_page_queries.py",
     "data_entry_latency.py",
     "audit_review.py",
+    "scale_pages.py",
     "sdtm_export.py",
     "casebook_pdf.py",
 ]
