@@ -209,20 +209,21 @@ def verification_progress(participants: QuerySet[Participant]) -> ProgressByPart
     }
     # One pass over the records, each participant's forms in the order of verifiable_forms.
     order = {form.code: n for n, form in enumerate(forms)}
+    sizes = {form.code: (len(_entered_names(form)), len(_critical_names(form))) for form in forms}
     found: dict[int, list[FormProgress]] = {}
     for (participant_id, code), count in sorted(
         records.items(), key=lambda item: (item[0][0], order[item[0][1]])
     ):
         if not count:
             continue
-        form = forms[order[code]]
+        per_record, critical_per_record = sizes[code]
         verified, critical_verified = marks.get((participant_id, code), (0, 0))
         found.setdefault(participant_id, []).append(
             FormProgress(
-                form=form,
+                form=forms[order[code]],
                 records=count,
-                critical=Progress(critical_verified, count * len(_critical_names(form))),
-                overall=Progress(verified, count * len(_entered_names(form))),
+                critical=Progress(critical_verified, count * critical_per_record),
+                overall=Progress(verified, count * per_record),
             )
         )
     progress = ProgressByParticipant()
