@@ -1,6 +1,6 @@
 """Audit-trail CSV export of ten million rows, against PostgreSQL's own ``COPY`` of the
 same rows (``python bench/audit_export.py DAYS`` for fewer: 20 participants' diaries of
-DAYS days each, about 340 rows a day).
+DAYS days each, about 370 rows a day).
 
 The trail is made the way the app makes it: dose diary entries written by plain SQL
 (``INSERT ... SELECT generate_series``, then ``UPDATE``s) inside an audit context, so
@@ -82,10 +82,11 @@ def _make_trail() -> dict[str, Any]:
             cursor.execute(
                 """
                 INSERT INTO schedule_doseentry
-                    (participant_id, date, taken, dose_mg, capsules, time_taken, comment,
-                     deviation, deviation_reason, recorded_by_id, recorded_at)
-                SELECT p, DATE '1900-01-01' + d, true, 2.00, 2, TIME '08:30', 'taken with food',
-                       false, '', %s, now()
+                    (participant_id, date, intake, taken, dose_mg, capsules, time_taken,
+                     missed_reason, comment, deviation, deviation_reason, recorded_by_id,
+                     recorded_at)
+                SELECT p, DATE '1900-01-01' + d, 'morning', true, 2.00, 2, TIME '08:30', '',
+                       'taken with food', false, '', %s, now()
                   FROM unnest(%s::bigint[]) AS p, generate_series(0, %s - 1) AS d
                 """,
                 [coordinator.pk, ids, DAYS],
