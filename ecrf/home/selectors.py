@@ -27,6 +27,7 @@ from ecrf.queries.selectors import AGE_BANDS, queryset_with_age
 from ecrf.safety.models import AdverseEvent, Outcome
 from ecrf.safety.selectors import SaeClock, adverse_events_awaiting_confirmation, sae_clock
 from ecrf.schedule.completion import OpenItem, completion_states
+from ecrf.schedule.selectors import in_treatment
 
 if TYPE_CHECKING:
     from ecrf.accounts.models import User
@@ -110,11 +111,7 @@ def coordinator_completion_due(user: User) -> list[CompletionDue]:
     """Randomized participants at her sites whose last visit's target day has passed and
     who have not completed: what is left (:func:`completion_state`), oldest first."""
     due = []
-    randomized = list(
-        participants_visible_to(user, status=ParticipantStatus.RANDOMIZED)
-        .filter(embryo_transfer__isnull=False)
-        .select_related("site__study")
-    )
+    randomized = in_treatment(user)
     states = completion_states(randomized)
     for participant in randomized:
         state = states[participant.pk]

@@ -217,6 +217,15 @@ def next_visits(participants: Sequence[Participant]) -> dict[int, VisitState | N
     return found
 
 
+def in_treatment(user: User | AnonymousUser) -> list[Participant]:
+    """The randomized participants at the user's sites whose ET date is set."""
+    return list(
+        participants_visible_to(user, status=ParticipantStatus.RANDOMIZED).filter(
+            embryo_transfer__isnull=False
+        )
+    )
+
+
 def treatment_of(participant: Participant) -> Treatment | None:
     """Her schedule with the diary, accountability and visits; ``None`` before the ET date."""
     return treatments_of([participant]).get(participant.pk)
@@ -362,11 +371,7 @@ def coordinator_agenda(user: User | AnonymousUser, *, days: int = 7) -> list[Wor
     and past dosing days with no diary entry.
     """
     items: list[WorkItem] = []
-    randomized = list(
-        participants_visible_to(user, status=ParticipantStatus.RANDOMIZED)
-        .filter(embryo_transfer__isnull=False)
-        .select_related("site__study")
-    )
+    randomized = in_treatment(user)
     treatments = treatments_of(randomized)
     for participant in randomized:
         treatment = treatments.get(participant.pk)
