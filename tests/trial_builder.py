@@ -13,6 +13,7 @@ from ecrf.accounts.models import User
 from ecrf.endpoints.services import endpoint_record
 from ecrf.participants.models import Participant
 from ecrf.participants.services import consent_record, eligibility_record, participant_withdraw
+from ecrf.queries.services import query_open
 from ecrf.safety.services import adverse_event_record
 from ecrf.schedule.services import dose_day_record, embryo_transfer_set
 from randomization.services import participant_randomize
@@ -146,6 +147,24 @@ class TrialBuilder:
                 performed_by=self._coordinator(participant),
                 **{**defaults, **values},
             )
+
+    def one_in_each_state(self, site: str, *, queried_by: User | None = None) -> None:
+        """At ``site``: a woman treated and assessed, with an adverse event; one screened
+        and consented, waiting, with an open query on her consent; one not eligible."""
+        treated = self.screen(site)
+        self.randomize(treated)
+        self.treat(treated)
+        self.assess(treated, hcg_positive=True, sac_seen=True)
+        self.adverse_event(treated)
+        waiting = self.screen(site)
+        query_open(
+            participant=waiting,
+            record="consent",
+            field="consent_version",
+            text="Which version?",
+            performed_by=queried_by,
+        )
+        self.screen(site, pregnant=True)
 
     def withdraw(self, participant: Participant, reason: str) -> None:
         with at(ASSESSED_BY):

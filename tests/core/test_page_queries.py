@@ -99,20 +99,7 @@ def _grow(trial: Any, case: Any, monitor: Any, manager: Any, make_user: Any, rou
     """Per site, a woman treated and assessed with an adverse event, one screened and
     waiting with a query, one who is not eligible; the case's own records grow too."""
     for site in ("S01", "S02"):
-        treated = trial.screen(site)
-        trial.randomize(treated)
-        trial.treat(treated)
-        trial.assess(treated, hcg_positive=True, sac_seen=True)
-        trial.adverse_event(treated)
-        waiting = trial.screen(site)
-        query_open(
-            participant=waiting,
-            record="consent",
-            field="consent_version",
-            text="Which version?",
-            performed_by=monitor,
-        )
-        trial.screen(site, pregnant=True)
+        trial.one_in_each_state(site, queried_by=monitor)
     trial.adverse_event(case, term=f"Headache {round_}")
     with at(ASSESSED_BY):
         dose_day_record(

@@ -322,20 +322,7 @@ def test_query_count_does_not_grow_with_participants(
 
     def add_participants():
         for site in ("S01", "S02"):
-            treated = trial.screen(site)
-            trial.randomize(treated)
-            trial.treat(treated)
-            trial.assess(treated, hcg_positive=True, sac_seen=True)
-            trial.adverse_event(treated)
-            waiting = trial.screen(site)
-            query_open(
-                participant=waiting,
-                record="consent",
-                field="consent_version",
-                text="Which version?",
-                performed_by=None,
-            )
-            trial.screen(site, pregnant=True)
+            trial.one_in_each_state(site)
 
     add_participants()
     with at("2026-03-10"), CaptureQueriesContext(connection) as small:

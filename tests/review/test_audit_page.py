@@ -26,20 +26,25 @@ def chained() -> None:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
-@pytest.fixture
-def corrected(chained, coordinator_a, biochemical):
-    """Her serum hCG corrected from 140 to 150 with a reason."""
+def correct(participant, coordinator, reason: str) -> None:
+    """Her serum hCG corrected from 140 to 150 (and the result to negative) with ``reason``."""
     endpoint_record(
-        participant=biochemical,
+        participant=participant,
         record="biochemical_pregnancy",
         values={
             "assessed_on": dt.date(2026, 3, 15),
             "serum_hcg_miu_ml": Decimal("150"),
             "result": "negative",
         },
-        reason="Transcription error",
-        performed_by=coordinator_a,
+        reason=reason,
+        performed_by=coordinator,
     )
+
+
+@pytest.fixture
+def corrected(chained, coordinator_a, biochemical):
+    """Her serum hCG corrected from 140 to 150 with a reason."""
+    correct(biochemical, coordinator_a, "Transcription error")
     return biochemical
 
 
@@ -76,17 +81,7 @@ def test_a_monitor_filters_the_trail_down_to_one_change_shown_by_labels(
 def test_what_people_typed_is_shown_as_text_never_as_markup(
     chained, client_for, make_user, coordinator_a, biochemical
 ):
-    endpoint_record(
-        participant=biochemical,
-        record="biochemical_pregnancy",
-        values={
-            "assessed_on": dt.date(2026, 3, 15),
-            "serum_hcg_miu_ml": Decimal("150"),
-            "result": "negative",
-        },
-        reason='<b>Lab</b> & "source" <script>alert(1)</script>',
-        performed_by=coordinator_a,
-    )
+    correct(biochemical, coordinator_a, '<b>Lab</b> & "source" <script>alert(1)</script>')
     monitor = make_user("monitor", ["S01"])
     response = client_for(monitor).get(
         URL, {"subject_id": biochemical.subject_id, "field": "result"}
