@@ -26,14 +26,13 @@ from django.utils.translation import ngettext, override
 from ecrf.accounts.models import User
 from ecrf.accounts.policy import reminded_of_visits
 from ecrf.notifications.services import mail_send, stable_message_id
-from ecrf.participants.models import Participant, ParticipantStatus
-from ecrf.participants.selectors import participants_visible_to
+from ecrf.participants.models import Participant
 from ecrf.participants.services import site_today
 from ecrf.studies.models import Site
 
 from .arithmetic import Schedule
 from .models import Reminder, ReminderKind
-from .selectors import WorkItem, coordinator_agenda, treatment_of
+from .selectors import WorkItem, coordinator_agenda, in_treatment, treatments_of
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -150,13 +149,13 @@ def reminders_prepare(*, today_for_site: Callable[[Site], dt.date] | None = None
         if not sites:
             continue
         with override(coordinator.language):
-            randomized = participants_visible_to(
-                coordinator, status=ParticipantStatus.RANDOMIZED
-            ).filter(embryo_transfer__isnull=False)
+            randomized = in_treatment(coordinator)
+            unread = [p for p in randomized if p.pk not in schedules]
+            treatments = treatments_of(unread)
+            for participant in unread:
+                treatment = treatments.get(participant.pk)
+                schedules[participant.pk] = treatment.schedule if treatment else None
             for participant in randomized:
-                if participant.pk not in schedules:
-                    treatment = treatment_of(participant)
-                    schedules[participant.pk] = treatment.schedule if treatment else None
                 schedule = schedules[participant.pk]
                 tomorrow = today_of(participant.site) + dt.timedelta(days=1)
                 if schedule is None or schedule.dosing_start != tomorrow:
