@@ -34,6 +34,8 @@ from common import fresh_database, report
 PARTICIPANTS = 20
 DAYS = int(sys.argv[1]) if len(sys.argv) > 1 else 30_000
 COMMENT_ROUNDS = 5
+#: Days of diary written (and corrected) per transaction.
+CHUNK_DAYS = 300
 ROUNDS = 3
 
 
@@ -77,33 +79,38 @@ def _make_trail() -> dict[str, Any]:
     ]
     ids = [p.pk for p in participants]
     started = time.perf_counter()
+    # A chunk of days per transaction, the statistics brought up to date after each.
+    chunks = [(first, min(first + CHUNK_DAYS, DAYS)) for first in range(0, DAYS, CHUNK_DAYS)]
     with change_context(performed_by=coordinator, site="S01"), connection.cursor() as cursor:
-        with transaction.atomic():
-            cursor.execute(
-                """
-                INSERT INTO schedule_doseentry
-                    (participant_id, date, intake, taken, dose_mg, capsules, time_taken,
-                     missed_reason, comment, deviation, deviation_reason, recorded_by_id,
-                     recorded_at)
-                SELECT p, DATE '1900-01-01' + d, 'morning', true, 2.00, 2, TIME '08:30', '',
-                       'taken with food', false, '', %s, now()
-                  FROM unnest(%s::bigint[]) AS p, generate_series(0, %s - 1) AS d
-                """,
-                [coordinator.pk, ids, DAYS],
-            )
-        for round_ in range(COMMENT_ROUNDS):
-            with (
-                transaction.atomic(),
-                change_context(performed_by=coordinator, reason=f"Diary correction {round_ + 1}"),
-            ):
+        for first, last in chunks:
+            with transaction.atomic():
                 cursor.execute(
-                    "UPDATE schedule_doseentry SET comment = %s", [f"=corrected {round_ + 1}"]
+                    """
+                    INSERT INTO schedule_doseentry
+                        (participant_id, date, intake, taken, dose_mg, capsules, time_taken,
+                         missed_reason, comment, deviation, deviation_reason, recorded_by_id,
+                         recorded_at)
+                    SELECT p, DATE '1900-01-01' + d, 'morning', true, 2.00, 2, TIME '08:30',
+                           '', 'taken with food', false, '', %s, now()
+                      FROM unnest(%s::bigint[]) AS p, generate_series(%s, %s - 1) AS d
+                    """,
+                    [coordinator.pk, ids, first, last],
                 )
-        with (
-            transaction.atomic(),
-            change_context(performed_by=coordinator, reason="Two capsules more, prescribed"),
-        ):
-            cursor.execute("UPDATE schedule_doseentry SET dose_mg = 4.00, capsules = 4")
+            # Statistics as the trail grows (the server may run without autovacuum), so
+            # that the triggers' lookups keep their index plans.
+            cursor.execute("ANALYZE")
+        corrections = [
+            (f"Diary correction {round_ + 1}", "comment = %s", [f"=corrected {round_ + 1}"])
+            for round_ in range(COMMENT_ROUNDS)
+        ] + [("Two capsules more, prescribed", "dose_mg = 4.00, capsules = 4", [])]
+        for reason, assignment, values in corrections:
+            for first, last in chunks:
+                with transaction.atomic(), change_context(performed_by=coordinator, reason=reason):
+                    cursor.execute(
+                        f"UPDATE schedule_doseentry SET {assignment} "  # noqa: S608  (constants)
+                        "WHERE date >= DATE '1900-01-01' + %s AND date < DATE '1900-01-01' + %s",
+                        [*values, first, last],
+                    )
     return {
         "study": study,
         "sites": sites,
