@@ -30,6 +30,8 @@ from typing import Any
 from common import fresh_database, interleaved, report, twin_database, using_database
 
 PARTICIPANTS = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+#: ``python bench/scale_pages.py 10000 home.monitor`` times only the pages named.
+CHOSEN = sys.argv[2:]
 SMALL = 100
 #: S01 to S99, then T00 (a site code is a letter and two digits).
 SITES = [f"{'ST'[n // 100]}{n % 100:02d}" for n in range(1, 101)]
@@ -118,6 +120,8 @@ def main() -> None:
         return using_database("small") if side == "small" else contextlib.nullcontext()
 
     for name, (role, path_pattern) in PAGES.items():
+        if CHOSEN and name not in CHOSEN:
+            continue
         client = clients[role]
         path = path_pattern.format(case=case.pk)
         for side in ("full", "small"):
