@@ -31,7 +31,7 @@ from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.services import participant_set_status, site_today
 
 from .arithmetic import compute_schedule
-from .definitions import schedule_definition, study_visit_definitions
+from .definitions import schedule_definition, studies_of, study_visit_definitions
 from .models import DrugReturn, VisitOutcome, VisitRecord
 
 if TYPE_CHECKING:
@@ -103,9 +103,7 @@ def completion_states(participants: Iterable[Participant]) -> dict[int, Completi
             )
         )
     }
-    studies: dict[int, Study] = {}
-    for participant in people:
-        studies.setdefault(participant.site.study_id, participant.site.study)
+    studies = studies_of(people)
     return {
         participant.pk: _state(
             participant, studies[participant.site.study_id], *facts[participant.pk]

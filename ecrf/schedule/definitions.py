@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from django.db.models import prefetch_related_objects
 
 from ecrf.studies.models import Arm, Study
 from ecrf.studies.models import VisitDefinition as StudyVisit
 
 from .arithmetic import Regimen, ScheduleDefinition, VisitDefinition
+
+if TYPE_CHECKING:
+    from ecrf.participants.models import Participant
+
+
+def studies_of(participants: Iterable[Participant]) -> dict[int, Study]:
+    """One study instance per study of ``participants``, by id: their visit definitions
+    (:func:`study_visit_definitions`) are then read once per study, not per participant."""
+    studies: dict[int, Study] = {}
+    for participant in participants:
+        studies.setdefault(participant.site.study_id, participant.site.study)
+    return studies
 
 
 def study_visit_definitions(study: Study) -> list[StudyVisit]:

@@ -27,7 +27,7 @@ from .arithmetic import (
     compute_schedule,
     visit_status,
 )
-from .definitions import regimen, schedule_definition, study_visit_definitions
+from .definitions import regimen, schedule_definition, studies_of, study_visit_definitions
 from .models import Dispensing, DoseEntry, DrugReturn, Intake, VisitOutcome, VisitRecord
 from .services import participant_schedule
 
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
     from ecrf.accounts.models import User
-    from ecrf.studies.models import Study
 
 
 def intake_anchor(day: dt.date, intake: str) -> str:
@@ -248,30 +247,28 @@ def treatments_of(participants: Iterable[Participant]) -> dict[int, Treatment]:
     started = [p for p in people if p.pk in begun]
     if not started:
         return {}
+    started_ids = [p.pk for p in started]
     entries: dict[int, list[DoseEntry]] = defaultdict(list)
-    for entry in DoseEntry.objects.filter(participant_id__in=[p.pk for p in started]):
+    for entry in DoseEntry.objects.filter(participant_id__in=started_ids):
         entries[entry.participant_id].append(entry)
     records: dict[int, list[VisitRecord]] = defaultdict(list)
-    for record in VisitRecord.objects.filter(participant_id__in=[p.pk for p in started]):
+    for record in VisitRecord.objects.filter(participant_id__in=started_ids):
         records[record.participant_id].append(record)
     dispensed = dict(
-        Dispensing.objects.filter(participant_id__in=[p.pk for p in started])
+        Dispensing.objects.filter(participant_id__in=started_ids)
         .values("participant_id")
         .annotate(n=Sum("capsules"))
         .values_list("participant_id", "n")
     )
     returned = dict(
-        DrugReturn.objects.filter(participant_id__in=[p.pk for p in started])
+        DrugReturn.objects.filter(participant_id__in=started_ids)
         .values("participant_id")
         .annotate(n=Sum("capsules"))
         .values_list("participant_id", "n")
     )
-    studies: dict[int, Study] = {}
-    for participant in started:
-        studies.setdefault(participant.site.study_id, participant.site.study)
     visits_of = {
         pk: (schedule_definition(study), {v.code: v.name for v in study_visit_definitions(study)})
-        for pk, study in studies.items()
+        for pk, study in studies_of(started).items()
     }
     treatments = {}
     for participant in started:
