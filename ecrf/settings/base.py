@@ -109,6 +109,9 @@ def database_from_url(url: str) -> dict[str, Any]:
     options = config.setdefault("OPTIONS", {})
     options["connect_timeout"] = 5
     options.setdefault("application_name", program_name(sys.argv))
+    # The pages ask short queries over many rows; compiling them just in time costs more
+    # than it saves (tens of milliseconds on a report at 10,000 participants).
+    options.setdefault("options", "-c jit=off")
     return config
 
 

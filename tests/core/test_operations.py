@@ -99,6 +99,15 @@ def test_sqlite_is_refused_as_a_database():
         database_from_url("sqlite:///db.sqlite3")
 
 
+@pytest.mark.django_db
+def test_the_apps_connections_compile_no_query_just_in_time():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
+
+
 @pytest.mark.requirement("ICH-E6R3-4.3.3-SECURITY")
 @pytest.mark.django_db
 def test_pages_carry_a_content_security_policy_and_no_framing():
