@@ -47,10 +47,15 @@ def clopper_pearson(
         raise ValueError(f"The confidence level lies between 0 and 1, not {confidence}.")
     if N == 0:
         return None
-    from scipy.stats import binomtest  # noqa: PLC0415  (heavy: loaded only to analyse)
+    from scipy.stats import beta  # noqa: PLC0415  (heavy: loaded only to analyse)
 
-    interval = binomtest(n, N).proportion_ci(confidence_level=confidence, method="exact")
-    return float(interval.low), float(interval.high)
+    # The exact interval in closed form, from the beta distribution's quantiles
+    # (the same bounds as scipy's binomtest(...).proportion_ci(method="exact"), without
+    # its root finding).
+    tail = (1 - confidence) / 2
+    low = 0.0 if n == 0 else float(beta.ppf(tail, n, N - n + 1))
+    high = 1.0 if n == N else float(beta.ppf(1 - tail, n + 1, N - n))
+    return low, high
 
 
 def exact_binomial_p(n: int, N: int, null_rate: float) -> float | None:

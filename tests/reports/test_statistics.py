@@ -122,3 +122,13 @@ def test_raw_interval_contains_the_raw_proportion(n_of_N):
     n, N = n_of_N
     low, high = clopper_pearson(n, N)
     assert 0 <= low <= n / N <= high <= 1
+
+
+@given(counts)
+def test_the_interval_is_scipys_exact_interval(n_of_N):
+    """The closed form gives the bounds scipy finds by root finding (method "exact")."""
+    from scipy.stats import binomtest
+
+    n, N = n_of_N
+    exact = binomtest(n, N).proportion_ci(confidence_level=0.95, method="exact")
+    assert clopper_pearson(n, N) == pytest.approx((exact.low, exact.high), abs=1e-9)
