@@ -177,11 +177,17 @@ def complete_trial(study: Study, recorded_by: User, count: int) -> None:
     criteria); the others consent, are randomized (2:1), have their transfer, a 16-day
     dose diary (32 intakes, one missed), safety labs at screening and ET+14, both
     endpoints, their visit records and two adverse events, and have completed the study.
+    Every other one has the values of her eligibility and consent verified against source.
+    The verification tally and the participants' summaries are then counted afresh, as the
+    triggers that keep them were off.
     """
     from django.db import connection, transaction
     from django.db.models import Max
 
+    from ecrf.common import catalogue
     from ecrf.participants.models import Participant
+    from ecrf.quality.tally import tally_rebuild
+    from ecrf.reports.summary import summary_rebuild
 
     first = Participant.objects.count() + 1
     params = {
@@ -190,11 +196,17 @@ def complete_trial(study: Study, recorded_by: User, count: int) -> None:
         "after": Participant.objects.aggregate(last=Max("id"))["last"] or 0,
         "study": study.pk,
         "user": recorded_by.pk,
+        **{
+            f"{code}_fields": [f.name for f in catalogue.form(code).entered_fields]
+            for code in ("eligibility", "consent")
+        },
     }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL session_replication_role = replica")
         for statement in _COMPLETE_TRIAL:
             cursor.execute(statement, params)
+        tally_rebuild()
+        summary_rebuild()
 
 
 #: The trial, table by table; ``b`` is the participant's number in the benchmark
@@ -314,6 +326,17 @@ _COMPLETE_TRIAL = [
        CROSS JOIN (VALUES ('Pruritus', 6, TRUE), ('Headache', 12, FALSE))
            e(term, offset_days, related)
        WHERE NOT p.failed""",
+    """INSERT INTO quality_verification (participant_id, record, record_id, field,
+           verified_by_id, verified_at, cleared_reason)
+       SELECT p.id, 'eligibility', e.id, f.name, %(user)s, p.sd + 30 + TIME '10:00', ''
+       FROM bench_p p JOIN participants_eligibility e ON e.participant_id = p.id
+       CROSS JOIN unnest(%(eligibility_fields)s::varchar[]) f(name)
+       WHERE p.b %% 2 = 0
+       UNION ALL
+       SELECT p.id, 'consent', c.id, f.name, %(user)s, p.sd + 30 + TIME '10:00', ''
+       FROM bench_p p JOIN participants_consent c ON c.participant_id = p.id
+       CROSS JOIN unnest(%(consent_fields)s::varchar[]) f(name)
+       WHERE p.b %% 2 = 0""",
     "DROP TABLE bench_p, bench_sites",
 ]
 

@@ -63,9 +63,10 @@ class TrialBuilder:
         participant.refresh_from_db()
         return participant
 
-    def randomize(self, participant: Participant, on: str = RANDOMIZED_ON) -> str:
-        """Randomize her on ``on``; the list decides the arm, which is returned."""
-        with at(on):
+    def randomize(self, participant: Participant, on: str = RANDOMIZED_ON, hour: int = 10) -> str:
+        """Randomize her on ``on`` at ``hour``, Tokyo time; the list decides the arm, which
+        is returned."""
+        with at(on, hour):
             allocation = participant_randomize(
                 participant=participant,
                 idempotency_key=f"report-{participant.pk}",

@@ -8,10 +8,14 @@ it holds whatever writes (the UI, the API, the admin, a command, raw SQL):
   ``EL001``, which the app answers with 409;
 - any change voids the participant's valid signatures, saying what changed;
 - a change to a verified value clears its source-data-verification mark, saying why.
+
+On the table of a form a monitor verifies, a second trigger counts its records per
+participant in the verification tally (:mod:`ecrf.quality.tally`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import TypeVar
 
 import pgtrigger
@@ -23,6 +27,19 @@ from ecrf.common import catalogue
 M = TypeVar("M", bound=type[models.Model])
 
 LOCKED_SQLSTATE = "EL001"
+
+#: Per participant and verifiable form: records, and standing marks on their values.
+TALLY_TABLE = "quality_formtally"
+
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def sql_literal(name: str) -> str:
+    """A catalogue code or field name as an SQL string literal (they are identifiers)."""
+    if not _NAME.match(name):
+        raise ValueError(f"not an identifier: {name!r}")
+    return f"'{name}'"
+
 
 #: Record code (the catalogue's form code) of each guarded model, filled by ``guarded``.
 GUARDED_RECORDS: dict[type[models.Model], str] = {}
@@ -118,7 +135,31 @@ def guarded(model: M) -> M:
                 RETURN OLD;
             """,
     )
+    if form.queryable and form.participant_path:
+        return pgtrigger.register(trigger, _record_tally_trigger(record, participant_column))(model)
     return pgtrigger.register(trigger)(model)
+
+
+def _record_tally_trigger(code: str, participant_column: str) -> pgtrigger.Trigger:
+    """The trigger counting the records of the form ``code`` per participant."""
+    form = sql_literal(code)
+    return pgtrigger.Trigger(
+        name="verification_tally",
+        when=pgtrigger.After,
+        operation=pgtrigger.Insert | pgtrigger.Delete,
+        func=f"""
+            IF TG_OP = 'INSERT' THEN
+                INSERT INTO {TALLY_TABLE} AS t (participant_id, form, records, verified,
+                                               critical_verified)
+                VALUES (NEW.{participant_column}, {form}, 1, 0, 0)
+                ON CONFLICT (participant_id, form) DO UPDATE SET records = t.records + 1;
+            ELSE
+                UPDATE {TALLY_TABLE} SET records = records - 1
+                 WHERE participant_id = OLD.{participant_column} AND form = {form};
+            END IF;
+            RETURN NULL;
+        """,  # noqa: S608  (a table's column and a code checked as an identifier)
+    )
 
 
 def settings_guarded(model: M) -> M:

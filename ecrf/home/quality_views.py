@@ -254,26 +254,27 @@ def verification_worklist(request: AuthenticatedRequest) -> HttpResponse:
     form = VerificationWorklistFilterForm(request.GET or None, sites=sites_visible_to(request.user))
     refused = form.is_bound and not form.is_valid()
     filters = {} if refused or not form.is_bound else form.cleaned_data
-    rows = (
-        []
-        if refused
-        else selectors.verification_worklist(
-            request.user,
-            site_code=filters.get("site") or None,
-            awaiting=filters.get("awaiting") or None,
-            sort=filters.get("sort") or "critical",
-        )
+    worklist = selectors.verification_worklist(
+        request.user,
+        site_code=filters.get("site") or None,
+        awaiting=filters.get("awaiting") or None,
+        sort=filters.get("sort") or "critical",
     )
-    page = Paginator(rows, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    participants = worklist.participants.none() if refused else worklist.participants
+    page = Paginator(participants, WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    critical, overall = (
+        (selectors.Progress(), selectors.Progress()) if refused else worklist.totals()
+    )
     return render(
         request,
         "quality/worklist.html",
         {
             "form": form,
             "page": page,
+            "rows": worklist.rows(page.object_list),
             "sort": filters.get("sort") or "critical",
-            "critical": sum((row.progress.critical for row in rows), selectors.Progress()),
-            "overall": sum((row.progress.overall for row in rows), selectors.Progress()),
+            "critical": critical,
+            "overall": overall,
         },
         status=400 if refused else 200,
     )

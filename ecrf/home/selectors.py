@@ -140,7 +140,7 @@ class SiteWork:
 
 
 def site_work(user: User) -> list[SiteWork]:
-    """Per site the user sees, what awaits review: six queries however many sites."""
+    """Per site the user sees, what awaits review: five queries however many sites."""
     sites = list(sites_visible_to(user).order_by("code"))
     verification = verification_per_site(user)
     bands = {

@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 from ecrf.audit.tracking import audited
 
+from .tally import mark_tally_trigger, totals_trigger
+
 
 class LockScope(models.TextChoices):
     STUDY = "study", _("Whole study (database lock)")
@@ -113,6 +115,58 @@ class Verification(models.Model):
     class Meta:
         verbose_name = _("source data verification")
         verbose_name_plural = _("source data verifications")
+        triggers = [mark_tally_trigger()]
 
     def __str__(self) -> str:
         return f"{self.record}.{self.field or '*'} verified"
+
+
+class FormTally(models.Model):
+    """Per participant and verifiable form: her records and the standing verification
+    marks on their values, critical ones apart. Only the database's triggers write it
+    (:mod:`ecrf.quality.tally`); it is a count of rows audited elsewhere, not a record."""
+
+    participant = models.ForeignKey(
+        "participants.Participant", on_delete=models.PROTECT, related_name="tallies"
+    )
+    form = models.CharField(_("form"), max_length=40)
+    records = models.IntegerField(_("records"))
+    verified = models.IntegerField(_("values verified"))
+    critical_verified = models.IntegerField(_("critical values verified"))
+
+    class Meta:
+        verbose_name = _("verification tally")
+        verbose_name_plural = _("verification tallies")
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "form"], name="one_tally_per_form"),
+        ]
+        triggers = [totals_trigger()]
+
+    def __str__(self) -> str:
+        return f"{self.form}: {self.verified} verified"
+
+
+class ParticipantVerification(models.Model):
+    """One participant's verification added up from her tally rows: values verified and
+    to verify, critical ones apart, and her forms with values left to verify. Only the
+    database's trigger on the tally writes it (:mod:`ecrf.quality.tally`)."""
+
+    participant = models.OneToOneField(
+        "participants.Participant",
+        on_delete=models.PROTECT,
+        primary_key=True,
+        related_name="verification_totals",
+    )
+    site = models.ForeignKey("studies.Site", on_delete=models.PROTECT, related_name="+")
+    verified = models.IntegerField(_("values verified"))
+    verifiable = models.IntegerField(_("values to verify"))
+    critical_verified = models.IntegerField(_("critical values verified"))
+    critical_verifiable = models.IntegerField(_("critical values to verify"))
+    forms_awaiting = models.IntegerField(_("forms with values to verify"))
+
+    class Meta:
+        verbose_name = _("participant's verification")
+        verbose_name_plural = _("participants' verification")
+
+    def __str__(self) -> str:
+        return f"{self.verified} of {self.verifiable} verified"

@@ -4,21 +4,25 @@ verification per participant and per site, critical values first."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import (
     BooleanField,
-    CharField,
     Count,
+    DecimalField,
     Exists,
     ExpressionWrapper,
     F,
     OuterRef,
     Q,
     QuerySet,
+    Sum,
     Value,
 )
+from django.db.models.functions import Coalesce, NullIf, Round
 from django.utils.text import capfirst
 
 from ecrf.accounts.selectors import scope_to_user_sites
@@ -31,7 +35,7 @@ from ecrf.safety.models import AdverseEvent
 from ecrf.studies.models import Study
 from randomization.models import Slot
 
-from .models import Lock, LockScope, Signature, Verification
+from .models import FormTally, Lock, LockScope, ParticipantVerification, Signature
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -163,9 +167,9 @@ class ProgressByParticipant(dict[int, VerificationProgress]):
 
 
 def verification_progress(participants: QuerySet[Participant]) -> ProgressByParticipant:
-    """Source data verification of each participant of ``participants``, in two queries
-    however many there are: her records of each verifiable form (one query, a union
-    over the forms) and the standing marks of her values (one query).
+    """Source data verification of each participant of ``participants``, in one query
+    however many there are: her rows of the verification tally (:mod:`.tally`), which
+    the database keeps as her records and the marks on their values are written.
 
     A mark counts for the entered field it names on the record it names; marks of the
     form as a whole (without a field or a record, as older versions wrote them) verify
@@ -173,51 +177,22 @@ def verification_progress(participants: QuerySet[Participant]) -> ProgressByPart
     the value changes or its record is deleted, so a standing mark is a verified value.
     """
     forms = verifiable_forms()
-    ids = participants.order_by().values("pk")
-    records: dict[tuple[int, str], int] = {}
-    rows_per_form = [
-        form.model_class._default_manager.filter(
-            **dict(form.filters), **{f"{form.participant_path}__in": ids}
-        )
-        .order_by()
-        .values(participant_ref=F(form.participant_path))
-        .annotate(records=Count("pk"), code=Value(form.code, output_field=CharField()))
-        .values_list("participant_ref", "code", "records")
-        for form in forms
-    ]
-    if rows_per_form:
-        first, *others = rows_per_form
-        for participant_id, code, count in first.union(*others, all=True):
-            records[(participant_id, code)] = count
-    entered = Q()
-    critical = Q()
-    for form in forms:
-        entered |= Q(record=form.code, field__in=_entered_names(form))
-        if _critical_names(form):
-            critical |= Q(record=form.code, field__in=_critical_names(form))
-    marks = {
-        (row["participant_id"], row["record"]): (row["verified"], row["critical"])
-        for row in Verification.objects.filter(
-            entered, participant__in=ids, cleared_at__isnull=True, record_id__isnull=False
-        )
-        .values("participant_id", "record")
-        .annotate(
-            verified=Count("pk"),
-            critical=Count("pk", filter=critical) if critical else Value(0),
-        )
-        .order_by()
-    }
-    # One pass over the records, each participant's forms in the order of verifiable_forms.
     order = {form.code: n for n, form in enumerate(forms)}
     sizes = {form.code: (len(_entered_names(form)), len(_critical_names(form))) for form in forms}
+    rows = (
+        FormTally.objects.filter(
+            participant__in=participants.order_by().values("pk"),
+            records__gt=0,
+            form__in=list(order),
+        )
+        .order_by()
+        .values_list("participant_id", "form", "records", "verified", "critical_verified")
+    )
     found: dict[int, list[FormProgress]] = {}
-    for (participant_id, code), count in sorted(
-        records.items(), key=lambda item: (item[0][0], order[item[0][1]])
+    for participant_id, code, count, verified, critical_verified in sorted(
+        rows, key=lambda row: (row[0], order[row[1]])
     ):
-        if not count:
-            continue
         per_record, critical_per_record = sizes[code]
-        verified, critical_verified = marks.get((participant_id, code), (0, 0))
         found.setdefault(participant_id, []).append(
             FormProgress(
                 form=forms[order[code]],
@@ -267,9 +242,50 @@ class WorklistRow:
     awaiting_signature: bool
 
 
-def _share_key(progress: Progress) -> tuple[bool, float]:
-    """Least verified first; nothing to verify last."""
-    return (progress.percent is None, progress.percent or 0.0)
+def _share(verified: str, verifiable: str) -> Round:
+    """SQL: the share verified in percent to one decimal (as :attr:`Progress.percent`),
+    null when there is nothing to verify."""
+    return Round(
+        Value(Decimal(100)) * F(verified) / NullIf(F(verifiable), Value(0)),
+        1,
+        output_field=DecimalField(),
+    )
+
+
+@dataclass(frozen=True)
+class Worklist:
+    """The participants of a verification worklist in its order (``participants``, to be
+    paginated), with the progress of the participants of a page (:meth:`rows`)."""
+
+    participants: QuerySet[Participant]
+
+    def rows(self, page: Iterable[Participant] | None = None) -> list[WorklistRow]:
+        """The rows of ``page`` (participants of :attr:`participants`; all when None),
+        with their verification by form in one more query."""
+        participants = list(self.participants if page is None else page)
+        progress = verification_progress(
+            Participant.objects.filter(pk__in=[participant.pk for participant in participants])
+        )
+        return [
+            WorklistRow(participant, progress[participant.pk], participant.signature_due)  # type: ignore[attr-defined]
+            for participant in participants
+        ]
+
+    def totals(self) -> tuple[Progress, Progress]:
+        """Critical values and all values of every participant of the list, verified out
+        of verifiable (one query)."""
+        found = ParticipantVerification.objects.filter(
+            participant__in=self.participants.values("pk")
+        ).aggregate(
+            critical_done=Coalesce(Sum("critical_verified"), 0),
+            critical_all=Coalesce(Sum("critical_verifiable"), 0),
+            done=Coalesce(Sum("verified"), 0),
+            all=Coalesce(Sum("verifiable"), 0),
+        )
+        return (
+            Progress(found["critical_done"], found["critical_all"]),
+            Progress(found["done"], found["all"]),
+        )
 
 
 def verification_worklist(
@@ -278,10 +294,11 @@ def verification_worklist(
     site_code: str | None = None,
     awaiting: str | None = None,
     sort: str = "critical",
-) -> list[WorklistRow]:
-    """The participants of the sites the user sees with their verification progress, in
-    three queries: narrowed to a site (code) and to what awaits (one of
-    :data:`WORKLIST_AWAITING`), sorted by one of :data:`WORKLIST_SORTS`."""
+) -> Worklist:
+    """The participants of the sites the user sees with their verification totals (kept
+    by the database, :mod:`.tally`): narrowed to a site (code) and to what
+    awaits (one of :data:`WORKLIST_AWAITING`), sorted by one of :data:`WORKLIST_SORTS`
+    (then by site and subject)."""
     if sort not in WORKLIST_SORTS:
         raise ValueError(sort)
     participants = scope_to_user_sites(Participant.objects.select_related("site"), user)
@@ -289,22 +306,30 @@ def verification_worklist(
         participants = participants.filter(site__code=site_code)
     if awaiting == "signature":
         participants = participants.filter(awaiting_signature())
-    progress = verification_progress(participants)
-    rows = [
-        WorklistRow(participant, progress[participant.pk], participant.signature_due)
-        for participant in _with_signature_state(participants).order_by(
-            "site__code", "subject_number"
-        )
-    ]
+    totals = "verification_totals__"
+    participants = _with_signature_state(participants).annotate(
+        overall_share=_share(f"{totals}verified", f"{totals}verifiable"),
+        critical_share=_share(f"{totals}critical_verified", f"{totals}critical_verifiable"),
+        remaining=Coalesce(F(f"{totals}verifiable") - F(f"{totals}verified"), 0),
+        critical_remaining=Coalesce(
+            F(f"{totals}critical_verifiable") - F(f"{totals}critical_verified"), 0
+        ),
+    )
     if awaiting == "verification":
-        rows = [row for row in rows if row.progress.forms_awaiting]
-    if sort == "critical":
-        rows.sort(key=lambda r: (_share_key(r.progress.critical), _share_key(r.progress.overall)))
-    elif sort == "overall":
-        rows.sort(key=lambda r: (_share_key(r.progress.overall), _share_key(r.progress.critical)))
-    elif sort == "remaining":
-        rows.sort(key=lambda r: (-r.progress.overall.remaining, -r.progress.critical.remaining))
-    return rows
+        participants = participants.filter(verification_totals__forms_awaiting__gt=0)
+    order: tuple[Any, ...] = {
+        "critical": (
+            F("critical_share").asc(nulls_last=True),
+            F("overall_share").asc(nulls_last=True),
+        ),
+        "overall": (
+            F("overall_share").asc(nulls_last=True),
+            F("critical_share").asc(nulls_last=True),
+        ),
+        "remaining": (F("remaining").desc(), F("critical_remaining").desc()),
+        "subject": (),
+    }[sort]
+    return Worklist(participants.order_by(*order, "site__code", "subject_number"))
 
 
 @dataclass
@@ -323,23 +348,41 @@ class SiteVerification:
 def verification_per_site(
     user: User | AnonymousUser, *, study: Study | None = None
 ) -> dict[int, SiteVerification]:
-    """Per site the user sees (by site id; sites with no participant are absent): the
-    verification of its participants' values, in three queries."""
+    """Per site the user sees (by site id; sites with nothing entered to verify and no
+    casebook awaiting signature are absent): the verification of its participants'
+    values, added up from their totals (kept by the database, :mod:`.tally`), in two
+    queries."""
+    totals = scope_to_user_sites(ParticipantVerification.objects.filter(verifiable__gt=0), user)
     participants = scope_to_user_sites(Participant.objects.all(), user)
     if study is not None:
+        totals = totals.filter(site__study=study)
         participants = participants.filter(site__study=study)
-    progress = verification_progress(participants)
     per_site: dict[int, SiteVerification] = defaultdict(SiteVerification)
-    for participant_id, site_id, signature_due in _with_signature_state(participants).values_list(
-        "pk", "site_id", "signature_due"
+    for row in (
+        totals.values("site_id")
+        .annotate(
+            critical_done=Sum("critical_verified"),
+            critical_all=Sum("critical_verifiable"),
+            done=Sum("verified"),
+            all=Sum("verifiable"),
+            forms=Sum("forms_awaiting"),
+            participants=Count("pk", filter=Q(forms_awaiting__gt=0)),
+        )
+        .order_by()
     ):
-        site = per_site[site_id]
-        hers = progress[participant_id]
-        site.critical += hers.critical
-        site.overall += hers.overall
-        site.forms_awaiting += len(hers.forms_awaiting)
-        site.participants_awaiting += bool(hers.forms_awaiting)
-        site.casebooks_awaiting_signature += bool(signature_due)
+        site = per_site[row["site_id"]]
+        site.critical = Progress(row["critical_done"], row["critical_all"])
+        site.overall = Progress(row["done"], row["all"])
+        site.forms_awaiting = row["forms"]
+        site.participants_awaiting = row["participants"]
+    for site_id, count in (
+        participants.filter(awaiting_signature())
+        .values("site_id")
+        .annotate(count=Count("pk"))
+        .order_by()
+        .values_list("site_id", "count")
+    ):
+        per_site[site_id].casebooks_awaiting_signature = count
     return dict(per_site)
 
 
@@ -383,9 +426,9 @@ def _counts_per_participant(queryset: QuerySet[Any], ids: QuerySet[Any]) -> dict
 
 
 def open_items_of(participants: QuerySet[Participant]) -> OpenItemsByParticipant:
-    """The open items of each participant of ``participants``, in four queries however
+    """The open items of each participant of ``participants``, in three queries however
     many there are: her queries not closed, her unconfirmed adverse events, and the
-    verification progress of her forms (two queries)."""
+    verification progress of her forms."""
     ids = participants.order_by().values("pk")
     queries = _counts_per_participant(Query.objects.exclude(status=QueryStatus.CLOSED), ids)
     events = _counts_per_participant(AdverseEvent.objects.filter(confirmed_at__isnull=True), ids)
@@ -462,7 +505,7 @@ def participants_ready_to_lock(user: User | AnonymousUser) -> list[ReadyToLock]:
     """The participants of the user's sites ready to lock: her participation ended
     (completed or withdrawn), every value of every form entered for her verified, no
     query on her data that is not closed, and no lock standing over her (her own or the
-    study's database lock); by site and subject, in three queries however many there are."""
+    study's database lock); by site and subject, in one query however many there are."""
     participants = (
         scope_to_user_sites(Participant.objects.select_related("site"), user)
         .filter(status__in=FINAL_STATUSES)
@@ -487,6 +530,13 @@ def participants_ready_to_lock(user: User | AnonymousUser) -> list[ReadyToLock]:
                 )
             )
         )
+        .exclude(
+            Exists(
+                ParticipantVerification.objects.filter(
+                    participant=OuterRef("pk"), forms_awaiting__gt=0
+                )
+            )
+        )
         .annotate(
             signed=Exists(
                 Signature.objects.filter(participant=OuterRef("pk"), voided_at__isnull=True)
@@ -494,9 +544,7 @@ def participants_ready_to_lock(user: User | AnonymousUser) -> list[ReadyToLock]:
         )
         .order_by("site__code", "subject_number")
     )
-    progress = verification_progress(participants)
     return [
         ReadyToLock(participant, participant.signed)  # type: ignore[attr-defined]
         for participant in participants
-        if not progress[participant.pk].forms_awaiting
     ]

@@ -2,31 +2,27 @@
 safety and data quality (protocol, Analysis sets; issue 6, Reports).
 
 Every read is scoped to the sites the user sees (``ecrf.accounts.selectors``) and
-takes a fixed number of queries however many participants there are: one row of
-facts per participant is read in a single query and counted in Python.
+takes a fixed number of queries however many participants there are. The facts of each
+participant are kept in her summary row by the database (:mod:`.summary`); a report
+reads them grouped and counted by the database, and adds up the groups in Python.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from django.db import connection
 from django.db.models import (
-    BooleanField,
     Count,
-    Exists,
     F,
     Min,
-    OuterRef,
     Q,
     QuerySet,
-    Value,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -34,16 +30,16 @@ from django.utils.translation import gettext_lazy as _
 from ecrf.accounts.selectors import scope_to_user_sites, sites_visible_to
 from ecrf.endpoints.models import Result
 from ecrf.participants.eligibility import CRITERIA
-from ecrf.participants.models import Consent, Participant, ParticipantStatus
+from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.services import site_today
 from ecrf.quality.selectors import SiteVerification, verification_per_site
 from ecrf.queries.models import Query, QueryStatus
-from ecrf.safety.models import AdverseEvent
 from ecrf.schedule.arithmetic import VisitStatus, compute_schedule, visit_status
 from ecrf.schedule.definitions import schedule_definition
 from ecrf.schedule.models import DoseEntry, EmbryoTransfer, VisitOutcome, VisitRecord
 from ecrf.studies.models import Site, Study
 
+from .models import ParticipantSummary
 from .statistics import CONFIDENCE, ProportionResult, proportion_result
 
 if TYPE_CHECKING:
@@ -62,14 +58,14 @@ NOT_RANDOMIZED = ""
 
 @dataclass(frozen=True)
 class ParticipantFacts:
-    """What the reports need to know of one participant, read in one query for all."""
+    """What the reports need to know of a participant, and how many participants of the
+    same site share exactly these facts (``count``): the database counts them, so the
+    reports add up groups, not participants."""
 
-    pk: int
     site_id: int
-    site_time_zone: str
     status: str
     arm: str | None
-    randomized_at: dt.datetime | None
+    randomized_month: dt.date | None
     eligible: bool | None
     failed_criteria: tuple[str, ...]
     consented: bool
@@ -79,6 +75,7 @@ class ParticipantFacts:
     clinical_sac_seen: bool | None
     withdrawn: bool
     withdrawal_reason: str
+    count: int = 1
 
     @property
     def randomized(self) -> bool:
@@ -100,55 +97,56 @@ def _visible_participants(user: User | AnonymousUser, study: Study) -> QuerySet[
 
 
 def participant_facts(user: User | AnonymousUser, study: Study) -> list[ParticipantFacts]:
-    """One row of facts for each participant of the user's sites (one query)."""
+    """The facts of the participants of the user's sites, grouped and counted by the
+    database from their summaries (:mod:`.summary`, one query): one row per site and
+    combination of facts, however many participants share it. Randomization is dated by
+    the month of the site's calendar."""
     rows = (
-        _visible_participants(user, study)
-        .annotate(
-            dose_taken=Exists(DoseEntry.objects.filter(participant=OuterRef("pk"), taken=True)),
-            consented=Exists(Consent.objects.filter(participant=OuterRef("pk"))),
-            et_performed=Coalesce(
-                F("embryo_transfer__performed"), Value(False), output_field=BooleanField()
-            ),
-        )
+        scope_to_user_sites(ParticipantSummary.objects.filter(site__study=study), user)
         .values(
-            "pk",
             "site_id",
-            "site__time_zone",
             "status",
-            "allocation__arm__code",
-            "allocation__allocated_at",
-            "eligibility__eligible",
-            "eligibility__failed_criteria",
+            "arm",
+            "randomized_month",
+            "eligible",
+            "failed_criteria",
             "consented",
             "et_performed",
             "dose_taken",
-            "biochemical_pregnancy__result",
-            "clinical_pregnancy__gestational_sac_seen",
-            "withdrawal__id",
-            "withdrawal__reason",
+            "biochemical_result",
+            "clinical_sac_seen",
+            "withdrawn",
+            "withdrawal_reason",
         )
-        .order_by("site__code", "subject_number")
+        .annotate(count=Count("pk"))
+        .order_by()
     )
     return [
         ParticipantFacts(
-            pk=row["pk"],
             site_id=row["site_id"],
-            site_time_zone=row["site__time_zone"],
             status=row["status"],
-            arm=row["allocation__arm__code"],
-            randomized_at=row["allocation__allocated_at"],
-            eligible=row["eligibility__eligible"],
-            failed_criteria=tuple(row["eligibility__failed_criteria"] or ()),
+            arm=row["arm"],
+            randomized_month=row["randomized_month"],
+            eligible=row["eligible"],
+            failed_criteria=tuple(row["failed_criteria"]),
             consented=row["consented"],
             et_performed=row["et_performed"],
             dose_taken=row["dose_taken"],
-            biochemical_result=row["biochemical_pregnancy__result"],
-            clinical_sac_seen=row["clinical_pregnancy__gestational_sac_seen"],
-            withdrawn=row["withdrawal__id"] is not None,
-            withdrawal_reason=(row["withdrawal__reason"] or "").strip(),
+            biochemical_result=row["biochemical_result"],
+            clinical_sac_seen=row["clinical_sac_seen"],
+            withdrawn=row["withdrawn"],
+            withdrawal_reason=row["withdrawal_reason"].strip(),
+            count=row["count"],
         )
         for row in rows
     ]
+
+
+def _count(
+    facts: Iterable[ParticipantFacts], test: Callable[[ParticipantFacts], bool] | None = None
+) -> int:
+    """How many participants the facts stand for (those passing ``test``, if given)."""
+    return sum(fact.count for fact in facts if test is None or test(fact))
 
 
 @dataclass(frozen=True)
@@ -203,11 +201,11 @@ def analysis_sets(facts: Iterable[ParticipantFacts], columns: list[ArmColumn]) -
     for fact in facts:
         key = _arm_key(fact.arm, pooled)
         if fact.randomized:
-            randomized[key] += 1
+            randomized[key] += fact.count
         if fact.in_safety_set:
-            safety[key] += 1
+            safety[key] += fact.count
         if fact.in_fas:
-            fas[key] += 1
+            fas[key] += fact.count
     codes = [c.code for c in columns]
     return AnalysisSets(
         columns=columns,
@@ -285,44 +283,48 @@ def consort_flow(facts: list[ParticipantFacts], columns: list[ArmColumn]) -> Con
         if fact.randomized:
             per_arm[_arm_key(fact.arm, pooled)].append(fact)
         elif fact.eligible is False:
-            not_eligible += 1
-            criteria.update(labels.get(code, code) for code in fact.failed_criteria)
+            not_eligible += fact.count
+            for code in fact.failed_criteria:
+                criteria[labels.get(code, code)] += fact.count
         elif fact.withdrawn and not fact.consented:
-            declined += 1
+            declined += fact.count
         elif fact.withdrawn:
-            other += 1
-            other_reasons[fact.withdrawal_reason] += 1
+            other += fact.count
+            other_reasons[fact.withdrawal_reason] += fact.count
         else:
-            waiting += 1
+            waiting += fact.count
     arms = []
     for column in columns:
         members = per_arm.get(column.code, [])
-        reasons = Counter(f.withdrawal_reason for f in members if f.withdrawn)
+        reasons: Counter[str] = Counter()
+        for f in members:
+            if f.withdrawn:
+                reasons[f.withdrawal_reason] += f.count
         arms.append(
             ArmFlow(
                 column=column,
-                randomized=len(members),
-                treated=sum(f.dose_taken for f in members),
-                not_treated=sum(not f.dose_taken for f in members),
-                transferred=sum(f.et_performed for f in members),
-                biochemical_assessed=sum(f.biochemical_result is not None for f in members),
-                clinical_assessed=sum(f.clinical_sac_seen is not None for f in members),
+                randomized=_count(members),
+                treated=_count(members, lambda f: f.dose_taken),
+                not_treated=_count(members, lambda f: not f.dose_taken),
+                transferred=_count(members, lambda f: f.et_performed),
+                biochemical_assessed=_count(members, lambda f: f.biochemical_result is not None),
+                clinical_assessed=_count(members, lambda f: f.clinical_sac_seen is not None),
                 withdrawn=sum(reasons.values()),
                 withdrawal_reasons=reasons.most_common(),
-                analysed=sum(f.in_fas for f in members),
-                not_analysed_no_transfer=sum(not f.et_performed for f in members),
-                not_analysed_no_dose=sum(f.et_performed and not f.dose_taken for f in members),
+                analysed=_count(members, lambda f: f.in_fas),
+                not_analysed_no_transfer=_count(members, lambda f: not f.et_performed),
+                not_analysed_no_dose=_count(members, lambda f: f.et_performed and not f.dose_taken),
             )
         )
     return ConsortFlow(
-        screened=len(facts),
+        screened=_count(facts),
         not_eligible=not_eligible,
         failed_criteria=criteria.most_common(),
         declined_consent=declined,
         other_excluded=other,
         other_reasons=other_reasons.most_common(),
         not_yet_randomized=waiting,
-        randomized=sum(len(v) for v in per_arm.values()),
+        randomized=sum(_count(members) for members in per_arm.values()),
         arms=arms,
     )
 
@@ -371,10 +373,9 @@ def enrollment(
     by_site: dict[int, Counter[dt.date]] = defaultdict(Counter)
     screened: Counter[int] = Counter()
     for fact in facts:
-        screened[fact.site_id] += 1
-        if fact.randomized_at is not None:
-            local = fact.randomized_at.astimezone(zoneinfo.ZoneInfo(fact.site_time_zone))
-            by_site[fact.site_id][_month(local.date())] += 1
+        screened[fact.site_id] += fact.count
+        if fact.randomized_month is not None:
+            by_site[fact.site_id][fact.randomized_month] += fact.count
     all_months = sorted({m for counts in by_site.values() for m in counts})
     months: list[dt.date] = []
     if all_months:
@@ -482,9 +483,11 @@ def efficacy_report(
         results = {}
         for column in columns:
             members = [f for f in fas if f.arm == column.code]
-            positives = sum(endpoint.positive(f) for f in members)
             results[column.code] = proportion_result(
-                positives, len(members), null_rate=null_rate, confidence=CONFIDENCE
+                _count(members, endpoint.positive),
+                _count(members),
+                null_rate=null_rate,
+                confidence=CONFIDENCE,
             )
         endpoints.append((endpoint, results))
     return EfficacyReport(
@@ -531,39 +534,47 @@ class SafetyTable:
     terms: list[TermRow]
 
 
+#: Adverse events of the sites given counted in one pass over them, by arm (from the
+#: participant's summary) and by each grouping the safety table shows: grade,
+#: seriousness and relationship; the arm alone; term and grade. ``kind`` tells them
+#: apart (``GROUPING`` of term and seriousness: 2, 3 and 1).
+_ADVERSE_EVENT_COUNTS = """
+SELECT GROUPING(e.term, e.serious) AS kind, m.arm, e.ctcae_grade, e.serious, e.related,
+       e.term, count(*) AS events, count(DISTINCT e.participant_id) AS participants
+  FROM safety_adverse_events e
+  JOIN reports_participantsummary m ON m.participant_id = e.participant_id
+ WHERE m.site_id IN ({sites})
+ GROUP BY GROUPING SETS ((m.arm, e.ctcae_grade, e.serious, e.related), (m.arm),
+                         (m.arm, e.term, e.ctcae_grade))
+"""
+_BY_GRADE, _BY_ARM, _BY_TERM = 2, 3, 1
+
+
 def safety_table(user: User | AnonymousUser, study: Study, *, pooled: bool) -> SafetyTable:
-    """Adverse events of the user's sites counted by arm, grade, seriousness, relationship.
+    """Adverse events of the user's sites counted by arm, grade, seriousness, relationship
+    (one query over the events, one over the participants' summaries).
 
     Events of participants never randomized fall into a column of their own.
     """
     columns = arm_columns(study, pooled=pooled)
-    arm = F("participant__allocation__arm__code")
-    events = scope_to_user_sites(
-        AdverseEvent.objects.filter(participant__site__study=study),
-        user,
-        site_path="participant__site",
+    sites_sql, sites_params = (
+        sites_visible_to(user).filter(study=study).values("pk").query.sql_with_params()
     )
-    cells = (
-        events.values("ctcae_grade", "serious", "related", arm_code=arm)
-        .annotate(events=Count("pk"), participants=Count("participant", distinct=True))
-        .order_by("ctcae_grade", "serious", "related")
-    )
-    per_arm = events.values(arm_code=arm).annotate(
-        events=Count("pk"), participants=Count("participant", distinct=True)
-    )
-    terms = (
-        events.values("term", "ctcae_grade", arm_code=arm)
-        .annotate(events=Count("pk"))
-        .order_by("term", "ctcae_grade")
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_ADVERSE_EVENT_COUNTS.format(sites=sites_sql), sites_params)
+        names = [column.name for column in cursor.description or ()]
+        counted = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    for row in counted:
+        row["arm_code"] = row.pop("arm")
     safety_set = (
-        _visible_participants(user, study)
-        .filter(Exists(DoseEntry.objects.filter(participant=OuterRef("pk"), taken=True)))
-        .values(arm_code=F("allocation__arm__code"))
+        scope_to_user_sites(ParticipantSummary.objects.filter(site__study=study), user)
+        .filter(dose_taken=True)
+        .values(arm_code=F("arm"))
         .annotate(n=Count("pk"))
+        .order_by()
     )
     codes = [c.code for c in columns]
-    per_arm_rows = list(per_arm)
+    per_arm_rows = [row for row in counted if row["kind"] == _BY_ARM]
     if any(row["arm_code"] is None for row in per_arm_rows):
         columns = [*columns, ArmColumn(NOT_RANDOMIZED, str(_("Not randomized")))]
         codes.append(NOT_RANDOMIZED)
@@ -575,11 +586,12 @@ def safety_table(user: User | AnonymousUser, study: Study, *, pooled: bool) -> S
         return {code: counts[code] for code in codes}
 
     grouped: dict[tuple[int, bool, bool], list[Mapping[str, Any]]] = defaultdict(list)
-    for row in cells:
-        grouped[(row["ctcae_grade"], row["serious"], row["related"])].append(row)
     term_groups: dict[tuple[str, int], list[Mapping[str, Any]]] = defaultdict(list)
-    for term_row in terms:
-        term_groups[(term_row["term"], term_row["ctcae_grade"])].append(term_row)
+    for row in counted:
+        if row["kind"] == _BY_GRADE:
+            grouped[(row["ctcae_grade"], row["serious"], row["related"])].append(row)
+        elif row["kind"] == _BY_TERM:
+            term_groups[(row["term"], row["ctcae_grade"])].append(row)
     return SafetyTable(
         columns=columns,
         safety_set=tally(safety_set, "n"),
@@ -593,11 +605,11 @@ def safety_table(user: User | AnonymousUser, study: Study, *, pooled: bool) -> S
                 events=tally(rows, "events"),
                 participants=tally(rows, "participants"),
             )
-            for (grade, serious, related), rows in grouped.items()
+            for (grade, serious, related), rows in sorted(grouped.items())
         ],
         terms=[
             TermRow(term=term, grade=grade, events=tally(rows, "events"))
-            for (term, grade), rows in term_groups.items()
+            for (term, grade), rows in sorted(term_groups.items())
         ],
     )
 

@@ -13,6 +13,9 @@ from django.db.models import Count, Max, Min
 
 from ecrf.endpoints.models import BiochemicalPregnancy, ClinicalPregnancy
 from ecrf.participants.models import Participant
+from ecrf.quality.models import FormTally, Verification
+from ecrf.quality.tally import tally_drift
+from ecrf.reports.summary import summary_drift
 from ecrf.review.models import AuditEntry
 from ecrf.safety.models import AdverseEvent
 from ecrf.schedule.models import DoseEntry
@@ -53,6 +56,19 @@ def test_participants_are_complete_and_dealt_to_the_sites_in_turn(study, coordin
     allocated = Slot.objects.filter(participant__in=completed)
     assert allocated.count() == 27
     assert all(slot.randomization_list.site_id == slot.participant.site_id for slot in allocated)
+    # Every other participant's eligibility and consent are verified, and the tally and
+    # summaries, written with their triggers off, are counted afresh.
+    verified = Verification.objects.values("participant").distinct().count()
+    assert verified == 15
+    assert set(Verification.objects.values_list("record", flat=True)) == {
+        "eligibility",
+        "consent",
+    }
+    assert tally_drift() == [] and summary_drift() == []
+    assert (
+        FormTally.objects.filter(form="dose").values_list("records", flat=True).distinct().get()
+        == 32
+    )
 
 
 def test_index_entries_belong_to_the_participants_and_their_sites(study, coordinator_a):

@@ -133,10 +133,10 @@ def test_the_monitor_home_takes_the_same_queries_for_one_site_or_two(
             two_sites.get("/")
 
 
-def test_site_work_takes_six_queries_however_many_sites(
+def test_site_work_takes_five_queries_however_many_sites(
     make_user, review_at_two_sites, django_assert_num_queries
 ):
-    with at("2026-03-10"), django_assert_num_queries(6):
+    with at("2026-03-10"), django_assert_num_queries(5):
         work = site_work(review_at_two_sites)
     assert [w.site.code for w in work] == ["S01", "S02"]
     assert work[0].open_queries == 2

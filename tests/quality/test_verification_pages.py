@@ -102,10 +102,10 @@ def test_other_roles_are_refused(client_for, make_user, role):
     assert client_for(make_user(role)).get(WORKLIST).status_code == 403
 
 
-#: session, user, her second factor, the sites of the filter, her participants' records
-#: (one union, sent with the audit context), their marks, the participants, and the
-#: session's renewal (savepoint, update, release)
-WORKLIST_QUERIES = 10
+#: session, user, her second factor, the sites of the filter, the participants counted
+#: (sent with the audit context), the page's participants, their tallies, the totals of
+#: the list, and the session's renewal (savepoint, update, release)
+WORKLIST_QUERIES = 11
 
 
 def test_the_worklist_takes_a_fixed_number_of_queries(

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ecrf.participants.eligibility import CRITERIA
+from ecrf.participants.models import Participant
 from ecrf.quality.services import lock_set, verification_mark
 from ecrf.queries.services import query_open
 from ecrf.reports import selectors
@@ -167,6 +168,27 @@ def test_enrollment_per_month_and_site_against_the_target(trial, study, make_use
     text = coordinator.content.decode()
     assert text.count('class="enrollment-line"') == 2
     assert "S02" not in text
+
+
+def test_enrollment_dates_a_randomization_by_the_sites_calendar(trial, study, make_user):
+    """At one in the morning of 1 February in Tokyo it is still 31 January in UTC."""
+    trial.randomize(trial.screen("S01"), on="2026-02-01", hour=1)
+    trial.randomize(trial.screen("S01"), on="2026-01-31", hour=23)
+
+    user = make_user("statistician")
+    report = selectors.enrollment(user, study, selectors.participant_facts(user, study))
+    assert report.months == [dt.date(2025, 12, 1), dt.date(2026, 1, 1), dt.date(2026, 2, 1)]
+    assert report.sites[0].per_month == [0, 1, 1]
+
+
+def test_participants_sharing_their_facts_are_counted_once_as_a_group(trial, study, make_user):
+    """The database groups participants with the same facts; the counts stay per person."""
+    waiting = [trial.screen("S01") for _ in range(3)]
+    trial.randomize(trial.screen("S01"))
+    trial.screen("S02")
+    facts = selectors.participant_facts(make_user("statistician"), study)
+    assert sorted(fact.count for fact in facts) == [1, 1, 3]
+    assert sum(fact.count for fact in facts) == Participant.objects.count() == len(waiting) + 2
 
 
 @pytest.mark.requirement("PROT-ANALYSIS-SAFETY-SET")

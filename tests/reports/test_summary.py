@@ -1,0 +1,131 @@
+"""The participant summary the reports count follows every write to the tables its facts
+come from, two writes at once included, and can be counted afresh."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import psycopg
+import pytest
+from django.db import connection
+
+from ecrf.reports.models import ParticipantSummary
+from ecrf.reports.summary import SOURCES, summary_drift, summary_rebuild
+from ecrf.schedule.models import DoseEntry, EmbryoTransfer
+from tests.conftest import database_url
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_table_the_facts_come_from_has_the_trigger():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname = 'ecrf_participant_summary' AND t.tgenabled = 'O'"
+        )
+        assert {row[0] for row in cursor.fetchall()} == {table for table, _ in SOURCES} | {
+            "studies_site"
+        }
+
+
+def test_the_summary_follows_the_trial_as_it_is_written(trial, study):
+    waiting = trial.screen("S01")
+    failed = trial.screen("S02", pregnant=True)
+    treated = trial.screen("S01")
+    arm = trial.randomize(treated)
+    trial.treat(treated)
+    trial.assess(treated, hcg_positive=True, sac_seen=True)
+    planned = trial.screen("S02")
+    trial.randomize(planned)
+    trial.treat(planned, et_performed=False, dose_taken=False)
+    trial.withdraw(planned, "Moved away")
+
+    summaries = {s.participant_id: s for s in ParticipantSummary.objects.all()}
+    assert summaries[waiting.pk].arm is None and summaries[waiting.pk].eligible is True
+    assert summaries[failed.pk].eligible is False
+    assert "pregnant" in summaries[failed.pk].failed_criteria
+    mine = summaries[treated.pk]
+    assert (mine.arm, mine.et_performed, mine.dose_taken) == (arm, True, True)
+    assert (mine.biochemical_result, mine.clinical_sac_seen) == ("positive", True)
+    theirs = summaries[planned.pk]
+    assert (theirs.withdrawn, theirs.withdrawal_reason) == (True, "Moved away")
+    assert (theirs.et_performed, theirs.dose_taken) == (False, False)
+    assert summary_drift() == []
+
+
+def test_a_change_by_raw_sql_is_followed(trial):
+    participant = trial.screen("S01")
+    trial.randomize(participant)
+    trial.treat(participant, dose_taken=False)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE schedule_doseentry SET taken = TRUE WHERE participant_id = %s",
+            [participant.pk],
+        )
+    assert ParticipantSummary.objects.get(participant=participant).dose_taken is True
+    assert summary_drift() == []
+
+
+def test_a_sites_new_time_zone_dates_its_randomizations_anew(trial, study):
+    """At one in the morning of 1 February in Tokyo it is still January in London."""
+    participant = trial.screen("S01")
+    trial.randomize(participant, on="2026-02-01", hour=1)
+    summary = ParticipantSummary.objects.get(participant=participant)
+    assert summary.randomized_month == dt.date(2026, 2, 1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE studies_site SET time_zone = 'Europe/London' WHERE id = %s",
+            [participant.site_id],
+        )
+    summary.refresh_from_db()
+    assert summary.randomized_month == dt.date(2026, 1, 1)
+    assert summary_drift() == []
+
+
+def test_the_summary_is_counted_afresh_after_writes_it_missed(trial):
+    participant = trial.screen("S01")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE reports_participantsummary SET status = 'completed'")
+    assert summary_drift() == [participant.pk]
+    assert summary_rebuild() == 1
+    assert summary_drift() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writes_to_her_data_at_once_leave_the_summary_as_the_data_stand(trial):
+    """The second writer waits for the first's lock on her summary, then counts her facts
+    with the first's change committed: neither change is lost."""
+    participant = trial.screen("S01")
+    trial.randomize(participant)
+    trial.treat(participant, et_performed=False, dose_taken=False)
+    dose = DoseEntry.objects.filter(participant=participant).order_by("pk").first()
+    transfer = EmbryoTransfer.objects.get(participant=participant)
+
+    first = psycopg.connect(database_url())
+    second = psycopg.connect(database_url())
+    try:
+        first.execute("UPDATE schedule_doseentry SET taken = TRUE WHERE id = %s", [dose.pk])
+        second_done = threading.Event()
+
+        def write_second() -> None:
+            second.execute(
+                "UPDATE schedule_embryotransfer SET performed = TRUE WHERE id = %s",
+                [transfer.pk],
+            )
+            second.commit()
+            second_done.set()
+
+        thread = threading.Thread(target=write_second)
+        thread.start()
+        assert not second_done.wait(0.5)  # waiting for the first writer's lock
+        first.commit()
+        thread.join(10)
+        assert second_done.is_set()
+    finally:
+        first.close()
+        second.close()
+
+    summary = ParticipantSummary.objects.get(participant=participant)
+    assert (summary.dose_taken, summary.et_performed) == (True, True)
+    assert summary_drift() == []
