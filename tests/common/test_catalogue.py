@@ -36,6 +36,10 @@ NOT_PARTICIPANT_DATA = {
     "randomization.AllocationRequest",
     # the audit trail's review index: a copy of the trail, not the participant's data
     "review.AuditEntry",
+    # counts and facts the database keeps from her data, not her data
+    "quality.FormTally",
+    "quality.ParticipantVerification",
+    "reports.ParticipantSummary",
     "schedule.Reminder",
 }
 
