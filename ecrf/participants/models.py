@@ -53,6 +53,8 @@ class Participant(models.Model):
         verbose_name = _("participant")
         verbose_name_plural = _("participants")
         ordering = ["site__code", "subject_number"]
+        # The homes list the latest registrations first.
+        indexes = [models.Index(fields=["-registered_at"], name="participant_latest_first")]
         constraints = [
             models.UniqueConstraint(
                 fields=["site", "subject_number"], name="subject_number_unique_per_site"
