@@ -178,8 +178,8 @@ def complete_trial(study: Study, recorded_by: User, count: int) -> None:
     dose diary (32 intakes, one missed), safety labs at screening and ET+14, both
     endpoints, their visit records and two adverse events, and have completed the study.
     Every other one has the values of her eligibility and consent verified against source.
-    The verification tally and the participants' summaries are then counted afresh, as the
-    triggers that keep them were off.
+    The verification tally, the participants' summaries and the sites' adverse event counts
+    are then counted afresh, as the triggers that keep them were off.
     """
     from django.db import connection, transaction
     from django.db.models import Max
@@ -187,6 +187,7 @@ def complete_trial(study: Study, recorded_by: User, count: int) -> None:
     from ecrf.common import catalogue
     from ecrf.participants.models import Participant
     from ecrf.quality.tally import tally_rebuild
+    from ecrf.reports.safety_counts import safety_counts_rebuild
     from ecrf.reports.summary import summary_rebuild
 
     first = Participant.objects.count() + 1
@@ -207,6 +208,7 @@ def complete_trial(study: Study, recorded_by: User, count: int) -> None:
             cursor.execute(statement, params)
         tally_rebuild()
         summary_rebuild()
+        safety_counts_rebuild()
 
 
 #: The trial, table by table; ``b`` is the participant's number in the benchmark

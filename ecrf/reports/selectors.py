@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from django.db import connection
 from django.db.models import (
     Count,
     F,
     Min,
     Q,
     QuerySet,
+    Sum,
 )
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -39,7 +39,7 @@ from ecrf.schedule.definitions import schedule_definition
 from ecrf.schedule.models import DoseEntry, EmbryoTransfer, VisitOutcome, VisitRecord
 from ecrf.studies.models import Site, Study
 
-from .models import ParticipantSummary
+from .models import ParticipantSummary, SiteAdverseEventCount
 from .statistics import CONFIDENCE, ProportionResult, proportion_result
 
 if TYPE_CHECKING:
@@ -538,34 +538,29 @@ class SafetyTable:
 #: participant's summary) and by each grouping the safety table shows: grade,
 #: seriousness and relationship; the arm alone; term and grade. ``kind`` tells them
 #: apart (``GROUPING`` of term and seriousness: 2, 3 and 1).
-_ADVERSE_EVENT_COUNTS = """
-SELECT GROUPING(e.term, e.serious) AS kind, m.arm, e.ctcae_grade, e.serious, e.related,
-       e.term, count(*) AS events, count(DISTINCT e.participant_id) AS participants
-  FROM safety_adverse_events e
-  JOIN reports_participantsummary m ON m.participant_id = e.participant_id
- WHERE m.site_id IN ({sites})
- GROUP BY GROUPING SETS ((m.arm, e.ctcae_grade, e.serious, e.related), (m.arm),
-                         (m.arm, e.term, e.ctcae_grade))
-"""
-_BY_GRADE, _BY_ARM, _BY_TERM = 2, 3, 1
+_BY_TERM, _BY_GRADE, _BY_ARM = (
+    SiteAdverseEventCount.Kind.TERM,
+    SiteAdverseEventCount.Kind.CELL,
+    SiteAdverseEventCount.Kind.ARM,
+)
 
 
 def safety_table(user: User | AnonymousUser, study: Study, *, pooled: bool) -> SafetyTable:
     """Adverse events of the user's sites counted by arm, grade, seriousness, relationship
-    (one query over the events, one over the participants' summaries).
+    (one query over the sites' kept counts, one over the participants' summaries).
 
     Events of participants never randomized fall into a column of their own.
     """
     columns = arm_columns(study, pooled=pooled)
-    sites_sql, sites_params = (
-        sites_visible_to(user).filter(study=study).values("pk").query.sql_with_params()
+    counted = cast(
+        "list[dict[str, Any]]",  # a cell's grade, seriousness and relationship are set
+        list(
+            scope_to_user_sites(SiteAdverseEventCount.objects.filter(site__study=study), user)
+            .values("kind", "ctcae_grade", "serious", "related", "term", arm_code=F("arm"))
+            .annotate(events=Sum("events"), participants=Sum("participants"))
+            .order_by()
+        ),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(_ADVERSE_EVENT_COUNTS.format(sites=sites_sql), sites_params)
-        names = [column.name for column in cursor.description or ()]
-        counted = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    for row in counted:
-        row["arm_code"] = row.pop("arm")
     safety_set = (
         scope_to_user_sites(ParticipantSummary.objects.filter(site__study=study), user)
         .filter(dose_taken=True)

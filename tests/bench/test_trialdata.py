@@ -15,6 +15,8 @@ from ecrf.endpoints.models import BiochemicalPregnancy, ClinicalPregnancy
 from ecrf.participants.models import Participant
 from ecrf.quality.models import FormTally, Verification
 from ecrf.quality.tally import tally_drift
+from ecrf.reports.models import SiteAdverseEventCount
+from ecrf.reports.safety_counts import safety_counts_drift
 from ecrf.reports.summary import summary_drift
 from ecrf.review.models import AuditEntry
 from ecrf.safety.models import AdverseEvent
@@ -64,7 +66,8 @@ def test_participants_are_complete_and_dealt_to_the_sites_in_turn(study, coordin
         "eligibility",
         "consent",
     }
-    assert tally_drift() == [] and summary_drift() == []
+    assert tally_drift() == [] and summary_drift() == [] and safety_counts_drift() == []
+    assert SiteAdverseEventCount.objects.exists()
     assert (
         FormTally.objects.filter(form="dose").values_list("records", flat=True).distinct().get()
         == 32

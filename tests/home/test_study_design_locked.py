@@ -45,6 +45,7 @@ NOT_DESIGN = {
     "randomization.RandomizationList": "the statistician's lists, checked when used",
     "reports.ParticipantSummary": "the facts the reports count, kept by the database",
     "quality.ParticipantVerification": "each participant's verification, kept by the database",
+    "reports.SiteAdverseEventCount": "the safety report's counts per site, kept by the database",
 }
 
 
