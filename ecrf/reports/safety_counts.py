@@ -39,6 +39,11 @@ SELECT m.site_id, GROUPING(e.term, e.serious), m.arm, e.ctcae_grade, e.serious, 
                          (m.site_id, m.arm, e.term, e.ctcae_grade))
 """
 
+#: The events of site ``sid``, found through their participants' index: a site's count
+#: reads the site's events, however many the study has.
+_OF_SITE = f"""m.site_id = sid AND e.participant_id = ANY (ARRAY(
+    SELECT s.participant_id FROM {SUMMARY_TABLE} s WHERE s.site_id = sid))"""
+
 FUNCTIONS_SQL = f"""
 CREATE OR REPLACE FUNCTION ecrf_adverse_event_counts(sid bigint) RETURNS void AS $$
 BEGIN
@@ -47,7 +52,7 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock({_LOCK_CLASS}, sid::integer);
     DELETE FROM {COUNTS_TABLE} WHERE site_id = sid;
-    INSERT INTO {COUNTS_TABLE} ({_COLUMNS}) {_GROUPED.format(where="m.site_id = sid")};
+    INSERT INTO {COUNTS_TABLE} ({_COLUMNS}) {_GROUPED.format(where=_OF_SITE)};
 END;
 $$ LANGUAGE plpgsql;
 
