@@ -3,8 +3,9 @@
 Migrating is the dearest part of starting a test session (rendering the migration state
 of every app, once per xdist worker). The schema is instead migrated once into a template
 database named after a fingerprint of everything that shapes it (the project's
-migrations and the locked dependencies); each worker's test database is a PostgreSQL copy
-of it (``CREATE DATABASE ... TEMPLATE``), which Django then finds up to date. A template
+migrations, the SQL installed after every ``migrate`` and the locked dependencies); each
+worker's test database is a PostgreSQL copy of it (``CREATE DATABASE ... TEMPLATE``),
+which Django then finds up to date. A template
 whose fingerprint no longer matches is dropped; one left by an earlier session with the
 same fingerprint is used again.
 """
@@ -12,6 +13,7 @@ same fingerprint is used again.
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 import zlib
@@ -26,11 +28,22 @@ from psycopg.sql import SQL, Identifier
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+def _installed_after_migrate() -> list[Path]:
+    """The app configs and the modules whose functions and triggers ``post_migrate``
+    installs (each has a ``..._install`` function): their SQL is part of the schema."""
+    return sorted(
+        path
+        for path in (BASE_DIR / "ecrf").rglob("*.py")
+        if path.name == "apps.py"
+        or re.search(r"^def \w+_install\(", path.read_text(encoding="utf-8"), re.MULTILINE)
+    )
+
+
 def schema_fingerprint() -> str:
     """A digest of the files that decide the migrated schema."""
     digest = hashlib.sha256()
     sources = sorted((BASE_DIR / "ecrf").glob("*/migrations/*.py"))
-    for path in [*sources, BASE_DIR / "uv.lock"]:
+    for path in [*sources, *_installed_after_migrate(), BASE_DIR / "uv.lock"]:
         digest.update(str(path.relative_to(BASE_DIR)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
