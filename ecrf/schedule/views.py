@@ -203,10 +203,10 @@ def _record_intake(
     day: dt.date,
     intake: str,
     form: DoseIntakeForm,
+    entry: DoseEntry | None,
 ) -> HttpResponse:
-    """Record one intake, or correct it once saved, then return to its cell of the
+    """Record one intake, or correct ``entry`` once saved, then return to its cell of the
     diary; the intake's page again when refused."""
-    entry = DoseEntry.objects.filter(participant=participant, date=day, intake=intake).first()
 
     def save(data: dict[str, Any]) -> object:
         if entry is not None:
@@ -261,7 +261,7 @@ def dose_post(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             _("This intake was recorded meanwhile; correct it here, with a reason."),
         )
         return _intake_page(request, participant, day, intake, correction, saved, 409)
-    return _record_intake(request, participant, day, intake, form)
+    return _record_intake(request, participant, day, intake, form, None)
 
 
 @login_required
@@ -297,7 +297,7 @@ def dose_intake(request: AuthenticatedRequest, pk: int, day: str, intake: str) -
             request, participant, date, intake, form_class(initial=initial), entry, 200
         )
     enforce(may_enter_data(request.user))
-    return _record_intake(request, participant, date, intake, form_class(request.POST))
+    return _record_intake(request, participant, date, intake, form_class(request.POST), entry)
 
 
 @login_required

@@ -55,6 +55,22 @@ def test_one_grid_holds_both_intakes_of_all_16_days_with_quick_entry_up_to_today
         assert f'for="{time_input}"' in diary
 
 
+def test_a_quick_entry_asks_a_fixed_number_of_statements(
+    client_for, coordinator_a, transferred, django_assert_num_queries
+):
+    """The session, the user and her second factor, her row, the intake looked up once,
+    then the write (the test settings renew the session at every request)."""
+    client = client_for(coordinator_a)
+    with at("2026-02-27", hour=21):
+        client.get(_treatment(transferred))
+        with django_assert_num_queries(18):
+            response = client.post(
+                reverse("schedule:dose", args=[transferred.pk]),
+                {"date": DAY, "intake": "evening", "taken": "True", "time_taken": "19:45"},
+            )
+    assert response.status_code == 302
+
+
 @pytest.mark.requirement("PROT-DOSE-DIARY")
 def test_quick_entry_records_the_intake_and_returns_to_its_cell(
     client_for, coordinator_a, transferred
