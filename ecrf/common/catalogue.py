@@ -17,7 +17,9 @@ the randomization lists are here too, marked as such, so that every model holdin
 participant data, and every model whose history is concealed, is named once.
 The study's settings are declared here too (:data:`STUDY_SETTINGS`), each with what it
 governs, which decides whether it may change while the study database is locked, and so
-are the tables whose rows are part of the study's design (:data:`STUDY_DESIGN_TABLES`).
+are the tables whose rows are part of the study's design (:data:`STUDY_DESIGN_TABLES`)
+and the tables the database keeps from the data for the summarising pages
+(:data:`KEPT_COUNTS`).
 
 This module imports no model: models are named by their label and looked up only
 when a label, type or code list is asked for.
@@ -1060,3 +1062,23 @@ STUDY_DESIGN_TABLES: tuple[StudyDesignTable, ...] = (
 def study_design_table(label: str) -> StudyDesignTable:
     """The design table of this model label (``KeyError`` for a model that is not one)."""
     return {table.model: table for table in STUDY_DESIGN_TABLES}[label]
+
+
+@dataclass(frozen=True)
+class KeptCount:
+    """A table the database keeps from the study data with triggers of its own, for the
+    pages that summarise every participant: a copy of rows audited in their own tables,
+    never written by the app, counted afresh after every ``migrate``. It is neither a
+    participant's data (no lock freezes it, no signature covers it) nor the study's
+    design."""
+
+    model: str
+    holds: str
+
+
+KEPT_COUNTS: tuple[KeptCount, ...] = (
+    KeptCount("quality.FormTally", "each participant's records and verification marks per form"),
+    KeptCount("quality.ParticipantVerification", "each participant's verification totals"),
+    KeptCount("reports.ParticipantSummary", "the facts of each participant the reports count"),
+    KeptCount("reports.SiteAdverseEventCount", "the safety report's counts per site"),
+)

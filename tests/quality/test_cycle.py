@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from pghistory.models import Events
 
+from ecrf.common import catalogue
 from ecrf.common.guard import is_lock_violation
 from ecrf.endpoints.models import BiochemicalPregnancy
 from ecrf.quality.models import Lock, Signature, Verification
@@ -395,10 +396,8 @@ def test_every_table_of_participant_data_is_guarded():
         "queries.Query",
         # The audit trail's review index: a copy of the trail, written only by the index.
         "review.AuditEntry",
-        # Counts of records and marks, written only by the triggers that keep them.
-        "quality.FormTally",
-        "quality.ParticipantVerification",
-        "reports.ParticipantSummary",
+        # Counts and facts written only by the triggers that keep them.
+        *(table.model for table in catalogue.KEPT_COUNTS),
     }
     missing = []
     for model in apps.get_models():
