@@ -5,9 +5,7 @@ counted afresh."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
-import psycopg
 import pytest
 from django.db import connection
 
@@ -18,7 +16,7 @@ from ecrf.quality.models import FormTally, ParticipantVerification, Verification
 from ecrf.quality.services import verification_mark
 from ecrf.quality.tally import tally_drift, tally_rebuild
 from ecrf.safety.services import adverse_event_record
-from tests.conftest import database_url
+from tests.concurrency import second_writer_waits
 
 from ..clock import at
 
@@ -178,38 +176,19 @@ def test_two_marks_at_once_on_her_forms_are_both_in_her_totals(make_user, transf
         "INSERT INTO quality_verification (participant_id, record, record_id, field, "
         "verified_by_id, verified_at, cleared_reason) VALUES (%s, %s, %s, %s, %s, now(), '')"
     )
-    first = psycopg.connect(database_url())
-    second = psycopg.connect(database_url())
-    try:
-        first.execute(
+    second_writer_waits(
+        (insert, [transferred.pk, "consent", transferred.consent.pk, "consent_date", monitor.pk]),
+        (
             insert,
-            [transferred.pk, "consent", transferred.consent.pk, "consent_date", monitor.pk],
-        )
-        done = threading.Event()
-
-        def mark_second() -> None:
-            second.execute(
-                insert,
-                [
-                    transferred.pk,
-                    "eligibility",
-                    transferred.eligibility.pk,
-                    "th1_th2_ratio",
-                    monitor.pk,
-                ],
-            )
-            second.commit()
-            done.set()
-
-        thread = threading.Thread(target=mark_second)
-        thread.start()
-        assert not done.wait(0.5)  # waiting for the first writer's lock on her totals
-        first.commit()
-        thread.join(10)
-        assert done.is_set()
-    finally:
-        first.close()
-        second.close()
+            [
+                transferred.pk,
+                "eligibility",
+                transferred.eligibility.pk,
+                "th1_th2_ratio",
+                monitor.pk,
+            ],
+        ),
+    )
 
     totals = ParticipantVerification.objects.get(participant=transferred)
     assert (totals.verified, totals.critical_verified) == (2, 2)

@@ -5,9 +5,7 @@ afresh."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
-import psycopg
 import pytest
 from django.db import connection
 
@@ -16,7 +14,7 @@ from ecrf.reports.models import SiteAdverseEventCount
 from ecrf.reports.safety_counts import TRIGGERS, safety_counts_drift, safety_counts_rebuild
 from ecrf.safety.models import AdverseEvent
 from ecrf.safety.services import adverse_event_update
-from tests.conftest import database_url
+from tests.concurrency import second_writer_waits
 
 pytestmark = pytest.mark.django_db
 
@@ -138,26 +136,7 @@ def test_two_events_written_at_once_at_one_site_are_both_counted(trial):
     values[0] = "Nausea"
     values[1] = template["onset_date"] + dt.timedelta(days=1)
 
-    writer = psycopg.connect(database_url())
-    other = psycopg.connect(database_url())
-    try:
-        writer.execute(insert, [first.pk, *values])
-        other_done = threading.Event()
-
-        def write_other() -> None:
-            other.execute(insert, [second.pk, *values])
-            other.commit()
-            other_done.set()
-
-        thread = threading.Thread(target=write_other)
-        thread.start()
-        assert not other_done.wait(0.5)  # waiting for the first writer's lock
-        writer.commit()
-        thread.join(10)
-        assert other_done.is_set()
-    finally:
-        writer.close()
-        other.close()
+    second_writer_waits((insert, [first.pk, *values]), (insert, [second.pk, *values]))
 
     nausea = [row for row in kept("S01") if row[5] == "Nausea"]
     assert nausea == [(SiteAdverseEventCount.Kind.TERM, None, 1, None, None, "Nausea", 2, 2)]

@@ -4,16 +4,14 @@ come from, two writes at once included, and can be counted afresh."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
-import psycopg
 import pytest
 from django.db import connection
 
 from ecrf.reports.models import ParticipantSummary
 from ecrf.reports.summary import SOURCES, summary_drift, summary_rebuild
 from ecrf.schedule.models import DoseEntry, EmbryoTransfer
-from tests.conftest import database_url
+from tests.concurrency import second_writer_waits
 
 pytestmark = pytest.mark.django_db
 
@@ -102,29 +100,10 @@ def test_two_writes_to_her_data_at_once_leave_the_summary_as_the_data_stand(tria
     dose = DoseEntry.objects.filter(participant=participant).order_by("pk").first()
     transfer = EmbryoTransfer.objects.get(participant=participant)
 
-    first = psycopg.connect(database_url())
-    second = psycopg.connect(database_url())
-    try:
-        first.execute("UPDATE schedule_doseentry SET taken = TRUE WHERE id = %s", [dose.pk])
-        second_done = threading.Event()
-
-        def write_second() -> None:
-            second.execute(
-                "UPDATE schedule_embryotransfer SET performed = TRUE WHERE id = %s",
-                [transfer.pk],
-            )
-            second.commit()
-            second_done.set()
-
-        thread = threading.Thread(target=write_second)
-        thread.start()
-        assert not second_done.wait(0.5)  # waiting for the first writer's lock
-        first.commit()
-        thread.join(10)
-        assert second_done.is_set()
-    finally:
-        first.close()
-        second.close()
+    second_writer_waits(
+        ("UPDATE schedule_doseentry SET taken = TRUE WHERE id = %s", [dose.pk]),
+        ("UPDATE schedule_embryotransfer SET performed = TRUE WHERE id = %s", [transfer.pk]),
+    )
 
     summary = ParticipantSummary.objects.get(participant=participant)
     assert (summary.dose_taken, summary.et_performed) == (True, True)
