@@ -534,10 +534,8 @@ class SafetyTable:
     terms: list[TermRow]
 
 
-#: Adverse events of the sites given counted in one pass over them, by arm (from the
-#: participant's summary) and by each grouping the safety table shows: grade,
-#: seriousness and relationship; the arm alone; term and grade. ``kind`` tells them
-#: apart (``GROUPING`` of term and seriousness: 2, 3 and 1).
+#: The groupings of the sites' kept adverse event counts the safety table shows: term
+#: and grade; grade, seriousness and relationship; the arm alone (each per arm).
 _BY_TERM, _BY_GRADE, _BY_ARM = (
     SiteAdverseEventCount.Kind.TERM,
     SiteAdverseEventCount.Kind.CELL,
