@@ -4,8 +4,6 @@ counted afresh."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.db import connection
 
@@ -15,20 +13,12 @@ from ecrf.participants.services import consent_record
 from ecrf.quality.models import FormTally, ParticipantVerification, Verification
 from ecrf.quality.services import verification_mark
 from ecrf.quality.tally import tally_drift, tally_rebuild
-from ecrf.safety.services import adverse_event_record
 from tests.concurrency import second_writer_waits
 
 from ..clock import at
+from .values import adverse_event, critical, entered
 
 pytestmark = pytest.mark.django_db
-
-
-def entered(code: str) -> int:
-    return len(catalogue.form(code).entered_fields)
-
-
-def critical(code: str) -> int:
-    return sum(1 for entry in catalogue.form(code).entered_fields if entry.critical)
 
 
 def tallies(participant: Participant) -> dict[str, tuple[int, int, int]]:
@@ -36,20 +26,6 @@ def tallies(participant: Participant) -> dict[str, tuple[int, int, int]]:
         row.form: (row.records, row.verified, row.critical_verified)
         for row in FormTally.objects.filter(participant=participant)
     }
-
-
-def adverse_event(participant: Participant, coordinator, term: str):
-    with at("2026-03-10"):
-        return adverse_event_record(
-            participant=participant,
-            term=term,
-            onset_date=dt.date(2026, 3, 2),
-            ctcae_grade=1,
-            serious=False,
-            related=False,
-            outcome="recovered",
-            performed_by=coordinator,
-        )
 
 
 def test_every_verifiable_form_and_the_marks_are_counted_by_a_trigger():

@@ -7,7 +7,6 @@ import datetime as dt
 
 import pytest
 
-from ecrf.common import catalogue
 from ecrf.participants.models import Participant
 from ecrf.participants.services import consent_record, participant_withdraw
 from ecrf.quality.models import Verification
@@ -18,38 +17,16 @@ from ecrf.quality.selectors import (
     verification_worklist,
 )
 from ecrf.quality.services import verification_mark
-from ecrf.safety.services import adverse_event_record
 from tests.conftest import eligible_consented
 
 from ..clock import at
+from .values import adverse_event, critical, entered
 
 pytestmark = [pytest.mark.django_db, pytest.mark.requirement("ICH-E6R3-4.2.3-REVIEW")]
 
 
-def entered(code: str) -> int:
-    return len(catalogue.form(code).entered_fields)
-
-
-def critical(code: str) -> int:
-    return sum(1 for entry in catalogue.form(code).entered_fields if entry.critical)
-
-
 def progress_of(participant: Participant):
     return verification_progress(Participant.objects.filter(pk=participant.pk))[participant.pk]
-
-
-def adverse_event(participant: Participant, coordinator, term: str = "Headache"):
-    with at("2026-03-10"):
-        return adverse_event_record(
-            participant=participant,
-            term=term,
-            onset_date=dt.date(2026, 3, 2),
-            ctcae_grade=1,
-            serious=False,
-            related=False,
-            outcome="recovered",
-            performed_by=coordinator,
-        )
 
 
 def test_forms_holding_critical_values_come_first():
