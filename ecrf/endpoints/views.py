@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from ecrf.accounts.policy import enforce, may_edit_participant_data, may_enter_data
 from ecrf.common.http import AuthenticatedRequest, require_form_methods
 from ecrf.participants.pages import form_submit, posted
-from ecrf.participants.selectors import participant_get
+from ecrf.participants.selectors import participant_get, participant_to_write
 from ecrf.queries.selectors import queries_visible_to
 
 from .checks import BIOCHEMICAL, CLINICAL, Finding
@@ -28,8 +28,10 @@ FORMS = {BIOCHEMICAL: BiochemicalPregnancyForm, CLINICAL: ClinicalPregnancyForm}
 def endpoint_form(request: AuthenticatedRequest, pk: int, record: str) -> HttpResponse:
     if record not in FORMS:
         raise Http404
-    participant = participant_get(request.user, pk)
-    if request.method == "POST":
+    posting = request.method == "POST"
+    # A save reads her row only; the page shown when it is refused reads her as pages do.
+    participant = (participant_to_write if posting else participant_get)(request.user, pk)
+    if posting:
         enforce(may_enter_data(request.user))
     existing = ENDPOINT_MODELS[record]._default_manager.filter(participant=participant).first()
     initial: dict[str, Any] = (
@@ -39,11 +41,12 @@ def endpoint_form(request: AuthenticatedRequest, pk: int, record: str) -> HttpRe
     warnings: list[Finding] = []
 
     def render_page(status: int) -> HttpResponse:
+        shown = participant_get(request.user, pk) if posting else participant
         return render(
             request,
             "endpoints/form.html",
             {
-                "participant": participant,
+                "participant": shown,
                 "form": form,
                 "record": record,
                 "title": ENDPOINT_MODELS[record]._meta.verbose_name,
@@ -51,7 +54,7 @@ def endpoint_form(request: AuthenticatedRequest, pk: int, record: str) -> HttpRe
                 "open_queries": queries_visible_to(request.user, participant_id=participant.pk)
                 .filter(record=record)
                 .exclude(status="closed"),
-                "can_enter_data": bool(may_edit_participant_data(request.user, participant))
+                "can_enter_data": bool(may_edit_participant_data(request.user, shown))
                 or status == 409,
             },
             status=status,

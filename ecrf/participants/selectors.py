@@ -43,3 +43,13 @@ def participants_visible_to(
 def participant_get(user: User | AnonymousUser, pk: int) -> Participant:
     """One participant of the user's sites; any other answers 404, as if it did not exist."""
     return get_object_or_404(participants_visible_to(user), pk=pk)
+
+
+def participant_to_write(user: User | AnonymousUser, pk: int) -> Participant:
+    """One participant of the user's sites for a view that hands her to a service (which
+    reads her forms again under its lock): her site and study only, without the forms a
+    page shows, which would make the lookup cost more than the write. Any other
+    participant answers 404, as :func:`participant_get` does."""
+    return get_object_or_404(
+        scope_to_user_sites(Participant.objects.select_related("site__study"), user), pk=pk
+    )

@@ -53,7 +53,7 @@ def treatment_write(
         action=may_enter_data,
         record=record,
         reason=reason,
-        related=("allocation__arm",),
+        related=("allocation__arm", "embryo_transfer"),
     ) as locked:
         slot = getattr(locked, "allocation", None)
         if slot is None:
@@ -83,8 +83,12 @@ def et_date_anchors(participant: Participant, slot: Slot) -> dict[str, Any]:
 
 
 def participant_schedule(participant: Participant) -> Schedule | None:
-    """Her schedule from the current ET date; ``None`` before the ET date is set."""
-    transfer = EmbryoTransfer.objects.filter(participant=participant).first()
+    """Her schedule from the current ET date; ``None`` before the ET date is set. Her
+    transfer is the one read with her where it was (``select_related``), else read now."""
+    if Participant.embryo_transfer.is_cached(participant):  # type: ignore[attr-defined]
+        transfer = getattr(participant, "embryo_transfer", None)
+    else:
+        transfer = EmbryoTransfer.objects.filter(participant=participant).first()
     if transfer is None:
         return None
     return compute_schedule(transfer.et_date, schedule_definition(participant.site.study))

@@ -21,7 +21,7 @@ from ecrf.common.http import AuthenticatedRequest, require_form_methods
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Participant
 from ecrf.participants.pages import form_submit, saved_as
-from ecrf.participants.selectors import participant_get
+from ecrf.participants.selectors import participant_get, participant_to_write
 from ecrf.participants.services import site_today
 
 from . import services
@@ -111,7 +111,7 @@ def _post(
     save: Callable[[Participant, dict[str, Any]], object],
     done: str,
 ) -> HttpResponse:
-    participant = participant_get(request.user, pk)
+    participant = participant_to_write(request.user, pk)
     enforce(may_enter_data(request.user))
     return form_submit(
         request,
@@ -204,9 +204,10 @@ def _record_intake(
     intake: str,
     form: DoseIntakeForm,
     entry: DoseEntry | None,
+    render_page: Callable[[int], HttpResponse] | None = None,
 ) -> HttpResponse:
     """Record one intake, or correct ``entry`` once saved, then return to its cell of the
-    diary; the intake's page again when refused."""
+    diary; the intake's page again when refused (or ``render_page``)."""
 
     def save(data: dict[str, Any]) -> object:
         if entry is not None:
@@ -230,9 +231,8 @@ def _record_intake(
         save=save,
         saved=saved_as(_("Dose corrected.") if entry is not None else _("Dose recorded.")),
         redirect_to=lambda _result: _diary_cell(participant, day, intake),
-        render_page=lambda status: _intake_page(
-            request, participant, day, intake, form, entry, status
-        ),
+        render_page=render_page
+        or (lambda status: _intake_page(request, participant, day, intake, form, entry, status)),
     )
 
 
@@ -240,7 +240,7 @@ def _record_intake(
 @require_POST
 def dose_post(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Quick entry from the diary grid: the form names its day and intake."""
-    participant = participant_get(request.user, pk)
+    participant = participant_to_write(request.user, pk)
     enforce(may_enter_data(request.user))
     form = DoseForm(request.POST)
     if not form.is_valid() and ("date" in form.errors or "intake" in form.errors):
@@ -249,19 +249,25 @@ def dose_post(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 messages.error(
                     request, _("%(field)s: %(error)s") % {"field": form[name].label, "error": error}
                 )
-        return _page(request, participant, {"form": form}, status=400)
+        return _page(request, participant_get(request.user, pk), {"form": form}, status=400)
     day, intake = form.cleaned_data["date"], form.cleaned_data["intake"]
-    saved = DoseEntry.objects.filter(participant=participant, date=day, intake=intake).first()
-    if saved is not None:
-        # Recorded meanwhile (another tab, a colleague): corrections go through its page.
+
+    def refused(status: int) -> HttpResponse:
+        """The intake's page with what was refused; its correction page when the intake
+        was recorded meanwhile (another tab, a colleague): corrections go through it."""
+        shown = participant_get(request.user, pk)
+        saved = DoseEntry.objects.filter(participant=shown, date=day, intake=intake).first()
+        if saved is None:
+            return _intake_page(request, shown, day, intake, form, None, status)
         correction = DoseCorrectionForm(request.POST)
         correction.is_valid()
         correction.add_error(
             None,
             _("This intake was recorded meanwhile; correct it here, with a reason."),
         )
-        return _intake_page(request, participant, day, intake, correction, saved, 409)
-    return _record_intake(request, participant, day, intake, form, None)
+        return _intake_page(request, shown, day, intake, correction, saved, 409)
+
+    return _record_intake(request, participant, day, intake, form, None, refused)
 
 
 @login_required

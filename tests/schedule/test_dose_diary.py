@@ -58,12 +58,13 @@ def test_one_grid_holds_both_intakes_of_all_16_days_with_quick_entry_up_to_today
 def test_a_quick_entry_asks_a_fixed_number_of_statements(
     client_for, coordinator_a, transferred, django_assert_num_queries
 ):
-    """The session, the user and her second factor, her row, the intake looked up once,
-    then the write (the test settings renew the session at every request)."""
+    """The session, the user and her second factor, her row with her site only, then the
+    write, which reads her transfer with her locked row and looks the intake up once (the
+    test settings renew the session at every request)."""
     client = client_for(coordinator_a)
     with at("2026-02-27", hour=21):
         client.get(_treatment(transferred))
-        with django_assert_num_queries(18):
+        with django_assert_num_queries(16):
             response = client.post(
                 reverse("schedule:dose", args=[transferred.pk]),
                 {"date": DAY, "intake": "evening", "taken": "True", "time_taken": "19:45"},
