@@ -23,6 +23,7 @@ from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.db.models.signals import post_migrate
 from django.test import Client
+from django.utils import translation
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
@@ -198,6 +199,14 @@ def _transactional(request: pytest.FixtureRequest) -> bool:
     return bool(marker and marker.kwargs.get("transaction")) or bool(
         {"transactional_db", "live_server"} & set(request.fixturenames)
     )
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> None:
+    """Each test starts in the installation's language: a request of a Japanese user
+    leaves Japanese active in the thread that served it, as the middleware sets it for
+    every request and never resets it."""
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

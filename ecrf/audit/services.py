@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
@@ -58,13 +58,21 @@ def _validate_changed(instance: models.Model, changed: set[str]) -> None:
     """Django's ``full_clean`` of a saved record, its fields' own checks limited to the
     fields that changed (a foreign key's check asks the database whether its row exists,
     which a value saved earlier and kept needs not); its ``clean``, unique checks and
-    constraints run whole, as they may tie a changed field to the others."""
+    constraints run whole, as they may tie a changed field to the others, except the
+    check of a field unique on its own that did not change."""
     kept = [f.name for f in instance._meta.concrete_fields if f.name not in changed]
+    # A field unique on its own that kept its value cannot have become a duplicate.
+    together = {name for names in instance._meta.unique_together for name in names}
+    kept_unique = [
+        f.name
+        for f in instance._meta.concrete_fields
+        if f.unique and f.name not in changed and f.name not in together
+    ]
     errors: dict[str, Any] = {}
     for check in (
         lambda: instance.clean_fields(exclude=kept),
         instance.clean,
-        instance.validate_unique,
+        lambda: instance.validate_unique(exclude=kept_unique),
         instance.validate_constraints,
     ):
         try:
@@ -75,7 +83,6 @@ def _validate_changed(instance: models.Model, changed: set[str]) -> None:
         raise ValidationError(errors)
 
 
-@transaction.atomic
 def record_update(
     *,
     instance: models.Model,
@@ -86,7 +93,8 @@ def record_update(
 ) -> dict[str, tuple[Any, Any]]:
     """Apply ``values`` to a saved record, audited, after checking the reason rule.
 
-    Returns the changes made (nothing is written when nothing changed).
+    Returns the changes made (nothing is written when nothing changed). The checks only
+    read; the write is one statement, inside the caller's transaction where there is one.
     """
     changes = changed_values(instance, values)
     require_reason(changes, reason, type(instance))

@@ -99,14 +99,11 @@ def endpoint_record(
         model = ENDPOINT_MODELS[record]
         values = {k: values.get(k) for k in ENDPOINT_FIELDS[record] if k in values}
         assessed_on: dt.date = values["assessed_on"]
-        others = {
-            BIOCHEMICAL: _values_of(
-                BiochemicalPregnancy.objects.filter(participant=participant).first(), BIOCHEMICAL
-            ),
-            CLINICAL: _values_of(
-                ClinicalPregnancy.objects.filter(participant=participant).first(), CLINICAL
-            ),
+        current = {
+            BIOCHEMICAL: BiochemicalPregnancy.objects.filter(participant=participant).first(),
+            CLINICAL: ClinicalPregnancy.objects.filter(participant=participant).first(),
         }
+        others = {code: _values_of(instance, code) for code, instance in current.items()}
         saved = {**(others[record] or {}), **values}
         others[record] = saved
         # The form's rules judge the values as they will stand, answers kept from before included.
@@ -148,6 +145,7 @@ def endpoint_record(
             created_values={"recorded_by": performed_by},
             reason=reason,
             performed_by=performed_by,
+            existing=current[record],
         )
         _keep_findings(participant, record, soft, performed_by)
         if not VisitRecord.objects.filter(participant=participant, visit_code=record).exists():

@@ -33,7 +33,12 @@ def endpoint_form(request: AuthenticatedRequest, pk: int, record: str) -> HttpRe
     participant = (participant_to_write if posting else participant_get)(request.user, pk)
     if posting:
         enforce(may_enter_data(request.user))
-    existing = ENDPOINT_MODELS[record]._default_manager.filter(participant=participant).first()
+    # The saved values fill the page's form; a save binds the form to what was posted.
+    existing = (
+        None
+        if posting
+        else ENDPOINT_MODELS[record]._default_manager.filter(participant=participant).first()
+    )
     initial: dict[str, Any] = (
         {name: getattr(existing, name) for name in ENDPOINT_FIELDS[record]} if existing else {}
     )

@@ -10,8 +10,9 @@ the early check here only lets the service say so before it answers about a fiel
 from __future__ import annotations
 
 import contextlib
+import enum
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from django.db import models, transaction
 from django.utils.translation import gettext as _
@@ -82,6 +83,12 @@ def participant_write(
             yield participant
 
 
+class Unread(enum.Enum):
+    """Her record not read yet (:func:`record_upsert` reads it)."""
+
+    UNREAD = enum.auto()
+
+
 def record_upsert(
     model: type[M],
     *,
@@ -90,15 +97,18 @@ def record_upsert(
     reason: str,
     performed_by: User | None,
     created_values: dict[str, Any] | None = None,
+    existing: M | None | Literal[Unread.UNREAD] = Unread.UNREAD,
 ) -> tuple[M, bool]:
     """Create her single record of ``model``, or update it with a reason for change.
 
     The first entry needs no reason; a later change of a saved value does (the audit
     rule of :func:`ecrf.audit.services.record_update`). ``created_values`` are set only
-    when the record is created (who first recorded it, say). Answers the record and
-    whether it was created.
+    when the record is created (who first recorded it, say). ``existing`` is her record
+    when the service has read it already under her lock (``None``: she has none). Answers
+    the record and whether it was created.
     """
-    existing = model._default_manager.filter(participant=participant).first()
+    if existing is Unread.UNREAD:
+        existing = model._default_manager.filter(participant=participant).first()
     if existing is None:
         with change_context(performed_by=performed_by, site=participant.site.code):
             created = model._default_manager.create(
