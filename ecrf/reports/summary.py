@@ -9,8 +9,10 @@ one function for the participant the row belongs to; a site's new time zone call
 each of the site's participants, as her randomization is dated by the site's calendar.
 The function first locks her summary row, then counts her facts afresh in a statement of
 its own: a write that waited for the lock sees what the writer before it committed, so
-two writes to her data at once leave the summary as the data stand. ``summary_install``
-runs after every ``migrate``; it (re)creates the function and triggers and counts every
+two writes to her data at once leave the summary as the data stand. The diary's trigger
+first leaves out the changes that cannot change her facts, the commonest write of all
+among them: a taken intake added once a taken one is counted. ``summary_install`` runs
+after every ``migrate``; it (re)creates the function and triggers and counts every
 summary afresh.
 """
 
@@ -94,6 +96,32 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 
+CREATE OR REPLACE FUNCTION ecrf_participant_summary_dose() RETURNS trigger AS $$
+BEGIN
+    -- Of her diary the summary counts whether an intake was taken: a change that keeps
+    -- the participant and the taken mark changes nothing of it, nor does a taken intake
+    -- added while it counts one already (read under the lock a recount would take).
+    IF TG_OP = 'UPDATE' AND NEW.participant_id = OLD.participant_id
+       AND NEW.taken = OLD.taken THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' AND NEW.taken THEN
+        PERFORM 1 FROM {SUMMARY_TABLE}
+          WHERE participant_id = NEW.participant_id AND dose_taken FOR UPDATE;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM ecrf_participant_summary(OLD.participant_id);
+    END IF;
+    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.participant_id <> OLD.participant_id) THEN
+        PERFORM ecrf_participant_summary(NEW.participant_id);
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
 CREATE OR REPLACE FUNCTION ecrf_participant_summary_site() RETURNS trigger AS $$
 BEGIN
     PERFORM ecrf_participant_summary(p.id) FROM participants_participant p
@@ -112,12 +140,17 @@ CREATE TRIGGER ecrf_participant_summary AFTER UPDATE OF time_zone ON studies_sit
 """
 
 
+#: Tables whose trigger knows which of their changes leave her facts as they were.
+_OWN_FUNCTIONS = {"schedule_doseentry": "ecrf_participant_summary_dose()"}
+
+
 def _trigger_sql(table: str, column: str) -> str:
     quoted = connection.ops.quote_name(table)
+    function = _OWN_FUNCTIONS.get(table, f"ecrf_participant_summary_trigger('{column}')")
     return f"""
     DROP TRIGGER IF EXISTS ecrf_participant_summary ON {quoted};
     CREATE TRIGGER ecrf_participant_summary AFTER INSERT OR UPDATE OR DELETE ON {quoted}
-        FOR EACH ROW EXECUTE FUNCTION ecrf_participant_summary_trigger('{column}');
+        FOR EACH ROW EXECUTE FUNCTION {function};
     """
 
 

@@ -108,3 +108,63 @@ def test_two_writes_to_her_data_at_once_leave_the_summary_as_the_data_stand(tria
     summary = ParticipantSummary.objects.get(participant=participant)
     assert (summary.dose_taken, summary.et_performed) == (True, True)
     assert summary_drift() == []
+
+
+def _taken_intake_after(dose: DoseEntry) -> tuple[str, list[int]]:
+    """An intake taken the day after ``dose``, added by plain SQL."""
+    return (
+        "INSERT INTO schedule_doseentry (participant_id, date, intake, taken, dose_mg, "
+        "capsules, time_taken, missed_reason, comment, deviation, deviation_reason, "
+        "recorded_by_id, recorded_at) "
+        "SELECT participant_id, date + 1, intake, TRUE, dose_mg, capsules, '08:30', '', '', "
+        "FALSE, '', recorded_by_id, recorded_at FROM schedule_doseentry WHERE id = %s",
+        [dose.pk],
+    )
+
+
+def test_the_diary_changes_that_leave_her_facts_alone_keep_the_summary_right(trial):
+    """Taken intakes added after the first, a corrected time, an intake missed then taken,
+    and every taken one deleted: the summary counts what the diary holds each time."""
+    participant = trial.screen("S01")
+    trial.randomize(participant)
+    trial.treat(participant, dose_taken=False)
+    doses = list(DoseEntry.objects.filter(participant=participant).order_by("pk"))
+
+    def taken() -> bool:
+        assert summary_drift() == []
+        return ParticipantSummary.objects.get(participant=participant).dose_taken
+
+    assert taken() is False
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE schedule_doseentry SET taken = TRUE WHERE id = %s", [doses[0].pk])
+        assert taken() is True
+        cursor.execute(
+            "UPDATE schedule_doseentry SET time_taken = '08:40' WHERE id = %s", [doses[0].pk]
+        )
+        assert taken() is True
+        cursor.execute(*_taken_intake_after(doses[-1]))
+        assert taken() is True
+        cursor.execute(
+            "DELETE FROM schedule_doseentry WHERE participant_id = %s AND taken", [participant.pk]
+        )
+        assert taken() is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_taken_intake_added_while_the_last_taken_one_is_deleted_is_counted(trial):
+    """The writer adding a taken intake reads "a taken one is counted" under the lock a
+    recount takes: it waits for the writer deleting the last taken one, then counts."""
+    participant = trial.screen("S01")
+    trial.randomize(participant)
+    trial.treat(participant, dose_taken=False)
+    doses = list(DoseEntry.objects.filter(participant=participant).order_by("pk"))
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE schedule_doseentry SET taken = TRUE WHERE id = %s", [doses[0].pk])
+
+    second_writer_waits(
+        ("DELETE FROM schedule_doseentry WHERE id = %s", [doses[0].pk]),
+        _taken_intake_after(doses[-1]),
+    )
+
+    assert ParticipantSummary.objects.get(participant=participant).dose_taken is True
+    assert summary_drift() == []
