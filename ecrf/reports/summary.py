@@ -11,7 +11,7 @@ The function first locks her summary row, then counts her facts afresh in a stat
 its own: a write that waited for the lock sees what the writer before it committed, so
 two writes to her data at once leave the summary as the data stand. The diary's trigger
 first leaves out the changes that cannot change her facts, the commonest write of all
-among them: a taken intake added once a taken one is counted. ``summary_install`` runs
+among them: an intake added once a taken one is counted. ``summary_install`` runs
 after every ``migrate``; it (re)creates the function and triggers and counts every
 summary afresh.
 """
@@ -99,10 +99,12 @@ $$ LANGUAGE plpgsql;
 CREATE OR REPLACE FUNCTION ecrf_participant_summary_dose() RETURNS trigger AS $$
 BEGIN
     -- Of her diary the summary counts whether an intake was taken: a change that keeps
-    -- the participant and the taken mark changes nothing of it, nor does a taken intake
-    -- added while it counts one already (read under the lock a recount would take).
-    IF TG_OP = 'UPDATE' AND NEW.participant_id = OLD.participant_id
-       AND NEW.taken = OLD.taken THEN
+    -- the participant and the taken mark changes nothing of it, nor does a missed intake
+    -- added, nor a taken one added while it counts one already (read under the lock a
+    -- recount would take).
+    IF (TG_OP = 'UPDATE' AND NEW.participant_id = OLD.participant_id
+        AND NEW.taken = OLD.taken)
+       OR (TG_OP = 'INSERT' AND NOT NEW.taken) THEN
         RETURN NULL;
     END IF;
     IF TG_OP = 'INSERT' AND NEW.taken THEN

@@ -72,9 +72,9 @@ def completion_state(participant: Participant) -> CompletionState:
 @functools.cache
 def _facts_sql() -> str:
     """Her transfer date, her visits done, whether her drug return is recorded and
-    whether an adverse event of hers awaits confirmation, for the participants of a list
-    (the second ``%s``) and the outcome of a visit done (the first): one statement,
-    written once, as a write asks it after every change to her treatment."""
+    whether an adverse event of hers awaits confirmation, each participant of a list:
+    one statement, written once, as a write asks it after every change to her treatment.
+    Its parameters are the outcome of a visit done, then the participants' ids."""
     tables = {
         name: connection.ops.quote_name(model._meta.db_table)
         for name, model in (

@@ -110,21 +110,25 @@ def test_two_writes_to_her_data_at_once_leave_the_summary_as_the_data_stand(tria
     assert summary_drift() == []
 
 
-def _taken_intake_after(dose: DoseEntry) -> tuple[str, list[int]]:
-    """An intake taken the day after ``dose``, added by plain SQL."""
+def _intake_after(
+    dose: DoseEntry, *, taken: bool = True, days: int = 1
+) -> tuple[str, list[object]]:
+    """An intake ``days`` after ``dose``, taken (or missed), added by plain SQL."""
     return (
         "INSERT INTO schedule_doseentry (participant_id, date, intake, taken, dose_mg, "
         "capsules, time_taken, missed_reason, comment, deviation, deviation_reason, "
         "recorded_by_id, recorded_at) "
-        "SELECT participant_id, date + 1, intake, TRUE, dose_mg, capsules, '08:30', '', '', "
+        "SELECT participant_id, date + %s, intake, %s, dose_mg, capsules, "
+        "CASE WHEN %s THEN '08:30'::time END, CASE WHEN %s THEN '' ELSE 'Forgot' END, '', "
         "FALSE, '', recorded_by_id, recorded_at FROM schedule_doseentry WHERE id = %s",
-        [dose.pk],
+        [days, taken, taken, taken, dose.pk],
     )
 
 
 def test_the_diary_changes_that_leave_her_facts_alone_keep_the_summary_right(trial):
-    """Taken intakes added after the first, a corrected time, an intake missed then taken,
-    and every taken one deleted: the summary counts what the diary holds each time."""
+    """An intake taken after missed ones, a corrected time, intakes added once one is
+    taken, and every taken one deleted: the summary counts what the diary holds each
+    time."""
     participant = trial.screen("S01")
     trial.randomize(participant)
     trial.treat(participant, dose_taken=False)
@@ -142,7 +146,10 @@ def test_the_diary_changes_that_leave_her_facts_alone_keep_the_summary_right(tri
             "UPDATE schedule_doseentry SET time_taken = '08:40' WHERE id = %s", [doses[0].pk]
         )
         assert taken() is True
-        cursor.execute(*_taken_intake_after(doses[-1]))
+        cursor.execute(*_intake_after(doses[-1]))
+        assert taken() is True
+        missed, parameters = _intake_after(doses[-1], taken=False, days=2)
+        cursor.execute(missed, parameters)
         assert taken() is True
         cursor.execute(
             "DELETE FROM schedule_doseentry WHERE participant_id = %s AND taken", [participant.pk]
@@ -163,7 +170,7 @@ def test_a_taken_intake_added_while_the_last_taken_one_is_deleted_is_counted(tri
 
     second_writer_waits(
         ("DELETE FROM schedule_doseentry WHERE id = %s", [doses[0].pk]),
-        _taken_intake_after(doses[-1]),
+        _intake_after(doses[-1]),
     )
 
     assert ParticipantSummary.objects.get(participant=participant).dose_taken is True
