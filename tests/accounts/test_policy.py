@@ -15,17 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.test import RequestFactory
 from django.urls import reverse
 
 from ecrf.accounts import policy
+from ecrf.accounts.selectors import sites_visible_to, user_sees_site
 from ecrf.common.exceptions import StateConflict
 from ecrf.participants.models import Participant
 from ecrf.participants.services import participant_update_screening, participant_withdraw
 from ecrf.quality.services import lock_set, signature_sign, verification_mark
 from ecrf.queries.services import query_close, query_open, query_respond
 from ecrf.safety.services import adverse_event_confirm, adverse_event_record
+from ecrf.studies.models import Site
 from randomization.services import participant_randomize
 
 from ..clock import at
@@ -75,6 +78,27 @@ def test_no_role_name_literal_outside_the_policy() -> None:
             if ROLE_LITERAL.search(line):
                 found.append(f"{relative}:{number}: {line.strip()}")
     assert found == []
+
+
+def test_the_policys_site_question_answers_as_site_scoping_does(
+    make_user: Callable[..., Any],
+) -> None:
+    """Every policy asks ``user_sees_site``; it agrees with the scoping of every read."""
+    users: list[Any] = [make_user(role, ["S01"] if role in SITE_BOUND else []) for role in ROLES]
+    users += [make_user(role, ["S02"]) for role in SITE_BOUND]
+    users.append(make_user("coordinator", ["S01", "S02"]))
+    inactive = make_user("coordinator", ["S01"])
+    inactive.is_active = False
+    users += [inactive, AnonymousUser()]
+    disagreements = []
+    for user in users:
+        visible = set(sites_visible_to(user))
+        for site in Site.objects.all():
+            if user_sees_site(user, site) != (site in visible):
+                disagreements.append((str(user), site.code))
+    assert disagreements == []
+    assert user_sees_site(users[0], Site.objects.get(code="S01"))
+    assert not user_sees_site(users[len(ROLES)], Site.objects.get(code="S01"))
 
 
 # -- services refuse exactly when the policy says no ------------------------------------
