@@ -18,13 +18,14 @@ from ecrf.audit.context import change_context
 from ecrf.common.exceptions import StateConflict
 from ecrf.notifications.models import StaffNotificationKind
 from ecrf.notifications.services import staff_notify
+from ecrf.participants.eligibility import criterion_statements
 from ecrf.participants.models import Participant, ParticipantStatus
 from ecrf.participants.services import participant_set_status
 from ecrf.participants.writes import participant_write
 from ecrf.studies.models import Arm, Site, Study
 
 from . import blocks
-from .models import AllocationRequest, ListSource, ListStatus, RandomizationList, Slot
+from .models import ListSource, ListStatus, RandomizationList, Slot
 from .selectors import active_list_for
 
 MAX_LIST_LENGTH = 10_000
@@ -220,22 +221,59 @@ def list_extend(
     return len(slots)
 
 
-def _allocation(slot: Slot, *, created: bool) -> Allocation:
-    assert slot.participant_id is not None
-    assert slot.randomization_number is not None and slot.allocated_at is not None
+def _answer(
+    participant_id: int,
+    number: str,
+    randomized_at: datetime,
+    arm_values: tuple[object, ...],
+    *,
+    created: bool,
+) -> Allocation:
+    """Her allocation from a row of :data:`_TAKE_SLOT_SQL` or :data:`_REPLAY_SQL`."""
+    arm = Arm(**dict(zip(_ARM_COLUMNS, arm_values, strict=True)))
     return Allocation(
-        participant_id=slot.participant_id,
-        arm=slot.arm.code,
-        arm_name=slot.arm.name,
-        dose_mg_per_day=slot.arm.daily_dose_mg,
-        randomization_number=slot.randomization_number,
-        randomized_at=slot.allocated_at,
+        participant_id=participant_id,
+        arm=arm.code,
+        arm_name=arm.name,
+        dose_mg_per_day=arm.daily_dose_mg,
+        randomization_number=number,
+        randomized_at=randomized_at,
         created=created,
     )
 
 
+#: The arm's fields answered by the statements below, in their order.
+_ARM_COLUMNS = ("pk", "code", "name_en", "name_ja", "daily_dose_mg")
+
+#: The first answer to the user's request with this key: the participant it was for, the
+#: randomization number, when, and the arm.
+_REPLAY_SQL = """
+SELECT r.participant_id, s.randomization_number, s.allocated_at,
+       a.id, a.code, a.name_en, a.name_ja, a.daily_dose_mg
+  FROM randomization_allocationrequest r
+  JOIN randomization_slot s ON s.id = r.slot_id
+  JOIN studies_arm a ON a.id = s.arm_id
+ WHERE r.requested_by_id = %s AND r.key = %s
+"""
+
+
+#: What randomization needs of her, read under her lock: whether she holds a slot, her
+#: eligibility (eligible, the criteria failed; NULL when not assessed) and her consent.
+_READINESS_SQL = """
+SELECT EXISTS (SELECT 1 FROM randomization_slot WHERE participant_id = %(participant)s),
+       (SELECT e.eligible FROM participants_eligibility e
+         WHERE e.participant_id = %(participant)s),
+       (SELECT e.failed_criteria FROM participants_eligibility e
+         WHERE e.participant_id = %(participant)s),
+       EXISTS (SELECT 1 FROM participants_consent WHERE participant_id = %(participant)s)
+"""
+
+
 def _refuse_unless_ready(participant: Participant) -> None:
-    if hasattr(participant, "allocation"):
+    with connection.cursor() as cursor:
+        cursor.execute(_READINESS_SQL, {"participant": participant.pk})
+        allocated, eligible, failed_criteria, consented = cursor.fetchone()
+    if allocated:
         raise StateConflict(
             _("%(subject)s is already randomized.") % {"subject": participant.subject_id}
         )
@@ -244,21 +282,20 @@ def _refuse_unless_ready(participant: Participant) -> None:
             _("%(subject)s has withdrawn and cannot be randomized.")
             % {"subject": participant.subject_id}
         )
-    eligibility = getattr(participant, "eligibility", None)
-    if eligibility is None:
+    if eligible is None:
         raise StateConflict(
             _("Eligibility of %(subject)s has not been assessed; randomization needs it.")
             % {"subject": participant.subject_id}
         )
-    if not eligibility.eligible:
+    if not eligible:
         raise StateConflict(
             _("%(subject)s is not eligible (failed: %(criteria)s) and cannot be randomized.")
             % {
                 "subject": participant.subject_id,
-                "criteria": ", ".join(eligibility.failed_criteria),
+                "criteria": "; ".join(criterion_statements(failed_criteria)),
             }
         )
-    if not hasattr(participant, "consent"):
+    if not consented:
         raise StateConflict(
             _("%(subject)s has not consented; consent comes before randomization.")
             % {"subject": participant.subject_id}
@@ -268,15 +305,19 @@ def _refuse_unless_ready(participant: Participant) -> None:
 #: Finds, locks and fills the first free slot of the stratum's active list, and writes the
 #: request's idempotency row beside it, in one statement; answers the randomization number
 #: and the arm. ``{skip}`` is ``SKIP LOCKED`` for the first attempt, empty for the second.
+#: The stratum has one active list; naming it before the slots are read lets the index of
+#: free slots answer in order, so the first free slot is found without reading the others.
 _TAKE_SLOT_SQL = """
 WITH free AS (
     SELECT f.id FROM randomization_slot f
-      JOIN randomization_randomizationlist l ON l.id = f.randomization_list_id
-     WHERE l.study_id = %(study)s AND l.site_id IS NOT DISTINCT FROM %(site)s
-       AND l.status = %(active)s AND f.participant_id IS NULL
+     WHERE f.randomization_list_id = (
+               SELECT l.id FROM randomization_randomizationlist l
+                WHERE l.study_id = %(study)s AND l.site_id IS NOT DISTINCT FROM %(site)s
+                  AND l.status = %(active)s)
+       AND f.participant_id IS NULL
      ORDER BY f.sequence
      LIMIT 1
-       FOR UPDATE OF f {skip}
+       FOR UPDATE {skip}
 ), taken AS (
     UPDATE randomization_slot s
        SET participant_id = %(participant)s, allocated_by_id = %(user)s,
@@ -327,20 +368,18 @@ def participant_randomize(
         action=may_randomize,
         record="randomization",
         allow_withdrawn=True,
-        related=("eligibility", "consent", "allocation"),
         durable=True,
     ) as locked:
-        replay = (
-            AllocationRequest.objects.filter(requested_by=performed_by, key=key)
-            .select_related("slot__arm")
-            .first()
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(_REPLAY_SQL, [performed_by.pk, key])
+            replay = cursor.fetchone()
         if replay is not None:
-            if replay.participant_id != participant.pk:
+            replayed_for, number, randomized_at, *arm_values = replay
+            if replayed_for != participant.pk:
                 raise StateConflict(
                     _("This Idempotency-Key was already used for another participant.")
                 )
-            return _allocation(replay.slot, created=False)
+            return _answer(replayed_for, number, randomized_at, tuple(arm_values), created=False)
         _refuse_unless_ready(locked)
         study = locked.site.study
         stratum_site = locked.site if study.stratify_by_site else None
@@ -377,15 +416,6 @@ def participant_randomize(
                 )
         else:
             number, *arm_values = row
-            arm = Arm(
-                **dict(
-                    zip(
-                        ("pk", "code", "name_en", "name_ja", "daily_dose_mg"),
-                        arm_values,
-                        strict=True,
-                    )
-                )
-            )
             participant_set_status(
                 participant=locked,
                 status=ParticipantStatus.RANDOMIZED,
@@ -393,15 +423,7 @@ def participant_randomize(
                 reason_params={"number": number},
                 performed_by=performed_by,
             )
-            return Allocation(
-                participant_id=locked.pk,
-                arm=arm.code,
-                arm_name=arm.name,
-                dose_mg_per_day=arm.daily_dose_mg,
-                randomization_number=number,
-                randomized_at=now,
-                created=True,
-            )
+            return _answer(locked.pk, number, now, tuple(arm_values), created=True)
     _notify_exhausted(exhausted)
     raise StateConflict(
         _(

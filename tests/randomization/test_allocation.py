@@ -16,7 +16,7 @@ from ecrf.common.exceptions import StateConflict
 from ecrf.participants.models import ParticipantStatus, StatusChange
 from ecrf.participants.services import eligibility_record, participant_set_status
 from randomization.models import ListStatus, RandomizationList, Slot
-from randomization.services import list_extend, participant_randomize
+from randomization.services import _TAKE_SLOT_SQL, list_extend, participant_randomize
 
 from ..factories import ELIGIBLE_ANSWERS, ParticipantFactory
 
@@ -94,7 +94,19 @@ def test_ineligible_participant_is_refused(api_for, coordinator_a, ready_partici
     response = _randomize(api_for(coordinator_a), participant)
     assert response.status_code == 409
     assert "not eligible" in response.json()["detail"]
-    assert "th1_th2_ratio" in response.json()["detail"]
+    assert "Th1/Th2 ratio at or above the threshold" in response.json()["detail"]
+    assert "th1_th2_ratio" not in response.json()["detail"]
+    refused = (
+        api_for(coordinator_a)
+        .post(
+            f"/api/v1/participants/{participant.pk}/randomize/",
+            HTTP_IDEMPOTENCY_KEY="key-2",
+            HTTP_ACCEPT_LANGUAGE="ja",
+        )
+        .json()["detail"]
+    )
+    assert "不適格" in refused and "th1_th2_ratio" not in refused
+    assert "Th1/Th2" in refused and "threshold" not in refused
 
 
 @pytest.mark.requirement(
@@ -239,3 +251,37 @@ def test_the_same_request_replayed_in_parallel_allocates_once(coordinator_a, rea
     assert sum(r.created for r in results) == 1
     assert len({r.randomization_number for r in results}) == 1
     assert Slot.objects.filter(participant=participant).count() == 1
+
+
+def _plan_nodes(node: dict) -> list[dict]:
+    return [node, *(n for child in node.get("Plans", []) for n in _plan_nodes(child))]
+
+
+@pytest.mark.requirement("PROT-RAND-CONCURRENCY")
+def test_the_first_free_slot_is_read_in_list_order_from_the_free_slot_index(
+    site_a, coordinator_a, ready_participant, make_user
+):
+    """A long list costs a randomization no more than a short one: the statement reads the
+    free slots in their order and stops at the first it can lock, sorting nothing."""
+    active = RandomizationList.objects.get(site=site_a, status=ListStatus.ACTIVE)
+    list_extend(randomization_list=active, length=3000, performed_by=make_user("statistician"))
+    participant = ready_participant()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE randomization_slot")
+        cursor.execute(
+            "EXPLAIN (FORMAT JSON) " + _TAKE_SLOT_SQL.format(skip="SKIP LOCKED"),
+            {
+                "study": site_a.study_id,
+                "site": site_a.pk,
+                "active": ListStatus.ACTIVE,
+                "participant": participant.pk,
+                "user": coordinator_a.pk,
+                "now": "2026-02-20T00:00:00Z",
+                "prefix": site_a.code,
+                "key": "plan",
+            },
+        )
+        nodes = _plan_nodes(cursor.fetchone()[0][0]["Plan"])
+    assert not [n for n in nodes if n["Node Type"] == "Sort"], nodes
+    free = [n for n in nodes if n.get("Alias") == "f"]
+    assert [n["Node Type"] for n in free] == ["Index Scan"], free
