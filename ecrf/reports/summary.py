@@ -11,7 +11,8 @@ The function first locks her summary row, then counts her facts afresh in a stat
 its own: a write that waited for the lock sees what the writer before it committed, so
 two writes to her data at once leave the summary as the data stand. The diary's trigger
 first leaves out the changes that cannot change her facts, the commonest write of all
-among them: an intake added once a taken one is counted. ``summary_install`` runs
+among them: an intake added once a taken one is counted; her own row's trigger writes a
+new status as it is, the one fact her row gives that changes. ``summary_install`` runs
 after every ``migrate``; it (re)creates the function and triggers and counts every
 summary afresh.
 """
@@ -124,6 +125,30 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 
+CREATE OR REPLACE FUNCTION ecrf_participant_summary_participant() RETURNS trigger AS $$
+BEGIN
+    -- Of her own row the summary keeps her site and status: a change of neither changes
+    -- nothing of it, and a new status alone is written as it is, under the lock a recount
+    -- would take (her row, locked by this change, cannot change status meanwhile).
+    IF TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.site_id = OLD.site_id THEN
+        IF NEW.status = OLD.status THEN
+            RETURN NULL;
+        END IF;
+        UPDATE {SUMMARY_TABLE} SET status = NEW.status WHERE participant_id = NEW.id;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM ecrf_participant_summary(OLD.id);
+    END IF;
+    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.id <> OLD.id) THEN
+        PERFORM ecrf_participant_summary(NEW.id);
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
 CREATE OR REPLACE FUNCTION ecrf_participant_summary_site() RETURNS trigger AS $$
 BEGIN
     PERFORM ecrf_participant_summary(p.id) FROM participants_participant p
@@ -143,7 +168,10 @@ CREATE TRIGGER ecrf_participant_summary AFTER UPDATE OF time_zone ON studies_sit
 
 
 #: Tables whose trigger knows which of their changes leave her facts as they were.
-_OWN_FUNCTIONS = {"schedule_doseentry": "ecrf_participant_summary_dose()"}
+_OWN_FUNCTIONS = {
+    "participants_participant": "ecrf_participant_summary_participant()",
+    "schedule_doseentry": "ecrf_participant_summary_dose()",
+}
 
 
 def _trigger_sql(table: str, column: str) -> str:

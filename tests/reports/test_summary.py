@@ -110,6 +110,50 @@ def test_two_writes_to_her_data_at_once_leave_the_summary_as_the_data_stand(tria
     assert summary_drift() == []
 
 
+def test_her_new_status_is_written_and_other_changes_of_her_row_leave_it_alone(trial):
+    participant = trial.screen("S01")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE participants_participant SET status = 'withdrawn' WHERE id = %s",
+            [participant.pk],
+        )
+        assert ParticipantSummary.objects.get(participant=participant).status == "withdrawn"
+        cursor.execute(
+            "UPDATE participants_participant SET birth_date = birth_date - 1 WHERE id = %s",
+            [participant.pk],
+        )
+        cursor.execute(
+            "UPDATE participants_participant SET status = 'eligible' WHERE id = %s",
+            [participant.pk],
+        )
+    assert ParticipantSummary.objects.get(participant=participant).status == "eligible"
+    assert summary_drift() == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("status_first", [True, False])
+def test_her_new_status_and_another_write_at_once_are_both_counted(trial, status_first):
+    """Her new status is written under the lock on her summary a recount takes: whichever
+    write comes first, the other waits for it and neither is lost."""
+    participant = trial.screen("S01")
+    trial.randomize(participant)
+    trial.treat(participant, et_performed=False, dose_taken=False)
+    transfer = EmbryoTransfer.objects.get(participant=participant)
+    status = (
+        "UPDATE participants_participant SET status = 'completed' WHERE id = %s",
+        [participant.pk],
+    )
+    performed = (
+        "UPDATE schedule_embryotransfer SET performed = TRUE WHERE id = %s",
+        [transfer.pk],
+    )
+    second_writer_waits(*((status, performed) if status_first else (performed, status)))
+
+    summary = ParticipantSummary.objects.get(participant=participant)
+    assert (summary.status, summary.et_performed) == ("completed", True)
+    assert summary_drift() == []
+
+
 def _intake_after(
     dose: DoseEntry, *, taken: bool = True, days: int = 1
 ) -> tuple[str, list[object]]:
