@@ -77,6 +77,21 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 
+-- The recount a row's change owes: the participant it belonged to, and the one it
+-- belongs to now when that is another.
+CREATE OR REPLACE FUNCTION ecrf_participant_summary_recount(
+    op text, old_pid bigint, new_pid bigint
+) RETURNS void AS $$
+BEGIN
+    IF op <> 'INSERT' THEN
+        PERFORM ecrf_participant_summary(old_pid);
+    END IF;
+    IF op = 'INSERT' OR (op = 'UPDATE' AND new_pid IS DISTINCT FROM old_pid) THEN
+        PERFORM ecrf_participant_summary(new_pid);
+    END IF;
+END;
+$$ LANGUAGE plpgsql;
+
 CREATE OR REPLACE FUNCTION ecrf_participant_summary_trigger() RETURNS trigger AS $$
 DECLARE
     column_name text := TG_ARGV[0];
@@ -89,10 +104,7 @@ BEGIN
     IF TG_OP <> 'DELETE' THEN
         new_pid := (to_jsonb(NEW) ->> column_name)::bigint;
     END IF;
-    IF old_pid IS DISTINCT FROM new_pid THEN
-        PERFORM ecrf_participant_summary(old_pid);
-    END IF;
-    PERFORM ecrf_participant_summary(new_pid);
+    PERFORM ecrf_participant_summary_recount(TG_OP, old_pid, new_pid);
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
@@ -115,12 +127,9 @@ BEGIN
             RETURN NULL;
         END IF;
     END IF;
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM ecrf_participant_summary(OLD.participant_id);
-    END IF;
-    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.participant_id <> OLD.participant_id) THEN
-        PERFORM ecrf_participant_summary(NEW.participant_id);
-    END IF;
+    PERFORM ecrf_participant_summary_recount(
+        TG_OP, CASE WHEN TG_OP <> 'INSERT' THEN OLD.participant_id END,
+        CASE WHEN TG_OP <> 'DELETE' THEN NEW.participant_id END);
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
@@ -139,12 +148,9 @@ BEGIN
             RETURN NULL;
         END IF;
     END IF;
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM ecrf_participant_summary(OLD.id);
-    END IF;
-    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.id <> OLD.id) THEN
-        PERFORM ecrf_participant_summary(NEW.id);
-    END IF;
+    PERFORM ecrf_participant_summary_recount(
+        TG_OP, CASE WHEN TG_OP <> 'INSERT' THEN OLD.id END,
+        CASE WHEN TG_OP <> 'DELETE' THEN NEW.id END);
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
