@@ -305,8 +305,8 @@ def _refuse_unless_ready(participant: Participant) -> None:
 #: Finds, locks and fills the first free slot of the stratum's active list, and writes the
 #: request's idempotency row beside it, in one statement; answers the randomization number
 #: and the arm. ``{skip}`` is ``SKIP LOCKED`` for the first attempt, empty for the second.
-#: The stratum has one active list; naming it before the slots are read lets the index of
-#: free slots answer in order, so the first free slot is found without reading the others.
+#: The stratum has one active list; naming it before the slots are read lets an index
+#: answer its slots in order, so the first free slot is found without sorting the others.
 _TAKE_SLOT_SQL = """
 WITH free AS (
     SELECT f.id FROM randomization_slot f

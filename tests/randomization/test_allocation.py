@@ -258,7 +258,7 @@ def _plan_nodes(node: dict) -> list[dict]:
 
 
 @pytest.mark.requirement("PROT-RAND-CONCURRENCY")
-def test_the_first_free_slot_is_read_in_list_order_from_the_free_slot_index(
+def test_the_first_free_slot_is_read_in_list_order_by_index(
     site_a, coordinator_a, ready_participant, make_user
 ):
     """A long list costs a randomization no more than a short one: the statement reads the
