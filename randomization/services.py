@@ -260,18 +260,18 @@ SELECT r.participant_id, s.randomization_number, s.allocated_at,
 #: What randomization needs of her, read under her lock: whether she holds a slot, her
 #: eligibility (eligible, the criteria failed; NULL when not assessed) and her consent.
 _READINESS_SQL = """
-SELECT EXISTS (SELECT 1 FROM randomization_slot WHERE participant_id = %(participant)s),
-       (SELECT e.eligible FROM participants_eligibility e
-         WHERE e.participant_id = %(participant)s),
-       (SELECT e.failed_criteria FROM participants_eligibility e
-         WHERE e.participant_id = %(participant)s),
-       EXISTS (SELECT 1 FROM participants_consent WHERE participant_id = %(participant)s)
+SELECT EXISTS (SELECT 1 FROM randomization_slot s WHERE s.participant_id = p.id),
+       e.eligible, e.failed_criteria,
+       EXISTS (SELECT 1 FROM participants_consent c WHERE c.participant_id = p.id)
+  FROM participants_participant p
+  LEFT JOIN participants_eligibility e ON e.participant_id = p.id
+ WHERE p.id = %s
 """
 
 
 def _refuse_unless_ready(participant: Participant) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(_READINESS_SQL, {"participant": participant.pk})
+        cursor.execute(_READINESS_SQL, [participant.pk])
         allocated, eligible, failed_criteria, consented = cursor.fetchone()
     if allocated:
         raise StateConflict(

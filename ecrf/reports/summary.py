@@ -78,7 +78,7 @@ END;
 $$ LANGUAGE plpgsql;
 
 -- The recount a row's change owes: the participant it belonged to, and the one it
--- belongs to now when that is another.
+-- belongs to now when that is another (a trigger's OLD is NULL on INSERT, NEW on DELETE).
 CREATE OR REPLACE FUNCTION ecrf_participant_summary_recount(
     op text, old_pid bigint, new_pid bigint
 ) RETURNS void AS $$
@@ -127,9 +127,7 @@ BEGIN
             RETURN NULL;
         END IF;
     END IF;
-    PERFORM ecrf_participant_summary_recount(
-        TG_OP, CASE WHEN TG_OP <> 'INSERT' THEN OLD.participant_id END,
-        CASE WHEN TG_OP <> 'DELETE' THEN NEW.participant_id END);
+    PERFORM ecrf_participant_summary_recount(TG_OP, OLD.participant_id, NEW.participant_id);
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
@@ -148,9 +146,7 @@ BEGIN
             RETURN NULL;
         END IF;
     END IF;
-    PERFORM ecrf_participant_summary_recount(
-        TG_OP, CASE WHEN TG_OP <> 'INSERT' THEN OLD.id END,
-        CASE WHEN TG_OP <> 'DELETE' THEN NEW.id END);
+    PERFORM ecrf_participant_summary_recount(TG_OP, OLD.id, NEW.id);
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
