@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
+from django.db.models.query import get_related_populators
 from django.utils.translation import gettext as _
 
 from ecrf.accounts.policy import Policy, enforce
@@ -38,6 +40,68 @@ def ensure_open(participant: Participant) -> None:
             _("%(subject)s has withdrawn; no new data can be entered.")
             % {"subject": participant.subject_id}
         )
+
+
+class _LockedRead:
+    """Her row locked (``FOR UPDATE OF`` her row alone), with her site and study and the
+    ``related`` records, as the ORM reads it.
+
+    Every write reads her this way, and the statement differs from one participant to the
+    next only in her id. So the ORM compiles it once per process, thread and database,
+    and each read sends that statement and builds the objects with the ORM's own
+    populators. Compiling it anew took most of a write's client time outside the
+    database.
+    """
+
+    _PROBE = -1
+    _per_thread = threading.local()
+
+    def __init__(self, alias: str, related: tuple[str, ...]) -> None:
+        queryset = (
+            Participant.objects.using(alias)
+            .select_for_update(of=("self",))
+            .select_related("site__study", *related)
+            .filter(pk=self._PROBE)
+            .order_by()
+        )
+        compiler = queryset.query.get_compiler(using=alias)
+        self.sql, params = compiler.as_sql()
+        if tuple(params) != (self._PROBE,):
+            raise AssertionError(f"her locked read takes more than her id: {params!r}")
+        self.alias = alias
+        self.compiler = compiler
+        fields = compiler.klass_info["select_fields"]
+        self.own = slice(fields[0], fields[-1] + 1)
+        self.init_list = [column[0].target.attname for column in compiler.select[self.own]]
+        # Django 5.2's signature; the django-stubs installed describe 6.1's (fetch_mode).
+        self.populators = get_related_populators(  # type: ignore[call-arg]
+            compiler.klass_info, compiler.select, alias
+        )
+
+    @classmethod
+    def of(cls, related: tuple[str, ...]) -> _LockedRead:
+        alias = router.db_for_write(Participant)
+        compiled: dict[tuple[str, tuple[str, ...]], _LockedRead] | None = getattr(
+            cls._per_thread, "reads", None
+        )
+        if compiled is None:
+            compiled = cls._per_thread.reads = {}
+        key = (alias, related)
+        if key not in compiled:
+            compiled[key] = cls(alias, related)
+        return compiled[key]
+
+    def get(self, participant_id: int) -> Participant:
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(self.sql, [participant_id])
+            row = cursor.fetchone()
+        if row is None:
+            raise Participant.DoesNotExist(f"No participant with id {participant_id}.")
+        (values,) = self.compiler.results_iter([[row]])
+        participant = Participant.from_db(self.alias, self.init_list, values[self.own])
+        for populator in self.populators:
+            populator.populate(values, participant)
+        return participant
 
 
 @contextlib.contextmanager
@@ -67,11 +131,7 @@ def participant_write(
     audit context names the user, her role, the site and ``reason``.
     """
     with transaction.atomic(durable=durable):
-        participant = (
-            Participant.objects.select_for_update(of=("self",))
-            .select_related("site__study", *related)
-            .get(pk=participant_id)
-        )
+        participant = _LockedRead.of(related).get(participant_id)
         expect_lock_questions(participant, record)
         if performed_by is not None:
             enforce(action(performed_by, participant))
