@@ -42,6 +42,13 @@ def ensure_open(participant: Participant) -> None:
         )
 
 
+class _CompiledReads(threading.local):
+    """The locked reads compiled by this thread, by database and ``related``."""
+
+    def __init__(self) -> None:
+        self.reads: dict[tuple[str, tuple[str, ...]], _LockedRead] = {}
+
+
 class _LockedRead:
     """Her row locked (``FOR UPDATE OF`` her row alone), with her site and study and the
     ``related`` records, as the ORM reads it.
@@ -54,7 +61,7 @@ class _LockedRead:
     """
 
     _PROBE = -1
-    _per_thread = threading.local()
+    _compiled = _CompiledReads()
 
     def __init__(self, alias: str, related: tuple[str, ...]) -> None:
         queryset = (
@@ -81,15 +88,11 @@ class _LockedRead:
     @classmethod
     def of(cls, related: tuple[str, ...]) -> _LockedRead:
         alias = router.db_for_write(Participant)
-        compiled: dict[tuple[str, tuple[str, ...]], _LockedRead] | None = getattr(
-            cls._per_thread, "reads", None
-        )
-        if compiled is None:
-            compiled = cls._per_thread.reads = {}
+        reads = cls._compiled.reads
         key = (alias, related)
-        if key not in compiled:
-            compiled[key] = cls(alias, related)
-        return compiled[key]
+        if key not in reads:
+            reads[key] = cls(alias, related)
+        return reads[key]
 
     def get(self, participant_id: int) -> Participant:
         with connections[self.alias].cursor() as cursor:
