@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from django.db import connections, models, router, transaction
-from django.db.models.query import get_related_populators
+from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from ecrf.accounts.policy import Policy, enforce
 from ecrf.audit.context import change_context
 from ecrf.audit.services import record_update
+from ecrf.common.compiled import CompiledRead
 from ecrf.common.exceptions import StateConflict
 from ecrf.common.locks import ensure_unlocked, expect_lock_questions
 
@@ -42,69 +41,29 @@ def ensure_open(participant: Participant) -> None:
         )
 
 
-class _CompiledReads(threading.local):
-    """The locked reads compiled by this thread, by database and ``related``."""
-
-    def __init__(self) -> None:
-        self.reads: dict[tuple[str, tuple[str, ...]], _LockedRead] = {}
+#: Her locked read, by the ``related`` records it brings with her.
+_LOCKED_READS: dict[tuple[str, ...], CompiledRead[Participant]] = {}
 
 
-class _LockedRead:
+def _locked_read(related: tuple[str, ...]) -> CompiledRead[Participant]:
     """Her row locked (``FOR UPDATE OF`` her row alone), with her site and study and the
-    ``related`` records, as the ORM reads it.
-
-    Every write reads her this way, and the statement differs from one participant to the
-    next only in her id. So the ORM compiles it once per process, thread and database,
-    and each read sends that statement and builds the objects with the ORM's own
-    populators. Compiled anew at every write, it took about a quarter of a
-    randomization's time in the client.
+    ``related`` records: a statement that differs from one participant to the next only
+    in her id, so compiled once (:class:`~ecrf.common.compiled.CompiledRead`). Compiled
+    anew at every write, it took about a quarter of a randomization's time in the client.
     """
-
-    _PROBE = -1
-    _compiled = _CompiledReads()
-
-    def __init__(self, alias: str, related: tuple[str, ...]) -> None:
-        queryset = (
-            Participant.objects.using(alias)
-            .select_for_update(of=("self",))
-            .select_related("site__study", *related)
-            .filter(pk=self._PROBE)
-            .order_by()
+    read = _LOCKED_READS.get(related)
+    if read is None:
+        read = _LOCKED_READS[related] = CompiledRead(
+            lambda pk: (
+                Participant.objects.select_for_update(of=("self",))
+                .select_related("site__study", *related)
+                .filter(pk=pk)
+                .order_by()
+            ),
+            -1,
+            for_write=True,
         )
-        compiler = queryset.query.get_compiler(using=alias)
-        self.sql, params = compiler.as_sql()
-        if tuple(params) != (self._PROBE,):
-            raise AssertionError(f"her locked read takes more than her id: {params!r}")
-        self.alias = alias
-        self.compiler = compiler
-        fields = compiler.klass_info["select_fields"]
-        self.own = slice(fields[0], fields[-1] + 1)
-        self.init_list = [column[0].target.attname for column in compiler.select[self.own]]
-        # Django 5.2's signature; the django-stubs installed describe 6.1's (fetch_mode).
-        self.populators = get_related_populators(  # type: ignore[call-arg]
-            compiler.klass_info, compiler.select, alias
-        )
-
-    @classmethod
-    def of(cls, related: tuple[str, ...]) -> _LockedRead:
-        alias = router.db_for_write(Participant)
-        reads = cls._compiled.reads
-        key = (alias, related)
-        if key not in reads:
-            reads[key] = cls(alias, related)
-        return reads[key]
-
-    def get(self, participant_id: int) -> Participant:
-        with connections[self.alias].cursor() as cursor:
-            cursor.execute(self.sql, [participant_id])
-            row = cursor.fetchone()
-        if row is None:
-            raise Participant.DoesNotExist(f"No participant with id {participant_id}.")
-        (values,) = self.compiler.results_iter([[row]])
-        participant = Participant.from_db(self.alias, self.init_list, values[self.own])
-        for populator in self.populators:
-            populator.populate(values, participant)
-        return participant
+    return read
 
 
 @contextlib.contextmanager
@@ -134,7 +93,7 @@ def participant_write(
     audit context names the user, her role, the site and ``reason``.
     """
     with transaction.atomic(durable=durable):
-        participant = _LockedRead.of(related).get(participant_id)
+        participant = _locked_read(related).get(participant_id)
         expect_lock_questions(participant, record)
         if performed_by is not None:
             enforce(action(performed_by, participant))

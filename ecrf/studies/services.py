@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from ecrf.common.compiled import CompiledRead
+
 from .models import Study
+
+#: Read by most pages: compiled once (:class:`~ecrf.common.compiled.CompiledRead`).
+_FIRST: CompiledRead[Study] = CompiledRead(lambda: Study.objects.order_by("pk")[:1])
 
 
 def current_study() -> Study | None:
     """The study this installation runs (the first one set up)."""
-    return Study.objects.order_by("pk").first()
+    return _FIRST.first()
