@@ -1,10 +1,13 @@
-"""Per-user language, enforced two-factor authentication and the idle-session notice."""
+"""Per-user language, the second factor of her session, enforced two-factor
+authentication and the idle-session notice."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY
@@ -14,6 +17,10 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django_otp import middleware as otp_middleware
+from django_otp.models import Device
+
+from ecrf.common.compiled import CompiledRead
 
 from .mfa import confirmed_device, mfa_required
 
@@ -119,3 +126,36 @@ class MFARequiredMiddleware:
             target = "accounts:mfa_verify" if confirmed_device(user) else "accounts:mfa_setup"
             return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
+
+
+class OTPMiddleware(otp_middleware.OTPMiddleware):
+    """django-otp's middleware (``request.user.otp_device``, ``is_verified()``); the
+    device that verified the session is read by a compiled statement, as every
+    signed-in request reads it."""
+
+    def _device_from_persistent_id(self, persistent_id: str) -> Device | None:
+        model_label, _slash, device_id = self._normalize_persistent_id(persistent_id).rpartition(
+            "/"
+        )
+        try:
+            app_label, model_name = model_label.split(".")
+            model = apps.get_model(app_label, model_name)
+            read = _device_read(model)
+            return read.first(int(device_id)) if read is not None else None
+        except (ValueError, LookupError):
+            return None
+
+
+#: The read of each kind of device by its id.
+_DEVICE_READS: dict[type[Device], CompiledRead[Device]] = {}
+
+
+def _device_read(model: type[Any]) -> CompiledRead[Device] | None:
+    if not issubclass(model, Device):
+        return None
+    read = _DEVICE_READS.get(model)
+    if read is None:
+        read = _DEVICE_READS[model] = CompiledRead(
+            lambda pk: model.objects.filter(pk=pk).order_by("pk")[:1], -1
+        )
+    return read

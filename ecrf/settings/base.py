@@ -67,7 +67,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "ecrf.accounts.middleware.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    "ecrf.accounts.middleware.OTPMiddleware",
     "ecrf.accounts.middleware.UserLanguageMiddleware",
     "ecrf.accounts.middleware.MFARequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -129,7 +129,7 @@ def program_name(argv: list[str]) -> str:
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "ecrf.accounts.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -147,6 +147,7 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Idle timeout: a signed-in request renews the session, once a minute at most (see
 # IdleTimeoutMiddleware); 30 minutes without one ends it.
+SESSION_ENGINE = "ecrf.accounts.sessions"
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60))
 SESSION_RENEWAL_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
