@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.apps import apps
 from django.contrib.postgres.expressions import ArraySubquery
@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ecrf.audit.selectors import actor_sql
+from ecrf.common.compiled import CompiledRead
 from ecrf.studies.models import Site
 
 from .lockout import account_failure_limit, account_failures_sql
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
 Q = TypeVar("Q", bound=models.QuerySet)
+M = TypeVar("M", bound=models.Model)
 
 
 def sites_visible_to(user: User | AnonymousUser) -> models.QuerySet[Site]:
@@ -67,6 +69,45 @@ def user_sees_site(user: User | AnonymousUser, site: Site) -> bool:
 _MEMBERSHIP_SQL = (
     f"SELECT 1 FROM {SiteMembership._meta.db_table} WHERE user_id = %s AND site_id = %s"  # noqa: S608
 )
+
+
+class ScopedRead(Generic[M]):
+    """A read of what a user sees, compiled once (:class:`~ecrf.common.compiled.CompiledRead`)
+    for the pages every user reloads all day.
+
+    ``build(user, *values)`` makes the queryset, scoped as every read is
+    (:func:`scope_to_user_sites`, :func:`sites_visible_to`). It is compiled twice, with
+    stand-in users: one of a role that sees every site, and one that sees her own sites,
+    whose id each call replaces with the reader's.
+    """
+
+    _MEMBER = -1_000_003
+
+    def __init__(self, build: Callable[..., models.QuerySet[M]], *probes: Any) -> None:
+        self._every = CompiledRead(
+            lambda *values: build(User(pk=self._MEMBER, role=Role.ADMIN), *values), *probes
+        )
+        self._member = CompiledRead(
+            lambda user_id, *values: build(User(pk=user_id, role=Role.MONITOR), *values),
+            self._MEMBER,
+            *probes,
+        )
+
+    def all(self, user: User | AnonymousUser, *values: Any) -> list[M]:
+        if not getattr(user, "is_authenticated", False) or not user.is_active or not user.role:
+            return []
+        if user.sees_all_sites:  # type: ignore[union-attr]
+            return self._every.all(*values)
+        return self._member.all(user.pk, *values)
+
+
+_VISIBLE_SITES: ScopedRead[Site] = ScopedRead(lambda user: sites_visible_to(user).order_by("code"))
+
+
+def visible_sites(user: User | AnonymousUser) -> list[Site]:
+    """The sites :func:`sites_visible_to` answers, in code order, read in one compiled
+    statement."""
+    return _VISIBLE_SITES.all(user)
 
 
 def unexpired() -> models.Q:

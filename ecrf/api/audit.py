@@ -23,9 +23,10 @@ from ecrf.accounts.selectors import sites_visible_to
 from ecrf.common.http import request_user
 from ecrf.common.serializers import FreeTextField
 from ecrf.review.forms import AuditFilterForm
-from ecrf.review.models import AuditEntry, AuditReview, Signal
-from ecrf.review.selectors import PAGE_SIZE, audit_page, reviews_visible_to
+from ecrf.review.models import AuditReview, Signal
+from ecrf.review.selectors import PAGE_SIZE, AuditRow, audit_page, reviews_visible_to
 from ecrf.review.services import audit_index_update, audit_review_record
+from ecrf.studies.models import Site
 
 from .fields import InputDateTimeField
 from .permissions import read_and_write
@@ -68,17 +69,15 @@ class AuditEventPageSerializer(serializers.Serializer):
     results = AuditEventSerializer(many=True)
 
 
-def _timestamp(entry: AuditEntry) -> str:
-    zone = zoneinfo.ZoneInfo(entry.site.time_zone if entry.site else settings.TIME_ZONE)
-    return entry.at.astimezone(zone).isoformat()
-
-
-def _event(entry: AuditEntry) -> dict[str, Any]:
+def _event(entry: AuditRow, sites: dict[int, Site]) -> dict[str, Any]:
+    """An entry as the contract gives it; ``sites`` are those the reader sees, by id."""
+    site = sites.get(entry.site_id) if entry.site_id is not None else None
+    zone = zoneinfo.ZoneInfo(site.time_zone if site else settings.TIME_ZONE)
     return {
-        "timestamp": _timestamp(entry),
+        "timestamp": entry.at.astimezone(zone).isoformat(),
         "user": entry.actor,
         "role": entry.role,
-        "site": entry.site.code if entry.site else None,
+        "site": site.code if site else None,
         "subject_id": entry.subject_id,
         "record": entry.record,
         "record_id": entry.record_id,
@@ -142,12 +141,13 @@ class AuditEventsView(APIView):
             after=int(cursor) if cursor else None,
             size=int(size_text),
         )
+        sites = {site.pk: site for site in form.sites.values()}
         following = None
         if page.next_after is not None:
             query = params.copy()
             query["cursor"] = str(page.next_after)
             following = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
-        body = {"next": following, "results": [_event(entry) for entry in page.entries]}
+        body = {"next": following, "results": [_event(entry, sites) for entry in page.entries]}
         return Response(AuditEventPageSerializer(body).data)
 
 

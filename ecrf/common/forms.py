@@ -1,6 +1,6 @@
 """The text field every form types free text into, a decimal field that takes numbers
-only, a drop-down list and a text box written without templates, and turning service
-errors into form errors, the same way on every page."""
+only, a drop-down list, a text box and a text area written without templates, and
+turning service errors into form errors, the same way on every page."""
 
 from __future__ import annotations
 
@@ -83,6 +83,21 @@ class PlainTextInput(forms.TextInput):
         attributes = flatatt(self.build_attrs(self.attrs, attrs))
         return mark_safe(  # noqa: S308  (every value is escaped)
             f'<input type="{self.input_type}" name="{escape(name)}"{shown}{attributes}>'
+        )
+
+
+class PlainTextarea(forms.Textarea):
+    """A text area with the markup of Django's template, written in Python (see
+    :class:`PlainSelect`)."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        text = self.format_value(value)
+        shown = escape(text) if text else ""
+        attributes = flatatt(self.build_attrs(self.attrs, attrs))
+        return mark_safe(  # noqa: S308  (every value is escaped)
+            f'<textarea name="{escape(name)}"{attributes}>\n{shown}</textarea>'
         )
 
 

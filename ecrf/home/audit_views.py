@@ -32,7 +32,7 @@ from ecrf.review.selectors import (
     audit_lines,
     audit_page,
     last_review,
-    reviews_visible_to,
+    latest_reviews,
 )
 from ecrf.review.services import audit_index_pending, audit_index_update, audit_review_record
 
@@ -107,7 +107,7 @@ def audit_review_page(
         "since_last_review": since_last_review,
         "may_sign_off": bool(may_sign_off_audit_review(request.user)),
         "review_form": review_form,
-        "reviews": list(reviews_visible_to(request.user)[:10]),
+        "reviews": latest_reviews(request.user),
         "export_url": reverse("exports:index"),
         "may_download_checkpoints": bool(may_download_checkpoints(request.user)),
         "installation_key": installation_key() if may_download_checkpoints(request.user) else None,

@@ -16,13 +16,11 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from ecrf.accounts.models import User
-from ecrf.accounts.roles import Role
-from ecrf.accounts.selectors import sites_visible_to
-from ecrf.common.forms import FreeTextField, PlainSelect, PlainTextInput
+from ecrf.accounts.selectors import visible_sites
+from ecrf.common.forms import FreeTextField, PlainSelect, PlainTextarea, PlainTextInput
 from ecrf.studies.models import Site
 
-from .models import Signal
-from .selectors import ACTIONS, ANY_SIGNAL, AuditFilters, record_choices
+from .selectors import ANY_SIGNAL, AuditFilters, record_choices, words
 
 _NAME = RegexValidator(r"^[a-z0-9_]+$", _("Give a field name such as serum_hcg_miu_ml."))
 
@@ -73,7 +71,7 @@ def _site_choices(
     """Offer the sites ``user`` sees (``sites`` when the caller has them), by code;
     answer them by code."""
     if sites is None:
-        sites = {site.code: site for site in sites_visible_to(user).order_by("code")}
+        sites = {site.code: site for site in visible_sites(user)}
     choices = [(code, str(site)) for code, site in sites.items()]
     form.fields["site"].choices = ([("", blank)] if blank else []) + choices  # type: ignore[attr-defined]
     return sites
@@ -113,12 +111,13 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sites = _site_choices(self, user, blank=_("Any"))
-        anything = [("", _("Any"))]
-        self.fields["role"].choices = anything + list(Role.choices)  # type: ignore[attr-defined]
+        anything = [("", str(_("Any")))]
+        roles, actions, signals = words()
+        self.fields["role"].choices = anything + list(roles.items())  # type: ignore[attr-defined]
         self.fields["record"].choices = anything + record_choices()  # type: ignore[attr-defined]
-        self.fields["action"].choices = anything + list(ACTIONS.items())  # type: ignore[attr-defined]
+        self.fields["action"].choices = anything + list(actions.items())  # type: ignore[attr-defined]
         self.fields["signal"].choices = (  # type: ignore[attr-defined]
-            anything + [(ANY_SIGNAL, _("Any risk signal"))] + list(Signal.choices)
+            anything + [(ANY_SIGNAL, str(_("Any risk signal")))] + list(signals.items())
         )
         _styled(self)
 
@@ -154,7 +153,7 @@ class AuditReviewForm(forms.Form):
 
     site = forms.ChoiceField(label=_("Site"), widget=PlainSelect)
     through = MomentField(label=_("Reviewed through"), end_of_day=True)
-    comment = FreeTextField(label=_("Comment"), max_length=4000, widget=forms.Textarea)
+    comment = FreeTextField(label=_("Comment"), max_length=4000, widget=PlainTextarea)
 
     def __init__(
         self, *args: Any, user: User, sites: dict[str, Site] | None = None, **kwargs: Any

@@ -19,7 +19,7 @@ import functools
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -36,7 +36,7 @@ from ecrf.accounts.policy import (
     may_review_audit,
 )
 from ecrf.accounts.roles import Role
-from ecrf.accounts.selectors import scope_to_user_sites, sites_visible_to
+from ecrf.accounts.selectors import ScopedRead, scope_to_user_sites, sites_visible_to
 from ecrf.common import catalogue
 from ecrf.exports.formats.audit import audited_models
 from ecrf.exports.formats.dictionary import FieldDef, FormDef, study_forms
@@ -78,7 +78,7 @@ class AuditFilters:
 def audit_entries(user: User, filters: AuditFilters) -> QuerySet[AuditEntry]:
     """The entries ``user`` may review, narrowed by ``filters``, oldest first."""
     enforce(may_review_audit(user))
-    entries = scope_to_user_sites(AuditEntry.objects.select_related("site"), user, site_path="site")
+    entries = scope_to_user_sites(AuditEntry.objects.all(), user, site_path="site")
     study = current_study()
     if concealed := concealed_from(user, study):
         entries = entries.exclude(model__in=[m.lower() for m in concealed])
@@ -105,15 +105,39 @@ def audit_entries(user: User, filters: AuditFilters) -> QuerySet[AuditEntry]:
     return entries.filter(**conditions).order_by("at", "id")
 
 
+class AuditRow(NamedTuple):
+    """One entry of a page: what the review page and the API show of it."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    role: str
+    site_id: int | None
+    participant_id: int | None
+    subject_id: str
+    record: str
+    record_id: str
+    field: str
+    old_value: str
+    new_value: str
+    reason: str
+    action: str
+    signals: list[str]
+
+
 @dataclass(frozen=True)
 class AuditPage:
     """One page of entries and the entries the neighbouring pages start from."""
 
-    entries: list[AuditEntry]
+    entries: list[AuditRow]
     #: the last entry of this page, when more follow
     next_after: int | None
     #: the first entry of this page, when some come before it
     previous_before: int | None
+
+
+def _rows(entries: QuerySet[AuditEntry]) -> list[AuditRow]:
+    return [AuditRow._make(row) for row in entries.values_list(*AuditRow._fields)]
 
 
 def audit_page(
@@ -129,7 +153,7 @@ def audit_page(
     entries = audit_entries(user, filters)
     if before is not None:
         anchor = AuditEntry.objects.filter(pk=before).values("at")[:1]
-        found = list(
+        found = _rows(
             entries.filter(Q(at__lt=anchor) | Q(at=anchor, id__lt=before)).order_by("-at", "-id")[
                 : size + 1
             ]
@@ -138,19 +162,19 @@ def audit_page(
         found = found[:size][::-1]
         return AuditPage(
             entries=found,
-            next_after=found[-1].pk if found else None,
-            previous_before=found[0].pk if found and more_before else None,
+            next_after=found[-1].id if found else None,
+            previous_before=found[0].id if found and more_before else None,
         )
     if after is not None:
         anchor = AuditEntry.objects.filter(pk=after).values("at")[:1]
         entries = entries.filter(Q(at__gt=anchor) | Q(at=anchor, id__gt=after))
-    found = list(entries[: size + 1])
+    found = _rows(entries[: size + 1])
     more_after = len(found) > size
     found = found[:size]
     return AuditPage(
         entries=found,
-        next_after=found[-1].pk if found and more_after else None,
-        previous_before=found[0].pk if found and after is not None else None,
+        next_after=found[-1].id if found and more_after else None,
+        previous_before=found[0].id if found and after is not None else None,
     )
 
 
@@ -158,7 +182,7 @@ def audit_page(
 class AuditLine:
     """One entry as its reader sees it."""
 
-    entry: AuditEntry
+    entry: AuditRow
     time: str
     role: str
     record: str
@@ -201,6 +225,11 @@ def _named(
     return forms, fields, models
 
 
+def words() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Roles, actions and risk signals by code, in the reader's language."""
+    return _words(translation.get_language() or "en")
+
+
 @functools.lru_cache(maxsize=8)
 def _words(language: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     """Roles, actions and risk signals by code, in ``language``."""
@@ -222,7 +251,7 @@ class Labels:
         self.forms, self.fields, self.models = _named(language)
         self.zones = {site.pk: zoneinfo.ZoneInfo(site.time_zone) for site in sites}
         self.roles, self.actions, self.signals = _words(language)
-        self.participant_urls: dict[int, str] = {}
+        self.participant_url_pattern = ""
 
     def record(self, code: str) -> str:
         if code in self.forms:
@@ -251,12 +280,12 @@ class Labels:
             return _("Yes") if text == "1" else _("No") if text == "0" else text
         return text
 
-    def time(self, entry: AuditEntry) -> str:
+    def time(self, entry: AuditRow) -> str:
         zone = self.zones.get(entry.site_id or 0) or zoneinfo.ZoneInfo("Asia/Tokyo")
         local = entry.at.astimezone(zone)
         return f"{local:%Y-%m-%d %H:%M:%S} (UTC{local.isoformat()[-6:]})"
 
-    def line(self, entry: AuditEntry) -> AuditLine:
+    def line(self, entry: AuditRow) -> AuditLine:
         return AuditLine(
             entry=entry,
             time=self.time(entry),
@@ -271,17 +300,20 @@ class Labels:
         )
 
     def participant_url(self, participant_id: int | None) -> str:
-        """The participant's page, asked of the URL configuration once per participant."""
+        """The participant's page: the URL configuration is asked once per page, with a
+        stand-in id that each participant's own replaces."""
         if participant_id is None:
             return ""
-        if participant_id not in self.participant_urls:
-            self.participant_urls[participant_id] = reverse(
-                "participants:detail", args=[participant_id]
-            )
-        return self.participant_urls[participant_id]
+        if not self.participant_url_pattern:
+            self.participant_url_pattern = reverse("participants:detail", args=[_STAND_IN])
+        return self.participant_url_pattern.replace(f"/{_STAND_IN}/", f"/{participant_id:d}/")
 
 
-def audit_lines(entries: list[AuditEntry], sites: Iterable[Site]) -> list[AuditLine]:
+#: An id no participant has, in a page's one look-up of participants' URLs.
+_STAND_IN = 987654321
+
+
+def audit_lines(entries: list[AuditRow], sites: Iterable[Site]) -> list[AuditLine]:
     """The entries in words, for the reader's language, at the time zones of ``sites``
     (those the entries belong to)."""
     labels = Labels(sites)
@@ -315,6 +347,19 @@ def reviews_visible_to(user: User) -> QuerySet[AuditReview]:
     return scope_to_user_sites(
         AuditReview.objects.select_related("site", "reviewed_by"), user
     ).order_by("-through", "-pk")
+
+
+#: Sign-offs listed on the review page.
+REVIEWS_SHOWN = 10
+
+_LATEST_REVIEWS: ScopedRead[AuditReview] = ScopedRead(
+    lambda user: reviews_visible_to(user)[:REVIEWS_SHOWN]
+)
+
+
+def latest_reviews(user: User) -> list[AuditReview]:
+    """The :data:`REVIEWS_SHOWN` latest sign-offs of the sites ``user`` sees."""
+    return _LATEST_REVIEWS.all(user)
 
 
 #: Counts of unreviewed entries stop here (a home page shows "1000+"): a home page of a

@@ -1,4 +1,4 @@
-"""The drop-down list and text box written in Python give the markup Django's own
+"""The drop-down list, text box and text area written in Python give the markup Django's own
 templates give, for any choices, value and attributes."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pytest_django.asserts import assertHTMLEqual
 
-from ecrf.common.forms import PlainSelect, PlainTextInput
+from ecrf.common.forms import PlainSelect, PlainTextarea, PlainTextInput
 
 text = st.text(alphabet=st.sampled_from("ab<>&\"' 日本"), max_size=6)
 flat_choices = st.lists(st.tuples(text, text), max_size=5)
@@ -42,4 +42,11 @@ def test_a_plain_select_marks_only_the_first_of_equal_values_chosen():
 def test_a_plain_text_box_writes_what_the_text_input_template_writes(value, attrs):
     ours = PlainTextInput(attrs={"maxlength": "16"}).render("user", value, attrs=attrs)
     django = forms.TextInput(attrs={"maxlength": "16"}).render("user", value, attrs=attrs)
+    assertHTMLEqual(ours, django)
+
+
+@given(value=st.one_of(st.none(), text, st.integers()), attrs=attributes)
+def test_a_plain_text_area_writes_what_the_textarea_template_writes(value, attrs):
+    ours = PlainTextarea(attrs={"rows": 2}).render("comment", value, attrs=attrs)
+    django = forms.Textarea(attrs={"rows": 2}).render("comment", value, attrs=attrs)
     assertHTMLEqual(ours, django)

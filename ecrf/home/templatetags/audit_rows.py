@@ -31,7 +31,7 @@ def _row(line: AuditLine) -> str:
         for signal in line.signals
     )
     return (
-        f'<tr data-entry="{entry.pk:d}" data-field="{escape(entry.field)}">'
+        f'<tr data-entry="{entry.id:d}" data-field="{escape(entry.field)}">'
         f'<td class="text-nowrap small">{escape(line.time)}</td>'
         f'<td class="small">{escape(entry.actor)}{role}</td>'
         f'<td class="small">{subject}</td>'
