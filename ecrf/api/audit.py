@@ -24,7 +24,7 @@ from ecrf.common.http import request_user
 from ecrf.common.serializers import FreeTextField
 from ecrf.review.forms import AuditFilterForm
 from ecrf.review.models import AuditReview, Signal
-from ecrf.review.selectors import PAGE_SIZE, AuditRow, audit_page, reviews_visible_to
+from ecrf.review.selectors import PAGE_SIZE, EntryRow, audit_page, reviews_visible_to
 from ecrf.review.services import audit_index_update, audit_review_record
 from ecrf.studies.models import Site
 
@@ -69,7 +69,7 @@ class AuditEventPageSerializer(serializers.Serializer):
     results = AuditEventSerializer(many=True)
 
 
-def _event(entry: AuditRow, sites: dict[int, Site]) -> dict[str, Any]:
+def _event(entry: EntryRow, sites: dict[int, Site]) -> dict[str, Any]:
     """An entry as the contract gives it; ``sites`` are those the reader sees, by id."""
     site = sites.get(entry.site_id) if entry.site_id is not None else None
     zone = zoneinfo.ZoneInfo(site.time_zone if site else settings.TIME_ZONE)

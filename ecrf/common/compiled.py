@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from django.db import connections, models, router
-from django.db.models.query import get_related_populators
+from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
 
 M = TypeVar("M", bound=models.Model)
@@ -37,11 +37,23 @@ class _Statement:
             self.positions.append(matches[0])
         if set(self.positions) != set(range(len(probes))):
             raise ValueError(f"the statement does not take every probe of {probes!r}: {params!r}")
-        if compiler.klass_info is None or compiler.annotation_col_map:
-            raise ValueError("a compiled read answers model instances, without annotations")
         self.alias = alias
         self.compiler = compiler
-        self.model = compiler.klass_info["model"]
+        self.model = queryset.model
+        #: a read of values (``values_list``) answers rows, not model instances
+        self.answers_rows = not issubclass(queryset._iterable_class, ModelIterable)
+        query = queryset.query
+        if self.answers_rows:
+            if (
+                queryset._iterable_class is not ValuesListIterable
+                or query.extra_select
+                or query.annotation_select
+                or tuple(query.values_select) != tuple(getattr(queryset, "_fields", None) or ())
+            ):
+                raise ValueError("a compiled read of values takes a values_list of fields")
+            return
+        if compiler.annotation_col_map or compiler.klass_info is None:
+            raise ValueError("a compiled read answers model instances or rows, not annotations")
         fields = compiler.klass_info["select_fields"]
         self.own = slice(fields[0], fields[-1] + 1)
         self.init_list = [column[0].target.attname for column in compiler.select[self.own]]
@@ -57,6 +69,8 @@ class _Statement:
             rows = cursor.fetchall()
         if not rows:
             return []
+        if self.answers_rows:
+            return [tuple(row) for row in self.compiler.results_iter([rows])]
         found = []
         for row in self.compiler.results_iter([rows]):
             instance = self.model.from_db(self.alias, self.init_list, row[self.own])
@@ -80,7 +94,9 @@ class _Compiled(threading.local):
 class CompiledRead(Generic[M]):
     """A read compiled once per process, thread and database: ``build(*probes)`` is the
     queryset, with ``probes`` (distinct values of the parameters' types) in place of the
-    values each call gives, in the same order.
+    values each call gives, in the same order. A queryset of model instances answers
+    them (:meth:`all`, :meth:`first`, :meth:`get`); one of values (``values_list``)
+    answers rows (:meth:`rows`).
 
     Each probe must reach the statement unchanged, as one of its parameters: compiling
     refuses a queryset that transforms one (say a lookup that adds ``%`` around text).
@@ -90,7 +106,7 @@ class CompiledRead(Generic[M]):
     def __init__(
         self, build: Callable[..., models.QuerySet[M]], *probes: Any, for_write: bool = False
     ) -> None:
-        if len({(type(p), p) for p in probes}) != len(probes):
+        if any(_same(p, q) for i, p in enumerate(probes) for q in probes[i + 1 :]):
             raise ValueError(f"the probes must differ from one another: {probes!r}")
         self.build = build
         self.probes = probes
@@ -118,15 +134,27 @@ class CompiledRead(Generic[M]):
 
     def all(self, *values: Any) -> list[M]:
         """The objects the statement answers with ``values``, in its order."""
-        return self._run(values)[1]
+        statement, found = self._run(values)
+        if statement.answers_rows:
+            raise TypeError("a read of values answers rows: call rows()")
+        return found
+
+    def rows(self, *values: Any) -> list[tuple[Any, ...]]:
+        """The rows a read of values (``values_list``) answers with ``values``."""
+        statement, found = self._run(values)
+        if not statement.answers_rows:
+            raise TypeError("a read of model instances answers objects: call all()")
+        return cast(list[tuple[Any, ...]], found)
 
     def first(self, *values: Any) -> M | None:
-        found = self._run(values)[1]
+        found = self.all(*values)
         return found[0] if found else None
 
     def get(self, *values: Any) -> M:
         """The one object the statement answers, as ``QuerySet.get`` gives it."""
         statement, found = self._run(values)
+        if statement.answers_rows:
+            raise TypeError("a read of values answers rows: call rows()")
         if len(found) == 1:
             return found[0]
         name = statement.model._meta.object_name

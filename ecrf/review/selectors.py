@@ -38,6 +38,7 @@ from ecrf.accounts.policy import (
 from ecrf.accounts.roles import Role
 from ecrf.accounts.selectors import ScopedRead, scope_to_user_sites, sites_visible_to
 from ecrf.common import catalogue
+from ecrf.common.compiled import CompiledRead
 from ecrf.exports.formats.audit import audited_models
 from ecrf.exports.formats.dictionary import FieldDef, FormDef, study_forms
 from ecrf.studies.models import Site
@@ -78,11 +79,32 @@ class AuditFilters:
 def audit_entries(user: User, filters: AuditFilters) -> QuerySet[AuditEntry]:
     """The entries ``user`` may review, narrowed by ``filters``, oldest first."""
     enforce(may_review_audit(user))
+    return _entries(user, filters, _Hidden.of(user))
+
+
+@dataclass(frozen=True)
+class _Hidden:
+    """What a reader's role does not see of the trail: the rows of concealed models, and
+    those showing the allocated arm where a blinded study hides it from her role."""
+
+    models: tuple[str, ...]
+    arms: bool
+
+    @classmethod
+    def of(cls, user: User) -> _Hidden:
+        study = current_study()
+        return cls(
+            models=tuple(m.lower() for m in concealed_from(user, study)),
+            arms=study is not None and bool(arms_hidden_from(user, study)),
+        )
+
+
+def _entries(user: User, filters: AuditFilters, hidden: _Hidden) -> QuerySet[AuditEntry]:
+    """The one description of the entries a reader sees, narrowed by ``filters``."""
     entries = scope_to_user_sites(AuditEntry.objects.all(), user, site_path="site")
-    study = current_study()
-    if concealed := concealed_from(user, study):
-        entries = entries.exclude(model__in=[m.lower() for m in concealed])
-    if study is not None and arms_hidden_from(user, study):
+    if hidden.models:
+        entries = entries.exclude(model__in=list(hidden.models))
+    if hidden.arms:
         entries = entries.exclude(reveals_arm=True)
     conditions: dict[str, Any] = {}
     if filters.site is not None:
@@ -105,7 +127,7 @@ def audit_entries(user: User, filters: AuditFilters) -> QuerySet[AuditEntry]:
     return entries.filter(**conditions).order_by("at", "id")
 
 
-class AuditRow(NamedTuple):
+class EntryRow(NamedTuple):
     """One entry of a page: what the review page and the API show of it."""
 
     id: int
@@ -129,15 +151,27 @@ class AuditRow(NamedTuple):
 class AuditPage:
     """One page of entries and the entries the neighbouring pages start from."""
 
-    entries: list[AuditRow]
+    entries: list[EntryRow]
     #: the last entry of this page, when more follow
     next_after: int | None
     #: the first entry of this page, when some come before it
     previous_before: int | None
 
 
-def _rows(entries: QuerySet[AuditEntry]) -> list[AuditRow]:
-    return [AuditRow._make(row) for row in entries.values_list(*AuditRow._fields)]
+def _window(
+    entries: QuerySet[AuditEntry], after: int | None, before: int | None, size: int
+) -> QuerySet[Any]:
+    """The ``size + 1`` entries after entry ``after`` (or, latest first, before entry
+    ``before``), as rows of :class:`EntryRow`'s fields."""
+    if before is not None:
+        anchor = AuditEntry.objects.filter(pk=before).values("at")[:1]
+        entries = entries.filter(Q(at__lt=anchor) | Q(at=anchor, id__lt=before)).order_by(
+            "-at", "-id"
+        )
+    elif after is not None:
+        anchor = AuditEntry.objects.filter(pk=after).values("at")[:1]
+        entries = entries.filter(Q(at__gt=anchor) | Q(at=anchor, id__gt=after))
+    return entries.values_list(*EntryRow._fields)[: size + 1]
 
 
 def audit_page(
@@ -149,15 +183,21 @@ def audit_page(
     size: int = PAGE_SIZE,
 ) -> AuditPage:
     """A page of the filtered trail: the ``size`` entries after entry ``after`` (or before
-    entry ``before``), in one query."""
-    entries = audit_entries(user, filters)
+    entry ``before``), in one query.
+
+    Pages are read again and again with other values of the same filters, so the
+    statement of each combination of filters is compiled once (:func:`_page_read`); a
+    search of the reasons' text goes through the ORM each time.
+    """
+    enforce(may_review_audit(user))
+    hidden = _Hidden.of(user)
+    if filters.reason:
+        rows = list(_window(_entries(user, filters, hidden), after, before, size))
+    else:
+        shape = _Shape.of(user, filters, hidden, after=after, before=before, size=size)
+        rows = _page_read(shape).rows(*shape.values(user, filters, after=after, before=before))
+    found = [EntryRow._make(row) for row in rows]
     if before is not None:
-        anchor = AuditEntry.objects.filter(pk=before).values("at")[:1]
-        found = _rows(
-            entries.filter(Q(at__lt=anchor) | Q(at=anchor, id__lt=before)).order_by("-at", "-id")[
-                : size + 1
-            ]
-        )
         more_before = len(found) > size
         found = found[:size][::-1]
         return AuditPage(
@@ -165,10 +205,6 @@ def audit_page(
             next_after=found[-1].id if found else None,
             previous_before=found[0].id if found and more_before else None,
         )
-    if after is not None:
-        anchor = AuditEntry.objects.filter(pk=after).values("at")[:1]
-        entries = entries.filter(Q(at__gt=anchor) | Q(at=anchor, id__gt=after))
-    found = _rows(entries[: size + 1])
     more_after = len(found) > size
     found = found[:size]
     return AuditPage(
@@ -178,11 +214,128 @@ def audit_page(
     )
 
 
+#: Stand-ins for the values of a page's read, in the statement compiled for its shape.
+_PROBES: dict[str, Any] = {
+    "reader": -1_000_001,
+    "site": -1_000_002,
+    "after": -1_000_003,
+    "before": -1_000_004,
+    "subject_id": "\x00subject_id",
+    "user": "\x00user",
+    "role": "\x00role",
+    "record": "\x00record",
+    "field": "\x00field",
+    "action": "\x00action",
+    "since": dt.datetime(1900, 1, 1, tzinfo=dt.UTC),
+    "until": dt.datetime(1900, 1, 2, tzinfo=dt.UTC),
+    "signal": "\x00signal",
+}
+
+_TEXT_FILTERS = ("subject_id", "user", "role", "record", "field", "action")
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What decides a page's statement, apart from the values it is sent with: whether
+    the reader sees every site, what her role does not see, which filters are given,
+    which way the page goes from its cursor, and its size."""
+
+    every_site: bool
+    hidden: _Hidden
+    given: tuple[str, ...]
+    any_signal: bool
+    cursor: str
+    size: int
+
+    @classmethod
+    def of(
+        cls,
+        user: User,
+        filters: AuditFilters,
+        hidden: _Hidden,
+        *,
+        after: int | None,
+        before: int | None,
+        size: int,
+    ) -> _Shape:
+        any_signal = filters.signal == ANY_SIGNAL  # a condition without a value
+        given = tuple(
+            name
+            for name in ("site", *_TEXT_FILTERS, "since", "until", "signal")
+            if getattr(filters, name) not in (None, "") and not (name == "signal" and any_signal)
+        )
+        return cls(
+            every_site=user.sees_all_sites,
+            hidden=hidden,
+            given=given,
+            any_signal=any_signal,
+            cursor="before" if before is not None else "after" if after is not None else "",
+            size=size,
+        )
+
+    def probes(self) -> tuple[Any, ...]:
+        """The probes of the statement, in the order :meth:`values` gives the values."""
+        return self._ordered(
+            reader=_PROBES["reader"],
+            filters={name: _PROBES[name] for name in self.given},
+            cursor=_PROBES[self.cursor] if self.cursor else None,
+        )
+
+    def values(
+        self, user: User, filters: AuditFilters, *, after: int | None, before: int | None
+    ) -> tuple[Any, ...]:
+        """The values of one page's read, in the order of :meth:`probes`."""
+        given: dict[str, Any] = {name: getattr(filters, name) for name in self.given}
+        if "site" in given:
+            given["site"] = filters.site.pk if filters.site else None
+        return self._ordered(
+            reader=user.pk, filters=given, cursor=before if before is not None else after
+        )
+
+    def _ordered(self, *, reader: Any, filters: dict[str, Any], cursor: Any) -> tuple[Any, ...]:
+        values = [] if self.every_site else [reader]
+        values += list(self.hidden.models)
+        values += [[]] if self.any_signal else []  # "any signal": the signals are not []
+        values += [filters[name] for name in self.given]
+        values += [cursor] if self.cursor else []
+        return tuple(values)
+
+    def build(self, *values: Any) -> QuerySet[Any]:
+        """The page's queryset, for the values (or probes) in the order of :meth:`probes`."""
+        rest = list(values)
+        reader_id = _PROBES["reader"] if self.every_site else rest.pop(0)
+        rest = rest[len(self.hidden.models) + (1 if self.any_signal else 0) :]
+        given = dict(zip(self.given, rest, strict=False))
+        cursor = rest[len(self.given)] if self.cursor else None
+        reader = User(pk=reader_id, role=Role.ADMIN if self.every_site else Role.MONITOR)
+        site = given.get("site")
+        filters = AuditFilters(
+            site=Site(pk=site) if site is not None else None,
+            **{name: given.get(name, "") for name in _TEXT_FILTERS},
+            since=given.get("since"),
+            until=given.get("until"),
+            signal=ANY_SIGNAL if self.any_signal else given.get("signal", ""),
+        )
+        entries = _entries(reader, filters, self.hidden)
+        return _window(
+            entries,
+            cursor if self.cursor == "after" else None,
+            cursor if self.cursor == "before" else None,
+            self.size,
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def _page_read(shape: _Shape) -> CompiledRead[AuditEntry]:
+    """The read of a page of ``shape``, compiled once per process, thread and database."""
+    return CompiledRead(shape.build, *shape.probes())
+
+
 @dataclass(frozen=True)
 class AuditLine:
     """One entry as its reader sees it."""
 
-    entry: AuditRow
+    entry: EntryRow
     time: str
     role: str
     record: str
@@ -280,12 +433,12 @@ class Labels:
             return _("Yes") if text == "1" else _("No") if text == "0" else text
         return text
 
-    def time(self, entry: AuditRow) -> str:
+    def time(self, entry: EntryRow) -> str:
         zone = self.zones.get(entry.site_id or 0) or zoneinfo.ZoneInfo("Asia/Tokyo")
         local = entry.at.astimezone(zone)
         return f"{local:%Y-%m-%d %H:%M:%S} (UTC{local.isoformat()[-6:]})"
 
-    def line(self, entry: AuditRow) -> AuditLine:
+    def line(self, entry: EntryRow) -> AuditLine:
         return AuditLine(
             entry=entry,
             time=self.time(entry),
@@ -313,7 +466,7 @@ class Labels:
 _STAND_IN = 987654321
 
 
-def audit_lines(entries: list[AuditRow], sites: Iterable[Site]) -> list[AuditLine]:
+def audit_lines(entries: list[EntryRow], sites: Iterable[Site]) -> list[AuditLine]:
     """The entries in words, for the reader's language, at the time zones of ``sites``
     (those the entries belong to)."""
     labels = Labels(sites)

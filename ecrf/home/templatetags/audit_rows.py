@@ -1,14 +1,15 @@
-"""The rows of the audit-trail review table, written in Python: a page holds fifty
-entries of nine cells each, which the template language would spend more time on than
-the page's queries take."""
+"""The rows of the audit-trail review table and the boxes of its filters and sign-off,
+written in Python: a page holds fifty entries of nine cells each and fourteen boxes,
+which the template language would spend more time on than the page's queries take."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from html import escape
 
-from django import template
+from django import forms, template
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 from ecrf.review.selectors import AuditLine
 
@@ -49,3 +50,49 @@ def _row(line: AuditLine) -> str:
 def audit_rows(lines: Iterable[AuditLine]) -> SafeString:
     """One table row per entry, every value escaped."""
     return mark_safe("".join(_row(line) for line in lines))  # noqa: S308  (escaped above)
+
+
+def _box(
+    field: forms.BoundField, column: str, label: str, *, error_id: bool, note: str = ""
+) -> str:
+    """A field's column: its label, its box, its errors and a note under it."""
+    target = escape(field.id_for_label)
+    errors = ""
+    if field.errors:
+        named = f' id="{target}-error"' if error_id else ""
+        said = escape(" ".join(map(str, field.errors)))
+        errors = f'<div class="invalid-feedback d-block"{named}>{said}</div>'
+    shown = f'<div class="form-text">{escape(note)}</div>' if note else ""
+    return (
+        f'<div class="{column}"><label class="{label}" for="{target}">{escape(str(field.label))}'
+        f"</label>{field.as_widget()}{errors}{shown}</div>\n"
+    )
+
+
+@register.simple_tag
+def filter_boxes(form: forms.Form) -> SafeString:
+    """The filters, a column each."""
+    return mark_safe(  # noqa: S308  (escaped in _box; widgets escape their own values)
+        "".join(
+            _box(field, "col-6 col-md-3 col-xl-2", "form-label small mb-0", error_id=True)
+            for field in form
+        )
+    )
+
+
+@register.simple_tag
+def sign_off_boxes(form: forms.Form) -> SafeString:
+    """The sign-off's site, time and comment (the whole width)."""
+    boxes = []
+    for field in form:
+        note = _("A time with its offset, or a date for the whole of that day.")
+        boxes.append(
+            _box(
+                field,
+                "col-12" if field.name == "comment" else "col-6 col-md-3",
+                "form-label",
+                error_id=False,
+                note=note if field.name == "through" else "",
+            )
+        )
+    return mark_safe("".join(boxes))  # noqa: S308  (escaped in _box)
