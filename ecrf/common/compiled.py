@@ -40,6 +40,11 @@ class _Statement:
         self.alias = alias
         self.compiler = compiler
         self.model = queryset.model
+        columns = [column[0] for column in compiler.select[0 : compiler.col_count]]
+        if compiler.has_composite_fields(columns):
+            raise ValueError("a compiled read takes no composite fields")
+        #: the ORM's converters of the values read, found once
+        self.converters = compiler.get_converters(columns)
         #: a read of values (``values_list``) answers rows, not model instances
         self.answers_rows = not issubclass(queryset._iterable_class, ModelIterable)
         query = queryset.query
@@ -69,10 +74,12 @@ class _Statement:
             rows = cursor.fetchall()
         if not rows:
             return []
+        if self.converters:
+            rows = list(self.compiler.apply_converters(rows, self.converters))
         if self.answers_rows:
-            return [tuple(row) for row in self.compiler.results_iter([rows])]
+            return [tuple(row) for row in rows]
         found = []
-        for row in self.compiler.results_iter([rows]):
+        for row in rows:
             instance = self.model.from_db(self.alias, self.init_list, row[self.own])
             for populator in self.populators:
                 populator.populate(row, instance)

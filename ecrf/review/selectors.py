@@ -331,8 +331,7 @@ def _page_read(shape: _Shape) -> CompiledRead[AuditEntry]:
     return CompiledRead(shape.build, *shape.probes())
 
 
-@dataclass(frozen=True)
-class AuditLine:
+class AuditLine(NamedTuple):
     """One entry as its reader sees it."""
 
     entry: EntryRow
@@ -405,6 +404,8 @@ class Labels:
         self.zones = {site.pk: zoneinfo.ZoneInfo(site.time_zone) for site in sites}
         self.roles, self.actions, self.signals = _words(language)
         self.participant_url_pattern = ""
+        #: each field's choices by code, in the reader's language, as the page meets them
+        self.choices: dict[tuple[str, str], dict[str, str]] = {}
 
     def record(self, code: str) -> str:
         if code in self.forms:
@@ -424,7 +425,11 @@ class Labels:
         definition = self.fields.get((record, name))
         if not text or definition is None:
             return text
-        labels = dict(definition.allowed_values_ja if self.japanese else definition.allowed_values)
+        labels = self.choices.get((record, name))
+        if labels is None:
+            labels = self.choices[(record, name)] = dict(
+                definition.allowed_values_ja if self.japanese else definition.allowed_values
+            )
         if definition.multiple:
             return ", ".join(labels.get(code, code) for code in text.split(";"))
         if text in labels:

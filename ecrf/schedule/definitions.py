@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from django.db.models import prefetch_related_objects
-
+from ecrf.common.compiled import CompiledRead
 from ecrf.studies.models import Arm, Study
 from ecrf.studies.models import VisitDefinition as StudyVisit
 
@@ -25,11 +24,21 @@ def studies_of(participants: Iterable[Participant]) -> dict[int, Study]:
     return studies
 
 
+_VISITS: CompiledRead[StudyVisit] = CompiledRead(
+    lambda study_id: StudyVisit.objects.filter(study_id=study_id), -1
+)
+
+
 def study_visit_definitions(study: Study) -> list[StudyVisit]:
-    """The study's visit definitions, read once per study instance: a write that checks
-    a visit window and then whether she has completed asks for them twice."""
-    prefetch_related_objects([study], "visit_definitions")
-    return list(study.visit_definitions.all())
+    """The study's visit definitions, read once per study instance (a write that checks
+    a visit window and then whether she has completed asks for them twice), by a
+    statement compiled once: every treatment write reads them."""
+    prefetched = getattr(study, "_prefetched_objects_cache", {}).get("visit_definitions")
+    if prefetched is not None:
+        return list(prefetched)
+    if "_visit_definitions" not in study.__dict__:
+        study.__dict__["_visit_definitions"] = _VISITS.all(study.pk)
+    return list(study.__dict__["_visit_definitions"])
 
 
 def schedule_definition(study: Study) -> ScheduleDefinition:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from ecrf.accounts.policy import may_enter_data
 from ecrf.audit.services import record_update
 from ecrf.common import catalogue
+from ecrf.common.compiled import CompiledRead
 from ecrf.common.exceptions import StateConflict
 from ecrf.participants.blinding import arm_visible_to
 from ecrf.participants.models import Participant
@@ -256,6 +257,17 @@ def _intake_errors(taken: bool, time_taken: dt.time | None, missed_reason: str) 
     return errors
 
 
+#: Whether an intake of a day is in her diary already: asked at every dose entry.
+_RECORDED_INTAKE: CompiledRead[DoseEntry] = CompiledRead(
+    lambda participant_id, date, intake: DoseEntry.objects.filter(
+        participant_id=participant_id, date=date, intake=intake
+    ).values_list("pk")[:1],
+    -1,
+    dt.date(1900, 1, 1),
+    "\x00intake",
+)
+
+
 def dose_record(
     *,
     participant: Participant,
@@ -295,10 +307,7 @@ def dose_record(
             errors["intake"] = _("Expected one of: %(codes)s.") % {
                 "codes": ", ".join(Intake.values)
             }
-        elif (
-            "date" not in errors
-            and DoseEntry.objects.filter(participant=participant, date=date, intake=intake).exists()
-        ):
+        elif "date" not in errors and _RECORDED_INTAKE.rows(participant.pk, date, intake):
             errors["intake"] = _(
                 "The diary already has the %(intake)s intake of %(date)s; correct that entry "
                 "instead."
