@@ -10,8 +10,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.forms.utils import flatatt
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeData, SafeString, mark_safe
 
 from .text import clean_free_text
 
@@ -41,6 +40,21 @@ class FiniteDecimalField(forms.DecimalField):
         return number
 
 
+def _attributes(attrs: dict[str, Any]) -> str:
+    """The attributes as :func:`django.forms.utils.flatatt` writes them (a true boolean
+    as its name alone, false and ``None`` left out, values escaped unless already safe),
+    without the template machinery of ``format_html``."""
+    return "".join(
+        f" {escape(name)}" if value is True else f' {escape(name)}="{_escaped(value)}"'
+        for name, value in attrs.items()
+        if value is not False and value is not None
+    )
+
+
+def _escaped(value: Any) -> str:
+    return value.__html__() if isinstance(value, SafeData) else escape(str(value))
+
+
 class PlainSelect(forms.Select):
     """A drop-down list with the markup of Django's select template, written in Python:
     for the filters of pages a reviewer reloads all day, where a template per option
@@ -51,7 +65,9 @@ class PlainSelect(forms.Select):
     ) -> SafeString:
         chosen = {str(v) for v in self.format_value(value)}
         found = False
-        parts = [f'<select name="{escape(name)}"{flatatt(self.build_attrs(self.attrs, attrs))}>']
+        parts = [
+            f'<select name="{escape(name)}"{_attributes(self.build_attrs(self.attrs, attrs))}>'
+        ]
         for option_value, option_label in self.choices:
             grouped = isinstance(option_label, list | tuple)
             labelled = grouped and bool(option_value)  # as the template: a named group
@@ -80,7 +96,7 @@ class PlainTextInput(forms.TextInput):
     ) -> SafeString:
         text = self.format_value(value)
         shown = "" if text is None else f' value="{escape(str(text))}"'
-        attributes = flatatt(self.build_attrs(self.attrs, attrs))
+        attributes = _attributes(self.build_attrs(self.attrs, attrs))
         return mark_safe(  # noqa: S308  (every value is escaped)
             f'<input type="{self.input_type}" name="{escape(name)}"{shown}{attributes}>'
         )
@@ -95,7 +111,7 @@ class PlainTextarea(forms.Textarea):
     ) -> SafeString:
         text = self.format_value(value)
         shown = escape(text) if text else ""
-        attributes = flatatt(self.build_attrs(self.attrs, attrs))
+        attributes = _attributes(self.build_attrs(self.attrs, attrs))
         return mark_safe(  # noqa: S308  (every value is escaped)
             f'<textarea name="{escape(name)}"{attributes}>\n{shown}</textarea>'
         )
