@@ -111,7 +111,7 @@ class CompiledRead(Generic[M]):
     """
 
     def __init__(
-        self, build: Callable[..., models.QuerySet[M]], *probes: Any, for_write: bool = False
+        self, build: Callable[..., models.QuerySet[M, Any]], *probes: Any, for_write: bool = False
     ) -> None:
         if any(_same(p, q) for i, p in enumerate(probes) for q in probes[i + 1 :]):
             raise ValueError(f"the probes must differ from one another: {probes!r}")

@@ -52,7 +52,7 @@ def _attributes(attrs: dict[str, Any]) -> str:
 
 
 def _escaped(value: Any) -> str:
-    return value.__html__() if isinstance(value, SafeData) else escape(str(value))
+    return str(value.__html__()) if isinstance(value, SafeData) else escape(str(value))
 
 
 class PlainSelect(forms.Select):
