@@ -83,7 +83,7 @@ class ScopedRead(Generic[M]):
 
     _MEMBER = -1_000_003
 
-    def __init__(self, build: Callable[..., models.QuerySet[M]], *probes: Any) -> None:
+    def __init__(self, build: Callable[..., models.QuerySet[M, Any]], *probes: Any) -> None:
         self._every = CompiledRead(
             lambda *values: build(User(pk=self._MEMBER, role=Role.ADMIN), *values), *probes
         )
@@ -93,12 +93,23 @@ class ScopedRead(Generic[M]):
             *probes,
         )
 
-    def all(self, user: User | AnonymousUser, *values: Any) -> list[M]:
+    def _read(self, user: User | AnonymousUser, values: tuple[Any, ...]) -> Any:
+        """The read for ``user`` and the values to send it, or None for no user."""
         if not getattr(user, "is_authenticated", False) or not user.is_active or not user.role:
-            return []
+            return None
         if user.sees_all_sites:  # type: ignore[union-attr]
-            return self._every.all(*values)
-        return self._member.all(user.pk, *values)
+            return self._every, values
+        return self._member, (user.pk, *values)
+
+    def all(self, user: User | AnonymousUser, *values: Any) -> list[M]:
+        """The objects ``user`` sees of what the queryset answers with ``values``."""
+        found = self._read(user, values)
+        return found[0].all(*found[1]) if found else []
+
+    def rows(self, user: User | AnonymousUser, *values: Any) -> list[tuple[Any, ...]]:
+        """The rows ``user`` sees of what a queryset of values answers with ``values``."""
+        found = self._read(user, values)
+        return found[0].rows(*found[1]) if found else []
 
 
 _VISIBLE_SITES: ScopedRead[Site] = ScopedRead(lambda user: sites_visible_to(user).order_by("code"))

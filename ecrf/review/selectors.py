@@ -38,7 +38,6 @@ from ecrf.accounts.policy import (
 from ecrf.accounts.roles import Role
 from ecrf.accounts.selectors import ScopedRead, scope_to_user_sites, sites_visible_to
 from ecrf.common import catalogue
-from ecrf.common.compiled import CompiledRead
 from ecrf.exports.formats.audit import audited_models
 from ecrf.exports.formats.dictionary import FieldDef, FormDef, study_forms
 from ecrf.studies.models import Site
@@ -194,8 +193,9 @@ def audit_page(
     if filters.reason:
         rows = list(_window(_entries(user, filters, hidden), after, before, size))
     else:
-        shape = _Shape.of(user, filters, hidden, after=after, before=before, size=size)
-        rows = _page_read(shape).rows(*shape.values(user, filters, after=after, before=before))
+        shape = _Shape.of(filters, hidden, after=after, before=before, size=size)
+        values = shape.values(filters, after=after, before=before)
+        rows = _page_read(shape).rows(user, *values)
     found = [EntryRow._make(row) for row in rows]
     if before is not None:
         more_before = len(found) > size
@@ -216,10 +216,9 @@ def audit_page(
 
 #: Stand-ins for the values of a page's read, in the statement compiled for its shape.
 _PROBES: dict[str, Any] = {
-    "reader": -1_000_001,
-    "site": -1_000_002,
-    "after": -1_000_003,
-    "before": -1_000_004,
+    "site": -2_000_001,
+    "after": -2_000_002,
+    "before": -2_000_003,
     "subject_id": "\x00subject_id",
     "user": "\x00user",
     "role": "\x00role",
@@ -236,11 +235,10 @@ _TEXT_FILTERS = ("subject_id", "user", "role", "record", "field", "action")
 
 @dataclass(frozen=True)
 class _Shape:
-    """What decides a page's statement, apart from the values it is sent with: whether
-    the reader sees every site, what her role does not see, which filters are given,
+    """What decides a page's statement, apart from the reader (:class:`ScopedRead`) and
+    the values it is sent with: what her role does not see, which filters are given,
     which way the page goes from its cursor, and its size."""
 
-    every_site: bool
     hidden: _Hidden
     given: tuple[str, ...]
     any_signal: bool
@@ -250,7 +248,6 @@ class _Shape:
     @classmethod
     def of(
         cls,
-        user: User,
         filters: AuditFilters,
         hidden: _Hidden,
         *,
@@ -265,7 +262,6 @@ class _Shape:
             if getattr(filters, name) not in (None, "") and not (name == "signal" and any_signal)
         )
         return cls(
-            every_site=user.sees_all_sites,
             hidden=hidden,
             given=given,
             any_signal=any_signal,
@@ -276,38 +272,32 @@ class _Shape:
     def probes(self) -> tuple[Any, ...]:
         """The probes of the statement, in the order :meth:`values` gives the values."""
         return self._ordered(
-            reader=_PROBES["reader"],
             filters={name: _PROBES[name] for name in self.given},
             cursor=_PROBES[self.cursor] if self.cursor else None,
         )
 
     def values(
-        self, user: User, filters: AuditFilters, *, after: int | None, before: int | None
+        self, filters: AuditFilters, *, after: int | None, before: int | None
     ) -> tuple[Any, ...]:
         """The values of one page's read, in the order of :meth:`probes`."""
         given: dict[str, Any] = {name: getattr(filters, name) for name in self.given}
         if "site" in given:
             given["site"] = filters.site.pk if filters.site else None
-        return self._ordered(
-            reader=user.pk, filters=given, cursor=before if before is not None else after
-        )
+        return self._ordered(filters=given, cursor=before if before is not None else after)
 
-    def _ordered(self, *, reader: Any, filters: dict[str, Any], cursor: Any) -> tuple[Any, ...]:
-        values = [] if self.every_site else [reader]
-        values += list(self.hidden.models)
+    def _ordered(self, *, filters: dict[str, Any], cursor: Any) -> tuple[Any, ...]:
+        values: list[Any] = list(self.hidden.models)
         values += [[]] if self.any_signal else []  # "any signal": the signals are not []
         values += [filters[name] for name in self.given]
         values += [cursor] if self.cursor else []
         return tuple(values)
 
-    def build(self, *values: Any) -> QuerySet[Any]:
-        """The page's queryset, for the values (or probes) in the order of :meth:`probes`."""
-        rest = list(values)
-        reader_id = _PROBES["reader"] if self.every_site else rest.pop(0)
-        rest = rest[len(self.hidden.models) + (1 if self.any_signal else 0) :]
+    def build(self, reader: User, *values: Any) -> QuerySet[Any]:
+        """The page's queryset for ``reader``, with the values (or probes) in the order of
+        :meth:`probes`."""
+        rest = list(values)[len(self.hidden.models) + (1 if self.any_signal else 0) :]
         given = dict(zip(self.given, rest, strict=False))
         cursor = rest[len(self.given)] if self.cursor else None
-        reader = User(pk=reader_id, role=Role.ADMIN if self.every_site else Role.MONITOR)
         site = given.get("site")
         filters = AuditFilters(
             site=Site(pk=site) if site is not None else None,
@@ -326,9 +316,9 @@ class _Shape:
 
 
 @functools.lru_cache(maxsize=256)
-def _page_read(shape: _Shape) -> CompiledRead[AuditEntry]:
+def _page_read(shape: _Shape) -> ScopedRead[AuditEntry]:
     """The read of a page of ``shape``, compiled once per process, thread and database."""
-    return CompiledRead(shape.build, *shape.probes())
+    return ScopedRead(shape.build, *shape.probes())
 
 
 class AuditLine(NamedTuple):
