@@ -15,7 +15,7 @@ from ecrf.common.compiled import CompiledRead
 
 _UNEXPIRED = CompiledRead(
     lambda key, now: Session.objects.filter(session_key=key, expire_date__gt=now),
-    "",
+    "\x00session_key",
     dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
 )
 

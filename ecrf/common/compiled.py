@@ -106,7 +106,9 @@ class CompiledRead(Generic[M]):
     answers rows (:meth:`rows`).
 
     Each probe must reach the statement unchanged, as one of its parameters: compiling
-    refuses a queryset that transforms one (say a lookup that adds ``%`` around text).
+    refuses a queryset that transforms one (say a lookup that adds ``%`` around text). A
+    probe must differ from every constant the statement holds, which would otherwise be
+    taken for it: a stand-in no real value has (a negative id, text starting with NUL).
     ``for_write`` reads from the database writes go to (a read that locks its rows).
     """
 

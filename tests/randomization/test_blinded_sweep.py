@@ -441,9 +441,12 @@ def _sweep(role: str, scenery: Scenery, settings: Any, tmp_path: Path) -> dict[s
                 else:
                     response = web.get(url, HTTP_ACCEPT_LANGUAGE=language)
                 assert response.status_code < 500, (url, response.status_code)
-                got.setdefault(f"{language} GET {url} ({response.status_code})", []).append(
-                    _body(response).decode("utf-8", errors="replace")
-                )
+                # A download is read as the export sweep reads it (a zip member by member,
+                # a PDF's text), not as bytes that may spell a word by chance.
+                for _name, text in _file_texts(url, _body(response)):
+                    got.setdefault(f"{language} GET {url} ({response.status_code})", []).append(
+                        text
+                    )
     for email in scenery.emails:
         if user.email in email.to:
             got.setdefault(f"e-mail {email.subject}", []).append(f"{email.subject}\n{email.body}")
