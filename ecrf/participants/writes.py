@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -41,29 +42,23 @@ def ensure_open(participant: Participant) -> None:
         )
 
 
-#: Her locked read, by the ``related`` records it brings with her.
-_LOCKED_READS: dict[tuple[str, ...], CompiledRead[Participant]] = {}
-
-
+@functools.cache
 def _locked_read(related: tuple[str, ...]) -> CompiledRead[Participant]:
     """Her row locked (``FOR UPDATE OF`` her row alone), with her site and study and the
     ``related`` records: a statement that differs from one participant to the next only
     in her id, so compiled once (:class:`~ecrf.common.compiled.CompiledRead`). Compiled
     anew at every write, it took about a quarter of a randomization's time in the client.
     """
-    read = _LOCKED_READS.get(related)
-    if read is None:
-        read = _LOCKED_READS[related] = CompiledRead(
-            lambda pk: (
-                Participant.objects.select_for_update(of=("self",))
-                .select_related("site__study", *related)
-                .filter(pk=pk)
-                .order_by()
-            ),
-            -1,
-            for_write=True,
-        )
-    return read
+    return CompiledRead(
+        lambda pk: (
+            Participant.objects.select_for_update(of=("self",))
+            .select_related("site__study", *related)
+            .filter(pk=pk)
+            .order_by()
+        ),
+        -1,
+        for_write=True,
+    )
 
 
 @contextlib.contextmanager
