@@ -3,9 +3,9 @@ authentication and the idle-session notice."""
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
@@ -140,14 +140,22 @@ class OTPMiddleware(otp_middleware.OTPMiddleware):
         try:
             app_label, model_name = model_label.split(".")
             model = apps.get_model(app_label, model_name)
-            if not issubclass(model, Device):
-                return None
-            return _device_read(model).first(int(device_id))
+            read = _device_read(model)
+            return read.first(int(device_id)) if read is not None else None
         except (ValueError, LookupError):
             return None
 
 
-@functools.cache
-def _device_read(model: type[Device]) -> CompiledRead[Device]:
-    """The read of a kind of device by its id."""
-    return CompiledRead(lambda pk: model.objects.filter(pk=pk).order_by("pk")[:1], -1)
+#: The read of each kind of device by its id.
+_DEVICE_READS: dict[type[Device], CompiledRead[Device]] = {}
+
+
+def _device_read(model: type[Any]) -> CompiledRead[Device] | None:
+    if not issubclass(model, Device):
+        return None
+    read = _DEVICE_READS.get(model)
+    if read is None:
+        read = _DEVICE_READS[model] = CompiledRead(
+            lambda pk: model.objects.filter(pk=pk).order_by("pk")[:1], -1
+        )
+    return read
